@@ -1,0 +1,17 @@
+build-san/import/safetensors.o: import/safetensors.c common/dtype.h \
+ common/json.h common/status.h common/mem.h import/safetensors.h \
+ common/bnt.h common/kv.h common/vocab.h common/fileset.h import/import.h \
+ common/kv.h common/status.h common/vocab.h
+common/dtype.h:
+common/json.h:
+common/status.h:
+common/mem.h:
+import/safetensors.h:
+common/bnt.h:
+common/kv.h:
+common/vocab.h:
+common/fileset.h:
+import/import.h:
+common/kv.h:
+common/status.h:
+common/vocab.h:

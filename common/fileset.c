@@ -1,0 +1,323 @@
+/* fileset.c: files in memory: mapped files, directories, archives. */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileset.h"
+#include "mem.h"
+
+/* Read all of fd into a growing buffer (for stdin and pipes). */
+static int
+slurp(int fd, struct bn_file *f, struct bn_err *e)
+{
+	unsigned char *buf = NULL, *nb;
+	size_t cap = 0, len = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (len == cap) {
+			size_t ncap = cap ? 2 * cap : 1 << 16;
+
+			if (ncap < cap || (nb = realloc(buf, ncap)) == NULL) {
+				free(buf);
+				return bn_seterr(e, BN_ENOMEM, "out of memory");
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return bn_seterr(e, BN_EIO, "%s", strerror(errno));
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	f->data = buf;
+	f->size = len;
+	f->priv_map = buf;
+	f->priv_kind = 2;
+	return BN_OK;
+}
+
+int
+bn_file_open(struct bn_file *f, const char *path, struct bn_err *e)
+{
+	struct stat sb;
+	int fd, st;
+
+	memset(f, 0, sizeof *f);
+	if ((f->name = strdup(path)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	if (strcmp(path, "-") == 0)
+		return slurp(STDIN_FILENO, f, e);
+	if ((fd = open(path, O_RDONLY)) < 0) {
+		st = bn_seterr(e, BN_ENOINPUT, "%s", strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &sb) != 0) {
+		st = bn_seterr(e, BN_EIO, "%s", strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		close(fd);
+		st = bn_seterr(e, BN_ENOINPUT, "%s", strerror(EISDIR));
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		st = slurp(fd, f, e);
+		close(fd);
+		if (st != BN_OK)
+			goto fail;
+		return BN_OK;
+	}
+	if (sb.st_size > 0) {
+		void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ,
+		    MAP_PRIVATE, fd, 0);
+
+		if (p == MAP_FAILED) {
+			st = bn_seterr(e, BN_ENOMEM, "mmap: %s",
+			    strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		f->data = p;
+		f->size = (size_t)sb.st_size;
+		f->priv_map = p;
+		f->priv_len = f->size;
+		f->priv_kind = 1;
+	}
+	close(fd);
+	return BN_OK;
+fail:
+	free(f->name);
+	f->name = NULL;
+	return st;
+}
+
+void
+bn_file_close(struct bn_file *f)
+{
+	if (f->priv_kind == 1)
+		munmap(f->priv_map, f->priv_len);
+	else if (f->priv_kind == 2)
+		free(f->priv_map);
+	free(f->name);
+	memset(f, 0, sizeof *f);
+}
+
+void
+bn_fileset_init(struct bn_fileset *fs)
+{
+	memset(fs, 0, sizeof *fs);
+}
+
+void
+bn_fileset_free(struct bn_fileset *fs)
+{
+	size_t i;
+
+	for (i = 0; i < fs->n; i++)
+		bn_file_close(&fs->files[i]);
+	free(fs->files);
+	free(fs->root);
+	bn_fileset_init(fs);
+}
+
+static struct bn_file *
+add(struct bn_fileset *fs)
+{
+	struct bn_file *nf;
+
+	if (fs->n == fs->cap) {
+		size_t cap = fs->cap ? 2 * fs->cap : 16;
+
+		nf = bn_reallocarray(fs->files, cap, sizeof *nf);
+		if (nf == NULL)
+			return NULL;
+		fs->files = nf;
+		fs->cap = cap;
+	}
+	memset(&fs->files[fs->n], 0, sizeof fs->files[0]);
+	return &fs->files[fs->n++];
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	const struct bn_file *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+int
+bn_fileset_from_dir(struct bn_fileset *fs, const char *dir, struct bn_err *e)
+{
+	struct dirent *d;
+	struct stat sb;
+	struct bn_file *f;
+	char path[4096];
+	DIR *dp;
+	int st = BN_OK;
+
+	if ((dp = opendir(dir)) == NULL)
+		return bn_seterr(e, BN_ENOINPUT, "%s", strerror(errno));
+	if ((fs->root = strdup(dir)) == NULL) {
+		closedir(dp);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir,
+		    d->d_name) >= sizeof path)
+			continue;
+		if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if ((f = add(fs)) == NULL) {
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			break;
+		}
+		if ((st = bn_file_open(f, path, e)) != BN_OK) {
+			fs->n--;
+			bn_err_prefix(e, "%s", d->d_name);
+			break;
+		}
+	}
+	closedir(dp);
+	if (st == BN_OK)
+		qsort(fs->files, fs->n, sizeof fs->files[0], cmp_name);
+	return st;
+}
+
+/* Strip a top-level directory shared by every member. */
+static void
+strip_common_dir(struct bn_fileset *fs)
+{
+	const char *slash;
+	size_t i, plen;
+
+	if (fs->n == 0 || (slash = strchr(fs->files[0].name, '/')) == NULL)
+		return;
+	plen = (size_t)(slash - fs->files[0].name) + 1;
+	for (i = 1; i < fs->n; i++)
+		if (strncmp(fs->files[i].name, fs->files[0].name, plen) != 0)
+			return;
+	for (i = 0; i < fs->n; i++)
+		memmove(fs->files[i].name, fs->files[i].name + plen,
+		    strlen(fs->files[i].name + plen) + 1);
+}
+
+int
+bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
+    struct bn_err *e)
+{
+	struct archive *a;
+	struct archive_entry *ent;
+	struct bn_file *m;
+	unsigned char *buf, *nb;
+	size_t cap, len;
+	la_ssize_t n;
+	int r, st = BN_OK;
+
+	if ((fs->root = strdup(f->name)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	if ((a = archive_read_new()) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	archive_read_support_filter_all(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	archive_read_support_format_zip(a);
+	if (archive_read_open_memory(a, f->data, f->size) != ARCHIVE_OK) {
+		st = bn_seterr(e, BN_EFORMAT, "%s", archive_error_string(a));
+		goto out;
+	}
+	for (;;) {
+		r = archive_read_next_header(a, &ent);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			st = bn_seterr(e, BN_EFORMAT, "%s",
+			    archive_error_string(a));
+			goto out;
+		}
+		if (archive_entry_filetype(ent) != AE_IFREG)
+			continue;
+		buf = NULL;
+		cap = len = 0;
+		for (;;) {	/* grow with what arrives, not what is claimed */
+			if (len == cap) {
+				size_t ncap = cap ? 2 * cap : 1 << 16;
+
+				if (ncap < cap ||
+				    (nb = realloc(buf, ncap)) == NULL) {
+					free(buf);
+					st = bn_seterr(e, BN_ENOMEM,
+					    "out of memory");
+					goto out;
+				}
+				buf = nb;
+				cap = ncap;
+			}
+			n = archive_read_data(a, buf + len, cap - len);
+			if (n < 0) {
+				free(buf);
+				st = bn_seterr(e, BN_EFORMAT, "'%s': %s",
+				    archive_entry_pathname(ent),
+				    archive_error_string(a));
+				goto out;
+			}
+			if (n == 0)
+				break;
+			len += (size_t)n;
+		}
+		if ((m = add(fs)) == NULL ||
+		    (m->name = strdup(archive_entry_pathname(ent) ?
+		    archive_entry_pathname(ent) : "")) == NULL) {
+			if (m != NULL)
+				fs->n--;
+			free(buf);
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			goto out;
+		}
+		m->data = buf;
+		m->size = len;
+		m->priv_map = buf;
+		m->priv_kind = 2;
+	}
+	strip_common_dir(fs);
+	qsort(fs->files, fs->n, sizeof fs->files[0], cmp_name);
+out:
+	archive_read_free(a);
+	return st;
+}
+
+const struct bn_file *
+bn_fileset_get(const struct bn_fileset *fs, const char *base)
+{
+	const char *slash;
+	size_t i;
+
+	for (i = 0; i < fs->n; i++)
+		if (strcmp(fs->files[i].name, base) == 0)
+			return &fs->files[i];
+	for (i = 0; i < fs->n; i++) {
+		slash = strrchr(fs->files[i].name, '/');
+		if (slash != NULL && strcmp(slash + 1, base) == 0)
+			return &fs->files[i];
+	}
+	return NULL;
+}
