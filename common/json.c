@@ -170,7 +170,8 @@ parse_string(struct parser *P, const char **out, size_t *outlen)
 			return fail(P, P->pos, "control character in string");
 		if (c >= 0x80) {
 			if ((k = utf8_len(P, P->pos)) == 0)
-				return fail(P, P->pos, "invalid UTF-8 in string");
+				return fail(P, P->pos,
+				    "invalid UTF-8 in string");
 			if (dst != NULL)
 				memcpy(dst + n, P->p + P->pos, k);
 			n += k;
@@ -208,7 +209,8 @@ parse_string(struct parser *P, const char **out, size_t *outlen)
 				    u2 > 0xDFFF)
 					return fail(P, P->pos,
 					    "lone high surrogate");
-				cp = 0x10000 + ((unsigned long)(u - 0xD800) << 10) +
+				cp = 0x10000 +
+				    ((unsigned long)(u - 0xD800) << 10) +
 				    (unsigned long)(u2 - 0xDC00);
 				P->pos += 6;
 			} else
@@ -418,12 +420,14 @@ parse_object(struct parser *P, struct bn_json *v, unsigned depth)
 		if (P->pos >= P->len)
 			return fail(P, P->pos, "unterminated object");
 		if (P->p[P->pos] != '"')
-			return fail(P, P->pos, "expected a string as member name");
+			return fail(P, P->pos,
+			    "expected a string as member name");
 		if (parse_string(P, &key, &klen) != 0)
 			return -1;
 		skip_ws(P);
 		if (P->pos >= P->len || P->p[P->pos] != ':')
-			return fail(P, P->pos, "expected ':' after member name");
+			return fail(P, P->pos,
+			    "expected ':' after member name");
 		P->pos++;
 		m = member(P, v, n);
 		if (P->build && m == NULL)

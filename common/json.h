@@ -41,7 +41,7 @@ struct bn_json {
 	double num;		/* NUMBER: value (may be +-inf if huge) */
 	struct bn_json *kids;	/* ARRAY, OBJECT: n members, in order */
 	size_t n;
-	size_t offset;		/* byte offset of the value in the input */
+	size_t offset;		/* offset of the value in the input */
 };
 
 struct bn_json_doc {

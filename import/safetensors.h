@@ -23,7 +23,7 @@ struct bn_st_entry {
 	uint64_t size;			/* bytes */
 	/* packed BitNet weight: U8 [out/4, in] + its weight_scale */
 	const struct bn_st_entry *scale;
-	int is_scale;			/* a weight_scale used by another */
+	int is_scale;			/* consumed by a packed weight */
 };
 
 struct bn_st_list {

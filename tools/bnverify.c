@@ -346,6 +346,31 @@ check_config(struct report *rep, const struct bnt_record *rec)
 		    "config: unknown act '%s'", s);
 }
 
+static void
+check_vocab(struct report *rep, const struct bnt_record *rec)
+{
+	static const char *const ids[] = { BN_VOC_BOS, BN_VOC_EOS,
+	    BN_VOC_UNK, BN_VOC_PAD };
+	const struct bn_vocab *v = &rec->vocab;
+	uint64_t id;
+	uint32_t i;
+
+	for (i = 0; i < 4; i++)
+		if (bn_kv_get_u64(&v->kv, ids[i], &id) < 0 ||
+		    (bn_kv_get_u64(&v->kv, ids[i], &id) == 0 &&
+		    id >= v->n_tokens))
+			add_problem(rep, (long long)rec->index, rec->offset,
+			    NULL, "tokenizer: %s '%s' is not a token id",
+			    ids[i], bn_kv_get(&v->kv, ids[i]));
+	for (i = 0; v->types != NULL && i < v->n_tokens; i++)
+		if (v->types[i] < 0 || v->types[i] > BN_TOK_BYTE) {
+			add_problem(rep, (long long)rec->index, rec->offset,
+			    NULL, "tokenizer: token %u has type %d",
+			    (unsigned)i, (int)v->types[i]);
+			break;
+		}
+}
+
 static struct held *
 tset_find(struct tset *ts, const char *name)
 {
@@ -755,7 +780,7 @@ verify(const struct opts *o, const char *path, struct tset *ref,
 	struct bnt_record rec;
 	size_t before, i;
 	FILE *fp;
-	int st, code, forwarding = 1;
+	int st, code, forwarding = 1, nconfig = 0, nvocab = 0;
 
 	bn_kv_init(&cfg);
 	if (strcmp(path, "-") == 0)
@@ -801,12 +826,23 @@ verify(const struct opts *o, const char *path, struct tset *ref,
 				}
 			}
 		} else if (rec.kind == BNT_KIND_CONFIG) {
+			if (nconfig++ > 0)
+				add_problem(&rep, (long long)rec.index,
+				    rec.offset, NULL, "a second CONFIG record "
+				    "in one stream");
 			bn_kv_free(&cfg);
 			for (i = 0; i < rec.config.n; i++)
 				bn_kv_set(&cfg, rec.config.v[i].key,
 				    rec.config.v[i].val);
 			check_config(&rep, &rec);
-		}
+		} else if (rec.kind == BNT_KIND_TOKENIZER) {
+			if (nvocab++ > 0)
+				add_problem(&rep, (long long)rec.index,
+				    rec.offset, NULL, "a second TOKENIZER "
+				    "record in one stream");
+			check_vocab(&rep, &rec);
+		} else if (rec.kind == BNT_KIND_END)
+			nconfig = nvocab = 0;
 		if (out != NULL && forwarding) {
 			if (rep.np != before)
 				forwarding = 0;		/* stop at the bad one */

@@ -92,7 +92,7 @@ build(void)
 
 	w = bnt_writer_open(fp, 0);
 	bn_kv_init(&kv);
-	bn_kv_set(&kv, "arch", "llama");
+	bn_kv_set(&kv, "source", "mkbad");
 	bnt_write_config(w, &kv);
 	memset(&t, 0, sizeof t);
 	t.name = "w.t2";

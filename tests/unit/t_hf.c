@@ -33,7 +33,7 @@ struct t2 {
 
 /* A sink that records what it gets. */
 struct tsink {
-	int order;		/* 1 config, 2 vocab, 3 tensors; -1 bad order */
+	int order;		/* 1 config, 2 vocab, 3 tensors; -1: bad */
 	int nconfig, nvocab;
 	struct bn_kv kv;	/* copy of the config */
 	struct bn_kv vkv;	/* copy of the vocab's kv */
@@ -170,8 +170,9 @@ s_tensor(void *ctx, const struct bnt_tensor *bt, const void *data,
 		r->codes = malloc(r->out * r->in);
 		for (i = 0; i < r->out; i++)
 			for (j = 0; j < r->in; j++)
-				r->codes[i * r->in + j] = (signed char)bn_t2_get(
-				    (const uint8_t *)data + i * bt->row_bytes, j);
+				r->codes[i * r->in + j] =
+				    (signed char)bn_t2_get((const uint8_t *)data
+				    + i * bt->row_bytes, j);
 		memcpy(&h, scales, 2);
 		r->scale = bt->scale_dtype == BN_DTYPE_BF16 ?
 		    bn_bf16_to_f32(h) : 0;
@@ -399,6 +400,42 @@ test_llama(void)
 	CHECK(has_name(&t, "output.weight"));
 	CHECK(has_name(&t, "blk.5.ffn_gate.weight"));
 	tsink_free(&t);
+}
+
+/* bitnet-tiny-bf16 without its safetensors: the .pt file is used */
+static void
+test_torch(void)
+{
+	struct bn_fileset fs, sub;
+	struct bn_file *keep;
+	struct tsink t;
+	struct bn_sink s;
+	struct bn_err e;
+	char path[512];
+	size_t i;
+	int st;
+
+	snprintf(path, sizeof path, "%s/bitnet-tiny-bf16", fixtures);
+	bn_fileset_init(&fs);
+	CHECK(bn_fileset_from_dir(&fs, path, &e) == BN_OK);
+	keep = calloc(fs.n ? fs.n : 1, sizeof *keep);
+	memset(&sub, 0, sizeof sub);
+	sub.files = keep;
+	for (i = 0; i < fs.n; i++)
+		if (strstr(fs.files[i].name, ".safetensors") == NULL)
+			keep[sub.n++] = fs.files[i];
+	tsink_init(&t, &s);
+	e.msg[0] = '\0';
+	st = bn_import_hf(&sub, &s, &e);
+	if (st != BN_OK)
+		printf("  pytorch_model.pt: %s\n", e.msg);
+	CHECK(st == BN_OK);
+	CHECK(t.nconfig == 1 && t.nvocab == 1 && t.order == 3);
+	CHECK(t.nt == 24 && !has_name(&t, "output.weight"));
+	CHECK(has_name(&t, "blk.0.attn_q.weight"));
+	tsink_free(&t);
+	free(keep);
+	bn_fileset_free(&fs);
 }
 
 /* In-memory files */
@@ -660,6 +697,8 @@ test_shards(void)
 	mkst(&s2, "{\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[1],"
 	    "\"data_offsets\":[0,4]},\"lm_head.weight\":{\"dtype\":\"F32\","
 	    "\"shape\":[1],\"data_offsets\":[4,8]}}", z, 8);
+	mkfile(&files[2], "d/model-00002-of-00002.safetensors", s2.buf,
+	    s2.len);
 	tsink_init(&t, &s);
 	CHECK(bn_import_hf(&fs, &s, &e) == BN_EFORMAT &&
 	    strcmp(e.msg, "duplicate tensor 'output.weight' (in "
@@ -796,6 +835,7 @@ main(void)
 		fixtures = "tests/fixtures";
 	test_bitnet();
 	test_llama();
+	test_torch();
 	test_safetensors();
 	test_shards();
 	test_tokenizer();
