@@ -528,7 +528,7 @@ step(struct ld *l, int *done)
 {
 	struct bn_pickle_obj *o, *k, *v, *d;
 	uint64_t x;
-	size_t start;
+	size_t start = 0;
 	int rc, i, cnt;
 
 	l->op_off = l->pos;

@@ -26,15 +26,15 @@
 enum bn_pickle_kind {
 	BN_PICKLE_NONE,
 	BN_PICKLE_BOOL,		/* ival 0 or 1 */
-	BN_PICKLE_INT,		/* ival; integers wider than 64 bits refused */
+	BN_PICKLE_INT,		/* ival (wider than 64 bits: refused) */
 	BN_PICKLE_FLOAT,	/* fval */
-	BN_PICKLE_STR,		/* str, len: UTF-8 as stored, NUL-terminated */
+	BN_PICKLE_STR,		/* str, len: UTF-8 as stored, NUL added */
 	BN_PICKLE_BYTES,	/* str, len: NUL-terminated copy */
 	BN_PICKLE_TUPLE,	/* items[0..n) */
 	BN_PICKLE_LIST,		/* items[0..n) */
-	BN_PICKLE_DICT,		/* items[0..n): key, value, key, value ... */
-	BN_PICKLE_GLOBAL,	/* str: "module.name" (an allowed one) */
-	BN_PICKLE_CALL,		/* items[0] GLOBAL, items[1] TUPLE of args */
+	BN_PICKLE_DICT,		/* items[0..n): key, value, key, ... */
+	BN_PICKLE_GLOBAL,	/* str: "module.name" (allowed) */
+	BN_PICKLE_CALL,		/* items[0] GLOBAL, items[1] args TUPLE */
 	BN_PICKLE_PERSID	/* items[0]: the persistent id */
 };
 

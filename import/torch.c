@@ -203,7 +203,8 @@ find_pickle(const struct bn_fileset *fs, const struct bn_file **pkl,
 			continue;
 		if (len > 8) {
 			slash = strchr(nm, '/');
-			if (slash == NULL || slash != nm + len - 9 || slash == nm)
+			if (slash == NULL || slash == nm ||
+			    slash != nm + len - 9)
 				continue;
 		}
 		if (*pkl != NULL)
@@ -231,7 +232,7 @@ check_byteorder(const struct bn_fileset *fs, const char *pfx, size_t plen,
 	memcpy(name, pfx, plen);
 	memcpy(name + plen, "byteorder", sizeof "byteorder");
 	if ((f = member(fs, name)) == NULL)
-		return BN_OK;	/* older files: native, in practice little */
+		return BN_OK;	/* older files: native order (little) */
 	n = f->size;
 	if (n > 0 && f->data[n - 1] == '\n')
 		n--;
@@ -378,7 +379,7 @@ bn_import_torch(const struct bn_fileset *zip, struct bn_sink *s,
 	const struct bn_file *pkl;
 	const struct bn_pickle_obj *root, *sub;
 	char pfx[256];
-	size_t plen, i;
+	size_t plen = 0, i;
 	int rc, hop;
 
 	if ((rc = find_pickle(zip, &pkl, &plen, e)) != BN_OK)
