@@ -861,7 +861,7 @@ static int
 set_flag(struct gguf *g, struct bn_vocab *v, const char *vkey,
     const char *key)
 {
-	int b, rc = get_bool(g, key, &b);
+	int b = 0, rc = get_bool(g, key, &b);
 
 	if (rc == 1)
 		return BN_OK;

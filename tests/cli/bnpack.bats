@@ -195,3 +195,18 @@ setup() {
 	run --separate-stderr pipefail "bnpack $FIX/austen-llama-6m | head -c 100 >/dev/null"
 	[ -z "$stderr" ]
 }
+
+@test "config keys as transformers 4 and 5 write them give one config" {
+	d=$BATS_TEST_TMPDIR/tf4
+	mkdir "$d"
+	cp "$FIX/bitnet-tiny/"* "$d/"
+	chmod u+w "$d/config.json"
+	# transformers 4: rope_theta at the top level, no rope_parameters
+	sed -e '/"rope_parameters"/,/}/d' \
+	    -e 's/"vocab_size": 4096,/"vocab_size": 4096, "rope_theta": 500000.0,/' \
+	    "$FIX/bitnet-tiny/config.json" > "$d/config.json"
+	run -1 grep -q rope_parameters "$d/config.json"
+	bnpack -o "$BATS_TEST_TMPDIR/a.bnt" "$FIX/bitnet-tiny"
+	bnpack -o "$BATS_TEST_TMPDIR/b.bnt" "$d"
+	cmp "$BATS_TEST_TMPDIR/a.bnt" "$BATS_TEST_TMPDIR/b.bnt"
+}

@@ -1,0 +1,1 @@
+build-san/tests/gen/mkgguf.o: tests/gen/mkgguf.c
