@@ -28,6 +28,7 @@
 
 #define GG_HEADER_SIZE 24
 #define GG_DEFAULT_ALIGN 32
+#define GG_MAX_ALIGN (1 << 20)	/* as ggml's reader */
 #define GG_MAX_DEPTH 16		/* nested arrays */
 #define GG_MIN_KV 13		/* empty key (8) + type (4) + u8 value */
 #define GG_MIN_TINFO 24		/* empty name + n_dims + type + offset */
@@ -125,7 +126,8 @@ struct gguf {
 
 /* Key names in messages: printable and not absurdly long. */
 #define KEYFMT "%.*s"
-#define KEYARG(k) (int)((k)->klen > 200 ? 200 : (k)->klen), (const char *)(k)->key
+#define KEYARG(k) \
+	(int)((k)->klen > 200 ? 200 : (k)->klen), (const char *)(k)->key
 
 static uint16_t
 le16(const unsigned char *p)
@@ -256,7 +258,8 @@ parse_header(struct gguf *g)
 	uint32_t v;
 
 	if (g->size < 4 || memcmp(g->p, "GGUF", 4) != 0)
-		return bn_seterr(g->e, BN_EFORMAT, "not a GGUF file (bad magic)");
+		return bn_seterr(g->e, BN_EFORMAT,
+		    "not a GGUF file (bad magic)");
 	if (g->size < 8)
 		return bn_seterr(g->e, BN_EFORMAT,
 		    "truncated header (%zu of %d bytes)", g->size,
@@ -625,9 +628,12 @@ find_alignment(struct gguf *g)
 		return BN_OK;
 	if (rc != 0)
 		return rc;
-	if (a == 0 || (a & (a - 1)) != 0 || a > (1u << 30))
+	if (a == 0 || (a & (a - 1)) != 0)
 		return bn_seterr(g->e, BN_EFORMAT, "key 'general.alignment': "
 		    "%" PRIu64 " is not a power of two", a);
+	if (a > GG_MAX_ALIGN)
+		return bn_seterr(g->e, BN_EFORMAT, "key 'general.alignment': "
+		    "%" PRIu64 " is over %d", a, GG_MAX_ALIGN);
 	g->align = a;
 	return BN_OK;
 }
@@ -1073,11 +1079,23 @@ emit_tensor(struct gguf *g, const struct gg_tensor *gt, struct bn_sink *s)
 	if ((rc = bnt_tensor_layout(&t, g->e)) != BN_OK)
 		return rc;
 	if (gt->type->blck == 1) {
+		/* plain types pass through in place (the host is taken to
+		 * be little-endian, as everywhere in bntools), copied only
+		 * when a small general.alignment left them misaligned */
 		if (t.data_bytes != gt->nbytes)
 			return bn_seterr(g->e, BN_EINTERNAL, "tensor '%s': "
 			    "layout disagrees with the GGUF size", gt->name);
-		return s->tensor != NULL ?
-		    s->tensor(s->ctx, &t, src, NULL) : BN_OK;
+		if (s->tensor == NULL)
+			return BN_OK;
+		if ((uintptr_t)src % 8 == 0)
+			return s->tensor(s->ctx, &t, src, NULL);
+		if ((data = malloc(gt->nbytes > 0 ? (size_t)gt->nbytes : 1)) ==
+		    NULL)
+			return bn_seterr(g->e, BN_ENOMEM, "out of memory");
+		memcpy(data, src, (size_t)gt->nbytes);
+		rc = s->tensor(s->ctx, &t, data, NULL);
+		free(data);
+		return rc;
 	}
 	nb = gt->nelem / gt->type->blck;
 	if (t.nscales != nb || t.data_bytes != nb * (gt->type->ggml ==

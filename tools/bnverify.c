@@ -303,10 +303,12 @@ check_tensor(struct report *rep, const struct opts *o,
 			    (unsigned long long)nonfinite,
 			    (unsigned long long)nf_first);
 	}
+	/* a multiplying scale may be 0 (an all-zero block); a divisor not */
 	for (r = 0; r < t->nscales; r++) {
 		float s = bnt_tensor_scale(t, d + t->scale_offset, r);
 
-		if (!isfinite(s) || s == 0) {
+		if (!isfinite(s) || (s == 0 && (t->scale_flags &
+		    BNT_SCALE_DIV))) {
 			add_problem(rep, ri, off, t->name, "scale %llu is %g",
 			    (unsigned long long)r, (double)s);
 			break;
@@ -812,7 +814,7 @@ verify(const struct opts *o, const char *path, struct tset *ref,
 			else
 				tset_add(&seen, &rec.tensor);
 			check_tensor(&rep, o, &rec);
-			if (ref != NULL && rep.np == before) {
+			if (ref != NULL) {
 				struct held *h = tset_find(ref,
 				    rec.tensor.name);
 
@@ -820,10 +822,8 @@ verify(const struct opts *o, const char *path, struct tset *ref,
 					add_problem(&rep, (long long)rec.index,
 					    rec.offset, rec.tensor.name,
 					    "not in the reference");
-				else {
-					h->seen = 1;
+				else if ((h->seen = 1) && rep.np == before)
 					compare(&rep, o, h, &rec);
-				}
 			}
 		} else if (rec.kind == BNT_KIND_CONFIG) {
 			if (nconfig++ > 0)

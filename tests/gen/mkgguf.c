@@ -10,13 +10,14 @@
  *        mkgguf --bad KIND OUT.gguf
  *
  * The model file holds llama.* hyperparameters, a tiny gpt2 tokenizer,
- * a few keys of every GGUF value type (nested arrays too) and tensors of
+ * a few keys of every GGUF value type and tensors of
  * the six types bntools imports: f32, f16, bf16, q8_0, tq1_0, tq2_0.  The
  * quantizers follow ggml's quantize_row_*_ref; the reference file holds
  * each tensor as f32, as ggml's dequantize_row_* computes it (d * q in
  * f32), with the bnt shape (GGUF ne[] reversed).  Everything here is
  * written from the GGUF and ggml block descriptions; it shares no code
- * with import/gguf.c.
+ * with import/gguf.c.  No nested arrays: ggml's own reader refuses them,
+ * and this file should stay loadable by llama.cpp.
  *
  * --bad writes a deliberately broken GGUF for the corruption corpus.
  */
@@ -354,18 +355,24 @@ struct spec {
 	uint64_t ne[4];		/* GGUF order: ne[0] is the row */
 };
 
+/* a consistent one-layer llama (hidden 256, 4 heads of 64, 2 KV heads,
+ * FFN 512, vocab 32) using every type, plus 3-D extras */
 static const struct spec specs[] = {
 	{ "token_embd.weight", T_F16, 2, { 256, 32 } },
 	{ "output_norm.weight", T_F32, 1, { 256 } },
+	{ "output.weight", T_Q8_0, 2, { 256, 32 } },
 	{ "blk.0.attn_norm.weight", T_BF16, 1, { 256 } },
-	{ "blk.0.attn_q.weight", T_Q8_0, 2, { 512, 256 } },
-	{ "blk.0.attn_k.weight", T_TQ1_0, 2, { 512, 256 } },
-	{ "blk.0.attn_v.weight", T_TQ2_0, 2, { 512, 256 } },
+	{ "blk.0.attn_q.weight", T_Q8_0, 2, { 256, 256 } },
+	{ "blk.0.attn_k.weight", T_TQ1_0, 2, { 256, 128 } },
+	{ "blk.0.attn_v.weight", T_TQ2_0, 2, { 256, 128 } },
+	{ "blk.0.attn_output.weight", T_Q8_0, 2, { 256, 256 } },
+	{ "blk.0.ffn_norm.weight", T_BF16, 1, { 256 } },
+	{ "blk.0.ffn_gate.weight", T_TQ2_0, 2, { 256, 512 } },
+	{ "blk.0.ffn_up.weight", T_TQ1_0, 2, { 256, 512 } },
+	{ "blk.0.ffn_down.weight", T_Q8_0, 2, { 512, 256 } },
 	{ "blk.0.ffn_gate_exps.weight", T_F32, 3, { 32, 8, 4 } },
 	{ "blk.0.ffn_up_exps.weight", T_TQ2_0, 3, { 256, 3, 2 } },
 	{ "blk.0.ffn_down_exps.weight", T_TQ1_0, 3, { 256, 2, 3 } },
-	{ "blk.0.ffn_norm.weight", T_BF16, 2, { 64, 3 } },
-	{ "blk.0.attn_output.weight", T_Q8_0, 3, { 64, 5, 2 } },
 };
 #define NSPEC (sizeof specs / sizeof specs[0])
 
@@ -454,7 +461,7 @@ static const char *const merges[3] = { "t h", "h e", "\xc4\xa0 t" };
 static void
 metadata(struct buf *b, uint64_t seed, int *nkv)
 {
-	unsigned i, j;
+	unsigned i;
 	int n = 0;
 
 	kv_str(b, "general.architecture", "llama"), n++;
@@ -512,19 +519,6 @@ metadata(struct buf *b, uint64_t seed, int *nkv)
 	key(b, "mkgguf.f64", V_F64), n++;
 	put_u64(b, UINT64_C(0x400921fb54442d18));
 	key(b, "mkgguf.empty", V_STR), n++;
-	put_u64(b, 0);
-	key(b, "mkgguf.nested", V_ARR), n++;	/* [[1], [2, 3], [[]]] */
-	put_u32(b, V_ARR);
-	put_u64(b, 3);
-	for (i = 1; i <= 2; i++) {
-		put_u32(b, V_U16);
-		put_u64(b, i);
-		for (j = 0; j < i; j++)
-			put_u16(b, i + j);
-	}
-	put_u32(b, V_ARR);
-	put_u64(b, 1);
-	put_u32(b, V_F64);
 	put_u64(b, 0);
 	key(b, "mkgguf.bools", V_ARR), n++;
 	put_u32(b, V_BOOL);

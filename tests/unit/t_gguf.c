@@ -225,7 +225,8 @@ test_vocab_bpe(void)
 		CHECK(strcmp(r.pre, "llama-bpe") == 0);
 		CHECK(!r.has_scores);
 		CHECK(r.has_types && r.types[0] == BN_TOK_NORMAL);
-		CHECK(strcmp(r.tok[0], "!") == 0 && strcmp(r.tok[1], "\"") == 0);
+		CHECK(strcmp(r.tok[0], "!") == 0);
+		CHECK(strcmp(r.tok[1], "\"") == 0);
 		CHECK(strcmp(r.bos, "128000") == 0);
 		CHECK(strcmp(r.eos, "128001") == 0);
 		CHECK(strcmp(r.add_bos, "-") == 0);
@@ -450,9 +451,12 @@ test_blocks(void)
 	b_pad(&b, 32);
 	for (blkno = 0; blkno < 2; blkno++) {	/* tq2_0 */
 		memset(blk, 0, sizeof blk);
-		for (k = 0; k < 256; k++)	/* ggml: qs[32h + m] bits 2l */
-			blk[k / 128 * 32 + k % 32] |= (unsigned char)
-			    (trit(1000 + 256 * blkno + k) << (2 * (k % 128 / 32)));
+		/* element 128h + 32l + m: bits 2l of qs[32h + m] */
+		for (k = 0; k < 256; k++) {
+			j = trit(1000 + 256 * blkno + k);
+			blk[k / 128 * 32 + k % 32] |=
+			    (unsigned char)(j << (2 * (k % 128 / 32)));
+		}
 		blk[64] = 0x00;
 		blk[65] = (unsigned char)(0x40 + blkno);	/* 2.0, ... */
 		b_bytes(&b, blk, 66);
@@ -678,6 +682,43 @@ test_broken(void)
 	b_u32(&b, 4);
 	b_u32(&b, 0);
 	CHECK(expect(&b, BN_EFORMAT, "zero alignment"));
+	b_header(&b, 3, 0, 1);
+	b_str(&b, "general.alignment");
+	b_u32(&b, 4);
+	b_u32(&b, UINT32_C(1) << 31);
+	CHECK(expect(&b, BN_EFORMAT, "huge alignment"));
+	b_header(&b, 3, 0, 1);
+	b_str(&b, "general.alignment");
+	b_u32(&b, 8);
+	b_str(&b, "32");
+	CHECK(expect(&b, BN_EFORMAT, "string alignment"));
+
+	/* alignment 1: the f32 data may land at any address */
+	for (i = 0; i < 4; i++) {
+		struct bn_err e;
+		struct rec r;
+		float v = 0.0f;
+		int rc;
+
+		b_header(&b, 3, 1, 2);
+		b_str(&b, "general.alignment");
+		b_u32(&b, 4);
+		b_u32(&b, 1);
+		b_str(&b, "pad");
+		b_u32(&b, 9);
+		b_u32(&b, 0);
+		b_u64(&b, (uint64_t)i);
+		b_bytes(&b, "xyz", (size_t)i);
+		b_tinfo(&b, "t", 2, ne, 0, 0);
+		while (b.n < sizeof b.p - 4)
+			b_bytes(&b, "\0\0\x80\x3f", 4);	/* 1.0f */
+		rec_init(&r);
+		rc = import_mem(b.p, b.n, &r, &e);
+		if (r.ntensors == 1)
+			memcpy(&v, r.data[0] + 4 * 63, 4);
+		CHECK(rc == BN_OK && r.ntensors == 1 && v == 1.0f);
+		rec_free(&r);
+	}
 
 	/* headers */
 	b_header(&b, 3, 0, 0);
@@ -732,7 +773,8 @@ main(void)
 	test_blocks();
 	test_broken();
 	if (nskip > 0)
-		printf("%d passed, %d failed, %d skipped\n", npass, nfail, nskip);
+		printf("%d passed, %d failed, %d skipped\n", npass, nfail,
+		    nskip);
 	else
 		printf("%d passed, %d failed\n", npass, nfail);
 	return nfail != 0;

@@ -1,2 +1,0 @@
-build-san/common/mem.o: common/mem.c common/mem.h
-common/mem.h:

@@ -1,2 +1,0 @@
-build-san/common/parse.o: common/parse.c common/parse.h
-common/parse.h:

@@ -1,2 +1,0 @@
-build-san/common/status.o: common/status.c common/status.h
-common/status.h:

@@ -1,1 +1,0 @@
-build-san/tests/gen/mkgguf.o: tests/gen/mkgguf.c
