@@ -12,19 +12,22 @@ BUILD = build
 BINDIR = bin
 endif
 
-TOOLS = bnpack bnverify
+TOOLS = bnpack bnrun bnverify
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
+MODEL_SRC = $(sort $(wildcard model/*.c))
 KERNEL_SRC = $(sort $(wildcard kernels/*.c kernels/ref/*.c kernels/x86/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/t_*.c))
 GEN_SRC = $(sort $(wildcard tests/gen/*.c))
 
 COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o) $(IMPORT_SRC:%.c=$(BUILD)/%.o)
 KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
 LIBCOMMON = $(BUILD)/libcommon.a
 LIBKERNELS = $(BUILD)/libkernels.a
-LIBS = $(LIBCOMMON) $(LIBKERNELS)
+LIBMODEL = $(BUILD)/libmodel.a
+LIBS = $(LIBMODEL) $(LIBKERNELS) $(LIBCOMMON)
 
 BINS = $(TOOLS:%=$(BINDIR)/%)
 UNIT = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -47,6 +50,10 @@ $(BUILD)/common/crc32_hw.o: CFLAGS += $(SSE42FLAGS)
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(COMMON_OBJ)
+
+$(LIBMODEL): $(MODEL_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(MODEL_OBJ)
 
 $(LIBKERNELS): $(KERNEL_OBJ)
 	@rm -f $@

@@ -14,7 +14,7 @@ LDFLAGS =
 LDLIBS = -larchive -lzstd -lpthread -lm
 
 # only kernels/x86/*_avx2.o get these
-AVX2FLAGS = -mavx2 -mfma
+AVX2FLAGS = -mavx2 -mfma -mf16c
 # common/crc32_hw.o only
 SSE42FLAGS = -msse4.2
 

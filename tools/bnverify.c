@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "bnt.h"
+#include "import.h"
+#include "kernels.h"
+#include "model.h"
 #include "dtype.h"
 #include "err.h"
 #include "mem.h"
@@ -19,10 +22,12 @@
 #include "xio.h"
 
 enum { OPT_AGAINST = 256, OPT_ALLOW_NONFINITE, OPT_FORCE, OPT_JSON,
-    OPT_TOL };
+    OPT_MODEL, OPT_REFERENCE, OPT_TOL };
 
 struct opts {
 	const char *against;
+	const char *model;	/* --model */
+	const char *reference;	/* --reference */
 	const char *output;
 	double tol;		/* < 0: report only */
 	int allow_nonfinite;
@@ -77,9 +82,11 @@ static const struct option longopts[] = {
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "model",	required_argument,	NULL,	OPT_MODEL },
 	{ "output",	required_argument,	NULL,	'o' },
 	{ "pass",	no_argument,		NULL,	'p' },
 	{ "quiet",	no_argument,		NULL,	'q' },
+	{ "reference",	required_argument,	NULL,	OPT_REFERENCE },
 	{ "tol",	required_argument,	NULL,	OPT_TOL },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -90,8 +97,9 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s [-pqv] [--allow-nonfinite] [--against ref] "
-	    "[--force] [--json] [-o file] [--tol x] [file ...]\n",
-	    bn_progname);
+	    "[--force] [--json] [-o file] [--tol x] [file ...]\n"
+	    "       %s --model model --reference ref.safetensors [-qv] "
+	    "[--tol x]\n", bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Check bnt(5) streams; exit 0 if valid, 1 if not.\n"
 		    "  -o, --output FILE    with -p, write the stream to FILE\n"
@@ -106,6 +114,10 @@ usage(FILE *fp, int status)
 		    "      --force          with -p, binary to or from a "
 		    "terminal\n"
 		    "      --json           one JSON object per file\n"
+		    "      --model MODEL    run MODEL on the inputs of "
+		    "--reference\n"
+		    "      --reference REF  a safetensors file of input_ids.K, "
+		    "logits.K, hidden.K.L, greedy.K\n"
 		    "      --tol X          largest allowed absolute difference "
 		    "from REF (0: identical)\n"
 		    "  -h, --help           show this help\n"
@@ -133,6 +145,12 @@ parse_args(int argc, char *argv[], struct opts *o, int *nfiles,
 			break;
 		case OPT_JSON:
 			o->json = 1;
+			break;
+		case OPT_MODEL:
+			o->model = optarg;
+			break;
+		case OPT_REFERENCE:
+			o->reference = optarg;
 			break;
 		case OPT_TOL:
 			if (bn_parse_f64(optarg, &o->tol) != 0 ||
@@ -166,6 +184,12 @@ parse_args(int argc, char *argv[], struct opts *o, int *nfiles,
 	*files = argv + optind;
 	if (o->pass && *nfiles > 1) {
 		bn_warnx("-p takes at most one input");
+		usage(stderr, EX_USAGE);
+	}
+	if ((o->model == NULL) != (o->reference == NULL) ||
+	    (o->model != NULL && (*nfiles > 0 || o->pass || o->against))) {
+		bn_warnx("--model and --reference go together, without files, "
+		    "-p or --against");
 		usage(stderr, EX_USAGE);
 	}
 	if (o->output != NULL && !o->pass) {
@@ -889,6 +913,229 @@ verify(const struct opts *o, const char *path, struct tset *ref,
 	return code;
 }
 
+/* ---- --model: the model's numbers against a reference ---- */
+
+struct refset {
+	struct bnt_tensor *t;
+	unsigned char **data;
+	size_t n;
+};
+
+static int
+ref_tensor(void *ctx, const struct bnt_tensor *t, const void *data,
+    const void *scales)
+{
+	struct refset *r = ctx;
+	struct bnt_tensor *nt;
+	unsigned char **nd;
+
+	(void)scales;
+	nt = bn_reallocarray(r->t, r->n + 1, sizeof *nt);
+	nd = nt ? bn_reallocarray(r->data, r->n + 1, sizeof *nd) : NULL;
+	if (nt)
+		r->t = nt;
+	if (nd)
+		r->data = nd;
+	if (nt == NULL || nd == NULL)
+		return BN_ENOMEM;
+	r->t[r->n] = *t;
+	r->t[r->n].name = strdup(t->name);
+	r->data[r->n] = malloc(t->data_bytes ? t->data_bytes : 1);
+	if (r->t[r->n].name == NULL || r->data[r->n] == NULL)
+		return BN_ENOMEM;
+	memcpy(r->data[r->n], data, t->data_bytes);
+	r->n++;
+	return BN_OK;
+}
+
+static const unsigned char *
+ref_get(const struct refset *r, const char *name, int dtype,
+    const struct bnt_tensor **t)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->t[i].name, name) == 0) {
+			if (r->t[i].dtype != dtype)
+				bn_errx(EX_DATAERR, "%s: '%s' has type %s",
+				    "reference", name,
+				    bn_dtype_traits(r->t[i].dtype)->name);
+			*t = &r->t[i];
+			return r->data[i];
+		}
+	return NULL;
+}
+
+static size_t
+argmax(const float *l, int n)
+{
+	size_t best = 0;
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (l[i] > l[(int)best])
+			best = (size_t)i;
+	return best;
+}
+
+struct capture {
+	float *hidden;		/* [layers + 1][T][H] */
+	size_t T, H;
+	int layers;
+};
+
+static void
+capture_hook(void *ctx, int layer, int site, const float *x, size_t T,
+    size_t dim)
+{
+	struct capture *c = ctx;
+	size_t slot;
+
+	if (site == BN_SITE_EMBED)
+		slot = 0;
+	else if (site == BN_SITE_LAYER && layer < c->layers - 1)
+		slot = (size_t)layer + 1;
+	else if (site == BN_SITE_FINAL)
+		slot = (size_t)c->layers;
+	else
+		return;
+	if (T == c->T && dim == c->H)
+		memcpy(c->hidden + slot * T * dim, x, T * dim * sizeof *x);
+}
+
+static double
+max_abs_diff(const float *a, const float *b, size_t n)
+{
+	double m = 0, d;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		d = fabs((double)a[i] - (double)b[i]);
+		if (!(d <= m))
+			m = d;
+	}
+	return m;
+}
+
+static int
+verify_model(const struct opts *o)
+{
+	struct refset ref = { NULL, NULL, 0 };
+	struct bn_sink sink = { &ref, NULL, NULL, ref_tensor };
+	struct bn_err e = { "" };
+	struct bn_model m;
+	struct bn_state *s;
+	struct capture cap;
+	const struct bnt_tensor *ti, *tl, *th, *tg;
+	const unsigned char *ids, *lg, *hd, *gr;
+	char name[64];
+	double tol = o->tol >= 0 ? o->tol : 1e-3, worst = 0, d;
+	size_t V, H, T, t, k, i, agree;
+	int st, K, L, bad = 0, nrefs = 0;
+	float *logits;
+
+	if (bn_kernels_init(NULL) != 0)
+		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
+		    "CPU", getenv("BN_KERNEL"));
+	if ((st = bn_import_path(o->reference, &sink, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", o->reference, e.msg);
+	if ((st = bn_model_open(&m, o->model, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", o->model, e.msg);
+	V = (size_t)m.c.vocab;
+	H = (size_t)m.c.hidden;
+	cap.layers = m.c.layers;
+	cap.H = H;
+	for (K = 0;; K++) {
+		snprintf(name, sizeof name, "input_ids.%d", K);
+		if ((ids = ref_get(&ref, name, BN_DTYPE_I32, &ti)) == NULL)
+			break;
+		nrefs++;
+		T = (size_t)ti->nelem;
+		snprintf(name, sizeof name, "logits.%d", K);
+		if ((lg = ref_get(&ref, name, BN_DTYPE_F32, &tl)) == NULL ||
+		    tl->nelem != T * V)
+			bn_errx(EX_DATAERR, "%s: no %s of %zux%zu", o->reference,
+			    name, T, V);
+		if ((st = bn_state_new(&s, &m, (int)T + 64, (int)T, 1, &e)))
+			bn_errx(bn_exit_code(st), "%s", e.msg);
+		cap.T = T;
+		cap.hidden = calloc(((size_t)m.c.layers + 1) * T * H,
+		    sizeof(float));
+		logits = malloc(T * V * sizeof *logits);
+		if (cap.hidden == NULL || logits == NULL)
+			bn_errx(EX_OSERR, "out of memory");
+		bn_state_set_hook(s, capture_hook, &cap);
+		if (bn_forward(&m, s, (const int32_t *)ids, (int)T, logits, 1)
+		    != BN_OK)
+			bn_errx(EX_DATAERR, "%s: input_ids.%d: token out of "
+			    "range", o->reference, K);
+		bn_state_set_hook(s, NULL, NULL);
+		d = max_abs_diff(logits, (const float *)lg, T * V);
+		for (agree = 0, t = 0; t < T; t++)
+			agree += argmax(logits + t * V, (int)V) ==
+			    argmax((const float *)lg + t * V, (int)V);
+		if (d > worst || isnan(d))
+			worst = d;
+		if (!(d <= tol) || agree != T)
+			bad = 1;
+		if (!o->quiet)
+			printf("%s: input_ids.%d: %zu tokens: logits max_abs "
+			    "%.6g argmax %zu/%zu%s\n", o->reference, K, T, d,
+			    agree, T, !(d <= tol) || agree != T ? " FAIL" :
+			    "");
+		for (L = 0; L <= m.c.layers && !o->quiet; L++) {
+			snprintf(name, sizeof name, "hidden.%d.%d", K, L);
+			if ((hd = ref_get(&ref, name, BN_DTYPE_F32, &th)) ==
+			    NULL || th->nelem != T * H)
+				continue;
+			printf("%s: %s: max_abs %.6g\n", o->reference, name,
+			    max_abs_diff(cap.hidden + (size_t)L * T * H,
+			    (const float *)hd, T * H));
+		}
+		snprintf(name, sizeof name, "greedy.%d", K);
+		if ((gr = ref_get(&ref, name, BN_DTYPE_I32, &tg)) != NULL &&
+		    tg->nelem > T) {
+			const int32_t *g = (const int32_t *)gr;
+			size_t n = (size_t)tg->nelem;
+			int32_t next;
+
+			bn_state_free(s);
+			if ((st = bn_state_new(&s, &m, (int)n + 1, (int)T, 1,
+			    &e)) != BN_OK)
+				bn_errx(bn_exit_code(st), "%s", e.msg);
+			bn_forward(&m, s, (const int32_t *)ids, (int)T, logits,
+			    0);
+			for (agree = 0, k = T; k < n; k++) {
+				next = (int32_t)argmax(logits, (int)V);
+				if (next != g[k])
+					break;
+				agree++;
+				bn_forward(&m, s, &next, 1, logits, 0);
+			}
+			if (!o->quiet)
+				printf("%s: greedy.%d: %zu/%zu tokens agree\n",
+				    o->reference, K, agree, n - T);
+		}
+		bn_state_free(s);
+		free(cap.hidden);
+		free(logits);
+	}
+	if (nrefs == 0)
+		bn_errx(EX_DATAERR, "%s: no input_ids.0", o->reference);
+	if (!o->quiet)
+		printf("%s: %s: worst logit difference %.6g (tolerance %g)\n",
+		    o->model, bad ? "FAILED" : "ok", worst, tol);
+	bn_model_close(&m);
+	for (i = 0; i < ref.n; i++) {
+		free((char *)ref.t[i].name);
+		free(ref.data[i]);
+	}
+	free(ref.t);
+	free(ref.data);
+	bn_close_stdout();
+	return bad;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -901,6 +1148,8 @@ main(int argc, char *argv[])
 
 	bn_setprogname(argv[0]);
 	parse_args(argc, argv, &o, &nfiles, &files);
+	if (o.model != NULL)
+		return verify_model(&o);
 	if (nfiles == 0) {
 		files = stdin_only;
 		nfiles = 1;

@@ -1,0 +1,86 @@
+/* kernels.h: every hot loop, as a table of functions.  kernels/ref/ is
+ * the specification (plain C); kernels/x86/ has AVX2 versions that give
+ * the same results bit for bit.  bn_kernels_init() picks one, once.
+ *
+ * Float dot products have one fixed evaluation order, shared by every
+ * implementation, so that they agree to the bit:
+ *   - 8 lanes: lane l accumulates elements i = 8j + l, j = 0, 1, ...,
+ *     for i < n - n % 8, each step acc[l] = fmaf(w[i], x[i], acc[l]),
+ *     starting from acc[l] = 0;
+ *   - then the lanes are reduced as
+ *     ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7));
+ *   - then the tail elements i >= n - n % 8 are added in order:
+ *     s = fmaf(w[i], x[i], s).
+ * f16 and bf16 weights are widened to f32 exactly before the product.
+ * Integer kernels are exact by nature. */
+#ifndef BN_KERNELS_H
+#define BN_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Weight matrix: rows x n, row r at (const char *)w + r * row_bytes.
+ * Float types: dtype f32 (0), f16 (1), bf16 (2) as in dtype.h.
+ * t2: bnt(5)'s 2-bit ternary layout (32 bytes per 128 elements; n a
+ * multiple of 128 here; row_bytes = n / 4). */
+struct bn_kernels {
+	const char *name;
+
+	/* y[r] = dot(W[r], x), r in [0, rows); n elements per row. */
+	void (*matvec_f)(int dtype, const void *w, size_t row_bytes,
+	    const float *x, float *y, size_t n, size_t rows);
+	/* Y[t * ldy + r] = dot(W[r], X[t * ldx .. + n]) for t in [0, T),
+	 * r in [0, rows); each value equal to what matvec_f gives. */
+	void (*matmul_f)(int dtype, const void *w, size_t row_bytes,
+	    const float *x, size_t ldx, float *y, size_t ldy, size_t n,
+	    size_t rows, size_t T);
+
+	/* Ternary weights times int8 activations, exact int32 results:
+	 * y[r] = sum_i t(W[r], i) * x[i], t in {-1, 0, +1}. */
+	void (*matvec_t2)(const uint8_t *w, size_t row_bytes,
+	    const int8_t *x, int32_t *y, size_t n, size_t rows);
+	/* Y[t * ldy + r] for t in [0, T), X row t at x + t * ldx. */
+	void (*matmul_t2)(const uint8_t *w, size_t row_bytes,
+	    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
+	    size_t rows, size_t T);
+
+	/* Per-token absmax int8 quantization, as BitNet does:
+	 * m = max |x[i]| (0 if n == 0); s = 127 / max(m, 1e-5f) (f32);
+	 * q[i] = clamp(nearbyintf(x[i] * s), -128, 127) (round half to
+	 * even); returns s. */
+	float (*quant_i8)(const float *x, int8_t *q, size_t n);
+
+	/* RMSNorm: ss = sum x[i]^2 accumulated as a float dot product
+	 * (the order above); r = 1 / sqrtf(ss / n + eps);
+	 * y[i] = w[i] * (x[i] * r), w in dtype (f32, f16, bf16);
+	 * y may equal x. */
+	void (*rmsnorm)(float *y, const float *x, int wdtype, const void *w,
+	    size_t n, float eps);
+	/* float dot product in the order above (attention scores, sums). */
+	float (*dot_f32)(const float *a, const float *b, size_t n);
+	/* y[i] += a * x[i] (fmaf), for attention's weighted sum of V. */
+	void (*axpy_f32)(float *y, float a, const float *x, size_t n);
+};
+
+extern const struct bn_kernels bn_kernels_ref;
+extern const struct bn_kernels bn_kernels_avx2;	/* x86-64 builds only */
+extern const struct bn_kernels *bn_k;		/* the selected table */
+
+/* Pick the kernels: force NULL reads BN_KERNEL (ref | avx2; unset or
+ * empty: the best this CPU runs).  Returns 0, or -1 if the forced path
+ * is unknown or this CPU cannot run it (the tool exits 69). */
+int bn_kernels_init(const char *force);
+
+/* A persistent pool of worker threads; the caller takes part. */
+struct bn_pool;
+
+/* nthreads >= 1 (1: no extra threads).  NULL on failure. */
+struct bn_pool *bn_pool_create(int nthreads);
+int bn_pool_size(const struct bn_pool *p);
+/* Run fn(ctx, i, nthreads) for i = 0 .. nthreads - 1, one per thread,
+ * and return when all are done.  No allocation. */
+void bn_pool_run(struct bn_pool *p, void (*fn)(void *ctx, int i, int n),
+    void *ctx);
+void bn_pool_free(struct bn_pool *p);
+
+#endif

@@ -1,0 +1,192 @@
+/* kernels_ref.c: the scalar reference kernels, the specification in code.
+ *
+ * Plain C, no intrinsics.  Float dot products follow kernels.h's one
+ * evaluation order exactly: 8 lane sums of fmaf, the fixed reduction
+ * tree, then the tail in order.  t2 rows: bnt(5)'s layout, byte j of a
+ * 32-byte block holds elements j, j+32, j+64, j+96 in bits 0-1, 2-3,
+ * 4-5, 6-7 as value + 1.  (Code 3 is invalid and rejected by the
+ * readers; here it counts as +2, as (code - 1), the same in every
+ * implementation.) */
+#include <math.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "kernels.h"
+
+/* f16 to f32, exact (the same function as dtype.c's, kept here so that
+ * libkernels needs nothing from libcommon). */
+static float
+f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h >> 15) << 31, exp = h >> 10 & 0x1f;
+	uint32_t man = h & 0x3ff, bits;
+	float f;
+
+	if (exp == 0) {
+		f = ldexpf((float)man, -24);	/* zero or subnormal */
+		return sign ? -f : f;
+	}
+	if (exp == 31)
+		bits = sign | 0x7f800000u | man << 13;
+	else
+		bits = sign | (exp + 112) << 23 | man << 13;
+	memcpy(&f, &bits, 4);
+	return f;
+}
+
+/* Element i of a float row of type dtype, widened to f32 exactly. */
+static float
+wget(int dtype, const void *w, size_t i)
+{
+	const unsigned char *p = w;
+	uint16_t h;
+	uint32_t u;
+	float f;
+
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		memcpy(&h, p + 2 * i, 2);
+		return f16_to_f32(h);
+	case BN_DTYPE_BF16:
+		memcpy(&h, p + 2 * i, 2);
+		u = (uint32_t)h << 16;
+		memcpy(&f, &u, 4);
+		return f;
+	default:
+		memcpy(&f, p + 4 * i, 4);
+		return f;
+	}
+}
+
+/* The float dot product in the documented order. */
+static float
+dot_w(int dtype, const void *w, const float *x, size_t n)
+{
+	float acc[8] = { 0 }, s;
+	size_t i, m = n - n % 8;
+
+	for (i = 0; i < m; i++)
+		acc[i % 8] = fmaf(wget(dtype, w, i), x[i], acc[i % 8]);
+	s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) +
+	    ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+	for (; i < n; i++)
+		s = fmaf(wget(dtype, w, i), x[i], s);
+	return s;
+}
+
+static void
+matvec_f_ref(int dtype, const void *w, size_t row_bytes, const float *x,
+    float *y, size_t n, size_t rows)
+{
+	size_t r;
+
+	for (r = 0; r < rows; r++)
+		y[r] = dot_w(dtype, (const char *)w + r * row_bytes, x, n);
+}
+
+static void
+matmul_f_ref(int dtype, const void *w, size_t row_bytes, const float *x,
+    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	size_t r, t;
+
+	for (t = 0; t < T; t++)
+		for (r = 0; r < rows; r++)
+			y[t * ldy + r] = dot_w(dtype,
+			    (const char *)w + r * row_bytes, x + t * ldx, n);
+}
+
+static int32_t
+dot_t2(const uint8_t *w, const int8_t *x, size_t n)
+{
+	int32_t sum = 0;
+	size_t b, j, k;
+
+	for (b = 0; b < n / BN_T2_BLOCK; b++, w += 32, x += BN_T2_BLOCK)
+		for (k = 0; k < 4; k++)
+			for (j = 0; j < 32; j++)
+				sum += ((w[j] >> 2 * k & 3) - 1) *
+				    x[32 * k + j];
+	return sum;
+}
+
+static void
+matvec_t2_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	size_t r;
+
+	for (r = 0; r < rows; r++)
+		y[r] = dot_t2(w + r * row_bytes, x, n);
+}
+
+static void
+matmul_t2_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	size_t r, t;
+
+	for (t = 0; t < T; t++)
+		for (r = 0; r < rows; r++)
+			y[t * ldy + r] = dot_t2(w + r * row_bytes,
+			    x + t * ldx, n);
+}
+
+static float
+quant_i8_ref(const float *x, int8_t *q, size_t n)
+{
+	float m = 0, s, v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {	/* a NaN never wins a comparison */
+		v = fabsf(x[i]);
+		m = v > m ? v : m;
+	}
+	s = 127.0f / (m > 1e-5f ? m : 1e-5f);
+	for (i = 0; i < n; i++) {
+		v = nearbyintf(x[i] * s);
+		v = v > -128.0f ? v : -128.0f;	/* NaN becomes -128 */
+		v = v < 127.0f ? v : 127.0f;
+		q[i] = (int8_t)v;
+	}
+	return s;
+}
+
+static float
+dot_f32_ref(const float *a, const float *b, size_t n)
+{
+	return dot_w(BN_DTYPE_F32, a, b, n);
+}
+
+static void
+rmsnorm_ref(float *y, const float *x, int wdtype, const void *w, size_t n,
+    float eps)
+{
+	float ss = dot_w(BN_DTYPE_F32, x, x, n), r;
+	size_t i;
+
+	r = 1.0f / sqrtf(ss / (float)n + eps);
+	for (i = 0; i < n; i++)
+		y[i] = wget(wdtype, w, i) * (x[i] * r);
+}
+
+static void
+axpy_f32_ref(float *y, float a, const float *x, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		y[i] = fmaf(a, x[i], y[i]);
+}
+
+const struct bn_kernels bn_kernels_ref = {
+	.name = "ref",
+	.matvec_f = matvec_f_ref,
+	.matmul_f = matmul_f_ref,
+	.matvec_t2 = matvec_t2_ref,
+	.matmul_t2 = matmul_t2_ref,
+	.quant_i8 = quant_i8_ref,
+	.rmsnorm = rmsnorm_ref,
+	.dot_f32 = dot_f32_ref,
+	.axpy_f32 = axpy_f32_ref,
+};

@@ -1,0 +1,580 @@
+/* kernels_avx2.c: AVX2 + FMA + F16C kernels, bit-identical to ref.
+ *
+ * Only kernels/x86/ is built with -mavx2 -mfma -mf16c.  Float dot
+ * products keep kernels.h's order: one 8-lane accumulator per output
+ * (lane l takes elements 8j + l, acc = fma(w, x, acc)), the fixed
+ * reduction tree in hsum8(), then the tail with scalar fmaf.  Blocking
+ * over rows and tokens only changes which outputs are computed side by
+ * side, never the order within one output.  The ternary kernels are
+ * integer: sum((c - 1) * x) = sum(c * x) - sum(x), with c in 0..2 as
+ * the unsigned operand of _mm256_maddubs_epi16. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "kernels.h"
+
+#define AI static inline __attribute__((always_inline))
+/* The r/t/k loops below have constant trip counts once inlined; fully
+ * unrolled, their accumulator arrays live in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)) */
+AI float
+hsum8(__m256 a)
+{
+	__m128 v = _mm_add_ps(_mm256_castps256_ps128(a),
+	    _mm256_extractf128_ps(a, 1));	/* a0+a4 a1+a5 a2+a6 a3+a7 */
+	v = _mm_add_ps(v, _mm_movehl_ps(v, v));	/* (04+26) (15+37) */
+	v = _mm_add_ss(v, _mm_movehdup_ps(v));
+	return _mm_cvtss_f32(v);
+}
+
+AI int32_t
+hsum8i(__m256i a)
+{
+	__m128i v = _mm_add_epi32(_mm256_castsi256_si128(a),
+	    _mm256_extracti128_si256(a, 1));
+
+	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+	return _mm_cvtsi128_si32(v);
+}
+
+/* 8 weights from element i of row w, widened to f32. */
+AI __m256
+wload(int dtype, const void *w, size_t i)
+{
+	const char *p = w;
+
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		return _mm256_cvtph_ps(_mm_loadu_si128(
+		    (const __m128i *)(p + 2 * i)));
+	case BN_DTYPE_BF16:
+		return _mm256_castsi256_ps(_mm256_slli_epi32(
+		    _mm256_cvtepu16_epi32(_mm_loadu_si128(
+		    (const __m128i *)(p + 2 * i))), 16));
+	default:
+		return _mm256_loadu_ps((const float *)(p + 4 * i));
+	}
+}
+
+AI float
+wget1(int dtype, const void *w, size_t i)
+{
+	const char *p = w;
+	uint16_t h;
+	uint32_t u;
+	float f;
+
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		memcpy(&h, p + 2 * i, 2);
+		return _cvtsh_ss(h);
+	case BN_DTYPE_BF16:
+		memcpy(&h, p + 2 * i, 2);
+		u = (uint32_t)h << 16;
+		memcpy(&f, &u, 4);
+		return f;
+	default:
+		memcpy(&f, p + 4 * i, 4);
+		return f;
+	}
+}
+
+/* RB x TB outputs: rows w + r * rb, tokens x + t * ldx, y[t * ldy + r].
+ * RB * TB + TB + 1 <= 16 keeps everything in the 16 ymm registers. */
+AI void
+fblock(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
+    float *y, size_t ldy, size_t n, int RB, int TB)
+{
+	__m256 acc[4][4], xv[4], wv;
+	size_t i, m = n - n % 8;
+	float s;
+	int r, t;
+
+	UNROLL
+	for (r = 0; r < RB; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[r][t] = _mm256_setzero_ps();
+	for (i = 0; i < m; i += 8) {
+		UNROLL
+		for (t = 0; t < TB; t++)
+			xv[t] = _mm256_loadu_ps(x + t * ldx + i);
+		UNROLL
+		for (r = 0; r < RB; r++) {
+			wv = wload(dtype, w + r * rb, i);
+			UNROLL
+			for (t = 0; t < TB; t++)
+				acc[r][t] = _mm256_fmadd_ps(wv, xv[t],
+				    acc[r][t]);
+		}
+	}
+	UNROLL
+	for (r = 0; r < RB; r++)
+		UNROLL
+		for (t = 0; t < TB; t++) {
+			s = hsum8(acc[r][t]);
+			for (i = m; i < n; i++)
+				s = fmaf(wget1(dtype, w + r * rb, i),
+				    x[t * ldx + i], s);
+			y[t * ldy + r] = s;
+		}
+}
+
+/* One token, R rows side by side (R independent FMA chains). */
+AI void
+fvec(int dtype, const char *w, size_t rb, const float *x, float *y,
+    size_t n, int R)
+{
+	__m256 acc[8], xv;
+	size_t i, m = n - n % 8;
+	float s;
+	int r;
+
+	UNROLL
+	for (r = 0; r < R; r++)
+		acc[r] = _mm256_setzero_ps();
+	for (i = 0; i < m; i += 8) {
+		xv = _mm256_loadu_ps(x + i);
+		UNROLL
+		for (r = 0; r < R; r++)
+			acc[r] = _mm256_fmadd_ps(wload(dtype, w + r * rb, i),
+			    xv, acc[r]);
+	}
+	UNROLL
+	for (r = 0; r < R; r++) {
+		s = hsum8(acc[r]);
+		for (i = m; i < n; i++)
+			s = fmaf(wget1(dtype, w + r * rb, i), x[i], s);
+		y[r] = s;
+	}
+}
+
+AI void
+matvec_f_t(int dtype, const void *w, size_t rb, const float *x, float *y,
+    size_t n, size_t rows)
+{
+	const char *p = w;
+	size_t r;
+
+	for (r = 0; r + 8 <= rows; r += 8)
+		fvec(dtype, p + r * rb, rb, x, y + r, n, 8);
+	for (; r + 4 <= rows; r += 4)
+		fvec(dtype, p + r * rb, rb, x, y + r, n, 4);
+	for (; r < rows; r++)
+		fvec(dtype, p + r * rb, rb, x, y + r, n, 1);
+}
+
+static void
+matvec_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
+    float *y, size_t n, size_t rows)
+{
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		matvec_f_t(BN_DTYPE_F16, w, row_bytes, x, y, n, rows);
+		break;
+	case BN_DTYPE_BF16:
+		matvec_f_t(BN_DTYPE_BF16, w, row_bytes, x, y, n, rows);
+		break;
+	default:
+		matvec_f_t(BN_DTYPE_F32, w, row_bytes, x, y, n, rows);
+		break;
+	}
+}
+
+/* Weight rows are taken in chunks of about CHUNK_BYTES (they stay in
+ * L2 while every token passes over them); within a chunk, blocks of
+ * MM_TB tokens by MM_RB rows. */
+#define CHUNK_BYTES (128 * 1024)
+#define MM_RB 4
+#define MM_TB 3
+
+static size_t
+chunk_rows(size_t row_bytes, size_t rb)
+{
+	size_t c = row_bytes ? CHUNK_BYTES / row_bytes / rb * rb : 0;
+
+	return c > rb ? c : rb;
+}
+
+AI void
+matmul_f_t(int dtype, const void *w, size_t rb, const float *x,
+    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	size_t r0, r1, r, t, ch = chunk_rows(rb, MM_RB);
+	const char *p;
+
+	for (r0 = 0; r0 < rows; r0 = r1) {
+		r1 = rows - r0 > ch ? r0 + ch : rows;
+		for (t = 0; t < T; t += MM_TB) {
+			const float *xt = x + t * ldx;
+			float *yt = y + t * ldy;
+
+			p = (const char *)w + r0 * rb;
+			if (T - t >= MM_TB) {
+				for (r = r0; r + MM_RB <= r1; r += MM_RB,
+				    p += MM_RB * rb)
+					fblock(dtype, p, rb, xt, ldx, yt + r,
+					    ldy, n, MM_RB, MM_TB);
+				for (; r < r1; r++, p += rb)
+					fblock(dtype, p, rb, xt, ldx, yt + r,
+					    ldy, n, 1, MM_TB);
+			} else if (T - t == 2) {
+				for (r = r0; r + MM_RB <= r1; r += MM_RB,
+				    p += MM_RB * rb)
+					fblock(dtype, p, rb, xt, ldx, yt + r,
+					    ldy, n, MM_RB, 2);
+				for (; r < r1; r++, p += rb)
+					fblock(dtype, p, rb, xt, ldx, yt + r,
+					    ldy, n, 1, 2);
+			} else {
+				for (r = r0; r + MM_RB <= r1; r += MM_RB,
+				    p += MM_RB * rb)
+					fblock(dtype, p, rb, xt, ldx, yt + r,
+					    ldy, n, MM_RB, 1);
+				for (; r < r1; r++, p += rb)
+					fblock(dtype, p, rb, xt, ldx, yt + r,
+					    ldy, n, 1, 1);
+			}
+		}
+	}
+}
+
+static void
+matmul_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
+    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		matmul_f_t(BN_DTYPE_F16, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	case BN_DTYPE_BF16:
+		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	default:
+		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	}
+}
+
+/* sum(x[0..n)), n a multiple of 128, exactly. */
+AI int32_t
+sum_i8(const int8_t *x, size_t n)
+{
+	const __m256i one8 = _mm256_set1_epi8(1), one16 = _mm256_set1_epi16(1);
+	__m256i acc = _mm256_setzero_si256();
+	size_t i;
+
+	for (i = 0; i < n; i += 32)
+		acc = _mm256_add_epi32(acc, _mm256_madd_epi16(one16,
+		    _mm256_maddubs_epi16(one8,
+		    _mm256_loadu_si256((const __m256i *)(x + i)))));
+	return hsum8i(acc);
+}
+
+/* Blocks per int16 accumulation: one maddubs lane is at most
+ * 2 * 3 * 128 = 768 in magnitude (code 3 included), 4 per block, so
+ * 8 blocks stay below 32767. */
+#define T2_GROUP 8
+
+/* R rows of one token: y[r] = sum(c * x) - sx. */
+AI void
+t2vec(const uint8_t *w, size_t rb, const int8_t *x, int32_t sx, int32_t *y,
+    size_t n, int R)
+{
+	const __m256i m3 = _mm256_set1_epi8(3), one16 = _mm256_set1_epi16(1);
+	__m256i acc[8], p[8], xv[4], q, c;
+	size_t b, nb = n / BN_T2_BLOCK, g;
+	int r, k;
+
+	UNROLL
+	for (r = 0; r < R; r++)
+		acc[r] = _mm256_setzero_si256();
+	for (b = 0; b < nb; b = g) {
+		g = b + T2_GROUP < nb ? b + T2_GROUP : nb;
+		UNROLL
+		for (r = 0; r < R; r++)
+			p[r] = _mm256_setzero_si256();
+		for (; b < g; b++) {
+			UNROLL
+			for (k = 0; k < 4; k++)
+				xv[k] = _mm256_loadu_si256((const __m256i *)
+				    (x + b * BN_T2_BLOCK + 32 * k));
+			UNROLL
+			for (r = 0; r < R; r++) {
+				q = _mm256_loadu_si256((const __m256i *)
+				    (w + r * rb + 32 * b));
+				c = _mm256_and_si256(q, m3);
+				p[r] = _mm256_add_epi16(p[r],
+				    _mm256_maddubs_epi16(c, xv[0]));
+				c = _mm256_and_si256(
+				    _mm256_srli_epi16(q, 2), m3);
+				p[r] = _mm256_add_epi16(p[r],
+				    _mm256_maddubs_epi16(c, xv[1]));
+				c = _mm256_and_si256(
+				    _mm256_srli_epi16(q, 4), m3);
+				p[r] = _mm256_add_epi16(p[r],
+				    _mm256_maddubs_epi16(c, xv[2]));
+				c = _mm256_and_si256(
+				    _mm256_srli_epi16(q, 6), m3);
+				p[r] = _mm256_add_epi16(p[r],
+				    _mm256_maddubs_epi16(c, xv[3]));
+			}
+		}
+		UNROLL
+		for (r = 0; r < R; r++)
+			acc[r] = _mm256_add_epi32(acc[r],
+			    _mm256_madd_epi16(p[r], one16));
+	}
+	UNROLL
+	for (r = 0; r < R; r++)
+		y[r] = hsum8i(acc[r]) - sx;
+}
+
+static void
+matvec_t2_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	int32_t sx = sum_i8(x, n);
+	size_t r;
+
+	for (r = 0; r + 8 <= rows; r += 8)	/* x loads shared by 8 rows */
+		t2vec(w + r * row_bytes, row_bytes, x, sx, y + r, n, 8);
+	for (; r + 4 <= rows; r += 4)
+		t2vec(w + r * row_bytes, row_bytes, x, sx, y + r, n, 4);
+	for (; r < rows; r++)
+		t2vec(w + r * row_bytes, row_bytes, x, sx, y + r, n, 1);
+}
+
+/* RB rows x TB tokens.  For each 32-element slice k of a block, the
+ * codes of each row are extracted once and multiplied with TB tokens. */
+AI void
+t2block(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
+    const int32_t *sx, int32_t *y, size_t ldy, size_t n, int RB, int TB)
+{
+	const __m256i m3 = _mm256_set1_epi8(3), one16 = _mm256_set1_epi16(1);
+	__m256i acc[4][4], p[4][4], c;
+	size_t b, nb = n / BN_T2_BLOCK, g;
+	int r, t, k;
+
+	UNROLL
+	for (r = 0; r < RB; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[r][t] = _mm256_setzero_si256();
+	for (b = 0; b < nb; b = g) {
+		g = b + T2_GROUP < nb ? b + T2_GROUP : nb;
+		UNROLL
+		for (r = 0; r < RB; r++)
+			UNROLL
+			for (t = 0; t < TB; t++)
+				p[r][t] = _mm256_setzero_si256();
+		for (; b < g; b++)
+			UNROLL
+			for (k = 0; k < 4; k++)
+				UNROLL
+				for (r = 0; r < RB; r++) {
+					c = _mm256_loadu_si256((const __m256i *)
+					    (w + r * rb + 32 * b));
+					c = _mm256_and_si256(_mm256_srli_epi16(
+					    c, 2 * k), m3);
+					UNROLL
+					for (t = 0; t < TB; t++)
+						p[r][t] = _mm256_add_epi16(
+						    p[r][t],
+						    _mm256_maddubs_epi16(c,
+						    _mm256_loadu_si256(
+						    (const __m256i *)(x +
+						    t * ldx + b * BN_T2_BLOCK +
+						    32 * k))));
+				}
+		UNROLL
+		for (r = 0; r < RB; r++)
+			UNROLL
+			for (t = 0; t < TB; t++)
+				acc[r][t] = _mm256_add_epi32(acc[r][t],
+				    _mm256_madd_epi16(p[r][t], one16));
+	}
+	UNROLL
+	for (r = 0; r < RB; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			y[t * ldy + r] = hsum8i(acc[r][t]) - sx[t];
+}
+
+#define T2_RB 4
+#define T2_TB 3
+
+static void
+matmul_t2_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	size_t r0, r1, r, t, tt, nt, ch = chunk_rows(row_bytes, T2_RB);
+	int32_t sx[T2_TB];
+
+	for (r0 = 0; r0 < rows; r0 = r1) {
+		r1 = rows - r0 > ch ? r0 + ch : rows;
+		for (t = 0; t < T; t += nt) {
+			const int8_t *xt = x + t * ldx;
+			int32_t *yt = y + t * ldy;
+
+			nt = T - t < T2_TB ? T - t : T2_TB;
+			for (tt = 0; tt < nt; tt++)
+				sx[tt] = sum_i8(xt + tt * ldx, n);
+			for (r = r0; r + T2_RB <= r1; r += T2_RB) {
+				if (nt == T2_TB)
+					t2block(w + r * row_bytes, row_bytes,
+					    xt, ldx, sx, yt + r, ldy, n,
+					    T2_RB, T2_TB);
+				else
+					for (tt = 0; tt < nt; tt++)
+						t2block(w + r * row_bytes,
+						    row_bytes, xt + tt * ldx,
+						    ldx, sx + tt,
+						    yt + tt * ldy + r, ldy, n,
+						    T2_RB, 1);
+			}
+			for (; r < r1; r++)
+				for (tt = 0; tt < nt; tt++)
+					t2block(w + r * row_bytes, row_bytes,
+					    xt + tt * ldx, ldx, sx + tt,
+					    yt + tt * ldy + r, ldy, n, 1, 1);
+		}
+	}
+}
+
+/* m = max |x| ignoring NaN, as ref's "v > m ? v : m" (max is exact, so
+ * the lane structure does not matter); q = clamp(round(x * s)). */
+static float
+quant_i8_avx2(const float *x, int8_t *q, size_t n)
+{
+	const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	const __m256 lo = _mm256_set1_ps(-128.0f), hi = _mm256_set1_ps(127.0f);
+	const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	__m256 mv = _mm256_setzero_ps(), sv, v[4];
+	__m128 m4;
+	__m256i a, b;
+	float m, s, f;
+	size_t i;
+	int k;
+
+	for (i = 0; i + 8 <= n; i += 8)	/* max_ps(a, m): NaN a keeps m */
+		mv = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i),
+		    absm), mv);
+	m4 = _mm_max_ps(_mm256_castps256_ps128(mv),
+	    _mm256_extractf128_ps(mv, 1));
+	m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+	m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+	m = _mm_cvtss_f32(m4);
+	for (; i < n; i++) {
+		f = fabsf(x[i]);
+		m = f > m ? f : m;
+	}
+	s = 127.0f / (m > 1e-5f ? m : 1e-5f);
+	sv = _mm256_set1_ps(s);
+	for (i = 0; i + 32 <= n; i += 32) {
+		UNROLL
+		for (k = 0; k < 4; k++) {
+			v[k] = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(
+			    x + i + 8 * k), sv),
+			    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+			v[k] = _mm256_min_ps(_mm256_max_ps(v[k], lo), hi);
+		}
+		a = _mm256_packs_epi32(_mm256_cvtps_epi32(v[0]),
+		    _mm256_cvtps_epi32(v[1]));
+		b = _mm256_packs_epi32(_mm256_cvtps_epi32(v[2]),
+		    _mm256_cvtps_epi32(v[3]));
+		a = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b),
+		    perm);
+		_mm256_storeu_si256((__m256i *)(q + i), a);
+	}
+	for (; i < n; i++) {
+		f = nearbyintf(x[i] * s);
+		f = f > -128.0f ? f : -128.0f;
+		f = f < 127.0f ? f : 127.0f;
+		q[i] = (int8_t)f;
+	}
+	return s;
+}
+
+static float
+dot_f32_avx2(const float *a, const float *b, size_t n)
+{
+	__m256 acc = _mm256_setzero_ps();
+	size_t i, m = n - n % 8;
+	float s;
+
+	for (i = 0; i < m; i += 8)
+		acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i),
+		    _mm256_loadu_ps(b + i), acc);
+	s = hsum8(acc);
+	for (; i < n; i++)
+		s = fmaf(a[i], b[i], s);
+	return s;
+}
+
+AI void
+rmsnorm_t(float *y, const float *x, int dtype, const void *w, size_t n,
+    float r)
+{
+	__m256 rv = _mm256_set1_ps(r);
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_mul_ps(wload(dtype, w, i),
+		    _mm256_mul_ps(_mm256_loadu_ps(x + i), rv)));
+	for (; i < n; i++)
+		y[i] = wget1(dtype, w, i) * (x[i] * r);
+}
+
+static void
+rmsnorm_avx2(float *y, const float *x, int wdtype, const void *w, size_t n,
+    float eps)
+{
+	float ss = dot_f32_avx2(x, x, n), r;
+
+	r = 1.0f / sqrtf(ss / (float)n + eps);
+	switch (wdtype) {
+	case BN_DTYPE_F16:
+		rmsnorm_t(y, x, BN_DTYPE_F16, w, n, r);
+		break;
+	case BN_DTYPE_BF16:
+		rmsnorm_t(y, x, BN_DTYPE_BF16, w, n, r);
+		break;
+	default:
+		rmsnorm_t(y, x, BN_DTYPE_F32, w, n, r);
+		break;
+	}
+}
+
+static void
+axpy_f32_avx2(float *y, float a, const float *x, size_t n)
+{
+	__m256 av = _mm256_set1_ps(a);
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(av,
+		    _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] = fmaf(a, x[i], y[i]);
+}
+
+const struct bn_kernels bn_kernels_avx2 = {
+	.name = "avx2",
+	.matvec_f = matvec_f_avx2,
+	.matmul_f = matmul_f_avx2,
+	.matvec_t2 = matvec_t2_avx2,
+	.matmul_t2 = matmul_t2_avx2,
+	.quant_i8 = quant_i8_avx2,
+	.rmsnorm = rmsnorm_avx2,
+	.dot_f32 = dot_f32_avx2,
+	.axpy_f32 = axpy_f32_avx2,
+};

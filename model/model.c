@@ -1,0 +1,842 @@
+/* model.c: bind a bnt(5) model in place and run its forward pass. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "kv.h"
+#include "mem.h"
+#include "model.h"
+
+/* ---- configuration ---- */
+
+static int
+get_int(const struct bn_kv *kv, const char *key, int def, int *out,
+    struct bn_err *e)
+{
+	int64_t v;
+	int rc = bn_kv_get_i64(kv, key, &v);
+
+	if (rc == 1) {
+		if (def == INT32_MIN)
+			return bn_seterr(e, BN_EFORMAT, "config: %s is missing",
+			    key);
+		*out = def;
+		return BN_OK;
+	}
+	if (rc < 0 || v < -1 || v > (1 << 30))
+		return bn_seterr(e, BN_EFORMAT, "config: bad %s '%s'", key,
+		    bn_kv_get(kv, key));
+	*out = (int)v;
+	return BN_OK;
+}
+
+static int
+get_float(const struct bn_kv *kv, const char *key, double def, float *out,
+    struct bn_err *e)
+{
+	double v;
+	int rc = bn_kv_get_f64(kv, key, &v);
+
+	if (rc == 1)
+		v = def;
+	else if (rc < 0 || !isfinite(v) || v <= 0)
+		return bn_seterr(e, BN_EFORMAT, "config: bad %s '%s'", key,
+		    bn_kv_get(kv, key));
+	*out = (float)v;
+	return BN_OK;
+}
+
+int
+bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
+    struct bn_err *e)
+{
+	const char *s;
+	int st;
+
+	memset(c, 0, sizeof *c);
+	if ((s = bn_kv_get(kv, BN_CFG_ARCH)) == NULL)
+		return bn_seterr(e, BN_EFORMAT, "config: no arch");
+	if (strcmp(s, "llama") == 0)
+		c->arch = BN_ARCH_LLAMA;
+	else if (strcmp(s, "bitnet") == 0)
+		c->arch = BN_ARCH_BITNET;
+	else
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
+		    "arch '%s'", s);
+	if ((st = get_int(kv, BN_CFG_VOCAB, INT32_MIN, &c->vocab, e)) ||
+	    (st = get_int(kv, BN_CFG_HIDDEN, INT32_MIN, &c->hidden, e)) ||
+	    (st = get_int(kv, BN_CFG_LAYERS, INT32_MIN, &c->layers, e)) ||
+	    (st = get_int(kv, BN_CFG_HEADS, INT32_MIN, &c->heads, e)) ||
+	    (st = get_int(kv, BN_CFG_KV_HEADS, c->heads, &c->kv_heads, e)) ||
+	    (st = get_int(kv, BN_CFG_FFN, INT32_MIN, &c->ffn, e)) ||
+	    (st = get_int(kv, BN_CFG_CTX, 2048, &c->ctx, e)) ||
+	    (st = get_int(kv, BN_CFG_TIED, 0, &c->tied, e)) ||
+	    (st = get_int(kv, BN_CFG_BITLINEAR, c->arch == BN_ARCH_BITNET,
+	    &c->bitlinear, e)) ||
+	    (st = get_int(kv, BN_CFG_BOS, -1, &c->bos, e)) ||
+	    (st = get_int(kv, BN_CFG_EOS, -1, &c->eos, e)) ||
+	    (st = get_float(kv, BN_CFG_NORM_EPS, 1e-5, &c->norm_eps, e)) ||
+	    (st = get_float(kv, BN_CFG_ROPE_THETA, 10000, &c->rope_theta, e)))
+		return st;
+	if (c->heads <= 0 || c->kv_heads <= 0 || c->heads % c->kv_heads != 0 ||
+	    c->vocab <= 0 || c->hidden <= 0 || c->layers <= 0 || c->ffn <= 0 ||
+	    c->ctx <= 0)
+		return bn_seterr(e, BN_EFORMAT, "config: inconsistent "
+		    "dimensions");
+	if ((st = get_int(kv, BN_CFG_HEAD_DIM, c->hidden / c->heads,
+	    &c->head_dim, e)) != BN_OK)
+		return st;
+	if (c->head_dim <= 0 || c->head_dim % 2 != 0)
+		return bn_seterr(e, BN_EFORMAT, "config: bad head_dim %d",
+		    c->head_dim);
+	s = bn_kv_get(kv, BN_CFG_ROPE_STYLE);
+	c->rope_interleaved = s != NULL && strcmp(s, "interleaved") == 0;
+	s = bn_kv_get(kv, BN_CFG_ACT);
+	c->act = s != NULL ? (strcmp(s, "relu2") == 0 ? BN_ACT_RELU2 :
+	    strcmp(s, "silu") == 0 ? BN_ACT_SILU : 0) :
+	    c->arch == BN_ARCH_BITNET ? BN_ACT_RELU2 : BN_ACT_SILU;
+	if (c->act == 0)
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported act "
+		    "'%s'", s);
+	return BN_OK;
+}
+
+/* ---- binding tensors ---- */
+
+static const struct bnt_map_tensor *
+find(const struct bn_model *m, const char *name, struct bn_err *e)
+{
+	const struct bnt_map_tensor *t = bnt_map_find(&m->map, name);
+
+	if (t == NULL)
+		bn_seterr(e, BN_EFORMAT, "tensor '%s' is missing", name);
+	return t;
+}
+
+static int
+shape2(const struct bnt_map_tensor *t, size_t rows, size_t n,
+    struct bn_err *e)
+{
+	if (t->t.ndim != 2 || t->t.dims[0] != rows || t->t.dims[1] != n)
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': shape %llux%llu "
+		    "expected", t->t.name, (unsigned long long)rows,
+		    (unsigned long long)n);
+	return BN_OK;
+}
+
+static int
+bind_vec(const struct bn_model *m, struct bn_vec *v, const char *name,
+    size_t n, struct bn_err *e)
+{
+	const struct bnt_map_tensor *t = find(m, name, e);
+
+	if (t == NULL)
+		return BN_EFORMAT;
+	if (t->t.ndim != 1 || t->t.dims[0] != n ||
+	    !bn_dtype_traits(t->t.dtype)->is_float ||
+	    t->t.dtype == BN_DTYPE_F64)
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': a float vector "
+		    "of %zu expected", name, n);
+	v->dtype = t->t.dtype;
+	v->w = t->data;
+	v->n = n;
+	return BN_OK;
+}
+
+/* Element values of a tensor row as f32 (scales applied). */
+static void
+row_values(const struct bnt_map_tensor *t, uint64_t r, float *out)
+{
+	const unsigned char *p = (const unsigned char *)t->data +
+	    r * t->t.row_bytes;
+	uint64_t c;
+	float s;
+
+	bn_row_to_f32(t->t.dtype, p, t->t.row_len, out);
+	if (t->t.scale_kind == BNT_SCALE_NONE)
+		return;
+	for (c = 0; c < t->t.row_len; c++) {
+		s = bnt_tensor_scale(&t->t, t->scales,
+		    bnt_scale_index(&t->t, r, c));
+		out[c] = t->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
+		    out[c] * s;
+	}
+}
+
+/* Ternarize float weights on load, as BitNet's online mode does:
+ * s = 1 / max(mean |W|, 1e-5); t = clamp(round(W * s), -1, 1); the
+ * linear then computes isum / (as * s). */
+static int
+ternarize(struct bn_linear *l, const struct bnt_map_tensor *t,
+    struct bn_err *e)
+{
+	size_t rows = l->rows, n = l->n, r, c;
+	double sum = 0;
+	float *row, s, mean;
+	uint8_t *w;
+
+	if ((row = malloc(n * sizeof *row)) == NULL ||
+	    (w = malloc(rows * (n / 4))) == NULL ||
+	    (l->owned_scale = malloc(rows * sizeof(float))) == NULL) {
+		free(row);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	for (r = 0; r < rows; r++) {
+		row_values(t, r, row);
+		for (c = 0; c < n; c++)
+			sum += fabsf(row[c]);
+	}
+	mean = (float)(sum / (double)(rows * n));
+	s = 1.0f / (mean > 1e-5f ? mean : 1e-5f);
+	memset(w, 0x55, rows * (n / 4));
+	for (r = 0; r < rows; r++) {
+		row_values(t, r, row);
+		for (c = 0; c < n; c++) {
+			float q = nearbyintf(row[c] * s);
+
+			bn_t2_set(w + r * (n / 4), c, q > 1 ? 1 : q < -1 ? -1 :
+			    (int)q);
+		}
+		l->owned_scale[r] = s;
+	}
+	free(row);
+	l->kind = BN_LIN_T2;
+	l->owned = w;
+	l->w = w;
+	l->row_bytes = n / 4;
+	l->scale = l->owned_scale;
+	l->div = 1;
+	return BN_OK;
+}
+
+/* Dequantize to f32 (types the kernels do not take directly). */
+static int
+to_float(struct bn_linear *l, const struct bnt_map_tensor *t,
+    struct bn_err *e)
+{
+	float *w = malloc(l->rows * l->n * sizeof *w);
+	size_t r;
+
+	if (w == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	for (r = 0; r < l->rows; r++)
+		row_values(t, r, w + r * l->n);
+	l->kind = BN_LIN_FLOAT;
+	l->dtype = BN_DTYPE_F32;
+	l->owned = w;
+	l->w = w;
+	l->row_bytes = l->n * sizeof *w;
+	return BN_OK;
+}
+
+/* Packed codes (t3, b1) re-packed as t2, scales as for t2. */
+static int
+repack_t2(struct bn_linear *l, const struct bnt_map_tensor *t,
+    struct bn_err *e)
+{
+	size_t r, c, rb = l->n / 4;
+	uint8_t *w = malloc(l->rows * rb);
+	const unsigned char *p;
+
+	if (w == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	memset(w, 0x55, l->rows * rb);
+	for (r = 0; r < l->rows; r++) {
+		p = (const unsigned char *)t->data + r * t->t.row_bytes;
+		for (c = 0; c < l->n; c++)
+			bn_t2_set(w + r * rb, c, t->t.dtype == BN_DTYPE_T3 ?
+			    bn_t3_get(p, c) : t->t.dtype == BN_DTYPE_B1 ?
+			    bn_b1_get(p, c) : bn_t2_get(p, c));
+	}
+	l->owned = w;
+	l->w = w;
+	l->row_bytes = rb;
+	return BN_OK;
+}
+
+/* One scale per row if the tensor's scales allow it; -1 if not. */
+static int
+row_scales(struct bn_linear *l, const struct bnt_map_tensor *t)
+{
+	const struct bnt_tensor *d = &t->t;
+	size_t r, c;
+	float s;
+
+	if ((l->owned_scale = malloc(l->rows * sizeof(float))) == NULL)
+		return -2;
+	for (r = 0; r < l->rows; r++) {
+		s = d->scale_kind == BNT_SCALE_NONE ? 1 :
+		    bnt_tensor_scale(d, t->scales, bnt_scale_index(d, r, 0));
+		if (d->scale_kind == BNT_SCALE_BLOCK)
+			for (c = d->scale_block; c < l->n; c += d->scale_block)
+				if (bnt_tensor_scale(d, t->scales,
+				    bnt_scale_index(d, r, c)) != s)
+					return -1;
+		if (!isfinite(s) || s == 0)
+			return -1;
+		l->owned_scale[r] = s;
+	}
+	l->scale = l->owned_scale;
+	l->div = (d->scale_flags & BNT_SCALE_DIV) != 0;
+	return 0;
+}
+
+static int
+bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
+    size_t rows, size_t n, int bitlinear, struct bn_err *e)
+{
+	const struct bnt_map_tensor *t = find(m, name, e);
+	int st, dt, rc;
+
+	memset(l, 0, sizeof *l);
+	if (t == NULL)
+		return BN_EFORMAT;
+	if ((st = shape2(t, rows, n, e)) != BN_OK)
+		return st;
+	l->rows = rows;
+	l->n = n;
+	dt = t->t.dtype;
+	if (bn_dtype_traits(dt)->is_float && dt != BN_DTYPE_F64 &&
+	    t->t.scale_kind == BNT_SCALE_NONE) {
+		if (bitlinear && n % BN_T2_BLOCK == 0)
+			return ternarize(l, t, e);
+		l->kind = BN_LIN_FLOAT;
+		l->dtype = dt;
+		l->w = t->data;
+		l->row_bytes = (size_t)t->t.row_bytes;
+		return BN_OK;
+	}
+	if ((dt == BN_DTYPE_T2 || dt == BN_DTYPE_T3 || dt == BN_DTYPE_B1) &&
+	    n % BN_T2_BLOCK == 0) {
+		rc = row_scales(l, t);
+		if (rc == -2)
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
+		if (rc == 0) {
+			l->kind = BN_LIN_T2;
+			if (dt == BN_DTYPE_T2) {
+				l->w = t->data;
+				l->row_bytes = (size_t)t->t.row_bytes;
+				return BN_OK;
+			}
+			return repack_t2(l, t, e);
+		}
+		free(l->owned_scale);
+		l->owned_scale = NULL;
+		l->scale = NULL;
+	}
+	return to_float(l, t, e);
+}
+
+static void
+free_linear(struct bn_linear *l)
+{
+	free(l->owned);
+	free(l->owned_scale);
+	memset(l, 0, sizeof *l);
+}
+
+void
+bn_model_close(struct bn_model *m)
+{
+	int i;
+
+	if (m->layer != NULL)
+		for (i = 0; i < m->c.layers; i++) {
+			struct bn_layer *L = &m->layer[i];
+
+			free_linear(&L->q);
+			free_linear(&L->k);
+			free_linear(&L->v);
+			free_linear(&L->o);
+			free_linear(&L->gate);
+			free_linear(&L->up);
+			free_linear(&L->down);
+		}
+	free(m->layer);
+	free_linear(&m->head);
+	bnt_map_close(&m->map);
+	memset(m, 0, sizeof *m);
+}
+
+int
+bn_model_open(struct bn_model *m, const char *path, struct bn_err *e)
+{
+	const struct bnt_map_tensor *t;
+	struct bn_config *c = &m->c;
+	char name[64];
+	size_t H, Q, KV;
+	int i, st, bl;
+
+	memset(m, 0, sizeof *m);
+	if ((st = bnt_map_open(&m->map, path, 0, e)) != BN_OK)
+		return st;
+	if (!m->map.has_config) {
+		bnt_map_close(&m->map);
+		return bn_seterr(e, BN_EFORMAT, "no configuration record (not a "
+		    "model)");
+	}
+	if ((st = bn_config_from_kv(c, &m->map.config, e)) != BN_OK)
+		goto fail;
+	H = (size_t)c->hidden;
+	Q = (size_t)c->heads * (size_t)c->head_dim;
+	KV = (size_t)c->kv_heads * (size_t)c->head_dim;
+	bl = c->bitlinear;
+	if ((t = find(m, "token_embd.weight", e)) == NULL) {
+		st = BN_EFORMAT;
+		goto fail;
+	}
+	if ((st = shape2(t, (size_t)c->vocab, H, e)) != BN_OK)
+		goto fail;
+	if (!bn_dtype_traits(t->t.dtype)->is_float ||
+	    t->t.dtype == BN_DTYPE_F64) {
+		st = bn_seterr(e, BN_EUNSUPPORTED, "token_embd.weight: type %s "
+		    "is not supported for embeddings",
+		    bn_dtype_traits(t->t.dtype)->name);
+		goto fail;
+	}
+	m->embd = t->data;
+	m->embd_dtype = t->t.dtype;
+	m->embd_row_bytes = (size_t)t->t.row_bytes;
+	if ((st = bind_vec(m, &m->out_norm, "output_norm.weight", H, e)))
+		goto fail;
+	if ((st = bind_linear(m, &m->head, c->tied ? "token_embd.weight" :
+	    "output.weight", (size_t)c->vocab, H, 0, e)) != BN_OK)
+		goto fail;
+	if ((m->layer = calloc((size_t)c->layers, sizeof *m->layer)) == NULL) {
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < c->layers; i++) {
+		struct bn_layer *L = &m->layer[i];
+		size_t F = (size_t)c->ffn;
+
+#define NM(s) (snprintf(name, sizeof name, "blk.%d." s, i), name)
+		if ((st = bind_vec(m, &L->attn_norm, NM("attn_norm.weight"), H,
+		    e)) || (st = bind_vec(m, &L->ffn_norm,
+		    NM("ffn_norm.weight"), H, e)) ||
+		    (st = bind_linear(m, &L->q, NM("attn_q.weight"), Q, H, bl,
+		    e)) || (st = bind_linear(m, &L->k, NM("attn_k.weight"), KV,
+		    H, bl, e)) || (st = bind_linear(m, &L->v,
+		    NM("attn_v.weight"), KV, H, bl, e)) ||
+		    (st = bind_linear(m, &L->o, NM("attn_output.weight"), H, Q,
+		    bl, e)) || (st = bind_linear(m, &L->gate,
+		    NM("ffn_gate.weight"), F, H, bl, e)) ||
+		    (st = bind_linear(m, &L->up, NM("ffn_up.weight"), F, H, bl,
+		    e)) || (st = bind_linear(m, &L->down, NM("ffn_down.weight"),
+		    H, F, bl, e)))
+			goto fail;
+		if (c->arch == BN_ARCH_BITNET &&
+		    ((st = bind_vec(m, &L->attn_sub_norm,
+		    NM("attn_sub_norm.weight"), Q, e)) ||
+		    (st = bind_vec(m, &L->ffn_sub_norm,
+		    NM("ffn_sub_norm.weight"), F, e))))
+			goto fail;
+#undef NM
+	}
+	return BN_OK;
+fail:
+	bn_model_close(m);
+	return st;
+}
+
+/* ---- forward ---- */
+
+struct bn_state {
+	const struct bn_model *m;
+	struct bn_pool *pool;
+	int nthreads;
+	int ctx, batch, pos;
+	float *kc, *vc;		/* [layers][ctx][kv_dim] */
+	float *x, *xn, *q, *k, *v, *att, *g, *u;
+	int8_t *xq;		/* [batch][max dim] */
+	float *as;		/* activation scales [batch] */
+	int32_t *isum;		/* [batch][max rows] */
+	float *scores;		/* [nthreads][ctx] */
+	float *cosv, *sinv;	/* [ctx][head_dim / 2] */
+	bn_hook_fn hook;
+	void *hook_ctx;
+};
+
+static void *
+zalloc(size_t n, size_t size, int *bad)
+{
+	void *p;
+
+	if (bn_mul_size(n, size, &n) != 0 || (p = calloc(n ? n : 1, 1)) ==
+	    NULL) {
+		*bad = 1;
+		return NULL;
+	}
+	return p;
+}
+
+int
+bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
+    int batch, int nthreads, struct bn_err *e)
+{
+	const struct bn_config *c = &m->c;
+	struct bn_state *s;
+	size_t kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
+	size_t qd = (size_t)c->heads * (size_t)c->head_dim;
+	size_t B, maxd, maxr, half = (size_t)c->head_dim / 2, p, i;
+	int bad = 0;
+
+	if (ctx <= 0 || batch <= 0 || nthreads <= 0)
+		return bn_seterr(e, BN_EUSAGE, "bad context, batch or threads");
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	s->m = m;
+	s->ctx = ctx;
+	s->batch = batch;
+	s->nthreads = nthreads;
+	B = (size_t)batch;
+	maxd = (size_t)c->hidden;
+	if (qd > maxd)
+		maxd = qd;
+	if ((size_t)c->ffn > maxd)
+		maxd = (size_t)c->ffn;
+	maxr = maxd > (size_t)c->vocab ? maxd : (size_t)c->vocab;
+	s->kc = zalloc((size_t)c->layers * (size_t)ctx, kvd * sizeof(float),
+	    &bad);
+	s->vc = zalloc((size_t)c->layers * (size_t)ctx, kvd * sizeof(float),
+	    &bad);
+	s->x = zalloc(B, (size_t)c->hidden * sizeof(float), &bad);
+	s->xn = zalloc(B, maxd * sizeof(float), &bad);
+	s->q = zalloc(B, qd * sizeof(float), &bad);
+	s->k = zalloc(B, kvd * sizeof(float), &bad);
+	s->v = zalloc(B, kvd * sizeof(float), &bad);
+	s->att = zalloc(B, qd * sizeof(float), &bad);
+	s->g = zalloc(B, (size_t)c->ffn * sizeof(float), &bad);
+	s->u = zalloc(B, (size_t)c->ffn * sizeof(float), &bad);
+	s->xq = zalloc(B, maxd, &bad);
+	s->as = zalloc(B, sizeof(float), &bad);
+	s->isum = zalloc(B, maxr * sizeof(int32_t), &bad);
+	s->scores = zalloc((size_t)nthreads, (size_t)ctx * sizeof(float),
+	    &bad);
+	s->cosv = zalloc((size_t)ctx, half * sizeof(float), &bad);
+	s->sinv = zalloc((size_t)ctx, half * sizeof(float), &bad);
+	if (!bad && (s->pool = bn_pool_create(nthreads)) == NULL)
+		bad = 2;
+	if (bad) {
+		bn_state_free(s);
+		return bn_seterr(e, BN_ENOMEM, bad == 2 ? "cannot start "
+		    "threads" : "out of memory (context %d)", ctx);
+	}
+	/* RoPE tables as transformers computes them, in f32 */
+	for (i = 0; i < half; i++) {
+		float inv = 1.0f / powf(c->rope_theta,
+		    (float)(2 * i) / (float)c->head_dim);
+
+		for (p = 0; p < (size_t)ctx; p++) {
+			float a = (float)p * inv;
+
+			s->cosv[p * half + i] = cosf(a);
+			s->sinv[p * half + i] = sinf(a);
+		}
+	}
+	*sp = s;
+	return BN_OK;
+}
+
+void
+bn_state_free(struct bn_state *s)
+{
+	if (s == NULL)
+		return;
+	if (s->pool != NULL)
+		bn_pool_free(s->pool);
+	free(s->kc);
+	free(s->vc);
+	free(s->x);
+	free(s->xn);
+	free(s->q);
+	free(s->k);
+	free(s->v);
+	free(s->att);
+	free(s->g);
+	free(s->u);
+	free(s->xq);
+	free(s->as);
+	free(s->isum);
+	free(s->scores);
+	free(s->cosv);
+	free(s->sinv);
+	free(s);
+}
+
+void
+bn_state_reset(struct bn_state *s)
+{
+	s->pos = 0;
+}
+
+int
+bn_state_pos(const struct bn_state *s)
+{
+	return s->pos;
+}
+
+void
+bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx)
+{
+	s->hook = fn;
+	s->hook_ctx = ctx;
+}
+
+/* A linear layer over T rows, split by output rows across threads. */
+struct linjob {
+	const struct bn_linear *l;
+	const float *x;		/* [T][n] f32 (float weights) */
+	const int8_t *xq;	/* [T][n] int8 (t2 weights) */
+	const float *as;
+	int32_t *isum;
+	float *y;		/* [T][rows] */
+	size_t T;
+};
+
+static void
+lin_task(void *ctx, int i, int n)
+{
+	const struct linjob *j = ctx;
+	const struct bn_linear *l = j->l;
+	size_t per = (l->rows + (size_t)n - 1) / (size_t)n, r0, r1, t, r;
+
+	per = (per + 7) & ~(size_t)7;
+	r0 = (size_t)i * per;
+	r1 = r0 + per > l->rows ? l->rows : r0 + per;
+	if (r0 >= r1)
+		return;
+	if (l->kind == BN_LIN_FLOAT) {
+		const char *w = (const char *)l->w + r0 * l->row_bytes;
+
+		if (j->T == 1)
+			bn_k->matvec_f(l->dtype, w, l->row_bytes, j->x,
+			    j->y + r0, l->n, r1 - r0);
+		else
+			bn_k->matmul_f(l->dtype, w, l->row_bytes, j->x, l->n,
+			    j->y + r0, l->rows, l->n, r1 - r0, j->T);
+		return;
+	}
+	if (j->T == 1)
+		bn_k->matvec_t2((const uint8_t *)l->w + r0 * l->row_bytes,
+		    l->row_bytes, j->xq, j->isum + r0, l->n, r1 - r0);
+	else
+		bn_k->matmul_t2((const uint8_t *)l->w + r0 * l->row_bytes,
+		    l->row_bytes, j->xq, l->n, j->isum + r0, l->rows, l->n,
+		    r1 - r0, j->T);
+	/* BitNet's post-quant step: isum / (as * ws), in f32 */
+	for (t = 0; t < j->T; t++)
+		for (r = r0; r < r1; r++) {
+			float v = (float)j->isum[t * l->rows + r];
+
+			j->y[t * l->rows + r] = l->div ?
+			    v / (j->as[t] * l->scale[r]) :
+			    v * l->scale[r] / j->as[t];
+		}
+}
+
+/* Y[T][rows] = linear(X[T][n]); X already quantized if xq_ready. */
+static void
+linear(struct bn_state *s, const struct bn_linear *l, const float *x,
+    float *y, size_t T, int xq_ready)
+{
+	struct linjob j = { l, x, s->xq, s->as, s->isum, y, T };
+	size_t t;
+
+	if (l->kind == BN_LIN_T2 && !xq_ready)
+		for (t = 0; t < T; t++)
+			s->as[t] = bn_k->quant_i8(x + t * l->n, s->xq + t * l->n,
+			    l->n);
+	bn_pool_run(s->pool, lin_task, &j);
+}
+
+static void
+rmsnorm_rows(const struct bn_state *s, float *y, const float *x,
+    const struct bn_vec *w, size_t T)
+{
+	size_t t;
+
+	for (t = 0; t < T; t++)
+		bn_k->rmsnorm(y + t * w->n, x + t * w->n, w->dtype, w->w, w->n,
+		    s->m->c.norm_eps);
+}
+
+static void
+rope(const struct bn_state *s, float *v, int pos, int nheads)
+{
+	const struct bn_config *c = &s->m->c;
+	size_t half = (size_t)c->head_dim / 2, i;
+	const float *cs = s->cosv + (size_t)pos * half;
+	const float *sn = s->sinv + (size_t)pos * half;
+	int h;
+
+	for (h = 0; h < nheads; h++) {
+		float *p = v + (size_t)h * (size_t)c->head_dim;
+
+		for (i = 0; i < half; i++) {
+			float a, b;
+
+			if (c->rope_interleaved) {
+				a = p[2 * i];
+				b = p[2 * i + 1];
+				p[2 * i] = a * cs[i] - b * sn[i];
+				p[2 * i + 1] = b * cs[i] + a * sn[i];
+			} else {
+				a = p[i];
+				b = p[i + half];
+				p[i] = a * cs[i] - b * sn[i];
+				p[i + half] = b * cs[i] + a * sn[i];
+			}
+		}
+	}
+}
+
+/* Attention for T new tokens, split over (token, head) pairs. */
+struct attjob {
+	struct bn_state *s;
+	int layer, pos0;
+	size_t T;
+};
+
+static void
+att_task(void *ctx, int i, int n)
+{
+	const struct attjob *j = ctx;
+	struct bn_state *s = j->s;
+	const struct bn_config *c = &s->m->c;
+	size_t hd = (size_t)c->head_dim, kvd = (size_t)c->kv_heads * hd;
+	size_t qd = (size_t)c->heads * hd, total = j->T * (size_t)c->heads;
+	size_t w, t, h, g, p, np;
+	float *sc = s->scores + (size_t)i * (size_t)s->ctx;
+	const float *kc = s->kc + (size_t)j->layer * (size_t)s->ctx * kvd;
+	const float *vc = s->vc + (size_t)j->layer * (size_t)s->ctx * kvd;
+	float scale = 1.0f / sqrtf((float)hd), mx, sum;
+
+	for (w = (size_t)i; w < total; w += (size_t)n) {
+		const float *q;
+		float *out;
+
+		t = w / (size_t)c->heads;
+		h = w % (size_t)c->heads;
+		g = h / (size_t)(c->heads / c->kv_heads);
+		q = s->q + t * qd + h * hd;
+		out = s->att + t * qd + h * hd;
+		np = (size_t)j->pos0 + t + 1;
+		mx = -INFINITY;
+		for (p = 0; p < np; p++) {
+			sc[p] = bn_k->dot_f32(q, kc + p * kvd + g * hd, hd) *
+			    scale;
+			if (sc[p] > mx)
+				mx = sc[p];
+		}
+		sum = 0;
+		for (p = 0; p < np; p++) {
+			sc[p] = expf(sc[p] - mx);
+			sum += sc[p];
+		}
+		memset(out, 0, hd * sizeof *out);
+		for (p = 0; p < np; p++)
+			bn_k->axpy_f32(out, sc[p] / sum, vc + p * kvd + g * hd,
+			    hd);
+	}
+}
+
+static void
+hook(struct bn_state *s, int layer, int site, const float *x, size_t T,
+    size_t dim)
+{
+	if (s->hook != NULL)
+		s->hook(s->hook_ctx, layer, site, x, T, dim);
+}
+
+static void
+embed(const struct bn_model *m, int32_t tok, float *out)
+{
+	bn_row_to_f32(m->embd_dtype, (const char *)m->embd +
+	    (size_t)tok * m->embd_row_bytes, (uint64_t)m->c.hidden, out);
+}
+
+int
+bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
+    int n, float *logits, int all)
+{
+	const struct bn_config *c = &m->c;
+	size_t T = (size_t)n, H = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t hd = (size_t)c->head_dim, kvd = (size_t)c->kv_heads * hd;
+	size_t qd = (size_t)c->heads * hd, t, i;
+	int l, pos0 = s->pos;
+
+	if (n <= 0 || n > s->batch || s->pos + n > s->ctx)
+		return BN_EUSAGE;
+	for (t = 0; t < T; t++) {
+		if (tok[t] < 0 || tok[t] >= c->vocab)
+			return BN_EUSAGE;
+		embed(m, tok[t], s->x + t * H);
+	}
+	hook(s, -1, BN_SITE_EMBED, s->x, T, H);
+	for (l = 0; l < c->layers; l++) {
+		const struct bn_layer *L = &m->layer[l];
+		float *kc = s->kc + ((size_t)l * (size_t)s->ctx +
+		    (size_t)pos0) * kvd;
+		float *vc = s->vc + ((size_t)l * (size_t)s->ctx +
+		    (size_t)pos0) * kvd;
+		struct attjob aj = { s, l, pos0, T };
+
+		rmsnorm_rows(s, s->xn, s->x, &L->attn_norm, T);
+		hook(s, l, BN_SITE_QKV_IN, s->xn, T, H);
+		linear(s, &L->q, s->xn, s->q, T, 0);
+		/* q, k and v share one quantization of their input */
+		linear(s, &L->k, s->xn, s->k, T, L->q.kind == BN_LIN_T2 &&
+		    L->k.kind == BN_LIN_T2);
+		linear(s, &L->v, s->xn, s->v, T, L->k.kind == BN_LIN_T2 &&
+		    L->v.kind == BN_LIN_T2);
+		for (t = 0; t < T; t++) {
+			rope(s, s->q + t * qd, pos0 + (int)t, c->heads);
+			rope(s, s->k + t * kvd, pos0 + (int)t, c->kv_heads);
+		}
+		memcpy(kc, s->k, T * kvd * sizeof(float));
+		memcpy(vc, s->v, T * kvd * sizeof(float));
+		bn_pool_run(s->pool, att_task, &aj);
+		if (c->arch == BN_ARCH_BITNET)
+			rmsnorm_rows(s, s->att, s->att, &L->attn_sub_norm, T);
+		hook(s, l, BN_SITE_O_IN, s->att, T, qd);
+		linear(s, &L->o, s->att, s->xn, T, 0);
+		for (i = 0; i < T * H; i++)
+			s->x[i] += s->xn[i];
+		rmsnorm_rows(s, s->xn, s->x, &L->ffn_norm, T);
+		hook(s, l, BN_SITE_UP_IN, s->xn, T, H);
+		linear(s, &L->gate, s->xn, s->g, T, 0);
+		linear(s, &L->up, s->xn, s->u, T, L->gate.kind == BN_LIN_T2 &&
+		    L->up.kind == BN_LIN_T2);
+		for (i = 0; i < T * F; i++) {
+			float a = s->g[i];
+
+			if (c->act == BN_ACT_RELU2) {
+				a = a > 0 ? a : 0;
+				a = a * a;
+			} else
+				a = a / (1.0f + expf(-a));
+			s->g[i] = a * s->u[i];
+		}
+		if (c->arch == BN_ARCH_BITNET)
+			rmsnorm_rows(s, s->g, s->g, &L->ffn_sub_norm, T);
+		hook(s, l, BN_SITE_DOWN_IN, s->g, T, F);
+		linear(s, &L->down, s->g, s->xn, T, 0);
+		for (i = 0; i < T * H; i++)
+			s->x[i] += s->xn[i];
+		hook(s, l, BN_SITE_LAYER, s->x, T, H);
+	}
+	s->pos += n;
+	rmsnorm_rows(s, s->xn, s->x, &m->out_norm, T);
+	hook(s, c->layers, BN_SITE_FINAL, s->xn, T, H);
+	if (logits == NULL)
+		return BN_OK;
+	if (all)
+		linear(s, &m->head, s->xn, logits, T, 0);
+	else
+		linear(s, &m->head, s->xn + (T - 1) * H, logits, 1, 0);
+	return BN_OK;
+}

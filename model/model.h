@@ -1,0 +1,105 @@
+/* model.h: the one transformer (architectures llama and bitnet): config
+ * and weights bound in place from a mapped bnt(5) file, a forward pass
+ * with a KV cache, and hooks that expose activations. */
+#ifndef BN_MODEL_H
+#define BN_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bnt.h"
+#include "kernels.h"
+#include "status.h"
+
+enum bn_arch { BN_ARCH_LLAMA = 1, BN_ARCH_BITNET = 2 };
+enum bn_act { BN_ACT_SILU = 1, BN_ACT_RELU2 = 2 };
+
+struct bn_config {
+	int arch;
+	int vocab, hidden, layers, heads, kv_heads, head_dim, ffn, ctx;
+	float norm_eps, rope_theta;
+	int rope_interleaved;	/* 0: HF rotate-half, 1: GGUF pairs */
+	int act;
+	int tied;
+	int bitlinear;		/* float projections ternarized on load */
+	int bos, eos;		/* -1 if none */
+};
+
+/* A weight matrix [rows, n], used in place where it can be. */
+enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2 };
+
+struct bn_linear {
+	int kind;
+	int dtype;		/* BN_LIN_FLOAT: f32, f16 or bf16 */
+	const void *w;
+	size_t row_bytes;
+	size_t rows, n;
+	/* BN_LIN_T2: y = isum / (as * s) (div) or isum * s / as */
+	const float *scale;	/* one per row (owned), all equal if tensor */
+	int div;
+	void *owned;		/* converted weights, when not in place */
+	float *owned_scale;
+};
+
+struct bn_vec {			/* a norm's weight vector */
+	int dtype;
+	const void *w;
+	size_t n;
+};
+
+struct bn_layer {
+	struct bn_vec attn_norm, ffn_norm, attn_sub_norm, ffn_sub_norm;
+	struct bn_linear q, k, v, o, gate, up, down;
+};
+
+struct bn_model {
+	struct bn_config c;
+	struct bnt_map map;
+	const void *embd;	/* token_embd rows */
+	int embd_dtype;
+	size_t embd_row_bytes;
+	struct bn_vec out_norm;
+	struct bn_linear head;
+	struct bn_layer *layer;
+};
+
+/* Open and bind a model; BN_OK or a status with a detail in e. */
+int bn_model_open(struct bn_model *m, const char *path, struct bn_err *e);
+void bn_model_close(struct bn_model *m);
+/* Fill c from a configuration record; BN_OK or BN_EFORMAT. */
+int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
+    struct bn_err *e);
+
+/* Activation sites for hooks. */
+enum bn_site {
+	BN_SITE_EMBED = 0,	/* embedding output (layer -1) */
+	BN_SITE_LAYER = 1,	/* a decoder layer's output */
+	BN_SITE_FINAL = 2,	/* after the final norm */
+	BN_SITE_QKV_IN = 3,	/* BitLinear / linear inputs ... */
+	BN_SITE_O_IN = 4,
+	BN_SITE_UP_IN = 5,
+	BN_SITE_DOWN_IN = 6
+};
+
+/* Called with T rows of dim values (row t at x + t * dim). */
+typedef void (*bn_hook_fn)(void *ctx, int layer, int site, const float *x,
+    size_t T, size_t dim);
+
+/* Per-sequence state: KV cache, scratch for up to `batch` tokens a call,
+ * the thread pool. */
+struct bn_state;
+
+int bn_state_new(struct bn_state **s, const struct bn_model *m, int ctx,
+    int batch, int nthreads, struct bn_err *e);
+void bn_state_free(struct bn_state *s);
+void bn_state_reset(struct bn_state *s);	/* empty the KV cache */
+int bn_state_pos(const struct bn_state *s);
+void bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx);
+
+/* Run n tokens (n <= batch) at the next positions.  logits: NULL, or
+ * room for vocab floats (last token only) or n * vocab (all != 0).
+ * BN_EUSAGE if the context is full or a token id is out of range. */
+int bn_forward(const struct bn_model *m, struct bn_state *s,
+    const int32_t *tok, int n, float *logits, int all);
+
+#endif

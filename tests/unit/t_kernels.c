@@ -1,0 +1,523 @@
+/* t_kernels.c: every kernel table against ref, bit for bit; ref against
+ * obvious computations; the thread pool. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "kernels.h"
+#include "check.h"
+
+static uint32_t rng = 12345;
+
+static uint32_t
+rnd(void)
+{
+	rng = rng * 1664525u + 1013904223u;
+	return rng >> 8;
+}
+
+/* A float of varied magnitude: mostly [-1, 1), sometimes large or tiny. */
+static float
+rndf(void)
+{
+	float f = (float)rnd() / (float)(1u << 23) * 2.0f - 1.0f;
+
+	switch (rnd() % 16) {
+	case 0: return f * 1e6f;
+	case 1: return f * 1e-6f;
+	case 2: return f * 3e30f;
+	default: return f;
+	}
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (p == NULL) {
+		perror("t_kernels");
+		exit(2);
+	}
+	return p;
+}
+
+static size_t
+esize(int dtype)
+{
+	return dtype == BN_DTYPE_F32 ? 4 : 2;
+}
+
+/* Random weights of dtype; the values stay in f16 range for f16. */
+static void
+fill_w(int dtype, unsigned char *w, size_t count, int big)
+{
+	size_t i;
+	uint16_t h;
+	float f;
+
+	for (i = 0; i < count; i++) {
+		f = big ? rndf() : (float)rnd() / (float)(1u << 23) - 1.0f;
+		switch (dtype) {
+		case BN_DTYPE_F16:
+			h = bn_f32_to_f16(f * 100.0f);
+			memcpy(w + 2 * i, &h, 2);
+			break;
+		case BN_DTYPE_BF16:
+			h = bn_f32_to_bf16(f);
+			memcpy(w + 2 * i, &h, 2);
+			break;
+		default:
+			memcpy(w + 4 * i, &f, 4);
+		}
+	}
+}
+
+static void
+fill_x(float *x, size_t n, int big)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x[i] = big ? rndf() : (float)rnd() / (float)(1u << 23) - 1.0f;
+}
+
+/* --- ref against obvious computations --- */
+
+static void
+test_ref_float(void)
+{
+	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16 };
+	const struct bn_kernels *k = &bn_kernels_ref;
+	size_t n, i, r, rows = 3, rb;
+	unsigned char *w;
+	float *x, *wf, *y, *y2, *yf;
+	double d, mag, maxrel = 0;
+	int j, ok;
+
+	for (j = 0; j < 3; j++)
+		for (n = 0; n < 200; n += 7) {
+			rb = n * esize(dt[j]) + 6;
+			w = xmalloc(rows * rb);
+			wf = xmalloc(rows * n * 4 + 4);
+			x = xmalloc(n * 4 + 4);
+			y = xmalloc(rows * 4);
+			y2 = xmalloc(rows * 4);
+			yf = xmalloc(rows * 4);
+			fill_w(dt[j], w, rows * rb / esize(dt[j]), 0);
+			fill_x(x, n, 0);
+			for (r = 0; r < rows; r++)
+				bn_row_to_f32(dt[j], w + r * rb, n,
+				    wf + r * n);
+			k->matvec_f(dt[j], w, rb, x, y, n, rows);
+			/* widening is exact: same as f32 weights */
+			k->matvec_f(BN_DTYPE_F32, wf, n * 4, x, yf, n, rows);
+			CHECK(memcmp(y, yf, rows * 4) == 0);
+			/* matmul with T = 1 is matvec */
+			k->matmul_f(dt[j], w, rb, x, n, y2, rows, n, rows, 1);
+			CHECK(memcmp(y, y2, rows * 4) == 0);
+			/* close to the double-precision sum */
+			ok = 1;
+			for (r = 0; r < rows; r++) {
+				d = mag = 0;
+				for (i = 0; i < n; i++) {
+					d += (double)wf[r * n + i] * x[i];
+					mag += fabs((double)wf[r * n + i] *
+					    x[i]);
+				}
+				if (mag > 0 && fabs(y[r] - d) / mag > maxrel)
+					maxrel = fabs(y[r] - d) / mag;
+				if (fabs(y[r] - d) > 1e-5 * mag)
+					ok = 0;
+			}
+			CHECK(ok);
+			if (dt[j] == BN_DTYPE_F32)
+				CHECK(k->dot_f32((const float *)(void *)w, x,
+				    n) == y[0]);
+			free(w), free(wf), free(x), free(y), free(y2), free(yf);
+		}
+	printf("ref matvec_f vs double: max |err| / sum |w x| = %.3g "
+	    "(tolerance 1e-5)\n", maxrel);
+
+	/* the documented order, spelled out for n = 11 */
+	{
+		float a[11], b[11], acc[8] = { 0 }, s;
+
+		fill_x(a, 11, 1);
+		fill_x(b, 11, 1);
+		for (i = 0; i < 8; i++)
+			acc[i] = fmaf(a[i], b[i], 0.0f);
+		s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) +
+		    ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+		for (i = 8; i < 11; i++)
+			s = fmaf(a[i], b[i], s);
+		CHECK(k->dot_f32(a, b, 11) == s);
+	}
+}
+
+static void
+test_ref_int(void)
+{
+	const struct bn_kernels *k = &bn_kernels_ref;
+	size_t n, r, i, t, rows = 5, T = 3, rb;
+	uint8_t *w;
+	int8_t x[3 * 640], q[300];
+	int32_t y[3 * 5], y2[5], want;
+	float f[300], s;
+	int ok;
+
+	for (n = 0; n <= 640; n += 128) {
+		rb = n / 4;
+		w = xmalloc(rows * rb);
+		for (i = 0; i < rows * rb; i++)
+			w[i] = 0x55;	/* all zeros */
+		for (r = 0; r < rows; r++)
+			for (i = 0; i < n; i++)
+				bn_t2_set(w + r * rb, i, (int)(rnd() % 3) - 1);
+		for (i = 0; i < T * n; i++)
+			x[i] = (int8_t)(rnd() & 0xff);
+		k->matmul_t2(w, rb, x, n, y, rows, n, rows, T);
+		ok = 1;
+		for (t = 0; t < T; t++) {
+			k->matvec_t2(w, rb, x + t * n, y2, n, rows);
+			for (r = 0; r < rows; r++) {
+				want = 0;
+				for (i = 0; i < n; i++)
+					want += bn_t2_get(w + r * rb, i) *
+					    x[t * n + i];
+				ok &= y[t * rows + r] == want &&
+				    y2[r] == want;
+			}
+		}
+		CHECK(ok);
+		free(w);
+	}
+
+	/* quant_i8: m = 127 gives s = 1, so rounding is visible */
+	{
+		static const float in[] = { 127, 2.5f, -2.5f, 3.5f, -0.5f,
+		    0.5f, 1.5f, -127, 0, -0.0f };
+		static const int8_t want8[] = { 127, 2, -2, 4, 0, 0, 2, -127,
+		    0, 0 };
+
+		s = k->quant_i8(in, q, 10);
+		CHECK(s == 1.0f);
+		CHECK(memcmp(q, want8, 10) == 0);
+	}
+	s = k->quant_i8(f, q, 0);
+	CHECK(s == 127.0f / 1e-5f);
+	f[0] = 0, f[1] = 1e-7f, f[2] = -1e-7f;
+	s = k->quant_i8(f, q, 3);
+	CHECK(s == 127.0f / 1e-5f && q[0] == 0 && q[1] == 1 && q[2] == -1);
+	f[0] = NAN, f[1] = 2, f[2] = -4;
+	s = k->quant_i8(f, q, 3);
+	CHECK(s == 127.0f / 4 && q[0] == -128 && q[1] == 64 && q[2] == -127);
+	/* the formula, evaluated independently */
+	fill_x(f, 300, 0);
+	s = k->quant_i8(f, q, 300);
+	{
+		float m = 0;
+
+		for (i = 0; i < 300; i++)
+			m = fmaxf(m, fabsf(f[i]));
+		CHECK(s == 127.0f / m);
+		ok = 1;
+		for (i = 0; i < 300; i++) {
+			long v = lrintf(f[i] * s);
+
+			v = v < -128 ? -128 : v > 127 ? 127 : v;
+			ok &= q[i] == v;
+		}
+		CHECK(ok);
+	}
+
+	/* axpy: y += a x with one rounding */
+	{
+		float ya[5] = { 1, 2, 3, 4, 5 }, xa[5] = { 1, 1, 1, 1, 3 };
+
+		k->axpy_f32(ya, 0.5f, xa, 5);
+		CHECK(ya[0] == 1.5f && ya[3] == 4.5f && ya[4] == 6.5f);
+	}
+	/* rmsnorm: x = (3, 4), w = 1: ss = 25, r = 1 / sqrt(12.5) */
+	{
+		float xa[2] = { 3, 4 }, wa[2] = { 1, 2 }, ya[2];
+		float rr = 1.0f / sqrtf(25.0f / 2 + 0.0f);
+
+		k->rmsnorm(ya, xa, BN_DTYPE_F32, wa, 2, 0.0f);
+		CHECK(ya[0] == 3 * rr && ya[1] == 2 * (4 * rr));
+	}
+}
+
+/* --- a table against ref, bit for bit --- */
+
+/* Bitwise equality, except that any NaN equals any NaN: C leaves NaN
+ * sign and payload open (a compiler may commute a + b), so NaN-ness is
+ * the contract there, and every other value is compared bit for bit. */
+static int
+same_f(const float *a, const float *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (memcmp(&a[i], &b[i], 4) != 0 &&
+		    !(isnan(a[i]) && isnan(b[i])))
+			return 0;
+	return 1;
+}
+
+static const struct bn_kernels *K, *R = &bn_kernels_ref;
+
+static int
+cmp_matf(int dtype, size_t n, size_t rows, size_t T, int big, int off)
+{
+	size_t rb = n * esize(dtype) + (size_t)(rnd() % 3) * 2;
+	size_t ldx = n + rnd() % 3, ldy = rows + rnd() % 3, i;
+	unsigned char *wb = xmalloc(rows * rb + 1), *w = wb + off;
+	float *xb = xmalloc((T * ldx + 1) * 4), *x = xb + off;
+	float *y1 = xmalloc(T * ldy * 4), *y2 = xmalloc(T * ldy * 4);
+	int ok = 1;
+
+	fill_w(dtype, w, rows * rb / esize(dtype), big);
+	fill_x(x, T * ldx, big);
+	for (i = 0; i < T * ldy; i++)
+		y1[i] = y2[i] = -1;	/* the gaps must stay as they are */
+	R->matmul_f(dtype, w, rb, x, ldx, y1, ldy, n, rows, T);
+	K->matmul_f(dtype, w, rb, x, ldx, y2, ldy, n, rows, T);
+	ok &= same_f(y1, y2, T * ldy);
+	/* matvec equals every column of matmul */
+	K->matvec_f(dtype, w, rb, x + (T - 1) * ldx, y2, n, rows);
+	ok &= same_f(y1 + (T - 1) * ldy, y2, rows);
+	R->matvec_f(dtype, w, rb, x, y1, n, rows);
+	K->matvec_f(dtype, w, rb, x, y2, n, rows);
+	ok &= same_f(y1, y2, rows);
+	if (!ok)
+		fprintf(stderr, "matmul_f dtype %d n %zu rows %zu T %zu big %d "
+		    "off %d differs\n", dtype, n, rows, T, big, off);
+	free(wb), free(xb), free(y1), free(y2);
+	return ok;
+}
+
+/* fillw: -1 random codes 0..2; else every byte = fillw */
+static int
+cmp_t2(size_t n, size_t rows, size_t T, int fillw, int fillx, int off)
+{
+	size_t rb = n / 4 + (size_t)(rnd() % 2) * 32;
+	size_t ldx = n + rnd() % 5, ldy = rows + rnd() % 3, i;
+	uint8_t *wb = xmalloc(rows * rb + 1), *w = wb + off;
+	int8_t *xb = xmalloc(T * ldx + 1), *x = xb + off;
+	int32_t *y1 = xmalloc(T * ldy * 4), *y2 = xmalloc(T * ldy * 4);
+	unsigned c;
+	int ok = 1;
+
+	for (i = 0; i < rows * rb; i++) {
+		if (fillw >= 0) {
+			w[i] = (uint8_t)fillw;
+			continue;
+		}
+		c = rnd() % 3;
+		c |= rnd() % 3 << 2;
+		c |= rnd() % 3 << 4;
+		c |= rnd() % 3 << 6;
+		w[i] = (uint8_t)c;
+	}
+	for (i = 0; i < T * ldx; i++)
+		x[i] = (int8_t)(fillx < 256 ? fillx : (int)(rnd() & 0xff) - 128);
+	for (i = 0; i < T * ldy; i++)
+		y1[i] = y2[i] = 7;
+	R->matmul_t2(w, rb, x, ldx, y1, ldy, n, rows, T);
+	K->matmul_t2(w, rb, x, ldx, y2, ldy, n, rows, T);
+	ok &= memcmp(y1, y2, T * ldy * 4) == 0;
+	R->matvec_t2(w, rb, x, y1, n, rows);
+	K->matvec_t2(w, rb, x, y2, n, rows);
+	ok &= memcmp(y1, y2, rows * 4) == 0;
+	if (!ok)
+		fprintf(stderr, "t2 n %zu rows %zu T %zu w %d x %d off %d "
+		    "differs\n", n, rows, T, fillw, fillx, off);
+	free(wb), free(xb), free(y1), free(y2);
+	return ok;
+}
+
+static int
+cmp_vec(size_t n, int big, int off)
+{
+	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16 };
+	float *ab = xmalloc((n + 1) * 4), *a = ab + off;
+	float *bb = xmalloc((n + 1) * 4), *b = bb + off;
+	float *y1 = xmalloc(n * 4 + 4), *y2 = xmalloc(n * 4 + 4), s1, s2;
+	unsigned char *w = xmalloc(n * 4 + 1);
+	int8_t *q1 = xmalloc(n + 1), *q2 = xmalloc(n + 1);
+	int ok = 1, j;
+
+	fill_x(a, n, big);
+	fill_x(b, n, big);
+	if (n > 3 && big) {
+		a[n / 2] = NAN;		/* quant_i8 ignores NaN in the max */
+		a[n / 3] = -INFINITY;
+	}
+	s1 = R->quant_i8(a, q1, n);
+	s2 = K->quant_i8(a, q2, n);
+	ok &= memcmp(&s1, &s2, 4) == 0 && memcmp(q1, q2, n) == 0;
+	fill_x(a, n, big);
+	s1 = R->dot_f32(a, b, n);
+	s2 = K->dot_f32(a, b, n);
+	ok &= same_f(&s1, &s2, 1);
+	memcpy(y1, b, n * 4);
+	memcpy(y2, b, n * 4);
+	R->axpy_f32(y1, 0.37f, a, n);
+	K->axpy_f32(y2, 0.37f, a, n);
+	ok &= same_f(y1, y2, n);
+	for (j = 0; j < 3; j++) {
+		fill_w(dt[j], w + off, n, 0);
+		R->rmsnorm(y1, a, dt[j], w + off, n, 1e-6f);
+		K->rmsnorm(y2, a, dt[j], w + off, n, 1e-6f);
+		ok &= same_f(y1, y2, n);
+		memcpy(y1, a, n * 4);	/* in place: y == x */
+		memcpy(y2, a, n * 4);
+		R->rmsnorm(y1, y1, dt[j], w + off, n, 1e-5f);
+		K->rmsnorm(y2, y2, dt[j], w + off, n, 1e-5f);
+		ok &= same_f(y1, y2, n);
+	}
+	if (!ok)
+		fprintf(stderr, "vector kernels n %zu big %d off %d differ\n",
+		    n, big, off);
+	free(ab), free(bb), free(y1), free(y2), free(w), free(q1), free(q2);
+	return ok;
+}
+
+static void
+test_table(void)
+{
+	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16 };
+	size_t n, rows, T;
+	int j, k;
+
+	for (n = 0; n <= 72; n++)
+		CHECK(cmp_vec(n, (int)(n % 2), (int)(n % 3 == 0)));
+	for (n = 100; n < 5000; n += 997) {
+		CHECK(cmp_vec(n, 0, 0));
+		CHECK(cmp_vec(n, 1, 1));
+	}
+	for (j = 0; j < 3; j++) {
+		for (n = 0; n <= 40; n++)
+			CHECK(cmp_matf(dt[j], n, 1 + rnd() % 13, 1 + rnd() % 9,
+			    (int)(n % 2), (int)(n % 5 == 0)));
+		for (k = 0; k < 20; k++) {
+			n = 64 + rnd() % 700;
+			rows = 1 + rnd() % 37;
+			T = 1 + rnd() % 9;
+			CHECK(cmp_matf(dt[j], n, rows, T, k % 2, k % 3 == 0));
+		}
+		/* more rows than one cache chunk */
+		CHECK(cmp_matf(dt[j], 2560 + 3, 70, 7, 0, 0));
+	}
+	for (n = 0; n <= 128 * 6; n += 128)
+		for (k = 0; k < 8; k++)
+			CHECK(cmp_t2(n, 1 + rnd() % 37, 1 + rnd() % 9, -1, 256,
+			    k == 3));
+	for (k = 0; k < 10; k++)
+		CHECK(cmp_t2(128 * (1 + rnd() % 40), 1 + rnd() % 37,
+		    1 + rnd() % 9, -1, 256, k % 2));
+	CHECK(cmp_t2(128 * 20, 700, 5, -1, 256, 0));	/* several chunks */
+	/* extremes: all +1 with x = -128, all -1 with x = 127, code 3 */
+	for (n = 128; n <= 128 * 20; n += 128 * 19) {
+		CHECK(cmp_t2(n, 9, 7, 0xaa, -128, 0));
+		CHECK(cmp_t2(n, 9, 7, 0x00, 127, 1));
+		CHECK(cmp_t2(n, 9, 7, 0x00, -128, 0));
+		CHECK(cmp_t2(n, 9, 7, 0xff, -128, 1));
+		CHECK(cmp_t2(n, 9, 7, 0xff, 127, 0));
+	}
+	/* and the values ref gives there */
+	{
+		uint8_t w[32 * 20];
+		int8_t x[128 * 20];
+		int32_t y;
+
+		memset(w, 0xaa, sizeof w);
+		memset(x, -128, sizeof x);
+		K->matvec_t2(w, 32 * 20, x, &y, 128 * 20, 1);
+		CHECK(y == -128 * 128 * 20);
+		memset(w, 0x00, sizeof w);
+		memset(x, 127, sizeof x);
+		K->matvec_t2(w, 32 * 20, x, &y, 128 * 20, 1);
+		CHECK(y == -127 * 128 * 20);
+	}
+}
+
+/* --- the pool --- */
+
+struct pool_ctx {
+	long sum[8];
+	int bad;
+};
+
+static void
+pool_fn(void *arg, int i, int n)
+{
+	struct pool_ctx *c = arg;
+
+	c->sum[i] += i;
+	if (n != c->bad)	/* bad holds the expected n until checked */
+		c->sum[7] = -1000000;
+}
+
+static void
+test_pool(void)
+{
+	static const int sizes[] = { 1, 2, 4 };
+	struct bn_pool *p;
+	struct pool_ctx c;
+	long total;
+	int j, k, i;
+
+	for (j = 0; j < 3; j++) {
+		p = bn_pool_create(sizes[j]);
+		CHECK(p != NULL);
+		if (p == NULL)
+			continue;
+		CHECK(bn_pool_size(p) == sizes[j]);
+		memset(&c, 0, sizeof c);
+		c.bad = sizes[j];
+		for (k = 0; k < 1000; k++)
+			bn_pool_run(p, pool_fn, &c);
+		total = 0;
+		for (i = 0; i < 8; i++)
+			total += c.sum[i];
+		CHECK(total == 1000L * sizes[j] * (sizes[j] - 1) / 2);
+		for (i = 1; i < sizes[j]; i++)
+			CHECK(c.sum[i] == 1000L * i);
+		bn_pool_free(p);
+	}
+	CHECK(bn_pool_create(0) == NULL);
+	bn_pool_free(NULL);
+}
+
+int
+main(void)
+{
+	int have;
+
+	CHECK(bn_kernels_init("ref") == 0 && bn_k == &bn_kernels_ref);
+	CHECK(bn_kernels_init("nonesuch") == -1);
+	CHECK(bn_kernels_init("") == 0);
+	test_ref_float();
+	test_ref_int();
+	test_pool();
+	have = bn_kernels_init("avx2") == 0;
+#if defined(__x86_64__)
+	if (have) {
+		CHECK(bn_k == &bn_kernels_avx2);
+		K = &bn_kernels_avx2;
+		test_table();
+	}
+#endif
+	bn_kernels_init("ref");
+	if (!have) {
+		printf("%u passed, %u failed, 1 skipped: no AVX2 on this CPU\n",
+		    check_pass, check_fail);
+		return check_fail != 0;
+	}
+	return check_done();
+}

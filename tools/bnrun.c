@@ -1,0 +1,592 @@
+/* bnrun: run a bnt(5) model on the CPU: generate text, measure
+ * perplexity, benchmark, or tokenize. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bnt.h"
+#include "err.h"
+#include "kernels.h"
+#include "model.h"
+#include "parse.h"
+#include "tokenizer.h"
+#include "version.h"
+#include "xio.h"
+
+enum { OPT_BENCH = 256, OPT_BOS, OPT_CTX, OPT_JSON, OPT_NO_BOS,
+    OPT_PERPLEXITY, OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG, OPT_TOKENIZE,
+    OPT_TOP_K, OPT_TOP_P };
+
+struct opts {
+	const char *model;
+	const char *prompt;	/* -p */
+	const char *file;	/* -f */
+	const char *ppl;	/* --perplexity FILE */
+	int bench, tokenize, json;
+	int bos;		/* -1: as the vocabulary says */
+	int n;			/* -n: tokens to generate */
+	int ctx;		/* 0: the model's (capped) */
+	int threads;
+	int pp, tg;
+	int top_k;
+	double temp, top_p;
+	unsigned long long seed;
+	int verbose;
+};
+
+static const char shortopts[] = "f:hm:n:p:t:vV";
+static const struct option longopts[] = {
+	{ "bench",	no_argument,		NULL,	OPT_BENCH },
+	{ "bos",	no_argument,		NULL,	OPT_BOS },
+	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "file",	required_argument,	NULL,	'f' },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "model",	required_argument,	NULL,	'm' },
+	{ "n-predict",	required_argument,	NULL,	'n' },
+	{ "no-bos",	no_argument,		NULL,	OPT_NO_BOS },
+	{ "perplexity",	required_argument,	NULL,	OPT_PERPLEXITY },
+	{ "pp",		required_argument,	NULL,	OPT_PP },
+	{ "prompt",	required_argument,	NULL,	'p' },
+	{ "seed",	required_argument,	NULL,	OPT_SEED },
+	{ "temp",	required_argument,	NULL,	OPT_TEMP },
+	{ "tg",		required_argument,	NULL,	OPT_TG },
+	{ "threads",	required_argument,	NULL,	't' },
+	{ "tokenize",	no_argument,		NULL,	OPT_TOKENIZE },
+	{ "top-k",	required_argument,	NULL,	OPT_TOP_K },
+	{ "top-p",	required_argument,	NULL,	OPT_TOP_P },
+	{ "verbose",	no_argument,		NULL,	'v' },
+	{ "version",	no_argument,		NULL,	'V' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+static _Noreturn void
+usage(FILE *fp, int status)
+{
+	fprintf(fp, "usage: %s -m model [-p prompt | -f file] [-n n] "
+	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads]\n"
+	    "       %s -m model --perplexity file [--ctx n] [-t threads]\n"
+	    "       %s -m model --bench [--pp n] [--tg n] [--json] "
+	    "[-t threads]\n"
+	    "       %s -m model --tokenize\n", bn_progname, bn_progname,
+	    bn_progname, bn_progname);
+	if (fp == stdout)
+		fputs("Run a bnt(5) model on the CPU; see bnrun(1).\n"
+		    "  -f, --file FILE      read the prompt from FILE\n"
+		    "  -m, --model FILE     the model (a bnt file)\n"
+		    "  -n, --n-predict N    generate at most N tokens "
+		    "(default 128)\n"
+		    "  -p, --prompt TEXT    the prompt\n"
+		    "  -t, --threads N      worker threads (default: all "
+		    "CPUs)\n"
+		    "  -v, --verbose        timings on standard error\n"
+		    "      --bench          prompt and generation speed\n"
+		    "      --bos, --no-bos  add a BOS token or not (default: "
+		    "as the vocabulary says)\n"
+		    "      --ctx N          context length (perplexity "
+		    "window, default 256)\n"
+		    "      --json           --bench results as JSON\n"
+		    "      --perplexity FILE  mean NLL and perplexity of "
+		    "FILE\n"
+		    "      --pp N, --tg N   --bench prompt and generation "
+		    "lengths (512, 128)\n"
+		    "      --seed S         sampling seed\n"
+		    "      --temp T         temperature (default 0.8; 0: "
+		    "greedy)\n"
+		    "      --tokenize       print the ids of standard input\n"
+		    "      --top-k K        keep the K likeliest (default 40; "
+		    "0: all)\n"
+		    "      --top-p P        nucleus mass (default 0.95)\n"
+		    "  -h, --help           show this help\n"
+		    "  -V, --version        show the version\n", fp);
+	exit(status);
+}
+
+static int
+uarg(const char *opt, const char *s, unsigned min, unsigned max)
+{
+	unsigned v;
+
+	if (bn_parse_uint(s, min, max, &v) != 0) {
+		bn_warnx("%s: invalid count '%s'", opt, s);
+		usage(stderr, EX_USAGE);
+	}
+	return (int)v;
+}
+
+static double
+farg(const char *opt, const char *s, double min, double max)
+{
+	double v;
+
+	if (bn_parse_f64(s, &v) != 0 || !(v >= min && v <= max)) {
+		bn_warnx("%s: invalid value '%s'", opt, s);
+		usage(stderr, EX_USAGE);
+	}
+	return v;
+}
+
+static void
+parse_args(int argc, char *argv[], struct opts *o)
+{
+	uint64_t u;
+	int ch, modes;
+
+	argv[0] = (char *)bn_progname;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		switch (ch) {
+		case OPT_BENCH: o->bench = 1; break;
+		case OPT_BOS: o->bos = 1; break;
+		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
+			break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_NO_BOS: o->bos = 0; break;
+		case OPT_PERPLEXITY: o->ppl = optarg; break;
+		case OPT_PP: o->pp = uarg("--pp", optarg, 1, 1u << 16); break;
+		case OPT_SEED:
+			if (bn_parse_u64(optarg, 0, UINT64_MAX, &u) != 0) {
+				bn_warnx("--seed: invalid seed '%s'", optarg);
+				usage(stderr, EX_USAGE);
+			}
+			o->seed = u;
+			break;
+		case OPT_TEMP: o->temp = farg("--temp", optarg, 0, 100); break;
+		case OPT_TG: o->tg = uarg("--tg", optarg, 1, 1u << 16); break;
+		case OPT_TOKENIZE: o->tokenize = 1; break;
+		case OPT_TOP_K: o->top_k = uarg("--top-k", optarg, 0, 1u << 30);
+			break;
+		case OPT_TOP_P: o->top_p = farg("--top-p", optarg, 0, 1); break;
+		case 'f': o->file = optarg; break;
+		case 'h': usage(stdout, EXIT_SUCCESS);
+		case 'm': o->model = optarg; break;
+		case 'n': o->n = uarg("-n", optarg, 0, 1u << 30); break;
+		case 'p': o->prompt = optarg; break;
+		case 't': o->threads = uarg("-t", optarg, 1, 1024); break;
+		case 'v': o->verbose++; break;
+		case 'V':
+			bn_kernels_init(NULL);
+			bn_print_version(stdout);
+			printf("kernels %s\n", bn_k->name);
+			exit(EXIT_SUCCESS);
+		default: usage(stderr, EX_USAGE);
+		}
+	if (optind != argc || o->model == NULL)
+		usage(stderr, EX_USAGE);
+	modes = o->bench + o->tokenize + (o->ppl != NULL) +
+	    (o->prompt != NULL || o->file != NULL);
+	if (modes > 1 || (o->prompt != NULL && o->file != NULL)) {
+		bn_warnx("choose one of -p, -f, --perplexity, --bench and "
+		    "--tokenize");
+		usage(stderr, EX_USAGE);
+	}
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Read a whole file ("-": stdin) as text. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *fp = bn_open_in(path, 0, 1);
+	char *buf = NULL, *nb;
+	size_t cap = 0, n = 0, r;
+
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? 2 * cap : 1 << 16;
+			if ((nb = realloc(buf, cap + 1)) == NULL)
+				bn_errx(EX_OSERR, "out of memory");
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, fp);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(fp))
+		bn_err(EX_IOERR, "%s", bn_display_name(path));
+	if (fp != stdin)
+		fclose(fp);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+static int32_t *
+tokenize(const struct bn_tokenizer *tk, const char *name, const char *text,
+    size_t len, size_t *n)
+{
+	struct bn_err e = { "" };
+	int32_t *ids;
+	int st;
+
+	if ((st = bn_tokenizer_encode(tk, text, len, &ids, n, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
+	return ids;
+}
+
+static void
+emit(const struct bn_tokenizer *tk, int32_t id)
+{
+	char buf[512];
+	size_t len;
+
+	if (bn_tokenizer_decode(tk, id, buf, sizeof buf, &len) == BN_OK)
+		fwrite(buf, 1, len, stdout);
+}
+
+/* xorshift64*, for sampling */
+static uint64_t rng_state;
+
+static double
+rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (double)((rng_state * 0x2545f4914f6cdd1dull) >> 11) *
+	    (1.0 / 9007199254740992.0);
+}
+
+struct cand {
+	float p;
+	int32_t id;
+};
+
+static int
+cmp_cand(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->p != y->p)
+		return x->p < y->p ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int32_t
+argmax(const float *l, int n)
+{
+	int32_t best = 0;
+	int i;
+
+	for (i = 1; i < n; i++)
+		if (l[i] > l[best])
+			best = i;
+	return best;
+}
+
+/* temperature, top-k, top-p, as llama.cpp's default chain does */
+static int32_t
+sample(const struct opts *o, const float *l, int n, struct cand *c)
+{
+	double sum = 0, acc = 0, r;
+	int i, k = n;
+	float mx;
+
+	if (o->temp <= 0)
+		return argmax(l, n);
+	for (i = 0; i < n; i++) {
+		c[i].p = l[i];
+		c[i].id = i;
+	}
+	qsort(c, (size_t)n, sizeof *c, cmp_cand);
+	if (o->top_k > 0 && o->top_k < k)
+		k = o->top_k;
+	mx = c[0].p;
+	for (i = 0; i < k; i++) {
+		c[i].p = expf((float)((c[i].p - mx) / o->temp));
+		sum += c[i].p;
+	}
+	for (i = 0; i < k; i++) {
+		acc += c[i].p / sum;
+		if (acc >= o->top_p) {
+			k = i + 1;
+			break;
+		}
+	}
+	for (sum = 0, i = 0; i < k; i++)
+		sum += c[i].p;
+	r = rnd() * sum;
+	for (i = 0; i < k - 1; i++) {
+		r -= c[i].p;
+		if (r < 0)
+			break;
+	}
+	return c[i].id;
+}
+
+static void
+generate(const struct opts *o, const struct bn_model *m,
+    struct bn_state *s, const struct bn_tokenizer *tk)
+{
+	const char *name = o->file ? bn_display_name(o->file) : "-p";
+	char *text;
+	size_t len, np, i;
+	int32_t *ids, *all, next;
+	float *logits = malloc((size_t)m->c.vocab * sizeof *logits);
+	struct cand *c = malloc((size_t)m->c.vocab * sizeof *c);
+	double t0, t1, t2;
+	int st, bos, gen = 0;
+
+	if (logits == NULL || c == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	if (o->file != NULL)
+		text = slurp(o->file, &len);
+	else if ((text = strdup(o->prompt)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	else
+		len = strlen(text);
+	ids = tokenize(tk, name, text, len, &np);
+	bos = o->bos >= 0 ? o->bos : bn_tokenizer_add_bos(tk);
+	if ((all = malloc((np + 1) * sizeof *all)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	i = 0;
+	if (bos && bn_tokenizer_bos(tk) >= 0)
+		all[i++] = bn_tokenizer_bos(tk);
+	memcpy(all + i, ids, np * sizeof *ids);
+	np += i;
+	if (np == 0)
+		bn_errx(EX_DATAERR, "%s: empty prompt", name);
+	if ((int)np + o->n > bn_state_pos(s) + o->ctx)
+		bn_errx(EX_USAGE, "prompt and -n need %zu positions, the "
+		    "context has %d", np + (size_t)o->n, o->ctx);
+	fwrite(text, 1, len, stdout);
+	fflush(stdout);
+	t0 = now();
+	/* the prompt in batches, logits of the last token only */
+	for (i = 0; i < np; i += (size_t)o->pp) {
+		size_t k = np - i < (size_t)o->pp ? np - i : (size_t)o->pp;
+
+		if ((st = bn_forward(m, s, all + i, (int)k, logits, 0)) != 0)
+			bn_errx(EX_SOFTWARE, "forward pass failed");
+	}
+	t1 = now();
+	while (gen < o->n) {
+		next = sample(o, logits, m->c.vocab, c);
+		if (next == bn_tokenizer_eos(tk) || next == m->c.eos)
+			break;
+		emit(tk, next);
+		fflush(stdout);
+		gen++;
+		if (gen == o->n)
+			break;
+		if (bn_forward(m, s, &next, 1, logits, 0) != BN_OK)
+			bn_errx(EX_SOFTWARE, "forward pass failed");
+	}
+	t2 = now();
+	putchar('\n');
+	if (o->verbose)
+		bn_warnx("prompt: %zu tokens, %.2f tok/s; generation: %d "
+		    "tokens, %.2f tok/s", np, np / (t1 - t0), gen,
+		    gen > 1 ? (gen - 1) / (t2 - t1) : 0.0);
+	free(text);
+	free(ids);
+	free(all);
+	free(logits);
+	free(c);
+}
+
+static void
+perplexity(const struct opts *o, const struct bn_model *m,
+    struct bn_state *s, const struct bn_tokenizer *tk)
+{
+	size_t len, n, w, nw, t;
+	char *text = slurp(o->ppl, &len);
+	int32_t *ids = tokenize(tk, bn_display_name(o->ppl), text, len, &n);
+	size_t V = (size_t)m->c.vocab, N = (size_t)o->ctx;
+	float *logits = malloc(N * V * sizeof *logits);
+	double nll = 0, count = 0, t0 = now();
+	int tty = isatty(STDERR_FILENO);
+
+	if (logits == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	nw = n > 0 ? (n - 1) / N : 0;
+	if (nw == 0)
+		bn_errx(EX_DATAERR, "%s: %zu tokens, fewer than one window of "
+		    "%zu", bn_display_name(o->ppl), n, N + 1);
+	for (w = 0; w < nw; w++) {
+		const int32_t *in = ids + w * N;
+
+		bn_state_reset(s);
+		if (bn_forward(m, s, in, (int)N, logits, 1) != BN_OK)
+			bn_errx(EX_SOFTWARE, "forward pass failed");
+		for (t = 0; t < N; t++) {
+			const float *l = logits + t * V;
+			double mx = l[0], sum = 0;
+			size_t i;
+
+			for (i = 1; i < V; i++)
+				if (l[i] > mx)
+					mx = l[i];
+			for (i = 0; i < V; i++)
+				sum += exp((double)l[i] - mx);
+			nll += log(sum) + mx - (double)l[in[t + 1]];
+			count++;
+		}
+		if (tty)
+			fprintf(stderr, "\r[%zu/%zu] nll %.4f ppl %.3f  "
+			    "%.1f tok/s", w + 1, nw, nll / count,
+			    exp(nll / count), count / (now() - t0));
+	}
+	if (tty)
+		fputc('\n', stderr);
+	printf("windows %zu ctx %zu tokens %.0f nll %.6f ppl %.4f\n", nw, N,
+	    count, nll / count, exp(nll / count));
+	free(text);
+	free(ids);
+	free(logits);
+}
+
+static void
+bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
+{
+	int32_t *tok = malloc((size_t)o->pp * sizeof *tok);
+	float *logits = malloc((size_t)m->c.vocab * sizeof *logits);
+	double t0, tp, tg;
+	int i, j, reps = 3;
+	double best_pp = 0, best_tg = 0;
+	unsigned long long wbytes = 0;
+	size_t k;
+
+	if (tok == NULL || logits == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	for (i = 0; i < o->pp; i++)
+		tok[i] = (int32_t)((i * 7919) % m->c.vocab);
+	for (j = 0; j < reps; j++) {
+		bn_state_reset(s);
+		t0 = now();
+		if (bn_forward(m, s, tok, o->pp, logits, 0) != BN_OK)
+			bn_errx(EX_SOFTWARE, "forward pass failed");
+		tp = o->pp / (now() - t0);
+		bn_state_reset(s);
+		t0 = now();
+		for (i = 0; i < o->tg; i++) {
+			int32_t t = tok[i % o->pp];
+
+			if (bn_forward(m, s, &t, 1, logits, 0) != BN_OK)
+				bn_errx(EX_SOFTWARE, "forward pass failed");
+		}
+		tg = o->tg / (now() - t0);
+		if (tp > best_pp)
+			best_pp = tp;
+		if (tg > best_tg)
+			best_tg = tg;
+	}
+	for (k = 0; k < m->map.ntensors; k++)
+		wbytes += m->map.tensors[k].t.raw_len;
+	if (o->json)
+		printf("{\"model\":\"%s\",\"size\":%llu,\"threads\":%d,"
+		    "\"kernels\":\"%s\",\"pp\":%d,\"pp_tps\":%.3f,\"tg\":%d,"
+		    "\"tg_tps\":%.3f}\n", o->model, wbytes, o->threads,
+		    bn_k->name, o->pp, best_pp, o->tg, best_tg);
+	else {
+		printf("| %-24s | %10s | %7s | %7s | %8s | %10s |\n", "model",
+		    "size", "kernels", "threads", "test", "t/s");
+		printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | %10.2f "
+		    "|\n", o->model, wbytes / 1048576.0, bn_k->name,
+		    o->threads, "pp", o->pp, best_pp);
+		printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | %10.2f "
+		    "|\n", o->model, wbytes / 1048576.0, bn_k->name,
+		    o->threads, "tg", o->tg, best_tg);
+	}
+	free(tok);
+	free(logits);
+}
+
+static void
+print_ids(const struct bn_tokenizer *tk)
+{
+	size_t len, n, i;
+	char *text = slurp("-", &len);
+	int32_t *ids = tokenize(tk, "<stdin>", text, len, &n);
+
+	for (i = 0; i < n; i++)
+		printf("%s%d", i ? " " : "", (int)ids[i]);
+	putchar('\n');
+	free(text);
+	free(ids);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .bos = -1, .n = 128, .pp = 512, .tg = 128,
+	    .top_k = 40, .temp = 0.8, .top_p = 0.95 };
+	struct bn_err e = { "" };
+	struct bn_tokenizer *tk = NULL;
+	struct bn_model m;
+	struct bnt_map vm;
+	struct bn_state *s = NULL;
+	long ncpu;
+	int st, batch;
+
+	bn_setprogname(argv[0]);
+	o.seed = (unsigned long long)time(NULL);
+	parse_args(argc, argv, &o);
+	if (bn_kernels_init(NULL) != 0)
+		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
+		    "CPU", getenv("BN_KERNEL"));
+	rng_state = o.seed * 0x9e3779b97f4a7c15ull + 1;
+	if (o.threads == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		o.threads = ncpu > 0 && ncpu < 1024 ? (int)ncpu : 1;
+	}
+	if (o.tokenize) {
+		/* any bnt with a tokenizer will do, even without tensors */
+		if ((st = bnt_map_open(&vm, o.model, BNT_MAP_NOCRC, &e)) != 0)
+			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+		if (!vm.has_vocab)
+			bn_errx(EX_DATAERR, "%s: no tokenizer record", o.model);
+		if ((st = bn_tokenizer_new(&tk, &vm.vocab, &e)) != BN_OK)
+			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+		print_ids(tk);
+		bn_tokenizer_free(tk);
+		bnt_map_close(&vm);
+		bn_close_stdout();
+		return 0;
+	}
+	if ((st = bn_model_open(&m, o.model, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+	if (!o.bench) {
+		if (!m.map.has_vocab)
+			bn_errx(EX_DATAERR, "%s: no tokenizer record", o.model);
+		if ((st = bn_tokenizer_new(&tk, &m.map.vocab, &e)) != BN_OK)
+			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+	}
+	if (o.ppl != NULL && o.ctx == 0)
+		o.ctx = 256;
+	if (o.ctx == 0)
+		o.ctx = o.bench ? o.pp + o.tg : m.c.ctx < 4096 ? m.c.ctx : 4096;
+	if (o.bench && o.ctx < o.pp + o.tg)
+		o.ctx = o.pp + o.tg;
+	batch = o.ppl != NULL ? o.ctx : o.bench ? o.pp : 64;
+	if (o.pp > batch || !o.bench)
+		o.pp = batch;
+	if ((st = bn_state_new(&s, &m, o.ctx, batch, o.threads, &e)) != 0)
+		bn_errx(bn_exit_code(st), "%s", e.msg);
+	if (o.bench)
+		bench(&o, &m, s);
+	else if (o.ppl != NULL)
+		perplexity(&o, &m, s, tk);
+	else
+		generate(&o, &m, s, tk);
+	bn_state_free(s);
+	bn_tokenizer_free(tk);
+	bn_model_close(&m);
+	bn_close_stdout();
+	return 0;
+}
