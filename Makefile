@@ -16,12 +16,14 @@ TOOLS = bnpack bnrun bnverify
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
+EXPORT_SRC = $(sort $(wildcard export/*.c))
 MODEL_SRC = $(sort $(wildcard model/*.c))
 KERNEL_SRC = $(sort $(wildcard kernels/*.c kernels/ref/*.c kernels/x86/*.c))
 UNIT_SRC = $(sort $(wildcard tests/unit/t_*.c))
 GEN_SRC = $(sort $(wildcard tests/gen/*.c))
 
-COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o) $(IMPORT_SRC:%.c=$(BUILD)/%.o)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o) $(IMPORT_SRC:%.c=$(BUILD)/%.o) \
+	$(EXPORT_SRC:%.c=$(BUILD)/%.o)
 KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
 LIBCOMMON = $(BUILD)/libcommon.a

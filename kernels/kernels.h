@@ -44,6 +44,11 @@ struct bn_kernels {
 	    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
 	    size_t rows, size_t T);
 
+	/* int8 weights times int8 activations, exact int32 results
+	 * (the compact output head): y[r] = sum_i W[r][i] * x[i]. */
+	void (*matvec_i8)(const int8_t *w, size_t row_bytes,
+	    const int8_t *x, int32_t *y, size_t n, size_t rows);
+
 	/* Per-token absmax int8 quantization, as BitNet does:
 	 * m = max |x[i]| (0 if n == 0); s = 127 / max(m, 1e-5f) (f32);
 	 * q[i] = clamp(nearbyintf(x[i] * s), -128, 127) (round half to

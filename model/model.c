@@ -309,6 +309,19 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 		l->row_bytes = (size_t)t->t.row_bytes;
 		return BN_OK;
 	}
+	if (dt == BN_DTYPE_I8 && t->t.scale_kind != BNT_SCALE_BLOCK) {
+		if ((rc = row_scales(l, t)) == -2)
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
+		if (rc == 0) {
+			l->kind = BN_LIN_I8;
+			l->w = t->data;
+			l->row_bytes = (size_t)t->t.row_bytes;
+			return BN_OK;
+		}
+		free(l->owned_scale);
+		l->owned_scale = NULL;
+		l->scale = NULL;
+	}
 	if ((dt == BN_DTYPE_T2 || dt == BN_DTYPE_T3 || dt == BN_DTYPE_B1) &&
 	    n % BN_T2_BLOCK == 0) {
 		rc = row_scales(l, t);
@@ -336,6 +349,48 @@ free_linear(struct bn_linear *l)
 	free(l->owned);
 	free(l->owned_scale);
 	memset(l, 0, sizeof *l);
+}
+
+int
+bn_model_quantize_head(struct bn_model *m, struct bn_err *e)
+{
+	struct bn_linear *l = &m->head;
+	size_t r, c, n = l->n;
+	float *row, mx, s;
+	int8_t *w;
+
+	if (l->kind != BN_LIN_FLOAT)
+		return BN_OK;		/* already compact */
+	row = malloc(n * sizeof *row);
+	w = malloc(l->rows * n);
+	s = 0;
+	if (row == NULL || w == NULL ||
+	    (l->owned_scale = realloc(l->owned_scale, l->rows *
+	    sizeof(float))) == NULL) {
+		free(row);
+		free(w);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	for (r = 0; r < l->rows; r++) {
+		bn_row_to_f32(l->dtype, (const char *)l->w + r * l->row_bytes,
+		    n, row);
+		for (mx = 0, c = 0; c < n; c++)
+			if (fabsf(row[c]) > mx)
+				mx = fabsf(row[c]);
+		s = mx > 0 ? mx / 127 : 1;
+		for (c = 0; c < n; c++)
+			w[r * n + c] = (int8_t)nearbyintf(row[c] / s);
+		l->owned_scale[r] = s;
+	}
+	free(row);
+	free(l->owned);
+	l->owned = w;
+	l->w = w;
+	l->kind = BN_LIN_I8;
+	l->row_bytes = n;
+	l->scale = l->owned_scale;
+	l->div = 0;
+	return BN_OK;
 }
 
 void
@@ -620,7 +675,12 @@ lin_task(void *ctx, int i, int n)
 			    j->y + r0, l->rows, l->n, r1 - r0, j->T);
 		return;
 	}
-	if (j->T == 1)
+	if (l->kind == BN_LIN_I8)
+		for (t = 0; t < j->T; t++)
+			bn_k->matvec_i8((const int8_t *)l->w + r0 * l->row_bytes,
+			    l->row_bytes, j->xq + t * l->n,
+			    j->isum + t * l->rows + r0, l->n, r1 - r0);
+	else if (j->T == 1)
 		bn_k->matvec_t2((const uint8_t *)l->w + r0 * l->row_bytes,
 		    l->row_bytes, j->xq, j->isum + r0, l->n, r1 - r0);
 	else
@@ -646,7 +706,7 @@ linear(struct bn_state *s, const struct bn_linear *l, const float *x,
 	struct linjob j = { l, x, s->xq, s->as, s->isum, y, T };
 	size_t t;
 
-	if (l->kind == BN_LIN_T2 && !xq_ready)
+	if (l->kind != BN_LIN_FLOAT && !xq_ready)
 		for (t = 0; t < T; t++)
 			s->as[t] = bn_k->quant_i8(x + t * l->n, s->xq + t * l->n,
 			    l->n);

@@ -26,7 +26,7 @@ struct bn_config {
 };
 
 /* A weight matrix [rows, n], used in place where it can be. */
-enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2 };
+enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2, BN_LIN_I8 = 3 };
 
 struct bn_linear {
 	int kind;
@@ -34,7 +34,8 @@ struct bn_linear {
 	const void *w;
 	size_t row_bytes;
 	size_t rows, n;
-	/* BN_LIN_T2: y = isum / (as * s) (div) or isum * s / as */
+	/* BN_LIN_T2, BN_LIN_I8 (int8 activations too):
+	 * y = isum / (as * s) (div) or isum * s / as */
 	const float *scale;	/* one per row (owned), all equal if tensor */
 	int div;
 	void *owned;		/* converted weights, when not in place */
@@ -66,6 +67,10 @@ struct bn_model {
 /* Open and bind a model; BN_OK or a status with a detail in e. */
 int bn_model_open(struct bn_model *m, const char *path, struct bn_err *e);
 void bn_model_close(struct bn_model *m);
+/* Replace a float output head by int8 weights with one absmax scale per
+ * row (s = max|w| / 127), used with int8 activations: a compact head
+ * that halves the bytes an f16 head reads per token. */
+int bn_model_quantize_head(struct bn_model *m, struct bn_err *e);
 /* Fill c from a configuration record; BN_OK or BN_EFORMAT. */
 int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
     struct bn_err *e);

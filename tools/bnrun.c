@@ -20,7 +20,7 @@
 #include "version.h"
 #include "xio.h"
 
-enum { OPT_BENCH = 256, OPT_BOS, OPT_CTX, OPT_JSON, OPT_NO_BOS,
+enum { OPT_BENCH = 256, OPT_BOS, OPT_CTX, OPT_HEAD, OPT_JSON, OPT_NO_BOS,
     OPT_PERPLEXITY, OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG, OPT_TOKENIZE,
     OPT_TOP_K, OPT_TOP_P };
 
@@ -30,6 +30,7 @@ struct opts {
 	const char *file;	/* -f */
 	const char *ppl;	/* --perplexity FILE */
 	int bench, tokenize, json;
+	int head_q8;		/* --head q8 */
 	int bos;		/* -1: as the vocabulary says */
 	int n;			/* -n: tokens to generate */
 	int ctx;		/* 0: the model's (capped) */
@@ -47,6 +48,7 @@ static const struct option longopts[] = {
 	{ "bos",	no_argument,		NULL,	OPT_BOS },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
 	{ "file",	required_argument,	NULL,	'f' },
+	{ "head",	required_argument,	NULL,	OPT_HEAD },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ "model",	required_argument,	NULL,	'm' },
@@ -92,6 +94,8 @@ usage(FILE *fp, int status)
 		    "as the vocabulary says)\n"
 		    "      --ctx N          context length (perplexity "
 		    "window, default 256)\n"
+		    "      --head q8        int8 output head (half the bytes "
+		    "of f16)\n"
 		    "      --json           --bench results as JSON\n"
 		    "      --perplexity FILE  mean NLL and perplexity of "
 		    "FILE\n"
@@ -145,6 +149,14 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_BENCH: o->bench = 1; break;
 		case OPT_BOS: o->bos = 1; break;
 		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
+			break;
+		case OPT_HEAD:
+			if (strcmp(optarg, "q8") == 0)
+				o->head_q8 = 1;
+			else if (strcmp(optarg, "keep") != 0) {
+				bn_warnx("--head: invalid type '%s'", optarg);
+				usage(stderr, EX_USAGE);
+			}
 			break;
 		case OPT_JSON: o->json = 1; break;
 		case OPT_NO_BOS: o->bos = 0; break;
@@ -560,6 +572,8 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if ((st = bn_model_open(&m, o.model, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+	if (o.head_q8 && (st = bn_model_quantize_head(&m, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	if (!o.bench) {
 		if (!m.map.has_vocab)

@@ -179,7 +179,23 @@ axpy_f32_ref(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
+static void
+matvec_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	size_t r, i;
+	int32_t sum;
+
+	for (r = 0; r < rows; r++, w += row_bytes) {
+		sum = 0;
+		for (i = 0; i < n; i++)
+			sum += (int32_t)w[i] * x[i];
+		y[r] = sum;
+	}
+}
+
 const struct bn_kernels bn_kernels_ref = {
+	.matvec_i8 = matvec_i8_ref,
 	.name = "ref",
 	.matvec_f = matvec_f_ref,
 	.matmul_f = matmul_f_ref,

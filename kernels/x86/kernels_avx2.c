@@ -567,7 +567,39 @@ axpy_f32_avx2(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
+/* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */
+static void
+matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	size_t r, i;
+
+	for (r = 0; r < rows; r++, w += row_bytes) {
+		__m256i acc = _mm256_setzero_si256();
+		__m128i v;
+		int32_t sum;
+
+		for (i = 0; i + 16 <= n; i += 16) {
+			__m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+			    (const __m128i *)(w + i)));
+			__m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+			    (const __m128i *)(x + i)));
+
+			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+		}
+		v = _mm_add_epi32(_mm256_castsi256_si128(acc),
+		    _mm256_extracti128_si256(acc, 1));
+		v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
+		v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
+		sum = _mm_cvtsi128_si32(v);
+		for (; i < n; i++)
+			sum += (int32_t)w[i] * x[i];
+		y[r] = sum;
+	}
+}
+
 const struct bn_kernels bn_kernels_avx2 = {
+	.matvec_i8 = matvec_i8_avx2,
 	.name = "avx2",
 	.matvec_f = matvec_f_avx2,
 	.matmul_f = matmul_f_avx2,

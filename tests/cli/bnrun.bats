@@ -133,3 +133,15 @@ check_vocab() {
 	run -0 bnrun -m "$S/tiny.bnt" --bench --pp 32 --tg 8 --json -t 1
 	[[ $output =~ \"pp_tps\":[0-9.]+,\"tg\":8,\"tg_tps\":[0-9.]+ ]]
 }
+
+@test "--head q8: an int8 head costs under 0.001 nats of perplexity" {
+	head -c 60000 "$ROOT/tests/fixtures/austen-val.txt" > "$BATS_TEST_TMPDIR/v.txt"
+	a=$(bnrun -m "$S/austen.bnt" --perplexity "$BATS_TEST_TMPDIR/v.txt" | awk '{ print $8 }')
+	b=$(bnrun -m "$S/austen.bnt" --head q8 --perplexity "$BATS_TEST_TMPDIR/v.txt" | awk '{ print $8 }')
+	awk -v a="$a" -v b="$b" 'BEGIN { d = b - a; if (d < 0) d = -d; exit !(a > 3 && d < 0.001) }'
+	BN_KERNEL=ref bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/r"
+	BN_KERNEL=avx2 bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/x"
+	cmp "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/x"
+	run -64 --separate-stderr bnrun -m "$S/austen.bnt" --head q4 -p a
+	[ "${stderr_lines[0]}" = "bnrun: --head: invalid type 'q4'" ]
+}

@@ -429,6 +429,31 @@ test_table(void)
 		CHECK(cmp_t2(n, 9, 7, 0xff, -128, 1));
 		CHECK(cmp_t2(n, 9, 7, 0xff, 127, 0));
 	}
+	/* int8 x int8 (the compact head): every length class, extremes */
+	for (k = 0; k < 40; k++) {
+		size_t nn = k < 20 ? (size_t)k * 7 : 16 + rnd() % 3000;
+		size_t rr = 1 + rnd() % 9, i;
+		int8_t *w = xmalloc(nn * rr + 1), *x = xmalloc(nn + 1);
+		int32_t ya[9], yb[9], yn[9];
+
+		for (i = 0; i < nn * rr + 1; i++)
+			w[i] = (int8_t)(k == 5 ? -128 : (int)(rnd() % 256) - 128);
+		for (i = 0; i < nn + 1; i++)
+			x[i] = (int8_t)(k == 5 ? -128 : (int)(rnd() % 256) - 128);
+		R->matvec_i8(w + 1, nn, x + 1, ya, nn, rr);
+		K->matvec_i8(w + 1, nn, x + 1, yb, nn, rr);
+		for (i = 0; i < rr; i++) {
+			size_t c;
+
+			yn[i] = 0;
+			for (c = 0; c < nn; c++)
+				yn[i] += w[1 + i * nn + c] * x[1 + c];
+		}
+		CHECK(memcmp(ya, yn, rr * 4) == 0);
+		CHECK(memcmp(ya, yb, rr * 4) == 0);
+		free(w);
+		free(x);
+	}
 	/* and the values ref gives there */
 	{
 		uint8_t w[32 * 20];
