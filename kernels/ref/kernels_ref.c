@@ -13,45 +13,21 @@
 #include "dtype.h"
 #include "kernels.h"
 
-/* f16 to f32, exact (the same function as dtype.c's, kept here so that
- * libkernels needs nothing from libcommon). */
-static float
-f16_to_f32(uint16_t h)
-{
-	uint32_t sign = (uint32_t)(h >> 15) << 31, exp = h >> 10 & 0x1f;
-	uint32_t man = h & 0x3ff, bits;
-	float f;
-
-	if (exp == 0) {
-		f = ldexpf((float)man, -24);	/* zero or subnormal */
-		return sign ? -f : f;
-	}
-	if (exp == 31)
-		bits = sign | 0x7f800000u | man << 13;
-	else
-		bits = sign | (exp + 112) << 23 | man << 13;
-	memcpy(&f, &bits, 4);
-	return f;
-}
-
 /* Element i of a float row of type dtype, widened to f32 exactly. */
 static float
 wget(int dtype, const void *w, size_t i)
 {
 	const unsigned char *p = w;
 	uint16_t h;
-	uint32_t u;
 	float f;
 
 	switch (dtype) {
 	case BN_DTYPE_F16:
 		memcpy(&h, p + 2 * i, 2);
-		return f16_to_f32(h);
+		return bn_f16_to_f32(h);
 	case BN_DTYPE_BF16:
 		memcpy(&h, p + 2 * i, 2);
-		u = (uint32_t)h << 16;
-		memcpy(&f, &u, 4);
-		return f;
+		return bn_bf16_to_f32(h);
 	default:
 		memcpy(&f, p + 4 * i, 4);
 		return f;
