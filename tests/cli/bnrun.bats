@@ -145,3 +145,14 @@ check_vocab() {
 	run -64 --separate-stderr bnrun -m "$S/austen.bnt" --head q4 -p a
 	[ "${stderr_lines[0]}" = "bnrun: --head: invalid type 'q4'" ]
 }
+
+@test "RoPE: GGUF interleaved pairs compute what HF rotate-half does" {
+	"$BUILDDIR/tests/ropeperm" "$S/austen.bnt" "$BATS_TEST_TMPDIR/i.bnt"
+	run -0 bnverify --model "$BATS_TEST_TMPDIR/i.bnt" \
+	    --reference "$FIX/austen-llama-6m/reference.safetensors" --tol 1e-3
+	assert_line --partial 'greedy.0: 24/24 tokens agree'
+	# the control: permuted weights with the wrong convention disagree
+	"$BUILDDIR/tests/ropeperm" "$S/austen.bnt" "$BATS_TEST_TMPDIR/w.bnt" keep
+	run -1 bnverify --model "$BATS_TEST_TMPDIR/w.bnt" \
+	    --reference "$FIX/austen-llama-6m/reference.safetensors" --tol 1e-3
+}
