@@ -12,7 +12,7 @@ BUILD = build
 BINDIR = bin
 endif
 
-TOOLS = bnpack bnrun bnverify
+TOOLS = bnpack bnquant bnrun bnverify
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
