@@ -15,16 +15,10 @@
 #include "status.h"
 #include "vocab.h"
 
-static int npass, nfail, nskip;
+#include "check.h"
 
-#define CHECK(c) do {							\
-	if (c)								\
-		npass++;						\
-	else {								\
-		nfail++;						\
-		printf("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-	}								\
-} while (0)
+static int nskip;
+
 
 /* ---- a sink that records what it is given ---- */
 
@@ -773,9 +767,9 @@ main(void)
 	test_blocks();
 	test_broken();
 	if (nskip > 0)
-		printf("%d passed, %d failed, %d skipped\n", npass, nfail,
+		printf("%u passed, %u failed, %d skipped\n", check_pass, check_fail,
 		    nskip);
 	else
-		printf("%d passed, %d failed\n", npass, nfail);
-	return nfail != 0;
+		printf("%u passed, %u failed\n", check_pass, check_fail);
+	return check_fail != 0;
 }

@@ -11,16 +11,9 @@
 #include "import.h"
 #include "json.h"
 
-static int npass, nfail;
+#include "check.h"
 
-#define CHECK(c) do {							\
-	if (c)								\
-		npass++;						\
-	else {								\
-		nfail++;						\
-		printf("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-	}								\
-} while (0)
+
 
 #define MAXT 128
 
@@ -840,6 +833,6 @@ main(void)
 	test_shards();
 	test_tokenizer();
 	test_config();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail != 0;
+	printf("%u passed, %u failed\n", check_pass, check_fail);
+	return check_fail != 0;
 }

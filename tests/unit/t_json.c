@@ -6,16 +6,9 @@
 
 #include "json.h"
 
-static int npass, nfail;
+#include "check.h"
 
-#define CHECK(c) do {							\
-	if (c)								\
-		npass++;						\
-	else {								\
-		nfail++;						\
-		printf("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); \
-	}								\
-} while (0)
+
 
 /* Parse s (strlen) and return the status. */
 static int
@@ -283,6 +276,6 @@ main(void)
 	test_errors();
 	test_depth();
 	test_fuzz();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail != 0;
+	printf("%u passed, %u failed\n", check_pass, check_fail);
+	return check_fail != 0;
 }
