@@ -309,6 +309,11 @@ t2vec(const uint8_t *w, size_t rb, const int8_t *x, int32_t sx, int32_t *y,
 				    (x + b * BN_T2_BLOCK + 32 * k));
 			UNROLL
 			for (r = 0; r < R; r++) {
+				/* rows are short streams the hardware
+				 * prefetcher cannot learn: fetch the same
+				 * place of the next group of R rows */
+				_mm_prefetch((const char *)(w + (r + 4 * R) * rb +
+				    32 * b), _MM_HINT_T0);
 				q = _mm256_loadu_si256((const __m256i *)
 				    (w + r * rb + 32 * b));
 				c = _mm256_and_si256(q, m3);

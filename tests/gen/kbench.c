@@ -353,6 +353,8 @@ main(int argc, char *argv[])
 	if (!have)
 		printf("no AVX2 on this CPU: ref only\n");
 	bench_t2(6912, 2560, 1, have);
+	bench_t2(6912 * 32, 2560, 1, have);
+	bench_f(BN_DTYPE_F16, 6912 * 32, 2560, 1, have);
 	bench_t2(2560, 6912, 1, have);
 #ifdef HAVE_LUT
 	if (have) {
