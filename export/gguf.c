@@ -11,6 +11,7 @@
 
 #include "bnt.h"
 #include "dtype.h"
+#include "config.h"
 #include "export.h"
 #include "kv.h"
 #include "status.h"
@@ -148,63 +149,22 @@ kv_arr(struct kvs *k, const char *name, uint32_t type, uint64_t n)
 	put_u64(&k->b, n);
 }
 
-/* The model configuration as export needs it. */
-struct cfg {
-	uint64_t vocab, hidden, layers, heads, kv_heads, head_dim, ffn, ctx;
-	double eps, theta;
-	int half;	/* rope_style=half: permute attn_q/attn_k rows */
-};
-
+/* The configuration, checked for what llama.cpp's llama graph runs. */
 static int
-need_u64(const struct bn_kv *kv, const char *key_, uint64_t *v,
-    struct bn_err *e)
+read_cfg(const struct bnt_map *m, struct bn_config *c, struct bn_err *e)
 {
-	int rc = bn_kv_get_u64(kv, key_, v);
+	int st;
 
-	if (rc != 0 || *v == 0 || *v > UINT32_MAX)
-		return bn_seterr(e, BN_EFORMAT, "config: %s %s", key_,
-		    rc > 0 ? "missing" : "malformed");
-	return BN_OK;
-}
-
-static int
-read_cfg(const struct bnt_map *m, struct cfg *c, struct bn_err *e)
-{
-	const struct bn_kv *kv = &m->config;
-	const char *s;
-	int rc;
-
-	memset(c, 0, sizeof *c);
 	if (!m->has_config)
 		return bn_seterr(e, BN_EFORMAT, "no configuration record");
-	s = bn_kv_get(kv, BN_CFG_ARCH);
-	if (s == NULL || strcmp(s, "llama") != 0)
+	if ((st = bn_config_from_kv(c, &m->config, e)) != BN_OK)
+		return st;
+	if (c->arch != BN_ARCH_LLAMA)
 		return bn_seterr(e, BN_EUNSUPPORTED, "arch '%s': GGUF export "
-		    "supports llama only", s ? s : "");
-	s = bn_kv_get(kv, BN_CFG_ACT);
-	if (s != NULL && strcmp(s, "silu") != 0)
+		    "supports llama only", bn_kv_get(&m->config, BN_CFG_ARCH));
+	if (c->act != BN_ACT_SILU)
 		return bn_seterr(e, BN_EUNSUPPORTED, "act '%s': llama.cpp's "
-		    "llama needs silu", s);
-	s = bn_kv_get(kv, BN_CFG_ROPE_STYLE);
-	c->half = s != NULL && strcmp(s, "half") == 0;
-	if ((rc = need_u64(kv, BN_CFG_VOCAB, &c->vocab, e)) ||
-	    (rc = need_u64(kv, BN_CFG_HIDDEN, &c->hidden, e)) ||
-	    (rc = need_u64(kv, BN_CFG_LAYERS, &c->layers, e)) ||
-	    (rc = need_u64(kv, BN_CFG_HEADS, &c->heads, e)) ||
-	    (rc = need_u64(kv, BN_CFG_FFN, &c->ffn, e)))
-		return rc;
-	if (bn_kv_get_u64(kv, BN_CFG_KV_HEADS, &c->kv_heads) != 0)
-		c->kv_heads = c->heads;
-	if (bn_kv_get_u64(kv, BN_CFG_HEAD_DIM, &c->head_dim) != 0)
-		c->head_dim = c->hidden / c->heads;
-	if (bn_kv_get_u64(kv, BN_CFG_CTX, &c->ctx) != 0)
-		c->ctx = 4096;
-	if (bn_kv_get_f64(kv, BN_CFG_NORM_EPS, &c->eps) != 0)
-		c->eps = 1e-5;
-	if (bn_kv_get_f64(kv, BN_CFG_ROPE_THETA, &c->theta) != 0)
-		c->theta = 10000;
-	if (c->kv_heads == 0 || c->head_dim == 0 || c->head_dim % 2)
-		return bn_seterr(e, BN_EFORMAT, "config: bad head shape");
+		    "llama needs silu", bn_kv_get(&m->config, BN_CFG_ACT));
 	return BN_OK;
 }
 
@@ -311,7 +271,7 @@ has_suffix(const char *s, const char *suf)
 }
 
 static int
-plan_tensor(const struct bnt_tensor *t, const struct cfg *c, struct plan *p,
+plan_tensor(const struct bnt_tensor *t, const struct bn_config *c, struct plan *p,
     struct bn_err *e)
 {
 	memset(p, 0, sizeof *p);
@@ -350,15 +310,17 @@ plan_tensor(const struct bnt_tensor *t, const struct cfg *c, struct plan *p,
 			    bn_dtype_traits(t->dtype)->name);
 		p->bytes = t->data_bytes;
 	}
-	if (c->half && t->ndim == 2) {
+	if (!c->rope_interleaved && t->ndim == 2) {
 		if (has_suffix(t->name, ".attn_q.weight"))
 			p->perm_heads = c->heads;
 		else if (has_suffix(t->name, ".attn_k.weight"))
 			p->perm_heads = c->kv_heads;
-		if (p->perm_heads && t->rows != p->perm_heads * c->head_dim)
+		if (p->perm_heads && t->rows != p->perm_heads *
+		    (uint64_t)c->head_dim)
 			return bn_seterr(e, BN_EFORMAT, "tensor '%s': %" PRIu64
 			    " rows for %" PRIu64 " heads of %" PRIu64,
-			    t->name, t->rows, p->perm_heads, c->head_dim);
+			    t->name, t->rows, p->perm_heads,
+			    (uint64_t)c->head_dim);
 	}
 	return BN_OK;
 }
@@ -367,9 +329,9 @@ plan_tensor(const struct bnt_tensor *t, const struct cfg *c, struct plan *p,
  * llama.cpp rotates adjacent pairs (2i, 2i+1), rope_style=half rotates
  * (i, i + d/2). */
 static uint64_t
-src_row(const struct plan *p, const struct cfg *c, uint64_t r)
+src_row(const struct plan *p, const struct bn_config *c, uint64_t r)
 {
-	uint64_t d = c->head_dim, h, i;
+	uint64_t d = (uint64_t)c->head_dim, h, i;
 
 	if (p->perm_heads == 0)
 		return r;
@@ -388,7 +350,7 @@ wr(FILE *out, const void *p, size_t n, struct bn_err *e)
 
 static int
 write_tq2(const struct bnt_map_tensor *mt, const struct plan *p,
-    const struct cfg *c, FILE *out, struct bn_err *e)
+    const struct bn_config *c, FILE *out, struct bn_err *e)
 {
 	const struct bnt_tensor *t = &mt->t;
 	uint64_t nb = t->row_len / TQ2_BLOCK, r, sr, b, i;
@@ -442,7 +404,7 @@ write_tq2(const struct bnt_map_tensor *mt, const struct plan *p,
 
 static int
 write_plain(const struct bnt_map_tensor *mt, const struct plan *p,
-    const struct cfg *c, FILE *out, struct bn_err *e)
+    const struct bn_config *c, FILE *out, struct bn_err *e)
 {
 	const struct bnt_tensor *t = &mt->t;
 	uint64_t r;
@@ -464,7 +426,7 @@ bn_export_gguf(const struct bnt_map *m, FILE *out, struct bn_err *e)
 	struct kvs k;
 	struct buf info, head;
 	struct plan *pl = NULL;
-	struct cfg c;
+	struct bn_config c;
 	uint64_t off = 0, i, nt = 0;
 	unsigned j;
 	int rc;
@@ -489,8 +451,8 @@ bn_export_gguf(const struct bnt_map *m, FILE *out, struct bn_err *e)
 	kv_u32(&k, "llama.attention.head_count_kv", (uint32_t)c.kv_heads);
 	kv_u32(&k, "llama.attention.key_length", (uint32_t)c.head_dim);
 	kv_u32(&k, "llama.attention.value_length", (uint32_t)c.head_dim);
-	kv_f32(&k, "llama.attention.layer_norm_rms_epsilon", (float)c.eps);
-	kv_f32(&k, "llama.rope.freq_base", (float)c.theta);
+	kv_f32(&k, "llama.attention.layer_norm_rms_epsilon", c.norm_eps);
+	kv_f32(&k, "llama.rope.freq_base", c.rope_theta);
 	kv_u32(&k, "llama.rope.dimension_count", (uint32_t)c.head_dim);
 	if (m->has_vocab && m->vocab.n_tokens > 0)
 		vocab_own(&k, &m->vocab);

@@ -8,22 +8,9 @@
 #include <stdint.h>
 
 #include "bnt.h"
+#include "config.h"
 #include "kernels.h"
 #include "status.h"
-
-enum bn_arch { BN_ARCH_LLAMA = 1, BN_ARCH_BITNET = 2 };
-enum bn_act { BN_ACT_SILU = 1, BN_ACT_RELU2 = 2 };
-
-struct bn_config {
-	int arch;
-	int vocab, hidden, layers, heads, kv_heads, head_dim, ffn, ctx;
-	float norm_eps, rope_theta;
-	int rope_interleaved;	/* 0: HF rotate-half, 1: GGUF pairs */
-	int act;
-	int tied;
-	int bitlinear;		/* float projections ternarized on load */
-	int bos, eos;		/* -1 if none */
-};
 
 /* A weight matrix [rows, n], used in place where it can be. */
 enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2, BN_LIN_I8 = 3 };
@@ -71,9 +58,6 @@ void bn_model_close(struct bn_model *m);
  * row (s = max|w| / 127), used with int8 activations: a compact head
  * that halves the bytes an f16 head reads per token. */
 int bn_model_quantize_head(struct bn_model *m, struct bn_err *e);
-/* Fill c from a configuration record; BN_OK or BN_EFORMAT. */
-int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
-    struct bn_err *e);
 
 /* Activation sites for hooks. */
 enum bn_site {

@@ -1,0 +1,99 @@
+/* config.c: the configuration record as typed values. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config.h"
+
+
+static int
+get_int(const struct bn_kv *kv, const char *key, int def, int *out,
+    struct bn_err *e)
+{
+	int64_t v;
+	int rc = bn_kv_get_i64(kv, key, &v);
+
+	if (rc == 1) {
+		if (def == INT32_MIN)
+			return bn_seterr(e, BN_EFORMAT, "config: %s is missing",
+			    key);
+		*out = def;
+		return BN_OK;
+	}
+	if (rc < 0 || v < -1 || v > (1 << 30))
+		return bn_seterr(e, BN_EFORMAT, "config: bad %s '%s'", key,
+		    bn_kv_get(kv, key));
+	*out = (int)v;
+	return BN_OK;
+}
+
+static int
+get_float(const struct bn_kv *kv, const char *key, double def, float *out,
+    struct bn_err *e)
+{
+	double v;
+	int rc = bn_kv_get_f64(kv, key, &v);
+
+	if (rc == 1)
+		v = def;
+	else if (rc < 0 || !isfinite(v) || v <= 0)
+		return bn_seterr(e, BN_EFORMAT, "config: bad %s '%s'", key,
+		    bn_kv_get(kv, key));
+	*out = (float)v;
+	return BN_OK;
+}
+
+int
+bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
+    struct bn_err *e)
+{
+	const char *s;
+	int st;
+
+	memset(c, 0, sizeof *c);
+	if ((s = bn_kv_get(kv, BN_CFG_ARCH)) == NULL)
+		return bn_seterr(e, BN_EFORMAT, "config: no arch");
+	if (strcmp(s, "llama") == 0)
+		c->arch = BN_ARCH_LLAMA;
+	else if (strcmp(s, "bitnet") == 0)
+		c->arch = BN_ARCH_BITNET;
+	else
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
+		    "arch '%s'", s);
+	if ((st = get_int(kv, BN_CFG_VOCAB, INT32_MIN, &c->vocab, e)) ||
+	    (st = get_int(kv, BN_CFG_HIDDEN, INT32_MIN, &c->hidden, e)) ||
+	    (st = get_int(kv, BN_CFG_LAYERS, INT32_MIN, &c->layers, e)) ||
+	    (st = get_int(kv, BN_CFG_HEADS, INT32_MIN, &c->heads, e)) ||
+	    (st = get_int(kv, BN_CFG_KV_HEADS, c->heads, &c->kv_heads, e)) ||
+	    (st = get_int(kv, BN_CFG_FFN, INT32_MIN, &c->ffn, e)) ||
+	    (st = get_int(kv, BN_CFG_CTX, 2048, &c->ctx, e)) ||
+	    (st = get_int(kv, BN_CFG_TIED, 0, &c->tied, e)) ||
+	    (st = get_int(kv, BN_CFG_BITLINEAR, c->arch == BN_ARCH_BITNET,
+	    &c->bitlinear, e)) ||
+	    (st = get_int(kv, BN_CFG_BOS, -1, &c->bos, e)) ||
+	    (st = get_int(kv, BN_CFG_EOS, -1, &c->eos, e)) ||
+	    (st = get_float(kv, BN_CFG_NORM_EPS, 1e-5, &c->norm_eps, e)) ||
+	    (st = get_float(kv, BN_CFG_ROPE_THETA, 10000, &c->rope_theta, e)))
+		return st;
+	if (c->heads <= 0 || c->kv_heads <= 0 || c->heads % c->kv_heads != 0 ||
+	    c->vocab <= 0 || c->hidden <= 0 || c->layers <= 0 || c->ffn <= 0 ||
+	    c->ctx <= 0)
+		return bn_seterr(e, BN_EFORMAT, "config: inconsistent "
+		    "dimensions");
+	if ((st = get_int(kv, BN_CFG_HEAD_DIM, c->hidden / c->heads,
+	    &c->head_dim, e)) != BN_OK)
+		return st;
+	if (c->head_dim <= 0 || c->head_dim % 2 != 0)
+		return bn_seterr(e, BN_EFORMAT, "config: bad head_dim %d",
+		    c->head_dim);
+	s = bn_kv_get(kv, BN_CFG_ROPE_STYLE);
+	c->rope_interleaved = s != NULL && strcmp(s, "interleaved") == 0;
+	s = bn_kv_get(kv, BN_CFG_ACT);
+	c->act = s != NULL ? (strcmp(s, "relu2") == 0 ? BN_ACT_RELU2 :
+	    strcmp(s, "silu") == 0 ? BN_ACT_SILU : 0) :
+	    c->arch == BN_ARCH_BITNET ? BN_ACT_RELU2 : BN_ACT_SILU;
+	if (c->act == 0)
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported act "
+		    "'%s'", s);
+	return BN_OK;
+}

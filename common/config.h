@@ -1,0 +1,28 @@
+/* config.h: a model's configuration record (bnt(5)) as typed values,
+ * with the defaults every tool applies. */
+#ifndef BN_CONFIG_H
+#define BN_CONFIG_H
+
+#include "kv.h"
+#include "status.h"
+
+enum bn_arch { BN_ARCH_LLAMA = 1, BN_ARCH_BITNET = 2 };
+enum bn_act { BN_ACT_SILU = 1, BN_ACT_RELU2 = 2 };
+
+struct bn_config {
+	int arch;
+	int vocab, hidden, layers, heads, kv_heads, head_dim, ffn, ctx;
+	float norm_eps, rope_theta;
+	int rope_interleaved;	/* 0: HF rotate-half, 1: GGUF pairs */
+	int act;
+	int tied;
+	int bitlinear;		/* float projections ternarized on load */
+	int bos, eos;		/* -1 if none */
+};
+
+/* Fill c from a configuration record; BN_OK, or BN_EFORMAT /
+ * BN_EUNSUPPORTED with a detail in e. */
+int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
+    struct bn_err *e);
+
+#endif
