@@ -9,6 +9,7 @@
 #include "kv.h"
 #include "mem.h"
 #include "model.h"
+#include "quant.h"
 
 /* ---- binding tensors ---- */
 
@@ -79,36 +80,25 @@ static int
 ternarize(struct bn_linear *l, const struct bnt_map_tensor *t,
     struct bn_err *e)
 {
-	size_t rows = l->rows, n = l->n, r, c;
-	double sum = 0;
-	float *row, s, mean;
+	size_t rows = l->rows, n = l->n, r;
+	float *v, s;
 	uint8_t *w;
 
-	if ((row = malloc(n * sizeof *row)) == NULL ||
+	if ((v = malloc(rows * n * sizeof *v)) == NULL ||
 	    (w = malloc(rows * (n / 4))) == NULL ||
 	    (l->owned_scale = malloc(rows * sizeof(float))) == NULL) {
-		free(row);
+		free(v);
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	}
-	for (r = 0; r < rows; r++) {
-		row_values(t, r, row);
-		for (c = 0; c < n; c++)
-			sum += fabsf(row[c]);
-	}
-	mean = (float)(sum / (double)(rows * n));
-	s = 1.0f / (mean > 1e-5f ? mean : 1e-5f);
+	for (r = 0; r < rows; r++)
+		row_values(t, r, v + r * n);
+	s = bn_ternary_scale(v, rows * n);
 	memset(w, 0x55, rows * (n / 4));
 	for (r = 0; r < rows; r++) {
-		row_values(t, r, row);
-		for (c = 0; c < n; c++) {
-			float q = nearbyintf(row[c] * s);
-
-			bn_t2_set(w + r * (n / 4), c, q > 1 ? 1 : q < -1 ? -1 :
-			    (int)q);
-		}
+		bn_ternary_codes(v + r * n, n, s, w + r * (n / 4), 0);
 		l->owned_scale[r] = s;
 	}
-	free(row);
+	free(v);
 	l->kind = BN_LIN_T2;
 	l->owned = w;
 	l->w = w;

@@ -14,6 +14,7 @@
 #include "import.h"
 #include "kernels.h"
 #include "model.h"
+#include "quant.h"
 #include "dtype.h"
 #include "err.h"
 #include "mem.h"
@@ -459,33 +460,32 @@ hold_values(struct held *h, const struct bnt_record *rec)
 	    rec->data + t->scale_offset : NULL, h->val, h->code);
 }
 
-/* Re-quantize a float reference as bnquant would: ternary absmean over
- * the tensor (or sign around the mean for binary); count agreement. */
+/* Re-quantize a float reference as bnquant does (the same functions):
+ * ternary absmean over the tensor, or sign around the mean for binary;
+ * the share of codes that agree. */
 static double
 code_agreement(const struct held *ref, const struct held *pk)
 {
-	double sum = 0, mean;
 	uint64_t i, n = ref->t.nelem, same = 0;
-	int q;
+	uint8_t *q;
+	float s, a, b;
+	int bin = pk->t.dtype == BN_DTYPE_B1;
 
 	if (n == 0)
 		return 1;
-	for (i = 0; i < n; i++)
-		sum += pk->t.dtype == BN_DTYPE_B1 ? ref->val[i] :
-		    fabs(ref->val[i]);
-	mean = sum / (double)n;
-	for (i = 0; i < n; i++) {
-		if (pk->t.dtype == BN_DTYPE_B1)
-			q = ref->val[i] - mean > 0 ? 1 : -1;
-		else {
-			/* as BitNet: 1 / mean|W| clamped at 1e-5, in f32 */
-			float s = 1.0f / (float)(mean > 1e-5 ? mean : 1e-5), x;
-
-			x = nearbyintf(ref->val[i] * s);
-			q = x > 1 ? 1 : x < -1 ? -1 : (int)x;
-		}
-		same += q == pk->code[i];
+	if ((q = calloc(n / 4 + 32, 1)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	if (bin) {
+		bn_binary_stats(ref->val, n, &a, &b);
+		bn_binary_codes(ref->val, n, a, q, 0);
+	} else {
+		s = bn_ternary_scale(ref->val, n);
+		bn_ternary_codes(ref->val, n, s, q, 0);
 	}
+	for (i = 0; i < n; i++)
+		same += (bin ? bn_b1_get(q, i) : bn_t2_get(q, i)) ==
+		    pk->code[i];
+	free(q);
 	return (double)same / (double)n;
 }
 
