@@ -321,9 +321,11 @@ main(int argc, char *argv[])
 	if (st != BN_OK) {
 		if (!o.list)
 			bn_out_abort(&p.out);
-		if (p.err.msg[0] != '\0')	/* the writer or sink failed */
-			bn_errx(bn_exit_code(st), "%s: %s", p.out.name ?
-			    p.out.name : "<stdout>", p.err.msg);
+		/* a write error names the output, anything else the input */
+		if (p.err.msg[0] != '\0')
+			bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ?
+			    (p.out.name ? p.out.name : "<stdout>") :
+			    bn_display_name(o.input), p.err.msg);
 		bn_errx(bn_exit_code(st), "%s: %s", bn_display_name(o.input),
 		    e.msg[0] ? e.msg : bn_strerror(st));
 	}
