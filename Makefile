@@ -12,7 +12,8 @@ BUILD = build
 BINDIR = bin
 endif
 
-TOOLS = bnpack bnquant bnrun bnverify
+# every tools/NAME.c is a tool
+TOOLS = $(sort $(basename $(notdir $(wildcard tools/*.c))))
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
