@@ -180,6 +180,8 @@ row_scales(struct bn_linear *l, const struct bnt_map_tensor *t)
 	return 0;
 }
 
+/* bitlinear: 1 ternarize float weights, 0 keep them, -1 everything in
+ * float (BN_MODEL_NOQUANT). */
 static int
 bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
     size_t rows, size_t n, int bitlinear, struct bn_err *e)
@@ -197,7 +199,7 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 	dt = t->t.dtype;
 	if (bn_dtype_traits(dt)->is_float && dt != BN_DTYPE_F64 &&
 	    t->t.scale_kind == BNT_SCALE_NONE) {
-		if (bitlinear && n % BN_T2_BLOCK == 0)
+		if (bitlinear > 0 && n % BN_T2_BLOCK == 0)
 			return ternarize(l, t, e);
 		l->kind = BN_LIN_FLOAT;
 		l->dtype = dt;
@@ -205,6 +207,8 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 		l->row_bytes = (size_t)t->t.row_bytes;
 		return BN_OK;
 	}
+	if (bitlinear < 0)		/* BN_MODEL_NOQUANT: all in float */
+		return to_float(l, t, e);
 	if (dt == BN_DTYPE_I8 && t->t.scale_kind != BNT_SCALE_BLOCK) {
 		if ((rc = row_scales(l, t)) == -2)
 			return bn_seterr(e, BN_ENOMEM, "out of memory");
@@ -315,6 +319,13 @@ bn_model_close(struct bn_model *m)
 int
 bn_model_open(struct bn_model *m, const char *path, struct bn_err *e)
 {
+	return bn_model_open_flags(m, path, 0, e);
+}
+
+int
+bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
+    struct bn_err *e)
+{
 	const struct bnt_map_tensor *t;
 	struct bn_config *c = &m->c;
 	char name[64];
@@ -334,7 +345,7 @@ bn_model_open(struct bn_model *m, const char *path, struct bn_err *e)
 	H = (size_t)c->hidden;
 	Q = (size_t)c->heads * (size_t)c->head_dim;
 	KV = (size_t)c->kv_heads * (size_t)c->head_dim;
-	bl = c->bitlinear;
+	bl = flags & BN_MODEL_NOQUANT ? -1 : c->bitlinear;
 	if ((t = find(m, "token_embd.weight", e)) == NULL) {
 		st = BN_EFORMAT;
 		goto fail;
@@ -354,7 +365,8 @@ bn_model_open(struct bn_model *m, const char *path, struct bn_err *e)
 	if ((st = bind_vec(m, &m->out_norm, "output_norm.weight", H, e)))
 		goto fail;
 	if ((st = bind_linear(m, &m->head, c->tied ? "token_embd.weight" :
-	    "output.weight", (size_t)c->vocab, H, 0, e)) != BN_OK)
+	    "output.weight", (size_t)c->vocab, H, bl < 0 ? -1 : 0, e)) !=
+	    BN_OK)
 		goto fail;
 	if ((m->layer = calloc((size_t)c->layers, sizeof *m->layer)) == NULL) {
 		st = bn_seterr(e, BN_ENOMEM, "out of memory");

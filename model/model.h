@@ -53,6 +53,14 @@ struct bn_model {
 
 /* Open and bind a model; BN_OK or a status with a detail in e. */
 int bn_model_open(struct bn_model *m, const char *path, struct bn_err *e);
+/* The same with BN_MODEL_* flags.  BN_MODEL_NOQUANT turns the
+ * quantizers off: every linear layer is bound in float (float master
+ * weights as stored, packed and int8 weights dequantized with their
+ * scales), so no activation is quantized either; bnstat --ber uses it
+ * as the full-precision reference. */
+#define BN_MODEL_NOQUANT 0x1u
+int bn_model_open_flags(struct bn_model *m, const char *path,
+    unsigned flags, struct bn_err *e);
 void bn_model_close(struct bn_model *m);
 /* Replace a float output head by int8 weights with one absmax scale per
  * row (s = max|w| / 127), used with int8 activations: a compact head
