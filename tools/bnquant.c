@@ -9,14 +9,19 @@
 #include <unistd.h>
 
 #include "bnt.h"
+#include "config.h"
 #include "dtype.h"
 #include "err.h"
+#include "init.h"
 #include "parse.h"
 #include "quant.h"
 #include "version.h"
 #include "xio.h"
 
-enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE };
+enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
+	/* --init */
+	OPT_CTX, OPT_FFN, OPT_HEADS, OPT_HIDDEN, OPT_INIT, OPT_KV_HEADS,
+	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER };
 
 #define DEFAULT_KEEP "^(token_embd|output)\\.weight$|norm"
 
@@ -27,16 +32,28 @@ struct opts {
 	unsigned block;
 	regex_t keep;
 	int force, verbose;
+	const char *init;	/* --init ARCH: a new model, not -q */
+	const char *tokenizer;	/* --tokenizer FILE */
+	struct bn_init_opts io;	/* --init sizes and seed */
 };
 
 static const char shortopts[] = "ho:q:vV";
 static const struct option longopts[] = {
+	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "ffn",	required_argument,	NULL,	OPT_FFN },
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
+	{ "heads",	required_argument,	NULL,	OPT_HEADS },
 	{ "help",	no_argument,		NULL,	'h' },
+	{ "hidden",	required_argument,	NULL,	OPT_HIDDEN },
+	{ "init",	required_argument,	NULL,	OPT_INIT },
 	{ "keep",	required_argument,	NULL,	OPT_KEEP },
+	{ "kv-heads",	required_argument,	NULL,	OPT_KV_HEADS },
+	{ "layers",	required_argument,	NULL,	OPT_LAYERS },
 	{ "output",	required_argument,	NULL,	'o' },
 	{ "quant",	required_argument,	NULL,	'q' },
 	{ "scale",	required_argument,	NULL,	OPT_SCALE },
+	{ "seed",	required_argument,	NULL,	OPT_SEED },
+	{ "tokenizer",	required_argument,	NULL,	OPT_TOKENIZER },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
@@ -46,8 +63,11 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -q ternary|binary [-v] [--scale "
-	    "tensor|row|block:n] [--keep regex] [--force] [-o file] [file]\n",
-	    bn_progname);
+	    "tensor|row|block:n] [--keep regex] [--force] [-o file] [file]\n"
+	    "       %s --init llama|bitnet [--hidden n] [--layers n] "
+	    "[--heads n] [--kv-heads n] [--ffn n] [--ctx n] --tokenizer file "
+	    "[--seed s] [--force] [-o file]\n",
+	    bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Quantize a bnt(5) model's projections; see "
 		    "bnquant(1).\n"
@@ -61,22 +81,73 @@ usage(FILE *fp, int status)
 		    "in float\n"
 		    "                     (default: '" DEFAULT_KEEP "')\n"
 		    "      --scale KIND   tensor (default), row or block:N\n"
+		    "Initialise a new model (--init); see bnquant(1):\n"
+		    "      --init ARCH    llama or bitnet\n"
+		    "      --tokenizer FILE  tokenizer.json, GGUF vocabulary "
+		    "or bnt model\n"
+		    "      --hidden N     hidden size (default 256)\n"
+		    "      --layers N     layers (default 6)\n"
+		    "      --heads N      attention heads (default 8)\n"
+		    "      --kv-heads N   key/value heads (default 4, or "
+		    "--heads)\n"
+		    "      --ffn N        feed-forward size (default 768)\n"
+		    "      --ctx N        context length (default 256)\n"
+		    "      --seed S       random seed (default 0)\n"
 		    "  -h, --help         show this help\n"
 		    "  -V, --version      show the version\n", fp);
 	exit(status);
+}
+
+/* A --init size: a count, checked again by bn_init_check(). */
+static void
+init_size(const char *opt, int *v)
+{
+	unsigned u;
+
+	if (bn_parse_uint(optarg, 1, 1u << 30, &u) != 0)
+		bn_errx(EX_USAGE, "%s: invalid size '%s'", opt, optarg);
+	*v = (int)u;
 }
 
 static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
 	const char *keep = DEFAULT_KEEP;
-	int ch, q = 0;
+	int ch, q = 0, initopt = 0;
 
 	argv[0] = (char *)bn_progname;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
 		switch (ch) {
+		case OPT_CTX: init_size("--ctx", &o->io.ctx); initopt = 1; break;
+		case OPT_FFN: init_size("--ffn", &o->io.ffn); initopt = 1; break;
 		case OPT_FORCE: o->force = 1; break;
+		case OPT_HEADS:
+			init_size("--heads", &o->io.heads);
+			initopt = 1;
+			break;
+		case OPT_HIDDEN:
+			init_size("--hidden", &o->io.hidden);
+			initopt = 1;
+			break;
+		case OPT_INIT:
+			if (strcmp(optarg, "llama") == 0)
+				o->io.arch = BN_ARCH_LLAMA;
+			else if (strcmp(optarg, "bitnet") == 0)
+				o->io.arch = BN_ARCH_BITNET;
+			else
+				bn_errx(EX_USAGE, "--init: invalid architecture "
+				    "'%s'", optarg);
+			o->init = optarg;
+			break;
 		case OPT_KEEP: keep = optarg; break;
+		case OPT_KV_HEADS:
+			init_size("--kv-heads", &o->io.kv_heads);
+			initopt = 1;
+			break;
+		case OPT_LAYERS:
+			init_size("--layers", &o->io.layers);
+			initopt = 1;
+			break;
 		case OPT_SCALE:
 			if (strcmp(optarg, "tensor") == 0)
 				o->scale_kind = BNT_SCALE_TENSOR;
@@ -91,6 +162,13 @@ parse_args(int argc, char *argv[], struct opts *o)
 				usage(stderr, EX_USAGE);
 			}
 			break;
+		case OPT_SEED:
+			if (bn_parse_u64(optarg, 0, UINT64_MAX, &o->io.seed) != 0)
+				bn_errx(EX_USAGE, "--seed: invalid seed '%s'",
+				    optarg);
+			initopt = 1;
+			break;
+		case OPT_TOKENIZER: o->tokenizer = optarg; initopt = 1; break;
 		case 'h': usage(stdout, EXIT_SUCCESS);
 		case 'o': o->output = optarg; break;
 		case 'q':
@@ -110,7 +188,14 @@ parse_args(int argc, char *argv[], struct opts *o)
 			exit(EXIT_SUCCESS);
 		default: usage(stderr, EX_USAGE);
 		}
-	if (!q || argc - optind > 1)
+	if (o->init != NULL) {
+		if (q || argc - optind > 0)
+			usage(stderr, EX_USAGE);
+		if (o->tokenizer == NULL)
+			bn_errx(EX_USAGE, "--init: --tokenizer is required");
+		return;
+	}
+	if (!q || initopt || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
 	if (regcomp(&o->keep, keep, REG_EXTENDED | REG_NOSUB) != 0) {
@@ -188,6 +273,43 @@ quantize(const struct opts *o, const struct bnt_record *rec,
 	return st;
 }
 
+/* --init: a new model with the tokenizer of o->tokenizer (model/init.c). */
+static void
+do_init(struct opts *o)
+{
+	struct bn_err e = { "" };
+	struct bnt_writer *w;
+	struct bn_vocab v;
+	struct bn_out out;
+	int st;
+
+	if (bn_init_check(&o->io, 1, &e) != BN_OK)
+		bn_errx(EX_USAGE, "%s", e.msg);
+	bn_vocab_init(&v);
+	if ((st = bn_init_load_vocab(o->tokenizer, &v, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s",
+		    bn_display_name(o->tokenizer), e.msg);
+	if (bn_init_check(&o->io, v.n_tokens, &e) != BN_OK)
+		bn_errx(EX_USAGE, "%s", e.msg);
+	bn_out_open(&out, o->output, 1, o->force);
+	if ((w = bnt_writer_open(out.fp, 0)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	if ((st = bn_init_model(w, &o->io, &v, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", out.name, e.msg);
+	if ((st = bnt_writer_finish(w)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", out.name,
+		    bnt_writer_error(w));
+	if (o->verbose)
+		bn_warnx("%s: %s, vocabulary %lu, hidden %d, %d layers, seed "
+		    "%llu", out.name, o->init, (unsigned long)v.n_tokens,
+		    o->io.hidden, o->io.layers,
+		    (unsigned long long)o->io.seed);
+	bn_out_close(&out);
+	bnt_writer_free(w);
+	bn_vocab_free(&v);
+	bn_close_stdout();
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -204,6 +326,10 @@ main(int argc, char *argv[])
 
 	bn_setprogname(argv[0]);
 	parse_args(argc, argv, &o);
+	if (o.init != NULL) {
+		do_init(&o);
+		return 0;
+	}
 	name = bn_display_name(o.input);
 	in = bn_open_in(o.input, 1, o.force);
 	if ((r = bnt_reader_open(in, name)) == NULL)

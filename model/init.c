@@ -1,0 +1,439 @@
+/* init.c: a freshly initialised llama or bitnet model as a bnt(5) stream.
+ *
+ * The initialisation is transformers' (LlamaPreTrainedModel._init_weights,
+ * which BitNetPreTrainedModel inherits): every nn.Linear and nn.Embedding
+ * weight is drawn from N(0, initializer_range^2) with initializer_range =
+ * 0.02, the row padding_idx (= pad_token_id) of the embedding is then set
+ * to zero, and every RMSNorm weight is 1.  There are no biases.  BitNet's
+ * BitLinear layers keep float master weights initialised the same way;
+ * they are ternarized by the forward pass (bitlinear=1), not here.
+ *
+ * The normals must be the same bytes on every machine for a given seed,
+ * so they use no libc generator and no libm transcendental function:
+ *
+ *   state  s[0..3] = four successive outputs of splitmix64(seed)
+ *   next   xoshiro256** (Blackman and Vigna 2018) on s
+ *   u1     = ((next >> 11) + 1) * 2^-53      in (0, 1]
+ *   u2     =  (next >> 11)      * 2^-53      in [0, 1)
+ *   z0, z1 = sqrt(-2 ln u1) * (cos, sin)(2 pi u2)      (Box-Muller)
+ *
+ * z0 is used first, then z1, then the next pair.  ln, sin and cos are
+ * computed below with +, -, *, / and frexp only (a series each, accurate
+ * to about 1e-16), and sqrt is correctly rounded by IEEE 754, so with
+ * FP contraction off (config.mk) the results are bit-identical wherever
+ * double is IEEE binary64 evaluated without excess precision.  Each
+ * weight is (float)(0.02 * z), drawn in the order the tensors are
+ * written, each tensor row-major. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "dtype.h"
+#include "import.h"
+#include "init.h"
+#include "mem.h"
+
+/* ---- the generator ---- */
+
+struct rng {
+	uint64_t s[4];
+	double spare;
+	int has_spare;
+};
+
+static uint64_t
+splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t
+xoshiro(struct rng *r)
+{
+	uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return res;
+}
+
+static void
+rng_seed(struct rng *r, uint64_t seed)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
+	r->has_spare = 0;
+	r->spare = 0;
+}
+
+/* ln x for x in (0, 1]: x = m 2^k with m in [sqrt(1/2), sqrt(2)), and
+ * ln m = 2 atanh(f) = 2 (f + f^3/3 + f^5/5 + ...), f = (m-1)/(m+1),
+ * |f| < 0.172, summed to f^25 (error below 1e-20). */
+static double
+det_log(double x)
+{
+	double m, f, f2, s;
+	int k, i;
+
+	m = frexp(x, &k);
+	if (m < 0.70710678118654752440) {
+		m *= 2;
+		k--;
+	}
+	f = (m - 1) / (m + 1);
+	f2 = f * f;
+	s = 0;
+	for (i = 12; i >= 0; i--)
+		s = 2.0 / (2 * i + 1) + f2 * s;
+	return k * 0.69314718055994530942 + f * s;
+}
+
+/* cos and sin of 2 pi t for t in [0, 1): quarter-turn q, x in
+ * [0, pi/2), Taylor series in nested form to x^25 (error below 1e-20). */
+static void
+det_cossin(double t, double *c, double *s)
+{
+	double x, x2, cs, sn;
+	int q, k;
+
+	q = (int)(t * 4);
+	x = (t * 4 - q) * 1.57079632679489661923;
+	x2 = x * x;
+	cs = sn = 1;
+	for (k = 12; k >= 1; k--) {
+		sn = 1 - x2 / ((2.0 * k) * (2.0 * k + 1)) * sn;
+		cs = 1 - x2 / ((2.0 * k - 1) * (2.0 * k)) * cs;
+	}
+	sn *= x;
+	switch (q & 3) {
+	case 0: *c = cs; *s = sn; break;
+	case 1: *c = -sn; *s = cs; break;
+	case 2: *c = -cs; *s = -sn; break;
+	default: *c = sn; *s = -cs; break;
+	}
+}
+
+static double
+rng_normal(struct rng *r)
+{
+	double u1, u2, rad, c, s;
+
+	if (r->has_spare) {
+		r->has_spare = 0;
+		return r->spare;
+	}
+	u1 = (double)((xoshiro(r) >> 11) + 1) * 0x1p-53;
+	u2 = (double)(xoshiro(r) >> 11) * 0x1p-53;
+	rad = sqrt(-2 * det_log(u1));
+	det_cossin(u2, &c, &s);
+	r->spare = rad * s;
+	r->has_spare = 1;
+	return rad * c;
+}
+
+/* ---- options ---- */
+
+static int
+range(const char *what, int v, int max, struct bn_err *e)
+{
+	if (v < 1 || v > max)
+		return bn_seterr(e, BN_EUSAGE, "%s %d is out of range (1 to "
+		    "%d)", what, v, max);
+	return BN_OK;
+}
+
+/* Parameters of the model o describes with V tokens; -1 on overflow. */
+static int
+count_params(const struct bn_init_opts *o, uint64_t V, uint64_t *n)
+{
+	uint64_t H = (uint64_t)o->hidden, F = (uint64_t)o->ffn;
+	uint64_t hd = H / (uint64_t)o->heads;
+	uint64_t Q = hd * (uint64_t)o->heads, KV = hd * (uint64_t)o->kv_heads;
+	uint64_t a, b, per, tot;
+
+	/* per layer: 2 norms, q, k, v, o, gate, up, down, bitnet sub-norms */
+	if (bn_mul_u64(Q + 2 * KV + Q, H, &a) || bn_mul_u64(3 * F, H, &b) ||
+	    bn_add_u64(a, b, &per) || bn_add_u64(per, 2 * H, &per) ||
+	    (o->arch == BN_ARCH_BITNET && bn_add_u64(per, Q + F, &per)) ||
+	    bn_mul_u64(per, (uint64_t)o->layers, &tot) ||
+	    bn_mul_u64(V, H, &a) ||
+	    bn_add_u64(tot, o->arch == BN_ARCH_BITNET ? a : 2 * a, &tot) ||
+	    bn_add_u64(tot, H, &tot))
+		return -1;
+	*n = tot;
+	return 0;
+}
+
+int
+bn_init_check(struct bn_init_opts *o, uint32_t vocab, struct bn_err *e)
+{
+	uint64_t n;
+	int st;
+
+	if (o->arch != BN_ARCH_LLAMA && o->arch != BN_ARCH_BITNET)
+		return bn_seterr(e, BN_EUSAGE, "unknown architecture");
+	if (o->kv_heads == 0)
+		o->kv_heads = o->heads == 0 ? 4 : o->heads;
+	if (o->hidden == 0)
+		o->hidden = 256;
+	if (o->layers == 0)
+		o->layers = 6;
+	if (o->heads == 0)
+		o->heads = 8;
+	if (o->ffn == 0)
+		o->ffn = 768;
+	if (o->ctx == 0)
+		o->ctx = 256;
+	if ((st = range("hidden", o->hidden, BN_INIT_MAX_HIDDEN, e)) ||
+	    (st = range("layers", o->layers, BN_INIT_MAX_LAYERS, e)) ||
+	    (st = range("heads", o->heads, BN_INIT_MAX_HEADS, e)) ||
+	    (st = range("kv-heads", o->kv_heads, BN_INIT_MAX_HEADS, e)) ||
+	    (st = range("ffn", o->ffn, BN_INIT_MAX_FFN, e)) ||
+	    (st = range("ctx", o->ctx, BN_INIT_MAX_CTX, e)))
+		return st;
+	if (o->hidden % o->heads != 0)
+		return bn_seterr(e, BN_EUSAGE, "heads %d does not divide hidden "
+		    "%d", o->heads, o->hidden);
+	if (o->heads % o->kv_heads != 0)
+		return bn_seterr(e, BN_EUSAGE, "kv-heads %d does not divide "
+		    "heads %d", o->kv_heads, o->heads);
+	if ((o->hidden / o->heads) % 2 != 0)
+		return bn_seterr(e, BN_EUSAGE, "head size %d (hidden / heads) "
+		    "is odd", o->hidden / o->heads);
+	if (vocab == 0)
+		return bn_seterr(e, BN_EUSAGE, "the vocabulary is empty");
+	if (count_params(o, vocab, &n) != 0 || n > BN_INIT_MAX_PARAMS)
+		return bn_seterr(e, BN_EUSAGE, "too many parameters (more than "
+		    "%llu)", (unsigned long long)BN_INIT_MAX_PARAMS);
+	return BN_OK;
+}
+
+/* ---- the tokenizer source ---- */
+
+struct vsink {
+	struct bn_vocab *v;
+	int got;
+	struct bn_err *e;
+};
+
+static int
+copy_vocab(struct bn_vocab *dst, const struct bn_vocab *src,
+    struct bn_err *e)
+{
+	unsigned char *data = NULL;
+	char *meta = NULL;
+	size_t mlen, dlen;
+	int st;
+
+	if (bn_vocab_encode(src, &meta, &mlen, &data, &dlen) != 0)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	st = bn_vocab_decode(dst, meta, mlen, data, dlen, e);
+	free(meta);
+	free(data);
+	return st;
+}
+
+static int
+sink_vocab(void *ctx, const struct bn_vocab *v)
+{
+	struct vsink *s = ctx;
+	int st;
+
+	if (s->got)
+		return BN_OK;
+	if ((st = copy_vocab(s->v, v, s->e)) == BN_OK)
+		s->got = 1;
+	return st;
+}
+
+/* Tensors come after the vocabulary: stop reading there. */
+static int
+sink_tensor(void *ctx, const struct bnt_tensor *t, const void *data,
+    const void *scales)
+{
+	(void)ctx;
+	(void)t;
+	(void)data;
+	(void)scales;
+	return BN_END;
+}
+
+int
+bn_init_load_vocab(const char *path, struct bn_vocab *v, struct bn_err *e)
+{
+	struct vsink vs = { v, 0, e };
+	struct bn_sink s = { &vs, NULL, sink_vocab, sink_tensor };
+	int st;
+
+	st = bn_import_path(path, &s, e);
+	if (st == BN_END)
+		st = BN_OK;
+	if (st == BN_OK && !vs.got)
+		st = bn_seterr(e, BN_EFORMAT, "no tokenizer");
+	return st;
+}
+
+/* ---- the model ---- */
+
+static int
+put_tensor(struct bnt_writer *w, struct rng *r, const char *name,
+    uint64_t d0, uint64_t d1, int normal, int64_t zero_row,
+    struct bn_err *e)
+{
+	struct bnt_tensor t;
+	uint64_t i, n;
+	float *buf;
+	int st;
+
+	memset(&t, 0, sizeof t);
+	t.name = name;
+	t.dtype = BN_DTYPE_F32;
+	t.scale_kind = BNT_SCALE_NONE;
+	t.ndim = d1 != 0 ? 2 : 1;
+	t.dims[0] = d0;
+	t.dims[1] = d1;
+	if ((st = bnt_tensor_layout(&t, e)) != BN_OK) {
+		bn_err_prefix(e, "%s", name);
+		return st;
+	}
+	n = t.nelem;
+	if (n > SIZE_MAX / sizeof *buf ||
+	    (buf = malloc((size_t)n * sizeof *buf)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "%s: out of memory", name);
+	for (i = 0; i < n; i++)
+		buf[i] = normal ? (float)(BN_INIT_STD * rng_normal(r)) : 1.0f;
+	if (zero_row >= 0 && d1 != 0 && (uint64_t)zero_row < d0)
+		memset(buf + (uint64_t)zero_row * d1, 0, (size_t)d1 *
+		    sizeof *buf);
+	st = bnt_write_tensor(w, &t, buf, NULL);
+	free(buf);
+	if (st != BN_OK)
+		return bn_seterr(e, st, "%s", bnt_writer_error(w));
+	return BN_OK;
+}
+
+/* A special id of the vocabulary, or -1. */
+static int64_t
+vocab_id(const struct bn_vocab *v, const char *key)
+{
+	int64_t id;
+
+	if (bn_kv_get_i64(&v->kv, key, &id) != 0 || id < 0 ||
+	    id >= (int64_t)v->n_tokens)
+		return -1;
+	return id;
+}
+
+static int
+put_config(struct bnt_writer *w, const struct bn_init_opts *o,
+    const struct bn_vocab *v, struct bn_err *e)
+{
+	int bitnet = o->arch == BN_ARCH_BITNET, st = 0;
+	int64_t bos = vocab_id(v, BN_VOC_BOS), eos = vocab_id(v, BN_VOC_EOS);
+	int64_t pad = vocab_id(v, BN_VOC_PAD);
+	struct bn_kv kv;
+
+	bn_kv_init(&kv);
+	st |= bn_kv_set(&kv, BN_CFG_ARCH, bitnet ? "bitnet" : "llama");
+	st |= bn_kv_setf(&kv, BN_CFG_VOCAB, "%lu", (unsigned long)v->n_tokens);
+	st |= bn_kv_setf(&kv, BN_CFG_HIDDEN, "%d", o->hidden);
+	st |= bn_kv_setf(&kv, BN_CFG_LAYERS, "%d", o->layers);
+	st |= bn_kv_setf(&kv, BN_CFG_HEADS, "%d", o->heads);
+	st |= bn_kv_setf(&kv, BN_CFG_KV_HEADS, "%d", o->kv_heads);
+	st |= bn_kv_setf(&kv, BN_CFG_HEAD_DIM, "%d", o->hidden / o->heads);
+	st |= bn_kv_setf(&kv, BN_CFG_FFN, "%d", o->ffn);
+	st |= bn_kv_setf(&kv, BN_CFG_CTX, "%d", o->ctx);
+	st |= bn_kv_set(&kv, BN_CFG_NORM_EPS, "1e-05");
+	st |= bn_kv_set(&kv, BN_CFG_ROPE_THETA, bitnet ? "500000" : "10000");
+	st |= bn_kv_set(&kv, BN_CFG_ROPE_STYLE, "half");
+	st |= bn_kv_set(&kv, BN_CFG_ACT, bitnet ? "relu2" : "silu");
+	st |= bn_kv_set(&kv, BN_CFG_TIED, bitnet ? "1" : "0");
+	st |= bn_kv_set(&kv, BN_CFG_BITLINEAR, "1");
+	if (bos >= 0)
+		st |= bn_kv_setf(&kv, BN_CFG_BOS, "%lld", (long long)bos);
+	if (eos >= 0)
+		st |= bn_kv_setf(&kv, BN_CFG_EOS, "%lld", (long long)eos);
+	if (pad >= 0)
+		st |= bn_kv_setf(&kv, BN_CFG_PAD, "%lld", (long long)pad);
+	st |= bn_kv_setf(&kv, BN_CFG_SOURCE, "initialised: N(0, %g^2), "
+	    "seed %llu", BN_INIT_STD, (unsigned long long)o->seed);
+	if (st != 0)
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+	else if ((st = bnt_write_config(w, &kv)) != BN_OK)
+		bn_seterr(e, st, "%s", bnt_writer_error(w));
+	bn_kv_free(&kv);
+	return st;
+}
+
+int
+bn_init_model(struct bnt_writer *w, const struct bn_init_opts *o,
+    const struct bn_vocab *vocab, struct bn_err *e)
+{
+	uint64_t V = vocab->n_tokens, H = (uint64_t)o->hidden;
+	uint64_t F = (uint64_t)o->ffn, hd = H / (uint64_t)o->heads;
+	uint64_t Q = hd * (uint64_t)o->heads, KV = hd * (uint64_t)o->kv_heads;
+	int bitnet = o->arch == BN_ARCH_BITNET, i, st;
+	struct rng r;
+	char nm[64];
+
+	if ((st = put_config(w, o, vocab, e)) != BN_OK)
+		return st;
+	if ((st = bnt_write_tokenizer(w, vocab)) != BN_OK)
+		return bn_seterr(e, st, "%s", bnt_writer_error(w));
+	rng_seed(&r, o->seed);
+	if ((st = put_tensor(w, &r, "token_embd.weight", V, H, 1,
+	    vocab_id(vocab, BN_VOC_PAD), e)) != BN_OK)
+		return st;
+	for (i = 0; i < o->layers; i++) {
+#define NM(s) (snprintf(nm, sizeof nm, "blk.%d." s, i), nm)
+		if ((st = put_tensor(w, &r, NM("attn_norm.weight"), H, 0, 0,
+		    -1, e)) ||
+		    (st = put_tensor(w, &r, NM("attn_q.weight"), Q, H, 1, -1,
+		    e)) ||
+		    (st = put_tensor(w, &r, NM("attn_k.weight"), KV, H, 1, -1,
+		    e)) ||
+		    (st = put_tensor(w, &r, NM("attn_v.weight"), KV, H, 1, -1,
+		    e)) ||
+		    (bitnet && (st = put_tensor(w, &r,
+		    NM("attn_sub_norm.weight"), Q, 0, 0, -1, e))) ||
+		    (st = put_tensor(w, &r, NM("attn_output.weight"), H, Q, 1,
+		    -1, e)) ||
+		    (st = put_tensor(w, &r, NM("ffn_norm.weight"), H, 0, 0, -1,
+		    e)) ||
+		    (st = put_tensor(w, &r, NM("ffn_gate.weight"), F, H, 1, -1,
+		    e)) ||
+		    (st = put_tensor(w, &r, NM("ffn_up.weight"), F, H, 1, -1,
+		    e)) ||
+		    (bitnet && (st = put_tensor(w, &r,
+		    NM("ffn_sub_norm.weight"), F, 0, 0, -1, e))) ||
+		    (st = put_tensor(w, &r, NM("ffn_down.weight"), H, F, 1, -1,
+		    e)))
+			return st;
+#undef NM
+	}
+	if ((st = put_tensor(w, &r, "output_norm.weight", H, 0, 0, -1, e)))
+		return st;
+	if (!bitnet && (st = put_tensor(w, &r, "output.weight", V, H, 1, -1,
+	    e)))
+		return st;
+	return BN_OK;
+}
