@@ -1,0 +1,1130 @@
+/* onnx.c: bnt(5) model -> ONNX graph for ONNX Runtime (export.h).
+ *
+ * The file is protobuf (onnx.proto, proto2), written by the small
+ * encoder below: varints, fixed32 floats and length-delimited fields.
+ * Each nested message is encoded in place and its length inserted when
+ * it ends, so one message is a single growing buffer.  The graph (with
+ * its initializers) is built in memory, then written after the model's
+ * own fields; protobuf limits a message to 2 GiB, and external data
+ * files are not written, so larger models are refused.
+ *
+ * The graph computes what model/model.c computes, with standard
+ * operators: Gather for the embeddings; RMSNorm as
+ * w * (x * (1 / sqrt(mean(x * x) + eps))); RoPE from cos/sin tables
+ * computed as bnrun computes them (f32 cosf/sinf), rotate-half or
+ * interleaved pairs; GQA attention as a 5-D MatMul over
+ * [batch, kv_heads, group, seq, head_dim]; SiLU as a / (1 + exp(-a))
+ * or squared ReLU; SubLN for bitnet.  A BitLinear layer quantizes its
+ * input per token as bnrun's quant_i8 does (s = 127 / max(max|x|, 1e-5),
+ * Clip(Round(x * s), -128, 127)), multiplies by the integer codes (the
+ * sums are integers below 2^24, exact in f32) and applies the scales as
+ * bnrun does: isum / (s * ws) for divisor scales, isum * ws / s else.
+ *
+ * Ternary codes stay packed at 2 bits.  Two packings:
+ *   BN_ONNX_NBITS   com.microsoft.MatMulNBits bits=2, block 128, code+2
+ *                   with the default zero point 2, scale 1 (opset 21);
+ *   BN_ONNX_DQ_INT2 DequantizeLinear of an INT2 initializer [in, out],
+ *                   scale 1, then MatMul (opset 25).
+ * Measured with onnxruntime-node 1.30 (CPU, 1 thread, graph optimization
+ * "basic"): see PACKING_NOTE below for the numbers that chose the
+ * default. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnt.h"
+#include "config.h"
+#include "dtype.h"
+#include "export.h"
+#include "status.h"
+
+#ifndef BN_VERSION
+#define BN_VERSION "0"
+#endif
+
+/* onnx.proto TensorProto.DataType */
+enum {
+	OT_FLOAT = 1, OT_UINT8 = 2, OT_INT8 = 3, OT_INT64 = 7,
+	OT_FLOAT16 = 10, OT_BFLOAT16 = 16, OT_INT2 = 26
+};
+
+/* onnx.proto AttributeProto.AttributeType */
+enum { OA_FLOAT = 1, OA_INT = 2, OA_STRING = 3, OA_INTS = 7 };
+
+#define PB_MAX ((size_t)INT32_MAX)	/* protobuf's 2 GiB message limit */
+
+/* ---- the protobuf encoder ---- */
+
+struct pb {
+	unsigned char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+pb_raw(struct pb *b, const void *p, size_t n)
+{
+	unsigned char *q;
+	size_t cap;
+
+	if (b->oom)
+		return;
+	if (n > SIZE_MAX / 2 - b->n) {
+		b->oom = 1;
+		return;
+	}
+	if (b->n + n > b->cap) {
+		cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n)
+			cap *= 2;
+		if ((q = realloc(b->p, cap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+static size_t
+pb_varint_enc(unsigned char *c, uint64_t v)
+{
+	size_t k = 0;
+
+	while (v >= 0x80) {
+		c[k++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	c[k++] = (unsigned char)v;
+	return k;
+}
+
+static void
+pb_varint(struct pb *b, uint64_t v)
+{
+	unsigned char c[10];
+
+	pb_raw(b, c, pb_varint_enc(c, v));
+}
+
+/* wire types: 0 varint, 2 length-delimited, 5 fixed32 */
+static void
+pb_tag(struct pb *b, unsigned field, unsigned wire)
+{
+	pb_varint(b, (uint64_t)field << 3 | wire);
+}
+
+/* int32/int64/enum fields: negative values take ten bytes */
+static void
+pb_int(struct pb *b, unsigned field, int64_t v)
+{
+	pb_tag(b, field, 0);
+	pb_varint(b, (uint64_t)v);
+}
+
+static void
+pb_float(struct pb *b, unsigned field, float f)
+{
+	unsigned char c[4];
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	c[0] = (unsigned char)u;
+	c[1] = (unsigned char)(u >> 8);
+	c[2] = (unsigned char)(u >> 16);
+	c[3] = (unsigned char)(u >> 24);
+	pb_tag(b, field, 5);
+	pb_raw(b, c, 4);
+}
+
+static void
+pb_bytes(struct pb *b, unsigned field, const void *p, size_t n)
+{
+	pb_tag(b, field, 2);
+	pb_varint(b, n);
+	pb_raw(b, p, n);
+}
+
+static void
+pb_str(struct pb *b, unsigned field, const char *s)
+{
+	pb_bytes(b, field, s, strlen(s));
+}
+
+/* Open a nested message: returns where its body starts. */
+static size_t
+pb_begin(struct pb *b, unsigned field)
+{
+	pb_tag(b, field, 2);
+	return b->n;
+}
+
+/* Close it: insert the body's length in front of the body. */
+static void
+pb_end(struct pb *b, size_t start)
+{
+	unsigned char c[10];
+	size_t len, k;
+
+	if (b->oom)
+		return;
+	len = b->n - start;
+	k = pb_varint_enc(c, len);
+	pb_raw(b, c, k);		/* grow by k bytes */
+	if (b->oom)
+		return;
+	memmove(b->p + start + k, b->p + start, len);
+	memcpy(b->p + start, c, k);
+}
+
+static void
+pb_free(struct pb *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- the graph builder ---- */
+
+struct gb {
+	struct pb nodes, inits, inputs, outputs;
+	char **names;		/* every generated name, freed at the end */
+	size_t nnames, capnames;
+	unsigned tmp;
+	int oom;
+	const struct bn_config *c;
+	const struct bn_onnx_opts *o;
+	const char *mask;	/* bool [S, T]: key after query */
+	const char *cos, *sin;	/* [Bp, S, 1, half] */
+	int opset;
+	int packing;		/* enum bn_onnx_packing, resolved */
+	const char *embd;	/* token_embd as f32 */
+};
+
+static const char *
+keep(struct gb *g, char *s)
+{
+	char **n;
+
+	if (s == NULL) {
+		g->oom = 1;
+		return "";
+	}
+	if (g->nnames == g->capnames) {
+		g->capnames = g->capnames ? 2 * g->capnames : 256;
+		if ((n = realloc(g->names, g->capnames * sizeof *n)) == NULL) {
+			free(s);
+			g->oom = 1;
+			return "";
+		}
+		g->names = n;
+	}
+	g->names[g->nnames++] = s;
+	return s;
+}
+
+static const char *
+fmt(struct gb *g, const char *f, ...) __attribute__((format(printf, 2, 3)));
+
+static const char *
+fmt(struct gb *g, const char *f, ...)
+{
+	va_list ap;
+	char buf[256];
+
+	va_start(ap, f);
+	vsnprintf(buf, sizeof buf, f, ap);
+	va_end(ap);
+	return keep(g, strdup(buf));
+}
+
+static const char *
+tmp(struct gb *g)
+{
+	return fmt(g, "t%u", g->tmp++);
+}
+
+struct attr {
+	const char *name;
+	int type;
+	int64_t i;
+	float f;
+	const int64_t *ints;
+	size_t nints;
+	const char *s;
+};
+
+#define AI(n, v) { (n), OA_INT, (v), 0, NULL, 0, NULL }
+#define AF(n, v) { (n), OA_FLOAT, 0, (v), NULL, 0, NULL }
+#define AIS(n, v, k) { (n), OA_INTS, 0, 0, (v), (k), NULL }
+
+/* NodeProto: input 1, output 2, name 3, op_type 4, attribute 5,
+ * domain 7.  AttributeProto: name 1, f 2, i 3, s 4, ints 8, type 20. */
+static void
+node(struct gb *g, const char *op, const char *domain, const char *const *in,
+    size_t nin, const char *const *out, size_t nout, const struct attr *a,
+    size_t na)
+{
+	struct pb *b = &g->nodes;
+	size_t at, aa, i, k;
+
+	at = pb_begin(b, 1);
+	for (i = 0; i < nin; i++)
+		pb_str(b, 1, in[i]);
+	for (i = 0; i < nout; i++)
+		pb_str(b, 2, out[i]);
+	pb_str(b, 3, fmt(g, "n%u", g->tmp++));
+	pb_str(b, 4, op);
+	for (i = 0; i < na; i++) {
+		aa = pb_begin(b, 5);
+		pb_str(b, 1, a[i].name);
+		switch (a[i].type) {
+		case OA_FLOAT:
+			pb_float(b, 2, a[i].f);
+			break;
+		case OA_INT:
+			pb_int(b, 3, a[i].i);
+			break;
+		case OA_STRING:
+			pb_str(b, 4, a[i].s);
+			break;
+		case OA_INTS:
+			for (k = 0; k < a[i].nints; k++)
+				pb_int(b, 8, a[i].ints[k]);
+			break;
+		}
+		pb_int(b, 20, a[i].type);
+		pb_end(b, aa);
+	}
+	if (domain != NULL)
+		pb_str(b, 7, domain);
+	pb_end(b, at);
+}
+
+/* One-output node with up to three inputs; returns the output name. */
+static const char *
+op(struct gb *g, const char *type, const char *a, const char *b,
+    const char *c, const struct attr *at, size_t na)
+{
+	const char *in[3] = { a, b, c };
+	const char *out = tmp(g);
+
+	node(g, type, NULL, in, c ? 3 : b ? 2 : 1, &out, 1, at, na);
+	return out;
+}
+
+#define OP1(g, t, a) op((g), (t), (a), NULL, NULL, NULL, 0)
+#define OP2(g, t, a, b) op((g), (t), (a), (b), NULL, NULL, 0)
+
+/* TensorProto: dims 1, data_type 2, name 8, raw_data 9; in
+ * GraphProto.initializer (5). */
+static void
+init_raw(struct gb *g, const char *name, int type, const int64_t *dims,
+    size_t nd, const void *raw, size_t n)
+{
+	struct pb *b = &g->inits;
+	size_t at, i;
+
+	at = pb_begin(b, 5);
+	for (i = 0; i < nd; i++)
+		pb_int(b, 1, dims[i]);
+	pb_int(b, 2, type);
+	pb_str(b, 8, name);
+	pb_bytes(b, 9, raw, n);
+	pb_end(b, at);
+}
+
+static void
+le32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+/* f32 values, little-endian, into an initializer */
+static void
+init_f32(struct gb *g, const char *name, const int64_t *dims, size_t nd,
+    const float *v, size_t n)
+{
+	unsigned char *raw = malloc(n ? 4 * n : 1);
+	uint32_t u;
+	size_t i;
+
+	if (raw == NULL) {
+		g->oom = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		memcpy(&u, &v[i], 4);
+		le32(raw + 4 * i, u);
+	}
+	init_raw(g, name, OT_FLOAT, dims, nd, raw, 4 * n);
+	free(raw);
+}
+
+/* A scalar f32 constant (initializer), one per value. */
+static const char *
+cf(struct gb *g, float v)
+{
+	uint32_t u;
+	const char *name;
+	size_t i;
+
+	memcpy(&u, &v, 4);
+	name = fmt(g, "c.f.%08" PRIx32, u);
+	for (i = 0; i + 1 < g->nnames; i++)
+		if (strcmp(g->names[i], name) == 0)
+			return name;
+	init_f32(g, name, NULL, 0, &v, 1);
+	return name;
+}
+
+/* A 1-D int64 constant (or a scalar if n is 0: one value v[0]). */
+static const char *
+ci(struct gb *g, const int64_t *v, size_t n, int scalar)
+{
+	char buf[200];
+	unsigned char raw[8 * 8];
+	int64_t dims[1];
+	size_t i, k, len;
+	const char *name;
+
+	len = (size_t)snprintf(buf, sizeof buf, "c.i%s", scalar ? "s" : "");
+	for (i = 0; i < n && len < sizeof buf - 24; i++)
+		len += (size_t)snprintf(buf + len, sizeof buf - len, ".%" PRId64,
+		    v[i]);
+	name = keep(g, strdup(buf));
+	for (i = 0; i + 1 < g->nnames; i++)
+		if (strcmp(g->names[i], name) == 0)
+			return name;
+	for (i = 0; i < n && i < 8; i++)
+		for (k = 0; k < 8; k++)
+			raw[8 * i + k] = (unsigned char)((uint64_t)v[i] >>
+			    (8 * k));
+	dims[0] = (int64_t)n;
+	init_raw(g, name, OT_INT64, dims, scalar ? 0 : 1, raw, 8 * n);
+	return name;
+}
+
+static const char *
+ci1(struct gb *g, int64_t a)
+{
+	return ci(g, &a, 1, 0);
+}
+
+static const char *
+cis(struct gb *g, int64_t a)
+{
+	return ci(g, &a, 1, 1);
+}
+
+/* ValueInfoProto: name 1, type 2 -> TypeProto.tensor_type 1 ->
+ * elem_type 1, shape 2 -> TensorShapeProto.dim 1 -> dim_value 1 |
+ * dim_param 2.  dims: a number, or a name for a symbolic dimension. */
+static void
+value_info(struct pb *b, unsigned field, const char *name, int type,
+    const char *const *dims, size_t nd)
+{
+	size_t vi, ty, tt, sh, d, i;
+
+	vi = pb_begin(b, field);
+	pb_str(b, 1, name);
+	ty = pb_begin(b, 2);
+	tt = pb_begin(b, 1);
+	pb_int(b, 1, type);
+	sh = pb_begin(b, 2);
+	for (i = 0; i < nd; i++) {
+		d = pb_begin(b, 1);
+		if (dims[i][0] >= '0' && dims[i][0] <= '9')
+			pb_int(b, 1, strtoll(dims[i], NULL, 10));
+		else
+			pb_str(b, 2, dims[i]);
+		pb_end(b, d);
+	}
+	pb_end(b, sh);
+	pb_end(b, tt);
+	pb_end(b, ty);
+	pb_end(b, vi);
+}
+
+/* ---- model pieces ---- */
+
+static const struct bnt_map_tensor *
+need(const struct bnt_map *m, const char *name, struct bn_err *e)
+{
+	const struct bnt_map_tensor *t = bnt_map_find(m, name);
+
+	if (t == NULL)
+		bn_seterr(e, BN_EFORMAT, "tensor '%s' is missing", name);
+	return t;
+}
+
+static int
+plain_float(int dt)
+{
+	return dt == BN_DTYPE_F32 || dt == BN_DTYPE_F16 || dt == BN_DTYPE_BF16;
+}
+
+static int
+onnx_float_type(int dt)
+{
+	return dt == BN_DTYPE_F16 ? OT_FLOAT16 : dt == BN_DTYPE_BF16 ?
+	    OT_BFLOAT16 : OT_FLOAT;
+}
+
+/* A float tensor (f32, f16, bf16, unscaled) as an initializer of its
+ * own type, Cast to f32 if it is not f32; returns the f32 name. */
+static const char *
+float_weight(struct gb *g, const struct bnt_map_tensor *t)
+{
+	const char *name = fmt(g, "%s", t->t.name), *out;
+	struct attr to = AI("to", OT_FLOAT);
+	int64_t dims[BNT_MAX_DIMS];
+	size_t i;
+
+	for (i = 0; i < t->t.ndim; i++)
+		dims[i] = (int64_t)t->t.dims[i];
+	/* f32, f16 and bf16 rows are plain little-endian arrays */
+	init_raw(g, name, onnx_float_type(t->t.dtype), dims, t->t.ndim,
+	    t->data, (size_t)t->t.data_bytes);
+	if (t->t.dtype == BN_DTYPE_F32)
+		return name;
+	out = tmp(g);
+	node(g, "Cast", NULL, &name, 1, &out, 1, &to, 1);
+	return out;
+}
+
+/* Element values of row r as f32, scales applied (model.c's
+ * row_values). */
+static void
+row_values(const struct bnt_map_tensor *t, uint64_t r, float *out)
+{
+	const unsigned char *p = (const unsigned char *)t->data +
+	    r * t->t.row_bytes;
+	uint64_t c;
+	float s;
+
+	bn_row_to_f32(t->t.dtype, p, t->t.row_len, out);
+	if (t->t.scale_kind == BNT_SCALE_NONE)
+		return;
+	for (c = 0; c < t->t.row_len; c++) {
+		s = bnt_tensor_scale(&t->t, t->scales,
+		    bnt_scale_index(&t->t, r, c));
+		out[c] = t->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
+		    out[c] * s;
+	}
+}
+
+/* One scale per row as bnrun takes them (model.c's row_scales): 0, or
+ * -1 if the tensor's scales vary within a row or are 0 or not finite. */
+static int
+row_scales(const struct bnt_map_tensor *t, float *out)
+{
+	const struct bnt_tensor *d = &t->t;
+	uint64_t r, c;
+	float s;
+
+	for (r = 0; r < d->rows; r++) {
+		s = d->scale_kind == BNT_SCALE_NONE ? 1 :
+		    bnt_tensor_scale(d, t->scales, bnt_scale_index(d, r, 0));
+		if (d->scale_kind == BNT_SCALE_BLOCK)
+			for (c = d->scale_block; c < d->row_len;
+			    c += d->scale_block)
+				if (bnt_tensor_scale(d, t->scales,
+				    bnt_scale_index(d, r, c)) != s)
+					return -1;
+		if (!isfinite(s) || s == 0)
+			return -1;
+		out[r] = s;
+	}
+	return 0;
+}
+
+static int
+code_at(const struct bnt_map_tensor *t, uint64_t r, uint64_t c)
+{
+	const uint8_t *p = (const uint8_t *)t->data + r * t->t.row_bytes;
+
+	switch (t->t.dtype) {
+	case BN_DTYPE_T2:
+		return bn_t2_get(p, c);
+	case BN_DTYPE_T3:
+		return bn_t3_get(p, c);
+	case BN_DTYPE_B1:
+		return bn_b1_get(p, c);
+	default:
+		return ((const int8_t *)p)[c];
+	}
+}
+
+/* Per-token int8 absmax quantization of x [.., n] (kernels' quant_i8):
+ * *xq gets the codes as f32, *s the scale [.., 1]. */
+static void
+act_quant(struct gb *g, const char *x, const char **xq, const char **s)
+{
+	static const int64_t last[1] = { -1 };
+	struct attr rk[1] = { AI("keepdims", 1) };
+	const char *m;
+
+	m = op(g, "ReduceMax", OP1(g, "Abs", x), ci(g, last, 1, 0), NULL, rk,
+	    1);
+	m = OP2(g, "Max", m, cf(g, 1e-5f));
+	*s = OP2(g, "Div", cf(g, 127.0f), m);
+	*xq = op(g, "Clip", OP1(g, "Round", OP2(g, "Mul", x, *s)),
+	    cf(g, -128.0f), cf(g, 127.0f), NULL, 0);
+}
+
+/* A quantized activation, shared by linears reading the same input. */
+struct qin {
+	const char *x, *xq, *s;
+};
+
+/* y = x W^T for a bnt weight [rows, n], as model.c's bind_linear and
+ * linear() compute it.  bitlinear float weights must be ternarized
+ * first (bnquant). */
+static const char *
+linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
+    struct qin *qi, struct bn_err *e, int *st)
+{
+	const struct bnt_tensor *d = &t->t;
+	size_t rows = (size_t)d->rows, n = (size_t)d->row_len, r, c, nb;
+	int dt = d->dtype, quant = 0, packed;
+	float *sc = NULL, *vals;
+	const char *w, *y, *isum, *base = fmt(g, "%s", d->name);
+	int64_t dims[3];
+	static const int64_t perm[2] = { 1, 0 };
+	struct attr tp = AIS("perm", perm, 2);
+
+	if (d->ndim != 2)
+		return *st = bn_seterr(e, BN_EFORMAT, "tensor '%s': 2 "
+		    "dimensions expected", d->name), "";
+	packed = dt == BN_DTYPE_T2 || dt == BN_DTYPE_T3 || dt == BN_DTYPE_B1;
+	if (plain_float(dt) && d->scale_kind == BNT_SCALE_NONE) {
+		if (bitlinear && n % BN_T2_BLOCK == 0)
+			return *st = bn_seterr(e, BN_EUNSUPPORTED, "tensor "
+			    "'%s': float weights of a bitlinear model: "
+			    "ternarize them first (bnquant -q ternary)",
+			    d->name), "";
+		w = op(g, "Transpose", float_weight(g, t), NULL, NULL, &tp, 1);
+		return OP2(g, "MatMul", qi->x, w);
+	}
+	if ((sc = malloc(rows * sizeof *sc)) == NULL) {
+		*st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		return "";
+	}
+	if ((dt == BN_DTYPE_I8 && d->scale_kind != BNT_SCALE_BLOCK) ||
+	    (packed && n % BN_T2_BLOCK == 0))
+		quant = row_scales(t, sc) == 0;
+	if (!quant) {		/* dequantize to f32, as model.c's to_float */
+		if ((vals = malloc(rows * n * sizeof *vals)) == NULL) {
+			free(sc);
+			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			return "";
+		}
+		for (r = 0; r < rows; r++)
+			row_values(t, r, vals + r * n);
+		dims[0] = (int64_t)rows;
+		dims[1] = (int64_t)n;
+		init_f32(g, base, dims, 2, vals, rows * n);
+		free(vals);
+		free(sc);
+		w = op(g, "Transpose", base, NULL, NULL, &tp, 1);
+		return OP2(g, "MatMul", qi->x, w);
+	}
+	if (qi->xq == NULL)
+		act_quant(g, qi->x, &qi->xq, &qi->s);
+	if (packed && g->packing == BN_ONNX_NBITS) {
+		/* B [rows, n / 128, 32]: code + 2, 4 per byte, low first */
+		unsigned char *q = calloc(rows, n / 4);
+		struct attr a[4] = { AI("K", (int64_t)n),
+			AI("N", (int64_t)rows), AI("bits", 2),
+			AI("block_size", BN_T2_BLOCK) };
+		const char *in[3], *one, *out;
+		float *ones;
+
+		nb = n / BN_T2_BLOCK;
+		ones = malloc(rows * nb * sizeof *ones);
+		if (q == NULL || ones == NULL) {
+			free(q);
+			free(ones);
+			free(sc);
+			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			return "";
+		}
+		for (r = 0; r < rows; r++)
+			for (c = 0; c < n; c++)
+				q[r * (n / 4) + c / 4] |= (unsigned char)
+				    ((code_at(t, r, c) + 2) << 2 * (c % 4));
+		for (r = 0; r < rows * nb; r++)
+			ones[r] = 1;
+		dims[0] = (int64_t)rows;
+		dims[1] = (int64_t)nb;
+		dims[2] = BN_T2_BLOCK / 4;
+		init_raw(g, base, OT_UINT8, dims, 3, q, rows * (n / 4));
+		one = fmt(g, "%s.ones", d->name);
+		dims[0] = (int64_t)(rows * nb);
+		init_f32(g, one, dims, 1, ones, rows * nb);
+		free(q);
+		free(ones);
+		in[0] = qi->xq;
+		in[1] = base;
+		in[2] = one;
+		out = tmp(g);
+		node(g, "MatMulNBits", "com.microsoft", in, 3, &out, 1, a, 4);
+		isum = out;
+	} else {
+		/* [n, rows] codes (transposed for MatMul), INT2 or INT8 */
+		size_t nel = n * rows, bytes = packed ? (nel + 3) / 4 : nel;
+		unsigned char *q = calloc(bytes ? bytes : 1, 1);
+		int v;
+
+		if (q == NULL) {
+			free(sc);
+			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			return "";
+		}
+		for (r = 0; r < rows; r++)
+			for (c = 0; c < n; c++) {
+				size_t k = c * rows + r;
+
+				v = code_at(t, r, c);
+				if (packed)
+					q[k / 4] |= (unsigned char)((v & 3) <<
+					    2 * (k % 4));
+				else
+					q[k] = (unsigned char)(int8_t)v;
+			}
+		dims[0] = (int64_t)n;
+		dims[1] = (int64_t)rows;
+		init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2, q,
+		    bytes);
+		free(q);
+		w = OP2(g, "DequantizeLinear", base, cf(g, 1.0f));
+		isum = OP2(g, "MatMul", qi->xq, w);
+	}
+	for (r = 1; r < rows && sc[r] == sc[0]; r++)
+		;
+	if (r == rows)		/* one scale: a scalar */
+		w = cf(g, sc[0]);
+	else {
+		w = fmt(g, "%s.scale", d->name);
+		dims[0] = (int64_t)rows;
+		init_f32(g, w, dims, 1, sc, rows);
+	}
+	free(sc);
+	if (d->scale_flags & BNT_SCALE_DIV)
+		y = OP2(g, "Div", isum, OP2(g, "Mul", qi->s, w));
+	else
+		y = OP2(g, "Div", OP2(g, "Mul", isum, w), qi->s);
+	return y;
+}
+
+static const char *
+rmsnorm(struct gb *g, const char *x, const struct bnt_map_tensor *w)
+{
+	static const int64_t last[1] = { -1 };
+	struct attr rk[1] = { AI("keepdims", 1) };
+	const char *ms, *r;
+
+	ms = op(g, "ReduceMean", OP2(g, "Mul", x, x), ci(g, last, 1, 0), NULL,
+	    rk, 1);
+	r = OP2(g, "Div", cf(g, 1.0f), OP1(g, "Sqrt", OP2(g, "Add", ms,
+	    cf(g, g->c->norm_eps))));
+	return OP2(g, "Mul", OP2(g, "Mul", x, r), float_weight(g, w));
+}
+
+static const char *
+slice(struct gb *g, const char *x, int64_t from, int64_t to, int64_t axis)
+{
+	const char *in[4] = { x, ci1(g, from), ci1(g, to), ci1(g, axis) };
+	const char *out = tmp(g);
+
+	node(g, "Slice", NULL, in, 4, &out, 1, NULL, 0);
+	return out;
+}
+
+static const char *
+concat(struct gb *g, const char *a, const char *b, int64_t axis,
+    const char *out)
+{
+	const char *in[2] = { a, b };
+	struct attr ax = AI("axis", axis);
+
+	if (out == NULL)
+		out = tmp(g);
+	node(g, "Concat", NULL, in, 2, &out, 1, &ax, 1);
+	return out;
+}
+
+static const char *
+reshape(struct gb *g, const char *x, const int64_t *shape, size_t n)
+{
+	return OP2(g, "Reshape", x, ci(g, shape, n, 0));
+}
+
+static const char *
+unsqueeze(struct gb *g, const char *x, int64_t axis)
+{
+	return OP2(g, "Unsqueeze", x, ci1(g, axis));
+}
+
+/* RoPE over x [B, S, nh, hd] (model.c's rope()). */
+static const char *
+rope(struct gb *g, const char *x)
+{
+	int64_t hd = g->c->head_dim, half = hd / 2;
+	const char *a, *b, *o1, *o2, *cs = g->cos, *sn = g->sin;
+
+	if (g->c->rope_interleaved) {
+		int64_t s5[5] = { 0, 0, 0, half, 2 }, s4[4] = { 0, 0, 0, hd };
+
+		x = reshape(g, x, s5, 5);
+		a = slice(g, x, 0, 1, 4);
+		b = slice(g, x, 1, 2, 4);
+		cs = unsqueeze(g, cs, 4);
+		sn = unsqueeze(g, sn, 4);
+		o1 = OP2(g, "Sub", OP2(g, "Mul", a, cs), OP2(g, "Mul", b, sn));
+		o2 = OP2(g, "Add", OP2(g, "Mul", b, cs), OP2(g, "Mul", a, sn));
+		return reshape(g, concat(g, o1, o2, 4, NULL), s4, 4);
+	}
+	a = slice(g, x, 0, half, 3);
+	b = slice(g, x, half, hd, 3);
+	o1 = OP2(g, "Sub", OP2(g, "Mul", a, cs), OP2(g, "Mul", b, sn));
+	o2 = OP2(g, "Add", OP2(g, "Mul", b, cs), OP2(g, "Mul", a, sn));
+	return concat(g, o1, o2, 3, NULL);
+}
+
+static const char *
+transpose(struct gb *g, const char *x, const int64_t *perm, size_t n)
+{
+	struct attr tp = AIS("perm", perm, n);
+
+	return op(g, "Transpose", x, NULL, NULL, &tp, 1);
+}
+
+static int
+layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
+    struct bn_err *e)
+{
+	const struct bn_config *c = g->c;
+	const struct bnt_map_tensor *t;
+	static const int64_t p0213[4] = { 0, 2, 1, 3 };
+	static const int64_t p01243[5] = { 0, 1, 2, 4, 3 };
+	int64_t hd = c->head_dim, H = c->heads, KV = c->kv_heads;
+	int64_t s4q[4] = { 0, 0, H, hd }, s4k[4] = { 0, 0, KV, hd };
+	int64_t s5[5] = { 0, KV, H / KV, -1, hd }, sh[4] = { 0, H, -1, hd };
+	int64_t s3[3] = { 0, 0, H * hd };
+	const char *x = *xp, *xn, *q, *k, *v, *sc, *o, *gt, *up, *h;
+	struct qin qi;
+	struct attr sm = AI("axis", -1);
+	char name[96];
+	int st = BN_OK, bl = c->bitlinear;
+
+#define T(s) (snprintf(name, sizeof name, "blk.%d." s, l), \
+	(t = need(m, name, e)) == NULL)
+	if (T("attn_norm.weight"))
+		return BN_EFORMAT;
+	xn = rmsnorm(g, x, t);
+	qi.x = xn;
+	qi.xq = qi.s = NULL;
+	if (T("attn_q.weight"))
+		return BN_EFORMAT;
+	q = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK || T("attn_k.weight"))
+		return st ? st : BN_EFORMAT;
+	k = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK || T("attn_v.weight"))
+		return st ? st : BN_EFORMAT;
+	v = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK)
+		return st;
+	q = transpose(g, rope(g, reshape(g, q, s4q, 4)), p0213, 4);
+	k = transpose(g, rope(g, reshape(g, k, s4k, 4)), p0213, 4);
+	v = transpose(g, reshape(g, v, s4k, 4), p0213, 4);
+	if (g->o->kv_cache) {		/* [B, KV, P + S, hd] */
+		k = concat(g, fmt(g, "past_key_values.%d.key", l), k, 2,
+		    fmt(g, "present.%d.key", l));
+		v = concat(g, fmt(g, "past_key_values.%d.value", l), v, 2,
+		    fmt(g, "present.%d.value", l));
+	}
+	/* [B, KV, G, S, hd] x [B, KV, 1, hd, T] -> [B, KV, G, S, T] */
+	q = reshape(g, q, s5, 5);
+	sc = OP2(g, "MatMul", q, transpose(g, unsqueeze(g, k, 2), p01243, 5));
+	sc = OP2(g, "Mul", sc, cf(g, 1.0f / sqrtf((float)hd)));
+	sc = op(g, "Where", g->mask, cf(g, -INFINITY), sc, NULL, 0);
+	sc = op(g, "Softmax", sc, NULL, NULL, &sm, 1);
+	o = OP2(g, "MatMul", sc, unsqueeze(g, v, 2));
+	o = reshape(g, transpose(g, reshape(g, o, sh, 4), p0213, 4), s3, 3);
+	if (c->arch == BN_ARCH_BITNET) {
+		if (T("attn_sub_norm.weight"))
+			return BN_EFORMAT;
+		o = rmsnorm(g, o, t);
+	}
+	qi.x = o;
+	qi.xq = qi.s = NULL;
+	if (T("attn_output.weight"))
+		return BN_EFORMAT;
+	o = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK || T("ffn_norm.weight"))
+		return st ? st : BN_EFORMAT;
+	x = OP2(g, "Add", x, o);
+	qi.x = rmsnorm(g, x, t);
+	qi.xq = qi.s = NULL;
+	if (T("ffn_gate.weight"))
+		return BN_EFORMAT;
+	gt = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK || T("ffn_up.weight"))
+		return st ? st : BN_EFORMAT;
+	up = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK)
+		return st;
+	if (c->act == BN_ACT_RELU2) {
+		gt = OP1(g, "Relu", gt);
+		gt = OP2(g, "Mul", gt, gt);
+	} else
+		gt = OP2(g, "Div", gt, OP2(g, "Add", cf(g, 1.0f), OP1(g, "Exp",
+		    OP1(g, "Neg", gt))));
+	h = OP2(g, "Mul", gt, up);
+	if (c->arch == BN_ARCH_BITNET) {
+		if (T("ffn_sub_norm.weight"))
+			return BN_EFORMAT;
+		h = rmsnorm(g, h, t);
+	}
+	qi.x = h;
+	qi.xq = qi.s = NULL;
+	if (T("ffn_down.weight"))
+		return BN_EFORMAT;
+	o = linear(g, t, bl, &qi, e, &st);
+	if (st != BN_OK)
+		return st;
+#undef T
+	*xp = OP2(g, "Add", x, o);
+	return BN_OK;
+}
+
+/* Positions, the RoPE tables for them and the causal mask. */
+static int
+positions(struct gb *g)
+{
+	const struct bn_config *c = g->c;
+	size_t half = (size_t)c->head_dim / 2, ctx = (size_t)c->ctx, i, p;
+	float *cv, *sv;
+	int64_t dims[2] = { (int64_t)ctx, (int64_t)half };
+	const char *seq, *pos, *qpos, *kpos, *zero, *one, *past, *total;
+
+	if ((cv = malloc(ctx * half * sizeof *cv)) == NULL ||
+	    (sv = malloc(ctx * half * sizeof *sv)) == NULL) {
+		free(cv);
+		return BN_ENOMEM;
+	}
+	/* as model.c's bn_state_new computes them */
+	for (i = 0; i < half; i++) {
+		float inv = 1.0f / powf(c->rope_theta, (float)(2 * i) /
+		    (float)c->head_dim);
+
+		for (p = 0; p < ctx; p++) {
+			float a = (float)p * inv;
+
+			cv[p * half + i] = cosf(a);
+			sv[p * half + i] = sinf(a);
+		}
+	}
+	init_f32(g, "rope.cos", dims, 2, cv, ctx * half);
+	init_f32(g, "rope.sin", dims, 2, sv, ctx * half);
+	free(cv);
+	free(sv);
+	zero = cis(g, 0);
+	one = cis(g, 1);
+	seq = OP2(g, "Gather", OP1(g, "Shape", "input_ids"), one);
+	if (g->o->kv_cache) {
+		past = OP2(g, "Gather", OP1(g, "Shape",
+		    "past_key_values.0.key"), cis(g, 2));
+		total = OP2(g, "Add", past, seq);
+		qpos = op(g, "Range", past, total, one, NULL, 0);
+		kpos = op(g, "Range", zero, total, one, NULL, 0);
+		pos = "position_ids";
+	} else {
+		qpos = kpos = op(g, "Range", zero, seq, one, NULL, 0);
+		pos = unsqueeze(g, qpos, 0);
+	}
+	/* [Bp, S, half] -> [Bp, S, 1, half] */
+	g->cos = unsqueeze(g, OP2(g, "Gather", "rope.cos", pos), 2);
+	g->sin = unsqueeze(g, OP2(g, "Gather", "rope.sin", pos), 2);
+	g->mask = OP2(g, "Greater", unsqueeze(g, kpos, 0),
+	    unsqueeze(g, qpos, 1));
+	return BN_OK;
+}
+
+static int
+build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
+{
+	const struct bn_config *c = g->c;
+	const struct bnt_map_tensor *emb, *t;
+	const char *x, *bsv[3] = { "batch", "seq", NULL }, *kvd[4];
+	char vs[24], kvs[24], hds[24];
+	struct qin qi;
+	int l, st = BN_OK;
+
+	if ((emb = need(m, "token_embd.weight", e)) == NULL)
+		return BN_EFORMAT;
+	if (emb->t.ndim != 2 || emb->t.dims[0] != (uint64_t)c->vocab ||
+	    emb->t.dims[1] != (uint64_t)c->hidden ||
+	    !plain_float(emb->t.dtype) || emb->t.scale_kind != BNT_SCALE_NONE)
+		return bn_seterr(e, BN_EUNSUPPORTED, "token_embd.weight: a "
+		    "float [%d, %d] tensor expected", c->vocab, c->hidden);
+	snprintf(vs, sizeof vs, "%d", c->vocab);
+	snprintf(kvs, sizeof kvs, "%d", c->kv_heads);
+	snprintf(hds, sizeof hds, "%d", c->head_dim);
+	value_info(&g->inputs, 11, "input_ids", OT_INT64, bsv, 2);
+	if (g->o->kv_cache) {
+		value_info(&g->inputs, 11, "position_ids", OT_INT64, bsv, 2);
+		kvd[0] = "batch";
+		kvd[1] = kvs;
+		kvd[3] = hds;
+		for (l = 0; l < c->layers; l++) {
+			kvd[2] = "past_seq";
+			value_info(&g->inputs, 11, fmt(g,
+			    "past_key_values.%d.key", l), OT_FLOAT, kvd, 4);
+			value_info(&g->inputs, 11, fmt(g,
+			    "past_key_values.%d.value", l), OT_FLOAT, kvd, 4);
+		}
+	}
+	bsv[2] = vs;
+	value_info(&g->outputs, 12, "logits", OT_FLOAT, bsv, 3);
+	if (g->o->kv_cache)
+		for (l = 0; l < c->layers; l++) {
+			kvd[2] = "total_seq";
+			value_info(&g->outputs, 12, fmt(g, "present.%d.key", l),
+			    OT_FLOAT, kvd, 4);
+			value_info(&g->outputs, 12, fmt(g, "present.%d.value",
+			    l), OT_FLOAT, kvd, 4);
+		}
+	if ((st = positions(g)) != BN_OK)
+		return bn_seterr(e, st, "out of memory");
+	g->embd = float_weight(g, emb);
+	x = OP2(g, "Gather", g->embd, "input_ids");
+	for (l = 0; l < c->layers; l++)
+		if ((st = layer(g, m, l, &x, e)) != BN_OK)
+			return st;
+	if ((t = need(m, "output_norm.weight", e)) == NULL)
+		return BN_EFORMAT;
+	qi.x = rmsnorm(g, x, t);
+	qi.xq = qi.s = NULL;
+	if ((t = need(m, c->tied ? "token_embd.weight" : "output.weight",
+	    e)) == NULL)
+		return BN_EFORMAT;
+	if (c->tied) {		/* the embedding initializer, reused */
+		static const int64_t perm[2] = { 1, 0 };
+		struct attr tp = AIS("perm", perm, 2);
+		const char *out = "logits", *in[2];
+
+		in[0] = qi.x;
+		in[1] = op(g, "Transpose", g->embd, NULL, NULL, &tp, 1);
+		node(g, "MatMul", NULL, in, 2, &out, 1, NULL, 0);
+	} else {
+		const char *y = linear(g, t, 0, &qi, e, &st), *out = "logits";
+
+		if (st != BN_OK)
+			return st;
+		node(g, "Identity", NULL, &y, 1, &out, 1, NULL, 0);
+	}
+	return BN_OK;
+}
+
+static int
+wr(FILE *f, const void *p, size_t n, struct bn_err *e)
+{
+	if (n > 0 && fwrite(p, 1, n, f) != n)
+		return bn_seterr(e, BN_EIO, "write error");
+	return BN_OK;
+}
+
+int
+bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
+    struct bn_err *e)
+{
+	struct bn_config c;
+	struct bn_onnx_opts def = { 0, 0 };
+	struct gb g;
+	struct pb model = { NULL, 0, 0, 0 }, graph = { NULL, 0, 0, 0 };
+	size_t at, i;
+	int st;
+
+	if (o == NULL)
+		o = &def;
+	if (o->packing != 0 && o->packing != BN_ONNX_NBITS &&
+	    o->packing != BN_ONNX_DQ_INT2)
+		return bn_seterr(e, BN_EUSAGE, "unknown ONNX packing %d",
+		    o->packing);
+	if (!m->has_config)
+		return bn_seterr(e, BN_EFORMAT, "no configuration record (not "
+		    "a model)");
+	if ((st = bn_config_from_kv(&c, &m->config, e)) != BN_OK)
+		return st;
+	memset(&g, 0, sizeof g);
+	g.c = &c;
+	g.o = o;
+	g.packing = o->packing ? o->packing : BN_ONNX_PACK_DEFAULT;
+	g.opset = g.packing == BN_ONNX_DQ_INT2 ? 25 : 21;
+	st = build(&g, m, e);
+	if (st == BN_OK && (g.oom || g.nodes.oom || g.inits.oom ||
+	    g.inputs.oom || g.outputs.oom))
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+	/* GraphProto: node 1, name 2, initializer 5, input 11, output 12 */
+	if (st == BN_OK) {
+		pb_raw(&graph, g.nodes.p, g.nodes.n);
+		pb_str(&graph, 2, "bntools");
+		pb_raw(&graph, g.inits.p, g.inits.n);
+		pb_raw(&graph, g.inputs.p, g.inputs.n);
+		pb_raw(&graph, g.outputs.p, g.outputs.n);
+		if (graph.oom)
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		else if (graph.n > PB_MAX - 1024)
+			st = bn_seterr(e, BN_EUNSUPPORTED, "the graph needs "
+			    "%zu bytes, over protobuf's 2 GiB limit (ONNX "
+			    "external data is not written)", graph.n);
+	}
+	/* ModelProto: ir_version 1, producer_name 2, producer_version 3,
+	 * graph 7, opset_import 8 (OperatorSetIdProto: domain 1,
+	 * version 2). */
+	if (st == BN_OK) {
+		pb_int(&model, 1, g.opset >= 25 ? 13 : 10);
+		pb_str(&model, 2, "bntools");
+		pb_str(&model, 3, BN_VERSION);
+		at = pb_begin(&model, 8);
+		pb_str(&model, 1, "");
+		pb_int(&model, 2, g.opset);
+		pb_end(&model, at);
+		if (g.packing == BN_ONNX_NBITS) {
+			at = pb_begin(&model, 8);
+			pb_str(&model, 1, "com.microsoft");
+			pb_int(&model, 2, 1);
+			pb_end(&model, at);
+		}
+		pb_tag(&model, 7, 2);
+		pb_varint(&model, graph.n);
+		if (model.oom)
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		else if ((st = wr(f, model.p, model.n, e)) == BN_OK)
+			st = wr(f, graph.p, graph.n, e);
+	}
+	pb_free(&model);
+	pb_free(&graph);
+	pb_free(&g.nodes);
+	pb_free(&g.inits);
+	pb_free(&g.inputs);
+	pb_free(&g.outputs);
+	for (i = 0; i < g.nnames; i++)
+		free(g.names[i]);
+	free(g.names);
+	return st;
+}
