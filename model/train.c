@@ -1,0 +1,855 @@
+/* train.c: quantization-aware training (train.h).  The structure is
+ * llm.c's: one flat array of parameters and one of gradients, a
+ * forward pass that keeps what the backward pass needs, and the
+ * backward pass in reverse order.  Products go through kernels/gemm.c;
+ * per-row layers are model/layers.inc.  BitLinear (qat-recipe.md 1.3):
+ * the forward uses the dequantized weights Q(W) and activations Q(x);
+ * the backward is the float backward at those tensors, and the
+ * gradient of Q(W) is the gradient of W (identity STE).
+ *
+ * Every reduction has one order whatever the number of threads (work
+ * is split by rows, columns or heads, never inside a sum), so a run
+ * repeats bit for bit. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "gemm.h"
+#include "quant.h"
+#include "train.h"
+
+#define REAL float
+#define L(name) name##_f
+#define SQRT sqrtf
+#define EXP expf
+#include "layers.inc"
+#undef REAL
+#undef L
+#undef SQRT
+#undef EXP
+
+struct bn_train_layer {
+	int an, q, k, v, o, asn, fn, gate, up, down, fsn;	/* params */
+	/* kept activations, N rows each */
+	float *xin, *r1, *xa, *q_, *k_, *v_, *P, *ao, *ra, *oa;
+	float *xmid, *r2, *fa, *ga, *ua, *h, *rh, *da;
+};
+
+/* the final norm's input, rstd and output */
+struct fin {
+	float *x, *r, *xf;
+};
+
+#define NROWS(t) ((size_t)(t)->B * (size_t)(t)->T)
+
+static size_t
+add_param(struct bn_train *t, const char *name, size_t rows, size_t cols,
+    int ndim, int quant)
+{
+	struct bn_tparam *p = &t->p[t->np];
+
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->rows = rows;
+	p->cols = cols;
+	p->ndim = ndim;
+	p->quant = quant;
+	p->off = t->n;
+	t->n += rows * cols;
+	return (size_t)t->np++;
+}
+
+int
+bn_train_find(const struct bn_train *t, const char *name)
+{
+	int i;
+
+	for (i = 0; i < t->np; i++)
+		if (strcmp(t->p[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Values of a tensor row as f32, scales applied. */
+static void
+row_values(const struct bnt_map_tensor *m, uint64_t r, float *out)
+{
+	const unsigned char *p = (const unsigned char *)m->data +
+	    r * m->t.row_bytes;
+	uint64_t c;
+	float s;
+
+	bn_row_to_f32(m->t.dtype, p, m->t.row_len, out);
+	if (m->t.scale_kind == BNT_SCALE_NONE)
+		return;
+	for (c = 0; c < m->t.row_len; c++) {
+		s = bnt_tensor_scale(&m->t, m->scales,
+		    bnt_scale_index(&m->t, r, c));
+		out[c] = m->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
+		    out[c] * s;
+	}
+}
+
+static int
+load_param(struct bn_train *t, const struct bnt_map *map, int i,
+    struct bn_err *e)
+{
+	const struct bn_tparam *p = &t->p[i];
+	const struct bnt_map_tensor *m = bnt_map_find(map, p->name);
+	uint64_t rows, n;
+	size_t r;
+
+	if (m == NULL)
+		return bn_seterr(e, BN_EFORMAT, "no tensor '%s'", p->name);
+	rows = m->t.rows;
+	n = m->t.row_len;
+	if (m->t.ndim > 2 || rows != p->rows || n != p->cols)
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': shape does not "
+		    "match the configuration", p->name);
+	if (m->t.dtype == BN_DTYPE_F64 || m->t.dtype == BN_DTYPE_I32 ||
+	    m->t.dtype == BN_DTYPE_I64 || m->t.dtype == BN_DTYPE_U8)
+		return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': type %s "
+		    "cannot be trained", p->name,
+		    bn_dtype_traits(m->t.dtype)->name);
+	for (r = 0; r < p->rows; r++)
+		row_values(m, r, t->w + p->off + r * p->cols);
+	return BN_OK;
+}
+
+/* Carve n floats out of the activation arena. */
+static float *
+carve(float **cur, size_t n)
+{
+	float *p = *cur;
+
+	*cur += (n + 15) & ~(size_t)15;
+	return p;
+}
+
+static size_t
+layer_floats(const struct bn_train *t)
+{
+	const struct bn_config *c = &t->c;
+	size_t N = NROWS(t), C = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t qd = (size_t)c->heads * (size_t)c->head_dim;
+	size_t kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
+	size_t per = 3 * C + 3 * qd + 2 * kvd + C + C + 4 * F + 4 + 16 * 18;
+
+	return N * per + (size_t)t->B * (size_t)c->heads * (size_t)t->T *
+	    (size_t)t->T + 16 * 18;
+}
+
+static void
+bind_acts(struct bn_train *t)
+{
+	const struct bn_config *c = &t->c;
+	size_t N = NROWS(t), C = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t qd = (size_t)c->heads * (size_t)c->head_dim;
+	size_t kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
+	float *cur = t->act;
+	int l;
+
+	for (l = 0; l < c->layers; l++) {
+		struct bn_train_layer *S = &t->L[l];
+
+		S->xin = carve(&cur, N * C);
+		S->r1 = carve(&cur, N);
+		S->xa = carve(&cur, N * C);
+		S->q_ = carve(&cur, N * qd);
+		S->k_ = carve(&cur, N * kvd);
+		S->v_ = carve(&cur, N * kvd);
+		S->P = carve(&cur, (size_t)t->B * (size_t)c->heads *
+		    (size_t)t->T * (size_t)t->T);
+		S->ao = carve(&cur, N * qd);
+		S->ra = carve(&cur, N);
+		S->oa = carve(&cur, N * qd);
+		S->xmid = carve(&cur, N * C);
+		S->r2 = carve(&cur, N);
+		S->fa = carve(&cur, N * C);
+		S->ga = carve(&cur, N * F);
+		S->ua = carve(&cur, N * F);
+		S->h = carve(&cur, N * F);
+		S->rh = carve(&cur, N);
+		S->da = carve(&cur, N * F);
+	}
+}
+
+void
+bn_train_free(struct bn_train *t)
+{
+	if (t == NULL)
+		return;
+	free(t->w);
+	free(t->g);
+	free(t->m);
+	free(t->v);
+	free(t->wq);
+	free(t->p);
+	free(t->L);
+	free(t->act);
+	free(t->logits);
+	free(t->scratch);
+	free(t->cosv);
+	free(t->sinv);
+	bn_gemm_free(t->gemm);
+	if (t->pool != NULL)
+		bn_pool_free(t->pool);
+	free(t);
+}
+
+static size_t
+scratch_floats(const struct bn_train *t)
+{
+	const struct bn_config *c = &t->c;
+	size_t N = NROWS(t), C = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t qd = (size_t)c->heads * (size_t)c->head_dim;
+	size_t w = F > qd ? F : qd;
+
+	w = w > C ? w : C;
+	/* dx, dxm (C); d1, d2, d3 (w); dq (qd), dk, dv (kvd); fin (2C+1);
+	 * attention tmp per thread (T) */
+	return N * (2 * C + 3 * w + qd + 2 * (size_t)c->kv_heads *
+	    (size_t)c->head_dim + 2 * C + 1) + 64 * 12 +
+	    (size_t)t->nthreads * (size_t)t->T;
+}
+
+int
+bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
+    int B, int T, int nthreads, struct bn_err *e)
+{
+	struct bn_train *t;
+	struct bn_config *c;
+	char name[64];
+	size_t C, F, qd, kvd, V, half, i, p, np;
+	int l, st;
+
+	*tp = NULL;
+	if ((t = calloc(1, sizeof *t)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	c = &t->c;
+	if (!map->has_config) {
+		free(t);
+		return bn_seterr(e, BN_EFORMAT, "no configuration record "
+		    "(not a model)");
+	}
+	if ((st = bn_config_from_kv(c, &map->config, e)) != BN_OK) {
+		free(t);
+		return st;
+	}
+	if (c->hidden > BN_TRAIN_MAXW || c->ffn > BN_TRAIN_MAXW ||
+	    c->heads * c->head_dim > BN_TRAIN_MAXW || B < 1 || T < 1 ||
+	    T > c->ctx) {
+		st = bn_seterr(e, BN_EUNSUPPORTED, "cannot train this shape "
+		    "(widths up to %d, 1 <= ctx <= %d)", BN_TRAIN_MAXW,
+		    c->ctx);
+		free(t);
+		return st;
+	}
+	t->quant = quant;
+	t->B = B;
+	t->T = T;
+	t->nthreads = nthreads;
+	C = (size_t)c->hidden;
+	F = (size_t)c->ffn;
+	V = (size_t)c->vocab;
+	qd = (size_t)c->heads * (size_t)c->head_dim;
+	kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
+	np = 3 + (size_t)c->layers * 11;
+	if ((t->p = calloc(np, sizeof *t->p)) == NULL ||
+	    (t->L = calloc((size_t)c->layers, sizeof *t->L)) == NULL) {
+		bn_train_free(t);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	t->emb = (int)add_param(t, "token_embd.weight", V, C, 2, 0);
+	for (l = 0; l < c->layers; l++) {
+		struct bn_train_layer *S = &t->L[l];
+		int bl = quant != BN_TQ_FLOAT;
+
+#define NM(s) (snprintf(name, sizeof name, "blk.%d." s, l), name)
+		S->an = (int)add_param(t, NM("attn_norm.weight"), 1, C, 1, 0);
+		S->q = (int)add_param(t, NM("attn_q.weight"), qd, C, 2, bl);
+		S->k = (int)add_param(t, NM("attn_k.weight"), kvd, C, 2, bl);
+		S->v = (int)add_param(t, NM("attn_v.weight"), kvd, C, 2, bl);
+		S->asn = c->arch == BN_ARCH_BITNET ? (int)add_param(t,
+		    NM("attn_sub_norm.weight"), 1, qd, 1, 0) : -1;
+		S->o = (int)add_param(t, NM("attn_output.weight"), C, qd, 2,
+		    bl);
+		S->fn = (int)add_param(t, NM("ffn_norm.weight"), 1, C, 1, 0);
+		S->gate = (int)add_param(t, NM("ffn_gate.weight"), F, C, 2,
+		    bl);
+		S->up = (int)add_param(t, NM("ffn_up.weight"), F, C, 2, bl);
+		S->fsn = c->arch == BN_ARCH_BITNET ? (int)add_param(t,
+		    NM("ffn_sub_norm.weight"), 1, F, 1, 0) : -1;
+		S->down = (int)add_param(t, NM("ffn_down.weight"), C, F, 2,
+		    bl);
+#undef NM
+	}
+	t->out_norm = (int)add_param(t, "output_norm.weight", 1, C, 1, 0);
+	t->head = c->tied ? t->emb : (int)add_param(t, "output.weight", V, C,
+	    2, 0);
+	t->act_n = layer_floats(t) * (size_t)c->layers + NROWS(t) * (2 * C + 1)
+	    + 64;
+	if ((t->w = calloc(t->n, sizeof *t->w)) == NULL ||
+	    (t->g = calloc(t->n, sizeof *t->g)) == NULL ||
+	    (t->m = calloc(t->n, sizeof *t->m)) == NULL ||
+	    (t->v = calloc(t->n, sizeof *t->v)) == NULL ||
+	    (t->wq = calloc(t->n, sizeof *t->wq)) == NULL ||
+	    (t->act = calloc(t->act_n, sizeof *t->act)) == NULL ||
+	    (t->logits = malloc(NROWS(t) * V * sizeof *t->logits)) == NULL ||
+	    (t->scratch = malloc(scratch_floats(t) * sizeof(float))) ==
+	    NULL || (t->cosv = malloc((size_t)T * C * sizeof(float))) ==
+	    NULL || (t->sinv = malloc((size_t)T * C * sizeof(float))) ==
+	    NULL) {
+		bn_train_free(t);
+		return bn_seterr(e, BN_ENOMEM, "out of memory for training "
+		    "(%d x %d tokens)", B, T);
+	}
+	bind_acts(t);
+	for (l = 0; l < t->np; l++)
+		if ((st = load_param(t, map, l, e)) != BN_OK) {
+			bn_train_free(t);
+			return st;
+		}
+	half = (size_t)c->head_dim / 2;
+	for (i = 0; i < half; i++) {
+		float inv = 1.0f / powf(c->rope_theta,
+		    (float)(2 * i) / (float)c->head_dim);
+
+		for (p = 0; p < (size_t)T; p++) {
+			float a = (float)p * inv;
+
+			t->cosv[p * half + i] = cosf(a);
+			t->sinv[p * half + i] = sinf(a);
+		}
+	}
+	if ((t->pool = bn_pool_create(nthreads)) == NULL ||
+	    (t->gemm = bn_gemm_new(t->pool)) == NULL) {
+		bn_train_free(t);
+		return bn_seterr(e, BN_ENOMEM, "cannot start threads");
+	}
+	*tp = t;
+	return BN_OK;
+}
+
+/* ---- helpers over the pool ---- */
+
+static const float *
+W(const struct bn_train *t, int i)
+{
+	const struct bn_tparam *p = &t->p[i];
+
+	return p->quant ? t->wq + p->off : t->w + p->off;
+}
+
+static float *
+G(const struct bn_train *t, int i)
+{
+	return t->g + t->p[i].off;
+}
+
+/* Y[N][O] = X[N][I] W[O][I]^T */
+static void
+lin_fwd(struct bn_train *t, int wi, const float *x, float *y, size_t N)
+{
+	const struct bn_tparam *p = &t->p[wi];
+
+	bn_sgemm(t->gemm, 0, 1, N, p->rows, p->cols, x, p->cols, W(t, wi),
+	    p->cols, y, p->rows, 0);
+}
+
+/* dW += dY^T X; dX (+)= dY W */
+static void
+lin_bwd(struct bn_train *t, int wi, const float *x, const float *dy,
+    float *dx, size_t N, int acc)
+{
+	const struct bn_tparam *p = &t->p[wi];
+
+	bn_sgemm(t->gemm, 1, 0, p->rows, p->cols, N, dy, p->rows, x, p->cols,
+	    G(t, wi), p->cols, 1);
+	if (dx != NULL)
+		bn_sgemm(t->gemm, 0, 0, N, p->cols, p->rows, dy, p->rows,
+		    W(t, wi), p->cols, dx, p->cols, acc);
+}
+
+struct rowjob {
+	struct bn_train *t;
+	int kind;
+	size_t N, n;
+	const float *x, *g, *dy, *r, *u;
+	float *y, *r_out, *dx, *dg, *du;
+	int acc;
+	/* loss */
+	const int32_t *tok;
+	const float *zt;
+	float alpha, tau, scale;
+	double *ce, *kl;
+};
+
+enum { RJ_RMS, RJ_RMS_BWD, RJ_RMS_DG, RJ_QUANT, RJ_ACT, RJ_ACT_BWD,
+    RJ_LOSS };
+
+static void
+row_task(void *ctx, int i, int nt)
+{
+	const struct rowjob *j = ctx;
+	const struct bn_train *t = j->t;
+	size_t per, lo, hi, r, n = j->n;
+	int8_t q[BN_TRAIN_MAXW];
+
+	if (j->kind == RJ_RMS_DG) {	/* columns: dg[c] += sum dy x r */
+		per = (n + (size_t)nt - 1) / (size_t)nt;
+		lo = (size_t)i * per;
+		hi = lo + per < n ? lo + per : n;
+		for (r = 0; r < j->N; r++) {
+			size_t c;
+
+			for (c = lo; c < hi; c++)
+				j->dg[c] += j->dy[r * n + c] *
+				    (j->x[r * n + c] * j->r[r]);
+		}
+		return;
+	}
+	per = (j->N + (size_t)nt - 1) / (size_t)nt;
+	lo = (size_t)i * per;
+	hi = lo + per < j->N ? lo + per : j->N;
+	for (r = lo; r < hi; r++) {
+		const float *x = j->x + r * n;
+
+		switch (j->kind) {
+		case RJ_RMS:
+			j->r_out[r] = rms_fwd_f(j->y + r * n, x, j->g, n,
+			    bn_k->dot_f32(x, x, n), t->c.norm_eps);
+			break;
+		case RJ_RMS_BWD: {
+			/* dx only; dg in RJ_RMS_DG */
+			const float *dy = j->dy + r * n;
+			float *dx = j->dx + r * n, rr = j->r[r], s = 0;
+			size_t c;
+
+			for (c = 0; c < n; c++)
+				s += dy[c] * j->g[c] * (x[c] * rr);
+			s /= (float)n;
+			for (c = 0; c < n; c++) {
+				float d = rr * (dy[c] * j->g[c] -
+				    x[c] * rr * s);
+
+				dx[c] = j->acc ? dx[c] + d : d;
+			}
+			break;
+		}
+		case RJ_QUANT: {
+			/* y = Q(x) = round(x s) / s, s = 127 / absmax */
+			float s = bn_k->quant_i8(x, q, n);
+			size_t c;
+
+			for (c = 0; c < n; c++)
+				j->y[r * n + c] = (float)q[c] / s;
+			break;
+		}
+		case RJ_ACT:
+			act_fwd_f(j->y + r * n, x, j->u + r * n, n,
+			    t->c.act == BN_ACT_RELU2);
+			break;
+		case RJ_ACT_BWD:
+			act_bwd_f(j->dx + r * n, j->du + r * n, j->dy + r * n,
+			    x, j->u + r * n, n, t->c.act == BN_ACT_RELU2);
+			break;
+		case RJ_LOSS:
+			loss_row_f(j->y + r * n, x, j->zt != NULL ?
+			    j->zt + r * n : NULL, n, j->tok[r], j->alpha,
+			    j->tau, j->scale, j->ce + r, j->kl + r);
+			break;
+		}
+	}
+}
+
+static void
+rows(struct bn_train *t, struct rowjob *j)
+{
+	j->t = t;
+	bn_pool_run(t->pool, row_task, j);
+}
+
+static void
+rms(struct bn_train *t, int gi, const float *x, float *y, float *r, size_t N)
+{
+	struct rowjob j = { .kind = RJ_RMS, .N = N, .n = t->p[gi].cols,
+	    .x = x, .g = t->w + t->p[gi].off, .y = y, .r_out = r };
+
+	rows(t, &j);
+}
+
+static void
+rms_back(struct bn_train *t, int gi, const float *x, const float *r,
+    const float *dy, float *dx, size_t N, int acc)
+{
+	struct rowjob j = { .kind = RJ_RMS_BWD, .N = N, .n = t->p[gi].cols,
+	    .x = x, .g = t->w + t->p[gi].off, .dy = dy, .r = r, .dx = dx,
+	    .acc = acc };
+
+	rows(t, &j);
+	j.kind = RJ_RMS_DG;
+	j.dg = G(t, gi);
+	rows(t, &j);
+}
+
+static void
+quant_rows(struct bn_train *t, const float *x, float *y, size_t N, size_t n)
+{
+	struct rowjob j = { .kind = RJ_QUANT, .N = N, .n = n, .x = x, .y = y };
+
+	if (t->quant == BN_TQ_FLOAT) {
+		if (y != x)
+			memcpy(y, x, N * n * sizeof *y);
+		return;
+	}
+	rows(t, &j);
+}
+
+/* Quantize every projection weight into t->wq. */
+static void
+quant_weights(struct bn_train *t)
+{
+	int i;
+
+	for (i = 0; i < t->np; i++) {
+		const struct bn_tparam *p = &t->p[i];
+		const float *w = t->w + p->off;
+		float *q = t->wq + p->off;
+		size_t n = p->rows * p->cols, k;
+
+		if (!p->quant)
+			continue;
+		if (t->quant == BN_TQ_TERNARY) {
+			float s = bn_ternary_scale(w, n);
+
+			for (k = 0; k < n; k++) {
+				float v = nearbyintf(w[k] * s);
+
+				v = v > 1 ? 1 : v < -1 ? -1 : v;
+				q[k] = v / s;
+			}
+		} else {
+			float alpha, beta;
+
+			bn_binary_stats(w, n, &alpha, &beta);
+			for (k = 0; k < n; k++)
+				q[k] = w[k] - alpha > 0 ? beta : -beta;
+		}
+	}
+}
+
+/* ---- attention over the pool: units are (sequence, kv group) ---- */
+
+struct attjob {
+	struct bn_train *t;
+	struct bn_train_layer *S;
+	int nseq, back;
+	const float *dout;
+	float *dq, *dk, *dv;
+	float *tmp;
+};
+
+static void
+att_task(void *ctx, int i, int nt)
+{
+	const struct attjob *j = ctx;
+	const struct bn_train *t = j->t;
+	const struct bn_config *c = &t->c;
+	const struct bn_train_layer *S = j->S;
+	size_t T = (size_t)t->T, hd = (size_t)c->head_dim;
+	size_t qd = (size_t)c->heads * hd, kvd = (size_t)c->kv_heads * hd;
+	size_t units = (size_t)j->nseq * (size_t)c->kv_heads, u;
+	size_t per = (size_t)(c->heads / c->kv_heads), hh;
+
+	for (u = (size_t)i; u < units; u += (size_t)nt) {
+		size_t b = u / (size_t)c->kv_heads, g = u % (size_t)c->kv_heads;
+		size_t row = b * T;
+
+		if (j->back) {
+			size_t p;
+
+			for (p = 0; p < T; p++) {
+				memset(j->dk + (row + p) * kvd + g * hd, 0,
+				    hd * sizeof(float));
+				memset(j->dv + (row + p) * kvd + g * hd, 0,
+				    hd * sizeof(float));
+			}
+		}
+		for (hh = 0; hh < per; hh++) {
+			size_t h = g * per + hh;
+			float *P = S->P + (b * (size_t)c->heads + h) * T * T;
+			size_t qo = row * qd + h * hd, ko = row * kvd + g * hd;
+
+			if (!j->back)
+				att_fwd_f(S->ao + qo, P, S->q_ + qo,
+				    S->k_ + ko, S->v_ + ko, T, hd, qd, kvd);
+			else
+				att_bwd_f(j->dq + qo, j->dk + ko, j->dv + ko,
+				    j->dout + qo, P, S->q_ + qo, S->k_ + ko,
+				    S->v_ + ko, T, hd, qd, kvd,
+				    j->tmp + (size_t)i * T);
+		}
+	}
+}
+
+/* ---- the step ---- */
+
+double
+bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
+    const float *teacher, float alpha, float tau, int grad, double *ce_out,
+    double *kl_out)
+{
+	const struct bn_config *c = &t->c;
+	size_t T = (size_t)t->T, N = (size_t)nseq * T, C = (size_t)c->hidden;
+	size_t F = (size_t)c->ffn, V = (size_t)c->vocab;
+	size_t hd = (size_t)c->head_dim, qd = (size_t)c->heads * hd;
+	size_t kvd = (size_t)c->kv_heads * hd, half = hd / 2;
+	size_t b, s, r, i;
+	float *sc = t->scratch;
+	float *dx = sc, *dxm = dx + N * C;
+	size_t wmax = F > qd ? F : qd;
+	float *d1, *d2, *d3, *dq, *dk, *dv, *atmp;
+	struct fin fin;
+	double *ce, *kl, ces = 0, kls = 0;
+	int32_t *tgt;
+	int l, bitnet = c->arch == BN_ARCH_BITNET;
+
+	wmax = wmax > C ? wmax : C;
+	d1 = dxm + N * C;
+	d2 = d1 + N * wmax;
+	d3 = d2 + N * wmax;
+	dq = d3 + N * wmax;
+	dk = dq + N * qd;
+	dv = dk + N * kvd;
+	fin.x = dv + N * kvd;
+	fin.xf = fin.x + N * C;
+	fin.r = fin.xf + N * C;
+	atmp = fin.r + N + 16;
+	if (nseq < 1 || nseq > t->B)
+		return NAN;
+	for (b = 0; b < (size_t)nseq; b++)
+		for (s = 0; s <= T; s++)
+			if (tok[b * (T + 1) + s] < 0 ||
+			    tok[b * (T + 1) + s] >= c->vocab)
+				return NAN;
+	if (t->quant != BN_TQ_FLOAT)
+		quant_weights(t);
+
+	/* forward */
+	for (b = 0; b < (size_t)nseq; b++)
+		for (s = 0; s < T; s++)
+			memcpy(t->L[0].xin + (b * T + s) * C, t->w +
+			    t->p[t->emb].off + (size_t)tok[b * (T + 1) + s] *
+			    C, C * sizeof(float));
+	for (l = 0; l < c->layers; l++) {
+		struct bn_train_layer *S = &t->L[l];
+		float *xout = l + 1 < c->layers ? t->L[l + 1].xin : fin.x;
+		struct attjob aj = { t, S, nseq, 0, NULL, NULL, NULL, NULL,
+		    NULL };
+
+		rms(t, S->an, S->xin, d1, S->r1, N);
+		quant_rows(t, d1, S->xa, N, C);
+		lin_fwd(t, S->q, S->xa, S->q_, N);
+		lin_fwd(t, S->k, S->xa, S->k_, N);
+		lin_fwd(t, S->v, S->xa, S->v_, N);
+		for (r = 0; r < N; r++) {
+			size_t pos = r % T;
+
+			rope_f(S->q_ + r * qd, t->cosv + pos * half,
+			    t->sinv + pos * half, (size_t)c->heads, hd,
+			    c->rope_interleaved, 0);
+			rope_f(S->k_ + r * kvd, t->cosv + pos * half,
+			    t->sinv + pos * half, (size_t)c->kv_heads, hd,
+			    c->rope_interleaved, 0);
+		}
+		bn_pool_run(t->pool, att_task, &aj);
+		if (bitnet) {
+			rms(t, S->asn, S->ao, d1, S->ra, N);
+			quant_rows(t, d1, S->oa, N, qd);
+		} else
+			quant_rows(t, S->ao, S->oa, N, qd);
+		lin_fwd(t, S->o, S->oa, d1, N);
+		for (i = 0; i < N * C; i++)
+			S->xmid[i] = S->xin[i] + d1[i];
+		rms(t, S->fn, S->xmid, d1, S->r2, N);
+		quant_rows(t, d1, S->fa, N, C);
+		lin_fwd(t, S->gate, S->fa, S->ga, N);
+		lin_fwd(t, S->up, S->fa, S->ua, N);
+		{
+			struct rowjob j = { .kind = RJ_ACT, .N = N, .n = F,
+			    .x = S->ga, .u = S->ua, .y = S->h };
+
+			rows(t, &j);
+		}
+		if (bitnet) {
+			rms(t, S->fsn, S->h, d1, S->rh, N);
+			quant_rows(t, d1, S->da, N, F);
+		} else
+			quant_rows(t, S->h, S->da, N, F);
+		lin_fwd(t, S->down, S->da, d1, N);
+		for (i = 0; i < N * C; i++)
+			xout[i] = S->xmid[i] + d1[i];
+	}
+	rms(t, t->out_norm, fin.x, fin.xf, fin.r, N);
+	lin_fwd(t, t->head, fin.xf, t->logits, N);
+
+	/* loss; the logits become their gradient */
+	if ((ce = malloc(2 * N * sizeof *ce)) == NULL ||
+	    (tgt = malloc(N * sizeof *tgt)) == NULL) {
+		free(ce);
+		return NAN;
+	}
+	kl = ce + N;
+	for (b = 0; b < (size_t)nseq; b++)
+		for (s = 0; s < T; s++)
+			tgt[b * T + s] = tok[b * (T + 1) + s + 1];
+	{
+		struct rowjob j = { .kind = RJ_LOSS, .N = N, .n = V,
+		    .x = t->logits, .y = t->logits, .tok = tgt,
+		    .zt = teacher, .alpha = teacher != NULL ? alpha : 1,
+		    .tau = tau, .scale = 1.0f / (float)N, .ce = ce, .kl = kl };
+
+		rows(t, &j);
+	}
+	for (r = 0; r < N; r++) {
+		ces += ce[r];
+		kls += kl[r];
+	}
+	free(ce);
+	free(tgt);
+	ces /= (double)N;
+	kls /= (double)N;
+	if (ce_out != NULL)
+		*ce_out = ces;
+	if (kl_out != NULL)
+		*kl_out = kls;
+	if (!grad)
+		goto out;
+
+	/* backward */
+	memset(t->g, 0, t->n * sizeof *t->g);
+	lin_bwd(t, t->head, fin.xf, t->logits, d1, N, 0);
+	rms_back(t, t->out_norm, fin.x, fin.r, d1, dx, N, 0);
+	for (l = c->layers - 1; l >= 0; l--) {
+		struct bn_train_layer *S = &t->L[l];
+		struct attjob aj = { t, S, nseq, 1, NULL, dq, dk, dv, atmp };
+
+		/* x_out = xmid + down(Q(h')) */
+		memcpy(dxm, dx, N * C * sizeof *dx);
+		lin_bwd(t, S->down, S->da, dx, d1, N, 0);
+		if (bitnet) {
+			rms_back(t, S->fsn, S->h, S->rh, d1, d2, N, 0);
+			memcpy(d1, d2, N * F * sizeof *d1);
+		}
+		{
+			struct rowjob j = { .kind = RJ_ACT_BWD, .N = N, .n = F,
+			    .x = S->ga, .u = S->ua, .dy = d1, .dx = d2,
+			    .du = d3 };
+
+			rows(t, &j);
+		}
+		lin_bwd(t, S->gate, S->fa, d2, d1, N, 0);
+		lin_bwd(t, S->up, S->fa, d3, d1, N, 1);
+		rms_back(t, S->fn, S->xmid, S->r2, d1, dxm, N, 1);
+		/* xmid = xin + o(Q(ao')) */
+		memcpy(dx, dxm, N * C * sizeof *dx);
+		lin_bwd(t, S->o, S->oa, dxm, d1, N, 0);
+		if (bitnet) {
+			rms_back(t, S->asn, S->ao, S->ra, d1, d2, N, 0);
+			memcpy(d1, d2, N * qd * sizeof *d1);
+		}
+		aj.dout = d1;
+		bn_pool_run(t->pool, att_task, &aj);
+		for (r = 0; r < N; r++) {
+			size_t pos = r % T;
+
+			rope_f(dq + r * qd, t->cosv + pos * half,
+			    t->sinv + pos * half, (size_t)c->heads, hd,
+			    c->rope_interleaved, 1);
+			rope_f(dk + r * kvd, t->cosv + pos * half,
+			    t->sinv + pos * half, (size_t)c->kv_heads, hd,
+			    c->rope_interleaved, 1);
+		}
+		lin_bwd(t, S->q, S->xa, dq, d2, N, 0);
+		lin_bwd(t, S->k, S->xa, dk, d2, N, 1);
+		lin_bwd(t, S->v, S->xa, dv, d2, N, 1);
+		rms_back(t, S->an, S->xin, S->r1, d2, dx, N, 1);
+	}
+	{
+		float *ge = G(t, t->emb);
+
+		for (b = 0; b < (size_t)nseq; b++)
+			for (s = 0; s < T; s++) {
+				const float *d = dx + (b * T + s) * C;
+				float *gr = ge + (size_t)tok[b * (T + 1) + s] *
+				    C;
+
+				for (i = 0; i < C; i++)
+					gr[i] += d[i];
+			}
+	}
+out:
+	if (teacher == NULL)
+		return ces;
+	return (double)alpha * ces + (1.0 - (double)alpha) * (double)tau *
+	    (double)tau * kls;
+}
+
+double
+bn_train_clip(struct bn_train *t, double clip)
+{
+	double ss = 0, norm;
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		ss += (double)t->g[i] * (double)t->g[i];
+	norm = sqrt(ss);
+	if (clip > 0 && norm > clip) {
+		float k = (float)(clip / (norm + 1e-6));
+
+		for (i = 0; i < t->n; i++)
+			t->g[i] *= k;
+	}
+	return norm;
+}
+
+void
+bn_train_adamw(struct bn_train *t, int step, float lr, float beta1,
+    float beta2, float eps, float wd)
+{
+	float bc1 = 1.0f - powf(beta1, (float)step);
+	float bc2s = sqrtf(1.0f - powf(beta2, (float)step));
+	float stepsize = lr / bc1;
+	int i;
+
+	for (i = 0; i < t->np; i++) {
+		const struct bn_tparam *p = &t->p[i];
+		float *w = t->w + p->off, *g = t->g + p->off;
+		float *m = t->m + p->off, *v = t->v + p->off;
+		float decay = p->ndim == 2 ? 1.0f - lr * wd : 1.0f;
+		size_t k, n = p->rows * p->cols;
+
+		for (k = 0; k < n; k++) {
+			w[k] *= decay;
+			m[k] = m[k] + (g[k] - m[k]) * (1.0f - beta1);
+			v[k] = v[k] * beta2 + (1.0f - beta2) * g[k] * g[k];
+			w[k] -= stepsize * (m[k] / (sqrtf(v[k]) / bc2s + eps));
+		}
+	}
+}
+
+float
+bn_train_lr(int s, int steps, int warmup, float lr, float min_lr)
+{
+	double prog;
+
+	if (s < warmup)
+		return (float)((double)lr * (s + 1) / warmup);
+	if (steps <= warmup)
+		return lr;
+	prog = (double)(s - warmup) / (double)(steps - warmup);
+	return (float)(min_lr + 0.5 * ((double)lr - min_lr) *
+	    (1.0 + cos(3.14159265358979323846 * prog)));
+}

@@ -1,0 +1,90 @@
+/* train.h: quantization-aware training of the llama and bitnet
+ * architectures: float master weights, BitLinear projections (absmean
+ * ternary or sign binary weights, per-token int8 absmax activations,
+ * identity straight-through estimator), the backward pass, AdamW.
+ * Formulas: bnquant(1) and ../shared/research/qat-recipe.md. */
+#ifndef BN_TRAIN_H
+#define BN_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bnt.h"
+#include "config.h"
+#include "kernels.h"
+#include "status.h"
+
+/* the widest row (hidden, ffn, heads x head_dim) a trainer takes */
+#define BN_TRAIN_MAXW 16384
+
+enum bn_tquant { BN_TQ_FLOAT = 0, BN_TQ_TERNARY = 1, BN_TQ_BINARY = 2 };
+
+/* One parameter tensor, [rows][cols] (a vector: rows 1), at off in the
+ * flat arrays w, g, m, v. */
+struct bn_tparam {
+	char name[64];
+	size_t rows, cols, off;
+	int ndim;
+	int quant;	/* a BitLinear weight */
+};
+
+struct bn_train_layer;
+
+struct bn_train {
+	struct bn_config c;
+	int quant;		/* enum bn_tquant for the projections */
+	int B, T;		/* sequences per call, tokens per sequence */
+	size_t n;		/* parameters */
+	float *w, *g, *m, *v;	/* weights, gradients, AdamW moments */
+	float *wq;		/* quantized projection weights (dequantized) */
+	struct bn_tparam *p;
+	int np;
+	int emb, out_norm, head;	/* indices into p */
+	struct bn_train_layer *L;
+	float *act;		/* activations kept for the backward pass */
+	size_t act_n;
+	float *logits, *scratch;
+	float *cosv, *sinv;
+	struct bn_pool *pool;
+	struct bn_gemm *gemm;
+	int nthreads;
+};
+
+/* Build a trainer for the model in map (float, or packed: codes times
+ * scale become the master weights), for up to B sequences of T tokens,
+ * with projections quantized as quant. */
+int bn_train_new(struct bn_train **tp, const struct bnt_map *map,
+    int quant, int B, int T, int nthreads, struct bn_err *e);
+void bn_train_free(struct bn_train *t);
+
+/* The loss of nseq <= B sequences of T + 1 tokens each (row b at
+ * tok + b * (T + 1)): inputs tok[0..T), targets tok[1..T].  With
+ * teacher (nseq * T rows of vocab logits, or NULL): loss = alpha * CE
+ * + (1 - alpha) * tau^2 * KL(teacher || student).  grad: 1 computes
+ * the gradients into t->g (overwritten).  ce and kl are the mean terms
+ * (either may be NULL); returns the loss, or NAN if a token is out of
+ * range. */
+double bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
+    const float *teacher, float alpha, float tau, int grad, double *ce,
+    double *kl);
+
+/* Global L2 norm of the gradients; if clip > 0 and the norm exceeds it,
+ * scale them to norm clip (as torch's clip_grad_norm_).  Returns the
+ * norm before clipping. */
+double bn_train_clip(struct bn_train *t, double clip);
+
+/* One AdamW step (torch.optim.AdamW's arithmetic), step >= 1; weight
+ * decay applies to matrices only. */
+void bn_train_adamw(struct bn_train *t, int step, float lr, float beta1,
+    float beta2, float eps, float wd);
+
+/* The learning rate of step s in [0, steps): linear warm-up over
+ * warmup steps, lr * (s + 1) / warmup, then a cosine from lr down to
+ * min_lr at the last step: min_lr + (lr - min_lr) / 2 * (1 + cos(pi *
+ * (s - warmup) / (steps - warmup))). */
+float bn_train_lr(int s, int steps, int warmup, float lr, float min_lr);
+
+/* Index of the parameter named name, or -1. */
+int bn_train_find(const struct bn_train *t, const char *name);
+
+#endif

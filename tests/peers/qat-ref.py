@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""qat-ref.py: the independent reference for bnquant's training.
+
+Writes, for three small models (llama + ternary with distillation,
+bitnet + ternary, llama + binary), a Hugging Face style directory
+(config.json, model.safetensors in f32) and ref.safetensors holding
+  tokens     int32 [10, B, T + 1]   one batch per step
+  teacher    f32   [B * T, V]       teacher logits (distillation case)
+  loss       f32   [10]             the loss at each of 10 AdamW steps
+  grad.NAME  f32                    every parameter's gradient at step 0
+computed with PyTorch in float32 from the formulas in
+../shared/research/qat-recipe.md (written from them, not from bntools'
+C code).  Run with Debian's python3-torch:
+  /usr/bin/python3 tests/peers/qat-ref.py tests/fixtures/qat
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+B, T, STEPS = 4, 32, 10
+LR, WARMUP, WD, CLIP = 1e-3, 3, 0.1, 1.0
+BETAS, EPS = (0.9, 0.95), 1e-6
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().contiguous()
+        dt = {torch.float32: "F32", torch.int32: "I32"}[t.dtype]
+        raw = t.numpy().tobytes()
+        header[name] = {"dtype": dt, "shape": list(t.shape),
+                        "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def act_quant(x):
+    s = 127.0 / x.abs().max(dim=-1, keepdim=True).values.clamp(min=1e-5)
+    return (x * s).round().clamp(-128, 127) / s
+
+
+def weight_quant(w, mode):
+    if mode == "ternary":
+        s = 1.0 / w.abs().mean().clamp(min=1e-5)
+        return (w * s).round().clamp(-1, 1) / s
+    alpha, beta = w.mean(), w.abs().mean()
+    return torch.where(w - alpha > 0, beta, -beta)
+
+
+def bitlinear(x, w, mode):
+    xq = x + (act_quant(x) - x).detach()
+    wq = w + (weight_quant(w, mode) - w).detach()
+    return xq @ wq.t()
+
+
+def rms(x, g, eps):
+    return g * (x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps))
+
+
+def rope(x, theta):  # x [B, T, H, D], rotate-half convention
+    d = x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    ang = torch.arange(x.shape[1], dtype=torch.float32)[:, None] * inv
+    cos = torch.cat([ang.cos(), ang.cos()], -1)[None, :, None, :]
+    sin = torch.cat([ang.sin(), ang.sin()], -1)[None, :, None, :]
+    x1, x2 = x[..., : d // 2], x[..., d // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
+def forward(P, cfg, tok, mode):
+    H, KV, D = cfg["heads"], cfg["kv_heads"], cfg["head_dim"]
+    eps, bitnet = 1e-5, cfg["arch"] == "bitnet"
+    x = P["token_embd.weight"][tok]
+    nb, nt = tok.shape
+    mask = torch.full((nt, nt), float("-inf")).triu(1)
+    for l in range(cfg["layers"]):
+        p = lambda s: P["blk.%d.%s.weight" % (l, s)]
+        h = rms(x, p("attn_norm"), eps)
+        q = bitlinear(h, p("attn_q"), mode).view(nb, nt, H, D)
+        k = bitlinear(h, p("attn_k"), mode).view(nb, nt, KV, D)
+        v = bitlinear(h, p("attn_v"), mode).view(nb, nt, KV, D)
+        q, k = rope(q, cfg["theta"]), rope(k, cfg["theta"])
+        k = k.repeat_interleave(H // KV, dim=2)
+        v = v.repeat_interleave(H // KV, dim=2)
+        s = torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(D) + mask
+        a = torch.einsum("bhts,bshd->bthd", s.softmax(-1), v)
+        a = a.reshape(nb, nt, H * D)
+        if bitnet:
+            a = rms(a, p("attn_sub_norm"), eps)
+        x = x + bitlinear(a, p("attn_output"), mode)
+        h = rms(x, p("ffn_norm"), eps)
+        g = bitlinear(h, p("ffn_gate"), mode)
+        u = bitlinear(h, p("ffn_up"), mode)
+        g = F.relu(g) ** 2 if bitnet else F.silu(g)
+        m = g * u
+        if bitnet:
+            m = rms(m, p("ffn_sub_norm"), eps)
+        x = x + bitlinear(m, p("ffn_down"), mode)
+    x = rms(x, P["output_norm.weight"], eps)
+    head = P["token_embd.weight"] if cfg["tied"] else P["output.weight"]
+    return x @ head.t()
+
+
+def loss_fn(z, tgt, zt, alpha, tau):
+    z = z.reshape(-1, z.shape[-1])
+    ce = F.cross_entropy(z, tgt.reshape(-1))
+    if zt is None:
+        return ce
+    lps = F.log_softmax(z / tau, -1)
+    lpt = F.log_softmax(zt / tau, -1)
+    kl = (lpt.exp() * (lpt - lps)).sum(-1).mean()
+    return alpha * ce + (1 - alpha) * tau * tau * kl
+
+
+def lr_at(step, steps):
+    if step < WARMUP:
+        return LR * (step + 1) / WARMUP
+    prog = (step - WARMUP) / (steps - WARMUP)
+    return 0.5 * LR * (1 + math.cos(math.pi * prog))
+
+
+HF = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
+      "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
+      "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+      "attn_sub_norm": "self_attn.attn_sub_norm",
+      "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
+      "ffn_down": "mlp.down_proj", "ffn_sub_norm": "mlp.ffn_sub_norm"}
+
+
+def hf_name(n):
+    if n == "token_embd.weight":
+        return "model.embed_tokens.weight"
+    if n == "output_norm.weight":
+        return "model.norm.weight"
+    if n == "output.weight":
+        return "lm_head.weight"
+    _, l, s, _ = n.split(".")
+    return "model.layers.%s.%s.weight" % (l, HF[s])
+
+
+def make(outdir, cfg, mode, kd, seed):
+    torch.manual_seed(seed)
+    C, Fd, V = cfg["hidden"], cfg["ffn"], cfg["vocab"]
+    qd, kvd = cfg["heads"] * cfg["head_dim"], cfg["kv_heads"] * cfg["head_dim"]
+    shapes = {"token_embd.weight": (V, C)}
+    for l in range(cfg["layers"]):
+        b = "blk.%d." % l
+        shapes.update({b + "attn_norm.weight": (C,),
+                       b + "attn_q.weight": (qd, C),
+                       b + "attn_k.weight": (kvd, C),
+                       b + "attn_v.weight": (kvd, C),
+                       b + "attn_output.weight": (C, qd),
+                       b + "ffn_norm.weight": (C,),
+                       b + "ffn_gate.weight": (Fd, C),
+                       b + "ffn_up.weight": (Fd, C),
+                       b + "ffn_down.weight": (C, Fd)})
+        if cfg["arch"] == "bitnet":
+            shapes[b + "attn_sub_norm.weight"] = (qd,)
+            shapes[b + "ffn_sub_norm.weight"] = (Fd,)
+    shapes["output_norm.weight"] = (C,)
+    if not cfg["tied"]:
+        shapes["output.weight"] = (V, C)
+    P = {}
+    for n, s in shapes.items():
+        if len(s) == 1:
+            P[n] = 1.0 + 0.1 * torch.randn(s)
+        else:
+            P[n] = 0.05 * torch.randn(s)
+        P[n].requires_grad_(True)
+    tokens = torch.randint(0, V, (STEPS, B, T + 1), dtype=torch.int32)
+    teacher = 2.0 * torch.randn(B * T, V) if kd else None
+    os.makedirs(outdir, exist_ok=True)
+    write_safetensors(os.path.join(outdir, "model.safetensors"),
+                      {hf_name(n): P[n] for n in shapes})
+    conf = {"architectures": ["BitNetForCausalLM" if cfg["arch"] == "bitnet"
+                              else "LlamaForCausalLM"],
+            "model_type": cfg["arch"], "vocab_size": V, "hidden_size": C,
+            "intermediate_size": Fd, "num_hidden_layers": cfg["layers"],
+            "num_attention_heads": cfg["heads"],
+            "num_key_value_heads": cfg["kv_heads"],
+            "hidden_act": "relu2" if cfg["arch"] == "bitnet" else "silu",
+            "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
+            "rope_theta": cfg["theta"], "tie_word_embeddings": cfg["tied"],
+            "bos_token_id": 0, "eos_token_id": 1, "torch_dtype": "float32"}
+    with open(os.path.join(outdir, "config.json"), "w") as f:
+        json.dump(conf, f, indent=1)
+    params = [P[n] for n in shapes]
+    opt = torch.optim.AdamW(
+        [{"params": [P[n] for n in shapes if len(shapes[n]) == 2],
+          "weight_decay": WD},
+         {"params": [P[n] for n in shapes if len(shapes[n]) == 1],
+          "weight_decay": 0.0}], lr=LR, betas=BETAS, eps=EPS)
+    losses, grads = [], {}
+    for step in range(STEPS):
+        tok = tokens[step].long()
+        z = forward(P, cfg, tok[:, :-1], mode)
+        loss = loss_fn(z, tok[:, 1:], teacher, 0.5, 2.0)
+        opt.zero_grad()
+        loss.backward()
+        losses.append(loss.item())
+        if step == 0:
+            grads = {"grad." + n: P[n].grad.clone() for n in shapes}
+        torch.nn.utils.clip_grad_norm_(params, CLIP)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, STEPS)
+        opt.step()
+    out = {"tokens": tokens, "loss": torch.tensor(losses)}
+    if kd:
+        out["teacher"] = teacher
+    out.update(grads)
+    write_safetensors(os.path.join(outdir, "ref.safetensors"), out)
+    print("%s: losses %s" % (outdir, " ".join("%.5f" % v for v in losses)))
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/qat"
+    torch.set_num_threads(1)
+    small = {"hidden": 64, "ffn": 128, "layers": 2, "heads": 4,
+             "kv_heads": 2, "head_dim": 16, "vocab": 256}
+    make(os.path.join(root, "llama-ternary-kd"),
+         dict(small, arch="llama", theta=10000.0, tied=False),
+         "ternary", True, 1)
+    make(os.path.join(root, "bitnet-ternary"),
+         dict(small, arch="bitnet", theta=500000.0, tied=True),
+         "ternary", False, 2)
+    make(os.path.join(root, "llama-binary"),
+         dict(small, arch="llama", theta=10000.0, tied=False),
+         "binary", False, 3)
+
+
+if __name__ == "__main__":
+    main()
