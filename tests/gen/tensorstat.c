@@ -1,0 +1,74 @@
+/* tensorstat.c: statistics of the f32 tensors of a bnt(5) stream, for
+ * tests of bnquant --init.
+ *
+ * usage: tensorstat [FILE]
+ *
+ * One line per f32 tensor on standard output:
+ *   name elements mean std min max fnv
+ * mean and std (population, divisor n) are accumulated in double and
+ * printed with %.6g; min and max with %.9g; fnv is the 64-bit FNV-1a
+ * hash of the tensor's payload bytes in hex, so a test can pin the
+ * exact values without depending on the other records. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bnt.h"
+#include "dtype.h"
+
+int
+main(int argc, char *argv[])
+{
+	struct bnt_reader *r;
+	struct bnt_record rec;
+	FILE *fp = stdin;
+	int st;
+
+	if (argc > 2) {
+		fputs("usage: tensorstat [file]\n", stderr);
+		return 64;
+	}
+	if (argc == 2 && (fp = fopen(argv[1], "rb")) == NULL) {
+		perror(argv[1]);
+		return 66;
+	}
+	if ((r = bnt_reader_open(fp, argc == 2 ? argv[1] : "<stdin>")) == NULL)
+		return 71;
+	while ((st = bnt_read_next(r, &rec)) == BN_OK) {
+		const struct bnt_tensor *t = &rec.tensor;
+		double sum = 0, sq = 0, mean, sd;
+		float mn = INFINITY, mx = -INFINITY, x;
+		uint64_t i, h = UINT64_C(0xcbf29ce484222325);
+
+		if (rec.kind != BNT_KIND_TENSOR || t->dtype != BN_DTYPE_F32)
+			continue;
+		for (i = 0; i < t->nelem; i++) {
+			memcpy(&x, rec.data + 4 * i, 4);
+			sum += x;
+			if (x < mn)
+				mn = x;
+			if (x > mx)
+				mx = x;
+		}
+		mean = t->nelem ? sum / (double)t->nelem : 0;
+		for (i = 0; i < t->nelem; i++) {
+			memcpy(&x, rec.data + 4 * i, 4);
+			sq += (x - mean) * (x - mean);
+		}
+		sd = t->nelem ? sqrt(sq / (double)t->nelem) : 0;
+		for (i = 0; i < t->data_bytes; i++)
+			h = (h ^ rec.data[i]) * UINT64_C(0x100000001b3);
+		printf("%s %llu %.6g %.6g %.9g %.9g %016llx\n", t->name,
+		    (unsigned long long)t->nelem, mean, sd, (double)mn,
+		    (double)mx, (unsigned long long)h);
+	}
+	if (st != BN_END) {
+		fprintf(stderr, "tensorstat: %s\n", bnt_reader_error(r));
+		return 65;
+	}
+	bnt_reader_close(r);
+	if (fp != stdin)
+		fclose(fp);
+	return 0;
+}
