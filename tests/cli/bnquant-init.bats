@@ -210,3 +210,15 @@ output.weight 3071a2ddb12cc4cf" ]
 		}
 	}'
 }
+
+@test "the vocabulary's pad row of the embedding is zero, as in transformers" {
+	g=$BATS_TEST_TMPDIR/v.gguf m=$BATS_TEST_TMPDIR/m.bnt
+	"$BUILDDIR/tests/mkgguf" "$g" "$BATS_TEST_TMPDIR/r.safetensors"
+	bnquant --init llama --hidden 32 --layers 1 --heads 2 --ffn 64 \
+	    --tokenizer "$g" -o "$m"
+	[ "$(cfg "$m" pad_id)" = 31 ]
+	run -0 "$BUILDDIR/tests/tensorstat" "$m"
+	assert_line --regexp '^token_embd\.weight 1024 .* 31$'
+	assert_line --regexp '^output\.weight 1024 .* -$'
+	run -0 bnverify "$m"
+}

@@ -4,11 +4,12 @@
  * usage: tensorstat [FILE]
  *
  * One line per f32 tensor on standard output:
- *   name elements mean std min max fnv
+ *   name elements mean std min max fnv zero-rows
  * mean and std (population, divisor n) are accumulated in double and
  * printed with %.6g; min and max with %.9g; fnv is the 64-bit FNV-1a
  * hash of the tensor's payload bytes in hex, so a test can pin the
- * exact values without depending on the other records. */
+ * exact values without depending on the other records; zero-rows lists
+ * the rows that are all zero (0,5,9), or is "-". */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,7 +40,7 @@ main(int argc, char *argv[])
 		const struct bnt_tensor *t = &rec.tensor;
 		double sum = 0, sq = 0, mean, sd;
 		float mn = INFINITY, mx = -INFINITY, x;
-		uint64_t i, h = UINT64_C(0xcbf29ce484222325);
+		uint64_t i, row, nz, h = UINT64_C(0xcbf29ce484222325);
 
 		if (rec.kind != BNT_KIND_TENSOR || t->dtype != BN_DTYPE_F32)
 			continue;
@@ -59,9 +60,22 @@ main(int argc, char *argv[])
 		sd = t->nelem ? sqrt(sq / (double)t->nelem) : 0;
 		for (i = 0; i < t->data_bytes; i++)
 			h = (h ^ rec.data[i]) * UINT64_C(0x100000001b3);
-		printf("%s %llu %.6g %.6g %.9g %.9g %016llx\n", t->name,
+		printf("%s %llu %.6g %.6g %.9g %.9g %016llx", t->name,
 		    (unsigned long long)t->nelem, mean, sd, (double)mn,
 		    (double)mx, (unsigned long long)h);
+		nz = 0;
+		for (row = 0; row < t->rows; row++) {
+			for (i = 0; i < t->row_len; i++) {
+				memcpy(&x, rec.data + 4 * (row * t->row_len +
+				    i), 4);
+				if (x != 0)
+					break;
+			}
+			if (t->row_len > 0 && i == t->row_len)
+				printf("%s%llu", nz++ ? "," : " ",
+				    (unsigned long long)row);
+		}
+		puts(nz ? "" : " -");
 	}
 	if (st != BN_END) {
 		fprintf(stderr, "tensorstat: %s\n", bnt_reader_error(r));
