@@ -1,0 +1,1034 @@
+/* hf.c: bnt(5) -> a Hugging Face directory for transformers
+ * (export.h): config.json, model.safetensors (or shards and their
+ * index), tokenizer.json, tokenizer_config.json, generation_config.json.
+ *
+ * Ternary projections go out in the packed layout of transformers'
+ * BitNet quantizer (integrations/bitnet.py, as the published BitNet
+ * b1.58 2B-4T checkpoint is stored): a uint8 weight of [out/4, in],
+ * unpacked row r in packed row r mod (out/4) at bits 2 (r div (out/4)),
+ * code value+1; and a weight_scale of one element, W = code /
+ * weight_scale.  Float tensors keep their type unless asked. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bnt.h"
+#include "config.h"
+#include "dtype.h"
+#include "export.h"
+#include "kv.h"
+#include "status.h"
+#include "vocab.h"
+
+/* A growing text buffer. */
+struct sb {
+	char *p;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+sb_put(struct sb *b, const char *s, size_t n)
+{
+	size_t cap;
+	char *q;
+
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		if ((q = realloc(b->p, cap)) == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void sb_printf(struct sb *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sb *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
+		    sizeof tmp - 1);
+}
+
+/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+static int
+utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k, len;
+	uint32_t c;
+
+	while (i < n) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (s[i] >= 0xc2 && s[i] <= 0xdf)
+			len = 2, c = s[i] & 0x1f;
+		else if (s[i] >= 0xe0 && s[i] <= 0xef)
+			len = 3, c = s[i] & 0x0f;
+		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
+			len = 4, c = s[i] & 0x07;
+		else
+			return 0;
+		if (i + len > n)
+			return 0;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			c = c << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
+		    || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* A JSON string; the caller checked UTF-8. */
+static void
+sb_jstr(struct sb *b, const char *s, size_t n)
+{
+	size_t i, run = 0;
+	unsigned char c;
+
+	sb_put(b, "\"", 1);
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		sb_put(b, s + run, i - run);
+		run = i + 1;
+		if (c == '"')
+			sb_put(b, "\\\"", 2);
+		else if (c == '\\')
+			sb_put(b, "\\\\", 2);
+		else if (c == '\n')
+			sb_put(b, "\\n", 2);
+		else if (c == '\t')
+			sb_put(b, "\\t", 2);
+		else if (c == '\r')
+			sb_put(b, "\\r", 2);
+		else
+			sb_printf(b, "\\u%04x", c);
+	}
+	sb_put(b, s + run, n - run);
+	sb_put(b, "\"", 1);
+}
+
+static void
+sb_cstr(struct sb *b, const char *s)
+{
+	sb_jstr(b, s, strlen(s));
+}
+
+/* A JSON number as RFC 8259 spells it. */
+static int
+json_number(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		while (*s >= '0' && *s <= '9')
+			s++;
+	else
+		return 0;
+	if (*s == '.') {
+		if (*++s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return 0;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+/* "key": the configuration's own text for a number if it has a valid
+ * one (so that a round trip gives the same text), else def. */
+static void
+cfg_num(struct sb *b, const struct bn_kv *kv, const char *jkey,
+    const char *kkey, const char *def)
+{
+	const char *v = bn_kv_get(kv, kkey);
+
+	sb_printf(b, ",\n  \"%s\": %s", jkey, v != NULL && json_number(v) ?
+	    v : def);
+}
+
+/* Tensor names: bnt (GGUF) -> transformers. */
+static const struct {
+	const char *bnt, *hf;	/* after "blk.N." / "model.layers.N." */
+} layer_names[] = {
+	{ "attn_k.weight", "self_attn.k_proj.weight" },
+	{ "attn_norm.weight", "input_layernorm.weight" },
+	{ "attn_output.weight", "self_attn.o_proj.weight" },
+	{ "attn_q.weight", "self_attn.q_proj.weight" },
+	{ "attn_sub_norm.weight", "self_attn.attn_sub_norm.weight" },
+	{ "attn_v.weight", "self_attn.v_proj.weight" },
+	{ "ffn_down.weight", "mlp.down_proj.weight" },
+	{ "ffn_gate.weight", "mlp.gate_proj.weight" },
+	{ "ffn_norm.weight", "post_attention_layernorm.weight" },
+	{ "ffn_sub_norm.weight", "mlp.ffn_sub_norm.weight" },
+	{ "ffn_up.weight", "mlp.up_proj.weight" },
+};
+
+static const struct {
+	const char *bnt, *hf;
+} top_names[] = {
+	{ "output.weight", "lm_head.weight" },
+	{ "output_norm.weight", "model.norm.weight" },
+	{ "token_embd.weight", "model.embed_tokens.weight" },
+};
+
+/* malloc'd transformers name (unknown names pass unchanged). */
+static char *
+hf_name(const char *name)
+{
+	const char *p;
+	unsigned long layer = 0;
+	size_t i, n;
+	char *out;
+
+	for (i = 0; i < sizeof top_names / sizeof top_names[0]; i++)
+		if (strcmp(name, top_names[i].bnt) == 0)
+			return strdup(top_names[i].hf);
+	if (strncmp(name, "blk.", 4) == 0) {
+		for (p = name + 4; *p >= '0' && *p <= '9' && layer < 1000000;
+		    p++)
+			layer = layer * 10 + (unsigned long)(*p - '0');
+		if (p > name + 4 && *p == '.')
+			for (i = 0; i < sizeof layer_names /
+			    sizeof layer_names[0]; i++)
+				if (strcmp(p + 1, layer_names[i].bnt) == 0) {
+					n = strlen(layer_names[i].hf) + 40;
+					if ((out = malloc(n)) != NULL)
+						snprintf(out, n,
+						    "model.layers.%lu.%s", layer,
+						    layer_names[i].hf);
+					return out;
+				}
+	}
+	return strdup(name);
+}
+
+static int
+is_proj(const char *name)
+{
+	static const char *const proj[] = { "attn_q", "attn_k", "attn_v",
+	    "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
+	const char *p;
+	size_t i, n;
+
+	if (strncmp(name, "blk.", 4) != 0)
+		return 0;
+	for (p = name + 4; *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == name + 4 || *p++ != '.')
+		return 0;
+	for (i = 0; i < sizeof proj / sizeof proj[0]; i++) {
+		n = strlen(proj[i]);
+		if (strncmp(p, proj[i], n) == 0 && strcmp(p + n, ".weight") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+enum { K_COPY, K_CONVERT, K_PACK, K_SCALE };
+
+struct out_tensor {
+	const struct bnt_map_tensor *mt;
+	char *name;		/* transformers name, malloc'd */
+	int kind;		/* K_* */
+	int dtype;		/* output type (bn_dtype) */
+	unsigned ndim;
+	uint64_t dims[BNT_MAX_DIMS];
+	uint64_t bytes;
+	uint64_t perm_heads;	/* interleaved rope -> halves: heads */
+	unsigned shard;		/* 0-based */
+	uint64_t off;		/* in its shard's data */
+};
+
+struct ctx {
+	const struct bnt_map *m;
+	const struct bn_hf_opts *o;
+	const struct bn_hf_sink *s;
+	struct bn_config c;
+	struct out_tensor *t;
+	size_t n;
+	int packed, floaty;	/* projections: packed / float seen */
+	int fdtype;		/* the model's float type (config's dtype) */
+};
+
+static void notice(const struct ctx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+notice(const struct ctx *x, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (x->o->notice == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	x->o->notice(x->o->ctx, msg);
+}
+
+static const char *
+st_dtype(int dtype)
+{
+	switch (dtype) {
+	case BN_DTYPE_F32: return "F32";
+	case BN_DTYPE_F16: return "F16";
+	case BN_DTYPE_BF16: return "BF16";
+	case BN_DTYPE_F64: return "F64";
+	case BN_DTYPE_I8: return "I8";
+	case BN_DTYPE_U8: return "U8";
+	case BN_DTYPE_I32: return "I32";
+	case BN_DTYPE_I64: return "I64";
+	}
+	return NULL;
+}
+
+static const char *
+torch_dtype(int dtype)
+{
+	return dtype == BN_DTYPE_F16 ? "float16" : dtype == BN_DTYPE_BF16 ?
+	    "bfloat16" : "float32";
+}
+
+static int
+elem_size(int dtype)
+{
+	switch (dtype) {
+	case BN_DTYPE_I8: case BN_DTYPE_U8: return 1;
+	case BN_DTYPE_F16: case BN_DTYPE_BF16: return 2;
+	case BN_DTYPE_F32: case BN_DTYPE_I32: return 4;
+	}
+	return 8;
+}
+
+static int
+add(struct ctx *x, const struct out_tensor *t, struct bn_err *e)
+{
+	struct out_tensor *q;
+
+	if ((q = realloc(x->t, (x->n + 1) * sizeof *q)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	x->t = q;
+	x->t[x->n++] = *t;
+	return BN_OK;
+}
+
+static int
+plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
+{
+	const struct bnt_tensor *t = &mt->t;
+	const struct bn_dtype_traits *tr = bn_dtype_traits(t->dtype);
+	struct out_tensor o, s;
+	uint64_t n;
+	unsigned i;
+	int st;
+
+	memset(&o, 0, sizeof o);
+	o.mt = mt;
+	o.ndim = t->ndim;
+	memcpy(o.dims, t->dims, sizeof o.dims);
+	if (x->c.arch == BN_ARCH_LLAMA && x->c.rope_interleaved &&
+	    t->ndim == 2) {
+		if (has_suffix(t->name, ".attn_q.weight"))
+			o.perm_heads = (uint64_t)x->c.heads;
+		else if (has_suffix(t->name, ".attn_k.weight"))
+			o.perm_heads = (uint64_t)x->c.kv_heads;
+		if (o.perm_heads && t->rows != o.perm_heads *
+		    (uint64_t)x->c.head_dim)
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': %" PRIu64
+			    " rows for %" PRIu64 " heads", t->name, t->rows,
+			    o.perm_heads);
+	}
+	if (tr->is_packed) {
+		if (t->dtype == BN_DTYPE_B1)
+			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+			    "binary weights have no transformers layout",
+			    t->name);
+		if (t->scale_kind != BNT_SCALE_TENSOR)
+			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+			    "transformers' BitNet layout holds one scale per "
+			    "tensor (requantize with bnquant --scale tensor)",
+			    t->name);
+		if (t->ndim != 2 || t->dims[0] % 4 != 0)
+			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+			    "packing 4 rows per byte needs 2-D and rows a "
+			    "multiple of 4", t->name);
+		if (!is_proj(t->name))
+			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+			    "transformers' BitNet packs only the projections",
+			    t->name);
+		o.kind = K_PACK;
+		o.dtype = BN_DTYPE_U8;
+		o.dims[0] = t->dims[0] / 4;
+		x->packed = 1;
+	} else if (tr->is_float || t->scale_kind != BNT_SCALE_NONE) {
+		o.dtype = x->o->floats == BN_HF_KEEP ? (tr->is_float ?
+		    t->dtype : BN_DTYPE_F32) : x->o->floats;
+		if (o.dtype == BN_DTYPE_F64)
+			o.dtype = BN_DTYPE_F32;
+		o.kind = o.dtype == t->dtype && !o.perm_heads ? K_COPY :
+		    K_CONVERT;
+		if (is_proj(t->name))
+			x->floaty = 1;
+		if (strcmp(t->name, "token_embd.weight") == 0)
+			x->fdtype = o.dtype;
+	} else {
+		if (st_dtype(t->dtype) == NULL)
+			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+			    "type %s has no safetensors counterpart", t->name,
+			    tr->name);
+		o.dtype = t->dtype;
+		o.kind = o.perm_heads ? K_CONVERT : K_COPY;
+		if (o.perm_heads)
+			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+			    "cannot permute %s rows", t->name, tr->name);
+	}
+	for (n = elem_size(o.dtype), i = 0; i < o.ndim; i++)
+		n *= o.dims[i];
+	o.bytes = n;
+	if ((o.name = hf_name(t->name)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	if ((st = add(x, &o, e)) != BN_OK) {
+		free(o.name);
+		return st;
+	}
+	if (o.kind != K_PACK)
+		return BN_OK;
+	memset(&s, 0, sizeof s);
+	s.mt = mt;
+	s.kind = K_SCALE;
+	s.dtype = t->scale_dtype;
+	s.ndim = 1;
+	s.dims[0] = 1;
+	s.bytes = (uint64_t)elem_size(s.dtype);
+	n = strlen(o.name) + sizeof "_scale";
+	if ((s.name = malloc(n)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	snprintf(s.name, n, "%s_scale", o.name);
+	if ((st = add(x, &s, e)) != BN_OK)
+		free(s.name);
+	return st;
+}
+
+/* Source row of output row r: transformers rotates halves (i, i+d/2);
+ * rope_style=interleaved rows are in adjacent pairs (2i, 2i+1). */
+static uint64_t
+src_row(const struct ctx *x, const struct out_tensor *o, uint64_t r)
+{
+	uint64_t d = (uint64_t)x->c.head_dim, h, j;
+
+	if (o->perm_heads == 0)
+		return r;
+	h = r / d;
+	j = r % d;
+	return h * d + (j < d / 2 ? 2 * j : 2 * (j - d / 2) + 1);
+}
+
+/* config.json */
+static int
+write_json(const struct ctx *x, const char *name, struct sb *b,
+    struct bn_err *e)
+{
+	int st;
+
+	if (b->oom)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	if ((st = x->s->begin(x->s->ctx, name, b->n, e)) != BN_OK ||
+	    (st = x->s->write(x->s->ctx, b->p, b->n, e)) != BN_OK ||
+	    (st = x->s->end(x->s->ctx, e)) != BN_OK)
+		return st;
+	return BN_OK;
+}
+
+static int
+config_json(const struct ctx *x, struct bn_err *e)
+{
+	const struct bn_kv *kv = &x->m->config;
+	const struct bn_config *c = &x->c;
+	int bitnet = c->arch == BN_ARCH_BITNET;
+	const char *theta = bn_kv_get(kv, BN_CFG_ROPE_THETA);
+	struct sb b = { 0 };
+	char d[64];
+	int st;
+
+	if (theta == NULL || !json_number(theta))
+		theta = "10000.0";
+	sb_printf(&b, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": "
+	    "\"%s\"", bitnet ? "BitNetForCausalLM" : "LlamaForCausalLM",
+	    bitnet ? "bitnet" : "llama");
+	snprintf(d, sizeof d, "%d", c->vocab);
+	cfg_num(&b, kv, "vocab_size", BN_CFG_VOCAB, d);
+	snprintf(d, sizeof d, "%d", c->hidden);
+	cfg_num(&b, kv, "hidden_size", BN_CFG_HIDDEN, d);
+	snprintf(d, sizeof d, "%d", c->ffn);
+	cfg_num(&b, kv, "intermediate_size", BN_CFG_FFN, d);
+	snprintf(d, sizeof d, "%d", c->layers);
+	cfg_num(&b, kv, "num_hidden_layers", BN_CFG_LAYERS, d);
+	snprintf(d, sizeof d, "%d", c->heads);
+	cfg_num(&b, kv, "num_attention_heads", BN_CFG_HEADS, d);
+	snprintf(d, sizeof d, "%d", c->kv_heads);
+	cfg_num(&b, kv, "num_key_value_heads", BN_CFG_KV_HEADS, d);
+	snprintf(d, sizeof d, "%d", c->head_dim);
+	cfg_num(&b, kv, "head_dim", BN_CFG_HEAD_DIM, d);
+	snprintf(d, sizeof d, "%d", c->ctx);
+	cfg_num(&b, kv, "max_position_embeddings", BN_CFG_CTX, d);
+	snprintf(d, sizeof d, "%.9g", (double)c->norm_eps);
+	cfg_num(&b, kv, "rms_norm_eps", BN_CFG_NORM_EPS, d);
+	sb_printf(&b, ",\n  \"rope_theta\": %s", theta);
+	sb_printf(&b, ",\n  \"rope_parameters\": {\"rope_theta\": %s, "
+	    "\"rope_type\": \"default\"}", theta);
+	sb_printf(&b, ",\n  \"hidden_act\": \"%s\"", c->act == BN_ACT_RELU2 ?
+	    "relu2" : "silu");
+	sb_printf(&b, ",\n  \"tie_word_embeddings\": %s", c->tied ? "true" :
+	    "false");
+	if (c->bos >= 0)
+		cfg_num(&b, kv, "bos_token_id", BN_CFG_BOS, "null");
+	if (c->eos >= 0)
+		cfg_num(&b, kv, "eos_token_id", BN_CFG_EOS, "null");
+	cfg_num(&b, kv, "pad_token_id", BN_CFG_PAD, "null");
+	sb_printf(&b, ",\n  \"attention_bias\": false,\n  "
+	    "\"attention_dropout\": 0.0,\n  \"mlp_bias\": false,\n  "
+	    "\"initializer_range\": 0.02,\n  \"use_cache\": true");
+	sb_printf(&b, ",\n  \"dtype\": \"%s\",\n  \"torch_dtype\": \"%s\"",
+	    torch_dtype(x->fdtype), torch_dtype(x->fdtype));
+	if (c->bitlinear || bitnet)
+		sb_printf(&b, ",\n  \"quantization_config\": {\"quant_method\": "
+		    "\"bitnet\", \"linear_class\": \"%s\", "
+		    "\"quantization_mode\": \"%s\"}", x->packed ? "bitlinear" :
+		    "autobitlinear", x->packed ? "offline" : "online");
+	sb_printf(&b, "\n}\n");
+	st = write_json(x, "config.json", &b, e);
+	free(b.p);
+	return st;
+}
+
+static int
+generation_json(const struct ctx *x, struct bn_err *e)
+{
+	struct sb b = { 0 };
+	int st;
+
+	sb_printf(&b, "{\n  \"_from_model_config\": true");
+	if (x->c.bos >= 0)
+		sb_printf(&b, ",\n  \"bos_token_id\": %d", x->c.bos);
+	if (x->c.eos >= 0)
+		sb_printf(&b, ",\n  \"eos_token_id\": %d", x->c.eos);
+	sb_printf(&b, "\n}\n");
+	st = write_json(x, "generation_config.json", &b, e);
+	free(b.p);
+	return st;
+}
+
+/* tokenizer.json and tokenizer_config.json */
+
+static const char llama3_regex[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
+    "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+"
+    "|\\s+(?!\\S)|\\s+";
+
+static int
+is_llama3(const char *pre)
+{
+	static const char *const names[] = { "llama3", "llama-v3",
+	    "llama-bpe", "falcon3", "falcon-h1" };
+	size_t i;
+
+	for (i = 0; pre != NULL && i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(pre, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+tok_id(const struct bn_vocab *v, const char *key, int64_t *id)
+{
+	uint64_t u;
+
+	if (bn_kv_get_u64(&v->kv, key, &u) != 0 || u >= v->n_tokens)
+		return -1;
+	*id = (int64_t)u;
+	return 0;
+}
+
+static void
+template_item(struct sb *b, const struct bn_vocab *v, int64_t id)
+{
+	sb_put(b, "{\"SpecialToken\": {\"id\": ", 24);
+	sb_jstr(b, v->tokens[id], v->token_len[id]);
+	sb_put(b, ", \"type_id\": 0}}", 16);
+}
+
+static int
+tokenizer_json(const struct ctx *x, struct bn_err *e)
+{
+	const struct bn_vocab *v = &x->m->vocab;
+	const char *model = bn_kv_get(&v->kv, BN_VOC_MODEL);
+	const char *pre = bn_kv_get(&v->kv, BN_VOC_PRE);
+	const char *sp;
+	struct sb b = { 0 }, tc = { 0 };
+	int64_t bos = -1, eos = -1, unk = -1;
+	uint64_t flag;
+	uint32_t i, first;
+	int add_bos = 0, add_eos = 0, st;
+
+	if (model != NULL && strcmp(model, "gpt2") != 0) {
+		notice(x, "tokenizer model '%s' (SentencePiece): "
+		    "tokenizer.json not written", model);
+		return BN_OK;
+	}
+	for (i = 0; i < v->n_tokens; i++)
+		if (!utf8_ok((const unsigned char *)v->tokens[i],
+		    v->token_len[i]))
+			return bn_seterr(e, BN_EUNSUPPORTED, "token %" PRIu32
+			    ": not UTF-8, cannot go in tokenizer.json", i);
+	for (i = 0; i < v->n_merges; i++)
+		if (!utf8_ok((const unsigned char *)v->merges[i],
+		    v->merge_len[i]) || (sp = memchr(v->merges[i], ' ',
+		    v->merge_len[i])) == NULL)
+			return bn_seterr(e, BN_EUNSUPPORTED, "merge %" PRIu32
+			    ": not two UTF-8 tokens", i);
+	tok_id(v, BN_VOC_BOS, &bos);
+	tok_id(v, BN_VOC_EOS, &eos);
+	tok_id(v, BN_VOC_UNK, &unk);
+	if (bn_kv_get_u64(&v->kv, BN_VOC_ADD_BOS, &flag) == 0)
+		add_bos = flag != 0 && bos >= 0;
+	if (bn_kv_get_u64(&v->kv, BN_VOC_ADD_EOS, &flag) == 0)
+		add_eos = flag != 0 && eos >= 0;
+
+	sb_printf(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n"
+	    "  \"padding\": null,\n  \"added_tokens\": [");
+	for (first = 1, i = 0; i < v->n_tokens; i++) {
+		if (v->types == NULL || (v->types[i] != BN_TOK_CONTROL &&
+		    v->types[i] != BN_TOK_USER))
+			continue;
+		sb_printf(&b, "%s\n    {\"id\": %" PRIu32 ", \"content\": ",
+		    first ? "" : ",", i);
+		sb_jstr(&b, v->tokens[i], v->token_len[i]);
+		sb_printf(&b, ", \"single_word\": false, \"lstrip\": false, "
+		    "\"rstrip\": false, \"normalized\": %s, \"special\": %s}",
+		    v->types[i] == BN_TOK_CONTROL ? "false" : "true",
+		    v->types[i] == BN_TOK_CONTROL ? "true" : "false");
+		first = 0;
+	}
+	sb_printf(&b, "%s],\n  \"normalizer\": null,\n", first ? "" : "\n  ");
+	if (is_llama3(pre))
+		sb_printf(&b, "  \"pre_tokenizer\": {\"type\": \"Sequence\", "
+		    "\"pretokenizers\": [{\"type\": \"Split\", \"pattern\": "
+		    "{\"Regex\": ");
+	if (is_llama3(pre)) {
+		sb_cstr(&b, llama3_regex);
+		sb_printf(&b, "}, \"behavior\": \"Isolated\", \"invert\": "
+		    "false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": "
+		    "false, \"trim_offsets\": true, \"use_regex\": false}]},\n");
+	} else
+		sb_printf(&b, "  \"pre_tokenizer\": {\"type\": \"ByteLevel\", "
+		    "\"add_prefix_space\": false, \"trim_offsets\": true, "
+		    "\"use_regex\": true},\n");
+	if (add_bos || add_eos) {
+		sb_printf(&b, "  \"post_processor\": {\"type\": \"Sequence\", "
+		    "\"processors\": [{\"type\": \"ByteLevel\", "
+		    "\"add_prefix_space\": true, \"trim_offsets\": false, "
+		    "\"use_regex\": true}, {\"type\": \"TemplateProcessing\", "
+		    "\"single\": [");
+		if (add_bos) {
+			template_item(&b, v, bos);
+			sb_put(&b, ", ", 2);
+		}
+		sb_printf(&b, "{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}");
+		if (add_eos) {
+			sb_put(&b, ", ", 2);
+			template_item(&b, v, eos);
+		}
+		sb_printf(&b, "], \"pair\": [");
+		if (add_bos) {
+			template_item(&b, v, bos);
+			sb_put(&b, ", ", 2);
+		}
+		sb_printf(&b, "{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}");
+		if (add_eos) {
+			sb_put(&b, ", ", 2);
+			template_item(&b, v, eos);
+		}
+		sb_put(&b, ", ", 2);
+		if (add_bos) {
+			template_item(&b, v, bos);
+			sb_put(&b, ", ", 2);
+		}
+		sb_printf(&b, "{\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}");
+		if (add_eos) {
+			sb_put(&b, ", ", 2);
+			template_item(&b, v, eos);
+		}
+		sb_printf(&b, "], \"special_tokens\": {");
+		for (i = 0; i < 2; i++) {
+			int64_t id = i == 0 ? bos : eos;
+
+			if (!(i == 0 ? add_bos : add_eos) ||
+			    (i == 1 && add_bos && eos == bos))
+				continue;
+			if (i == 1 && add_bos)
+				sb_put(&b, ", ", 2);
+			sb_jstr(&b, v->tokens[id], v->token_len[id]);
+			sb_printf(&b, ": {\"id\": ");
+			sb_jstr(&b, v->tokens[id], v->token_len[id]);
+			sb_printf(&b, ", \"ids\": [%" PRId64 "], \"tokens\": [",
+			    id);
+			sb_jstr(&b, v->tokens[id], v->token_len[id]);
+			sb_put(&b, "]}", 2);
+		}
+		sb_printf(&b, "}}]},\n");
+	} else
+		sb_printf(&b, "  \"post_processor\": {\"type\": \"ByteLevel\", "
+		    "\"add_prefix_space\": true, \"trim_offsets\": false, "
+		    "\"use_regex\": true},\n");
+	sb_printf(&b, "  \"decoder\": {\"type\": \"ByteLevel\", "
+	    "\"add_prefix_space\": true, \"trim_offsets\": true, "
+	    "\"use_regex\": true},\n  \"model\": {\n    \"type\": \"BPE\",\n"
+	    "    \"dropout\": null,\n    \"unk_token\": ");
+	if (unk >= 0)
+		sb_jstr(&b, v->tokens[unk], v->token_len[unk]);
+	else
+		sb_put(&b, "null", 4);
+	sb_printf(&b, ",\n    \"continuing_subword_prefix\": null,\n"
+	    "    \"end_of_word_suffix\": null,\n    \"fuse_unk\": false,\n"
+	    "    \"byte_fallback\": false,\n    \"ignore_merges\": %s,\n"
+	    "    \"vocab\": {", is_llama3(pre) ? "true" : "false");
+	for (i = 0; i < v->n_tokens; i++) {
+		sb_put(&b, i ? ",\n      " : "\n      ", i ? 8 : 7);
+		sb_jstr(&b, v->tokens[i], v->token_len[i]);
+		sb_printf(&b, ": %" PRIu32, i);
+	}
+	sb_printf(&b, "\n    },\n    \"merges\": [");
+	for (i = 0; i < v->n_merges; i++) {
+		sp = memchr(v->merges[i], ' ', v->merge_len[i]);
+		sb_put(&b, i ? ",\n      [" : "\n      [", i ? 9 : 8);
+		sb_jstr(&b, v->merges[i], (size_t)(sp - v->merges[i]));
+		sb_put(&b, ", ", 2);
+		sb_jstr(&b, sp + 1, v->merge_len[i] - (size_t)(sp + 1 -
+		    v->merges[i]));
+		sb_put(&b, "]", 1);
+	}
+	sb_printf(&b, "\n    ]\n  }\n}\n");
+	if ((st = write_json(x, "tokenizer.json", &b, e)) != BN_OK)
+		goto out;
+
+	sb_printf(&tc, "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\","
+	    "\n  \"clean_up_tokenization_spaces\": false,\n  "
+	    "\"model_max_length\": %d,\n  \"add_bos_token\": %s,\n  "
+	    "\"add_eos_token\": %s", x->c.ctx, add_bos ? "true" : "false",
+	    add_eos ? "true" : "false");
+	if (bos >= 0) {
+		sb_printf(&tc, ",\n  \"bos_token\": ");
+		sb_jstr(&tc, v->tokens[bos], v->token_len[bos]);
+	}
+	if (eos >= 0) {
+		sb_printf(&tc, ",\n  \"eos_token\": ");
+		sb_jstr(&tc, v->tokens[eos], v->token_len[eos]);
+	}
+	if (unk >= 0) {
+		sb_printf(&tc, ",\n  \"unk_token\": ");
+		sb_jstr(&tc, v->tokens[unk], v->token_len[unk]);
+	}
+	sb_printf(&tc, "\n}\n");
+	st = write_json(x, "tokenizer_config.json", &tc, e);
+out:
+	free(b.p);
+	free(tc.p);
+	return st;
+}
+
+/* model.safetensors: the header of shard k. */
+static int
+st_header(const struct ctx *x, unsigned k, struct sb *h, struct bn_err *e)
+{
+	const struct out_tensor *o;
+	size_t i, pad;
+	unsigned j;
+	int first = 1;
+
+	sb_printf(h, "{\"__metadata__\":{\"format\":\"pt\"}");
+	for (i = 0; i < x->n; i++) {
+		o = &x->t[i];
+		if (o->shard != k)
+			continue;
+		sb_put(h, ",", 1);
+		sb_cstr(h, o->name);
+		sb_printf(h, ":{\"dtype\":\"%s\",\"shape\":[",
+		    st_dtype(o->dtype));
+		for (j = 0; j < o->ndim; j++)
+			sb_printf(h, "%s%" PRIu64, j ? "," : "", o->dims[j]);
+		sb_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}",
+		    o->off, o->off + o->bytes);
+		first = 0;
+	}
+	(void)first;
+	sb_put(h, "}", 1);
+	/* pad with spaces so the data starts 8-byte aligned */
+	pad = (8 - h->n % 8) % 8;
+	while (pad-- > 0)
+		sb_put(h, " ", 1);
+	if (h->oom)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	return BN_OK;
+}
+
+static int
+sink_write(const struct ctx *x, const void *p, size_t n, struct bn_err *e)
+{
+	return x->s->write(x->s->ctx, p, n, e);
+}
+
+static int
+write_data(const struct ctx *x, const struct out_tensor *o,
+    unsigned char *buf, float *f, struct bn_err *e)
+{
+	const struct bnt_map_tensor *mt = o->mt;
+	const struct bnt_tensor *t = &mt->t;
+	const unsigned char *src;
+	uint64_t r, sr, np, p, c, rows = t->rows;
+	unsigned g;
+	int v, st, es = elem_size(o->dtype);
+	float s;
+
+	switch (o->kind) {
+	case K_SCALE:
+		return sink_write(x, mt->scales, (size_t)es, e);
+	case K_PACK:
+		np = t->dims[0] / 4;
+		for (p = 0; p < np; p++) {
+			memset(buf, 0, t->row_len);
+			for (g = 0; g < 4; g++) {
+				sr = src_row(x, o, g * np + p);
+				src = (const unsigned char *)mt->data +
+				    sr * t->row_bytes;
+				for (c = 0; c < t->row_len; c++) {
+					v = t->dtype == BN_DTYPE_T2 ?
+					    bn_t2_get(src, c) :
+					    bn_t3_get(src, c);
+					if (v < -1 || v > 1)
+						return bn_seterr(e, BN_EFORMAT,
+						    "tensor '%s': invalid code "
+						    "in row %" PRIu64, t->name,
+						    sr);
+					buf[c] |= (unsigned char)((v + 1) <<
+					    (2 * g));
+				}
+			}
+			if ((st = sink_write(x, buf, t->row_len, e)) != BN_OK)
+				return st;
+		}
+		return BN_OK;
+	}
+	for (r = 0; r < rows; r++) {
+		sr = src_row(x, o, r);
+		src = (const unsigned char *)mt->data + sr * t->row_bytes;
+		if (o->kind == K_COPY) {
+			if ((st = sink_write(x, src, t->row_bytes, e)) != BN_OK)
+				return st;
+			continue;
+		}
+		bn_row_to_f32(t->dtype, src, t->row_len, f);
+		if (t->scale_kind != BNT_SCALE_NONE)
+			for (c = 0; c < t->row_len; c++) {
+				s = bnt_tensor_scale(t, mt->scales,
+				    bnt_scale_index(t, sr, c));
+				f[c] = t->scale_flags & BNT_SCALE_DIV ?
+				    f[c] / s : f[c] * s;
+			}
+		if (bn_dtype_traits(o->dtype)->is_float)
+			bn_row_from_f32(o->dtype, f, t->row_len, buf);
+		else
+			memcpy(buf, src, t->row_bytes);
+		if ((st = sink_write(x, buf, t->row_len * (uint64_t)es,
+		    e)) != BN_OK)
+			return st;
+	}
+	return BN_OK;
+}
+
+static int
+weights(struct ctx *x, struct bn_err *e)
+{
+	struct sb h = { 0 }, idx = { 0 };
+	unsigned char len8[8], *buf = NULL;
+	float *f = NULL;
+	uint64_t used = 0, total = 0, maxlen = 1;
+	unsigned nshards = 1, k, j;
+	char name[64];
+	size_t i;
+	int st = BN_OK;
+
+	/* assign shards: a new one when the next tensor would pass the
+	 * size (a tensor larger than it gets a shard of its own) */
+	for (i = 0; i < x->n; i++) {
+		struct out_tensor *o = &x->t[i];
+
+		if (x->o->shard_size && used > 0 &&
+		    used + o->bytes > x->o->shard_size &&
+		    o->kind != K_SCALE) {
+			nshards++;
+			used = 0;
+		}
+		o->shard = nshards - 1;
+		o->off = used;
+		used += o->bytes;
+		total += o->bytes;
+		if (o->mt->t.row_len > maxlen)
+			maxlen = o->mt->t.row_len;
+	}
+	if ((buf = malloc(maxlen * 8)) == NULL ||
+	    (f = malloc(maxlen * sizeof *f)) == NULL) {
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (k = 0; k < nshards && st == BN_OK; k++) {
+		if (nshards == 1)
+			snprintf(name, sizeof name, "model.safetensors");
+		else
+			snprintf(name, sizeof name, "model-%05u-of-%05u."
+			    "safetensors", k + 1, nshards);
+		h.n = 0;
+		if ((st = st_header(x, k, &h, e)) != BN_OK)
+			break;
+		for (used = 0, i = 0; i < x->n; i++)
+			if (x->t[i].shard == k)
+				used += x->t[i].bytes;
+		for (j = 0; j < 8; j++)
+			len8[j] = (unsigned char)((uint64_t)h.n >> (8 * j));
+		if ((st = x->s->begin(x->s->ctx, name, 8 + h.n + used, e)) ||
+		    (st = sink_write(x, len8, 8, e)) ||
+		    (st = sink_write(x, h.p, h.n, e)))
+			break;
+		for (i = 0; i < x->n && st == BN_OK; i++)
+			if (x->t[i].shard == k &&
+			    (st = write_data(x, &x->t[i], buf, f, e)) != BN_OK)
+				bn_err_prefix(e, "%s", name);
+		if (st == BN_OK)
+			st = x->s->end(x->s->ctx, e);
+	}
+	if (st != BN_OK || nshards == 1)
+		goto out;
+	sb_printf(&idx, "{\n  \"metadata\": {\"total_size\": %" PRIu64 "},\n"
+	    "  \"weight_map\": {", total);
+	for (i = 0; i < x->n; i++) {
+		sb_put(&idx, i ? ",\n    " : "\n    ", i ? 6 : 5);
+		sb_cstr(&idx, x->t[i].name);
+		sb_printf(&idx, ": \"model-%05u-of-%05u.safetensors\"",
+		    x->t[i].shard + 1, nshards);
+	}
+	sb_printf(&idx, "\n  }\n}\n");
+	st = write_json(x, "model.safetensors.index.json", &idx, e);
+out:
+	free(h.p);
+	free(idx.p);
+	free(buf);
+	free(f);
+	return st;
+}
+
+void
+bn_hf_opts_init(struct bn_hf_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->floats = BN_HF_KEEP;
+}
+
+int
+bn_export_hf(const struct bnt_map *m, const struct bn_hf_opts *o,
+    const struct bn_hf_sink *s, struct bn_err *e)
+{
+	struct ctx x;
+	size_t i;
+	int st;
+
+	memset(&x, 0, sizeof x);
+	x.m = m;
+	x.o = o;
+	x.s = s;
+	x.fdtype = BN_DTYPE_F32;
+	if (o->floats != BN_HF_KEEP && o->floats != BN_DTYPE_F32 &&
+	    o->floats != BN_DTYPE_F16 && o->floats != BN_DTYPE_BF16)
+		return bn_seterr(e, BN_EUSAGE, "bad float type");
+	if (!m->has_config)
+		return bn_seterr(e, BN_EFORMAT, "no configuration record");
+	if ((st = bn_config_from_kv(&x.c, &m->config, e)) != BN_OK)
+		return st;
+	if (x.c.arch == BN_ARCH_BITNET && x.c.rope_interleaved)
+		return bn_seterr(e, BN_EUNSUPPORTED, "rope_style interleaved "
+		    "in a bitnet model");
+	for (i = 0; i < m->ntensors; i++)
+		if ((st = plan_tensor(&x, &m->tensors[i], e)) != BN_OK)
+			goto out;
+	if (x.packed && x.floaty) {
+		st = bn_seterr(e, BN_EUNSUPPORTED, "some projections are "
+		    "ternary and some float: transformers' BitNet needs all "
+		    "of one kind");
+		goto out;
+	}
+	if (x.packed && !x.c.bitlinear && x.c.arch == BN_ARCH_LLAMA)
+		notice(&x, "warning: ternary projections without bitlinear=1: "
+		    "transformers will quantize activations per token");
+	if ((st = config_json(&x, e)) != BN_OK ||
+	    (st = generation_json(&x, e)) != BN_OK)
+		goto out;
+	if (m->has_vocab && m->vocab.n_tokens > 0) {
+		if ((st = tokenizer_json(&x, e)) != BN_OK)
+			goto out;
+	} else
+		notice(&x, "no tokenizer record: tokenizer.json not written");
+	st = weights(&x, e);
+out:
+	for (i = 0; i < x.n; i++)
+		free(x.t[i].name);
+	free(x.t);
+	return st;
+}

@@ -1,0 +1,584 @@
+/* bnexport: write a bnt(5) model in the formats its runtimes load:
+ * GGUF for llama.cpp, a Hugging Face directory for transformers. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "bnt.h"
+#include "dtype.h"
+#include "err.h"
+#include "export.h"
+#include "parse.h"
+#include "status.h"
+#include "version.h"
+#include "xio.h"
+
+enum { OPT_FALLBACK = 256, OPT_FLOAT, OPT_FORCE, OPT_SHARD_SIZE };
+enum { FMT_NONE, FMT_GGUF, FMT_HF };
+
+struct opts {
+	const char *input, *output;
+	int format;
+	int ternary, fallback, floats;	/* enum bn_gguf_type; floats also hf */
+	int quant_set;
+	unsigned long long shard;
+	int force, verbose;
+};
+
+static const char shortopts[] = "F:ho:q:vV";
+static const struct option longopts[] = {
+	{ "fallback",	required_argument,	NULL,	OPT_FALLBACK },
+	{ "float",	required_argument,	NULL,	OPT_FLOAT },
+	{ "force",	no_argument,		NULL,	OPT_FORCE },
+	{ "format",	required_argument,	NULL,	'F' },
+	{ "help",	no_argument,		NULL,	'h' },
+	{ "output",	required_argument,	NULL,	'o' },
+	{ "quant",	required_argument,	NULL,	'q' },
+	{ "shard-size",	required_argument,	NULL,	OPT_SHARD_SIZE },
+	{ "verbose",	no_argument,		NULL,	'v' },
+	{ "version",	no_argument,		NULL,	'V' },
+	{ NULL,		0,			NULL,	0 }
+};
+
+static _Noreturn void
+usage(FILE *fp, int status)
+{
+	fprintf(fp, "usage: %s -F gguf|hf [-v] [-q tq2_0|tq1_0] [--fallback "
+	    "q8_0|f16] [--float type] [--shard-size n] [--force] [-o out] "
+	    "[file]\n", bn_progname);
+	if (fp == stdout)
+		fputs("Export a bnt(5) model for llama.cpp or transformers; see "
+		    "bnexport(1).\n"
+		    "  -F, --format FMT   gguf (llama.cpp) or hf (a Hugging "
+		    "Face directory)\n"
+		    "  -o, --output OUT   gguf: a file (default: standard "
+		    "output);\n"
+		    "                     hf: a directory, or NAME.tar.zst "
+		    "(required)\n"
+		    "  -q, --quant TYPE   gguf ternary tensors: tq2_0 "
+		    "(default) or tq1_0\n"
+		    "  -v, --verbose      report each file on standard error\n"
+		    "      --fallback T   gguf ternary rows not a multiple of "
+		    "256: q8_0 (default)\n"
+		    "                     or f16\n"
+		    "      --float TYPE   2-D float tensors: keep (default), "
+		    "f32, f16, bf16,\n"
+		    "                     q8_0 (gguf only)\n"
+		    "      --force        binary data to or from a terminal\n"
+		    "      --shard-size N hf: split model.safetensors past N "
+		    "bytes (K, M, G)\n"
+		    "  -h, --help         show this help\n"
+		    "  -V, --version      show the version\n", fp);
+	exit(status);
+}
+
+static int
+float_type(const char *s)
+{
+	if (strcmp(s, "keep") == 0)
+		return BN_GGUF_KEEP;
+	if (strcmp(s, "f32") == 0)
+		return BN_GGUF_F32;
+	if (strcmp(s, "f16") == 0)
+		return BN_GGUF_F16;
+	if (strcmp(s, "bf16") == 0)
+		return BN_GGUF_BF16;
+	if (strcmp(s, "q8_0") == 0)
+		return BN_GGUF_Q8_0;
+	return -2;
+}
+
+/* "4096", "512K", "2M", "5G" */
+static int
+parse_size(const char *s, unsigned long long *v)
+{
+	unsigned long long x = 0, mul = 1;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (x > (UINT64_MAX - 9) / 10)
+			return -1;
+		x = x * 10 + (unsigned long long)(*p - '0');
+	}
+	if (*p == 'K' || *p == 'k')
+		mul = 1ull << 10;
+	else if (*p == 'M' || *p == 'm')
+		mul = 1ull << 20;
+	else if (*p == 'G' || *p == 'g')
+		mul = 1ull << 30;
+	if (mul != 1)
+		p++;
+	if (*p != '\0' || x == 0 || x > UINT64_MAX / mul)
+		return -1;
+	*v = x * mul;
+	return 0;
+}
+
+static void
+parse_args(int argc, char *argv[], struct opts *o)
+{
+	int ch, t;
+
+	argv[0] = (char *)bn_progname;
+	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		switch (ch) {
+		case 'F':
+			if (strcmp(optarg, "gguf") == 0)
+				o->format = FMT_GGUF;
+			else if (strcmp(optarg, "hf") == 0)
+				o->format = FMT_HF;
+			else {
+				bn_warnx("-F: invalid format '%s'", optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
+		case OPT_FALLBACK:
+			if (strcmp(optarg, "q8_0") == 0)
+				o->fallback = BN_GGUF_Q8_0;
+			else if (strcmp(optarg, "f16") == 0)
+				o->fallback = BN_GGUF_F16;
+			else {
+				bn_warnx("--fallback: invalid type '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
+		case OPT_FLOAT:
+			if ((t = float_type(optarg)) == -2) {
+				bn_warnx("--float: invalid type '%s'", optarg);
+				usage(stderr, EX_USAGE);
+			}
+			o->floats = t;
+			break;
+		case OPT_FORCE: o->force = 1; break;
+		case OPT_SHARD_SIZE:
+			if (parse_size(optarg, &o->shard) != 0) {
+				bn_warnx("--shard-size: invalid size '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
+		case 'h': usage(stdout, EXIT_SUCCESS);
+		case 'o': o->output = optarg; break;
+		case 'q':
+			if (strcmp(optarg, "tq2_0") == 0)
+				o->ternary = BN_GGUF_TQ2_0;
+			else if (strcmp(optarg, "tq1_0") == 0)
+				o->ternary = BN_GGUF_TQ1_0;
+			else {
+				bn_warnx("-q: invalid type '%s'", optarg);
+				usage(stderr, EX_USAGE);
+			}
+			o->quant_set = 1;
+			break;
+		case 'v': o->verbose++; break;
+		case 'V':
+			bn_print_version(stdout);
+			exit(EXIT_SUCCESS);
+		default: usage(stderr, EX_USAGE);
+		}
+	if (o->format == FMT_NONE || argc - optind > 1)
+		usage(stderr, EX_USAGE);
+	o->input = optind < argc ? argv[optind] : "-";
+	if (o->format == FMT_HF) {
+		if (o->output == NULL || strcmp(o->output, "-") == 0) {
+			bn_warnx("-F hf: needs -o DIR or -o NAME.tar.zst");
+			usage(stderr, EX_USAGE);
+		}
+		if (o->quant_set) {
+			bn_warnx("-q: only with -F gguf");
+			usage(stderr, EX_USAGE);
+		}
+		if (o->floats == BN_GGUF_Q8_0) {
+			bn_warnx("--float: q8_0 only with -F gguf");
+			usage(stderr, EX_USAGE);
+		}
+	} else if (o->shard != 0) {
+		bn_warnx("--shard-size: only with -F hf");
+		usage(stderr, EX_USAGE);
+	}
+}
+
+static void
+notice(void *ctx, const char *msg)
+{
+	bn_warnx("%s: %s", (const char *)ctx, msg);
+}
+
+/* The input as a mapped file.  A pipe, or anything that is not a
+ * regular file, is first copied to an unlinked temporary file. */
+static char *spool_path;
+
+static void
+spool_cleanup(void)
+{
+	if (spool_path != NULL)
+		unlink(spool_path);
+}
+
+static void
+open_model(const struct opts *o, struct bnt_map *m, const char *name)
+{
+	struct bn_err e = { "" };
+	const char *path = o->input, *dir;
+	char buf[1 << 16];
+	struct stat sb;
+	size_t n;
+	FILE *in, *sp;
+	int fd, st;
+
+	if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		in = bn_open_in(path, 1, o->force);
+		if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0')
+			dir = "/tmp";
+		n = strlen(dir) + sizeof "/bnexport.XXXXXX";
+		if ((spool_path = malloc(n)) == NULL)
+			bn_errx(EX_OSERR, "out of memory");
+		snprintf(spool_path, n, "%s/bnexport.XXXXXX", dir);
+		if ((fd = mkstemp(spool_path)) < 0)
+			bn_err(EX_CANTCREAT, "%s", spool_path);
+		atexit(spool_cleanup);
+		if ((sp = fdopen(fd, "wb")) == NULL)
+			bn_err(EX_OSERR, "%s", spool_path);
+		while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+			if (fwrite(buf, 1, n, sp) != n)
+				bn_err(EX_IOERR, "%s", spool_path);
+		if (ferror(in))
+			bn_err(EX_IOERR, "%s", name);
+		if (fclose(sp) != 0)
+			bn_err(EX_IOERR, "%s", spool_path);
+		if (in != stdin)
+			fclose(in);
+		path = spool_path;
+	} else if (access(path, R_OK) != 0)
+		bn_err(EX_NOINPUT, "%s", name);
+	if ((st = bnt_map_open(m, path, 0, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
+	if (spool_path != NULL) {
+		unlink(spool_path);
+		free(spool_path);
+		spool_path = NULL;
+	}
+}
+
+static void
+export_gguf(const struct opts *o, const struct bnt_map *m, const char *name)
+{
+	struct bn_gguf_opts go;
+	struct bn_err e = { "" };
+	struct bn_out out;
+	int st;
+
+	bn_gguf_opts_init(&go);
+	go.ternary = o->ternary;
+	go.fallback = o->fallback;
+	go.floats = o->floats;
+	go.notice = notice;
+	go.ctx = (void *)name;
+	bn_out_open(&out, o->output, 1, o->force);
+	if ((st = bn_export_gguf_opts(m, out.fp, &go, &e)) != BN_OK) {
+		bn_out_abort(&out);
+		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ? out.name :
+		    name, e.msg);
+	}
+	bn_out_close(&out);
+}
+
+/* Hugging Face outputs: a directory written under a temporary name and
+ * renamed, or one tar.zst archive through libarchive. */
+struct hf_out {
+	const char *name;	/* -o as given */
+	int verbose;
+	/* directory */
+	char *tmpdir;
+	FILE *fp;
+	char *cur;		/* path of the file being written */
+	/* archive */
+	struct bn_out out;
+	struct archive *a;
+	char *prefix;		/* "NAME/" inside the archive */
+};
+
+static struct hf_out *hf_pending;
+
+static void
+rm_tree(const char *dir)
+{
+	char path[4096];
+	struct dirent *d;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
+		unlink(path);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+static void
+hf_cleanup(void)
+{
+	if (hf_pending != NULL && hf_pending->tmpdir != NULL) {
+		if (hf_pending->fp != NULL)
+			fclose(hf_pending->fp);
+		rm_tree(hf_pending->tmpdir);
+	}
+}
+
+static int
+dir_begin(void *ctx, const char *file, uint64_t size, struct bn_err *e)
+{
+	struct hf_out *h = ctx;
+	size_t n = strlen(h->tmpdir) + strlen(file) + 2;
+
+	(void)size;
+	free(h->cur);
+	if ((h->cur = malloc(n)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	snprintf(h->cur, n, "%s/%s", h->tmpdir, file);
+	if ((h->fp = fopen(h->cur, "wb")) == NULL)
+		return bn_seterr(e, BN_ECANTCREAT, "%s: %s", file,
+		    strerror(errno));
+	if (h->verbose)
+		bn_warnx("%s/%s: %llu bytes", h->name, file,
+		    (unsigned long long)size);
+	return BN_OK;
+}
+
+static int
+dir_write(void *ctx, const void *p, size_t n, struct bn_err *e)
+{
+	struct hf_out *h = ctx;
+
+	if (n && fwrite(p, 1, n, h->fp) != n)
+		return bn_seterr(e, BN_EIO, "%s", strerror(errno));
+	return BN_OK;
+}
+
+static int
+dir_end(void *ctx, struct bn_err *e)
+{
+	struct hf_out *h = ctx;
+	int bad = fflush(h->fp) != 0 || ferror(h->fp);
+
+	if (fclose(h->fp) != 0)
+		bad = 1;
+	h->fp = NULL;
+	if (bad)
+		return bn_seterr(e, BN_EIO, "%s", strerror(errno));
+	return BN_OK;
+}
+
+static int
+arc_begin(void *ctx, const char *file, uint64_t size, struct bn_err *e)
+{
+	struct hf_out *h = ctx;
+	struct archive_entry *ent;
+	size_t n = strlen(h->prefix) + strlen(file) + 1;
+	char *path;
+	int r;
+
+	if ((path = malloc(n)) == NULL || (ent = archive_entry_new()) ==
+	    NULL) {
+		free(path);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	snprintf(path, n, "%s%s", h->prefix, file);
+	archive_entry_set_pathname(ent, path);
+	archive_entry_set_size(ent, (la_int64_t)size);
+	archive_entry_set_filetype(ent, AE_IFREG);
+	archive_entry_set_perm(ent, 0644);
+	r = archive_write_header(h->a, ent);
+	archive_entry_free(ent);
+	free(path);
+	if (r != ARCHIVE_OK)
+		return bn_seterr(e, BN_EIO, "%s", archive_error_string(h->a));
+	if (h->verbose)
+		bn_warnx("%s: %s%s: %llu bytes", h->name, h->prefix, file,
+		    (unsigned long long)size);
+	return BN_OK;
+}
+
+static int
+arc_write(void *ctx, const void *p, size_t n, struct bn_err *e)
+{
+	struct hf_out *h = ctx;
+	la_ssize_t w;
+
+	while (n > 0) {
+		w = archive_write_data(h->a, p, n);
+		if (w <= 0)
+			return bn_seterr(e, BN_EIO, "%s",
+			    archive_error_string(h->a));
+		p = (const char *)p + w;
+		n -= (size_t)w;
+	}
+	return BN_OK;
+}
+
+static int
+arc_end(void *ctx, struct bn_err *e)
+{
+	struct hf_out *h = ctx;
+
+	if (archive_write_finish_entry(h->a) != ARCHIVE_OK)
+		return bn_seterr(e, BN_EIO, "%s", archive_error_string(h->a));
+	return BN_OK;
+}
+
+static int
+has_suffix(const char *s, const char *sfx)
+{
+	size_t n = strlen(s), k = strlen(sfx);
+
+	return n >= k && strcmp(s + n - k, sfx) == 0;
+}
+
+static void
+export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
+{
+	struct bn_hf_opts ho;
+	struct bn_hf_sink s;
+	struct bn_err e = { "" };
+	struct hf_out h;
+	struct stat sb;
+	const char *base;
+	size_t n;
+	int st, arc;
+
+	memset(&h, 0, sizeof h);
+	h.name = o->output;
+	h.verbose = o->verbose;
+	bn_hf_opts_init(&ho);
+	ho.floats = o->floats == BN_GGUF_KEEP ? BN_HF_KEEP :
+	    o->floats == BN_GGUF_F32 ? BN_DTYPE_F32 :
+	    o->floats == BN_GGUF_F16 ? BN_DTYPE_F16 : BN_DTYPE_BF16;
+	ho.shard_size = o->shard;
+	ho.notice = notice;
+	ho.ctx = (void *)name;
+	arc = has_suffix(o->output, ".tar.zst");
+	s.ctx = &h;
+	if (arc) {
+		base = strrchr(o->output, '/');
+		base = base != NULL ? base + 1 : o->output;
+		n = strlen(base) - strlen(".tar.zst");
+		if (n == 0)
+			bn_errx(EX_USAGE, "%s: archive name without a stem",
+			    o->output);
+		if ((h.prefix = malloc(n + 2)) == NULL)
+			bn_errx(EX_OSERR, "out of memory");
+		memcpy(h.prefix, base, n);
+		memcpy(h.prefix + n, "/", 2);
+		bn_out_open(&h.out, o->output, 1, o->force);
+		if ((h.a = archive_write_new()) == NULL)
+			bn_errx(EX_OSERR, "out of memory");
+		if (archive_write_add_filter_zstd(h.a) != ARCHIVE_OK ||
+		    archive_write_set_format_pax_restricted(h.a) !=
+		    ARCHIVE_OK ||
+		    archive_write_set_bytes_in_last_block(h.a, 1) !=
+		    ARCHIVE_OK || archive_write_open_FILE(h.a, h.out.fp) !=
+		    ARCHIVE_OK) {
+			bn_out_abort(&h.out);
+			bn_errx(EX_UNAVAILABLE, "%s: %s", o->output,
+			    archive_error_string(h.a));
+		}
+		s.begin = arc_begin;
+		s.write = arc_write;
+		s.end = arc_end;
+	} else {
+		if (stat(o->output, &sb) == 0) {
+			DIR *dp;
+			struct dirent *d;
+			int empty = 1;
+
+			if (!S_ISDIR(sb.st_mode))
+				bn_errx(EX_CANTCREAT, "%s: exists and is not "
+				    "a directory", o->output);
+			if ((dp = opendir(o->output)) == NULL)
+				bn_err(EX_CANTCREAT, "%s", o->output);
+			while ((d = readdir(dp)) != NULL)
+				if (strcmp(d->d_name, ".") != 0 &&
+				    strcmp(d->d_name, "..") != 0)
+					empty = 0;
+			closedir(dp);
+			if (!empty)
+				bn_errx(EX_CANTCREAT, "%s: directory is not "
+				    "empty", o->output);
+		}
+		n = strlen(o->output) + sizeof ".tmp.XXXXXX";
+		if ((h.tmpdir = malloc(n)) == NULL)
+			bn_errx(EX_OSERR, "out of memory");
+		snprintf(h.tmpdir, n, "%s.tmp.XXXXXX", o->output);
+		if (mkdtemp(h.tmpdir) == NULL)
+			bn_err(EX_CANTCREAT, "%s", o->output);
+		chmod(h.tmpdir, 0755 & ~umask(umask(0)));
+		hf_pending = &h;
+		atexit(hf_cleanup);
+		s.begin = dir_begin;
+		s.write = dir_write;
+		s.end = dir_end;
+	}
+	st = bn_export_hf(m, &ho, &s, &e);
+	if (arc) {
+		if (st == BN_OK && archive_write_close(h.a) != ARCHIVE_OK)
+			st = bn_seterr(&e, BN_EIO, "%s",
+			    archive_error_string(h.a));
+		archive_write_free(h.a);
+		if (st != BN_OK) {
+			bn_out_abort(&h.out);
+			bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ||
+			    st == BN_ECANTCREAT ? o->output : name, e.msg);
+		}
+		bn_out_close(&h.out);
+		free(h.prefix);
+		return;
+	}
+	if (st != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ||
+		    st == BN_ECANTCREAT ? o->output : name, e.msg);
+	if (stat(o->output, &sb) == 0 && rmdir(o->output) != 0)
+		bn_err(EX_CANTCREAT, "%s", o->output);
+	if (rename(h.tmpdir, o->output) != 0)
+		bn_err(EX_CANTCREAT, "%s", o->output);
+	hf_pending = NULL;
+	free(h.tmpdir);
+	free(h.cur);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .ternary = BN_GGUF_TQ2_0, .fallback = BN_GGUF_Q8_0,
+	    .floats = BN_GGUF_KEEP };
+	struct bnt_map m;
+	const char *name;
+
+	bn_setprogname(argv[0]);
+	parse_args(argc, argv, &o);
+	name = bn_display_name(o.input);
+	open_model(&o, &m, name);
+	if (o.format == FMT_GGUF)
+		export_gguf(&o, &m, name);
+	else
+		export_hf(&o, &m, name);
+	bnt_map_close(&m);
+	bn_close_stdout();
+	return 0;
+}
