@@ -844,7 +844,7 @@ report_file(struct report *rp, const struct opts *o, const char *path)
 		    strncmp(rec.tensor.name, "optim.", 6) != 0)
 			report_tensor(rp, o, name, &rec.tensor, rec.data);
 	if (st != BN_END)
-		bn_warnx("%s", bnt_reader_error(r));
+		bn_warnx("%s: %s", name, bnt_reader_error(r));
 	bnt_reader_close(r);
 	if (fp != stdin)
 		fclose(fp);
@@ -924,7 +924,7 @@ run_report(const struct opts *o)
 				table_print(&ht, o->fmt);
 		}
 	}
-	if (!o->hist)
+	if (!o->hist && (rp.t.nrow > 0 || rc == 0))
 		table_print(&rp.t, o->fmt);
 	if (o->svg != NULL)
 		report_svg(&rp, o);
@@ -1073,7 +1073,8 @@ stab_file(struct run *rn, const struct opts *o, int ck, const char *path)
 			stab_update(rn, o, ck, name, &rec.tensor, rec.data);
 	}
 	if (st != BN_END)
-		bn_errx(bn_exit_code(st), "%s", bnt_reader_error(r));
+		bn_errx(bn_exit_code(st), "%s: %s", name,
+		    bnt_reader_error(r));
 	bnt_reader_close(r);
 	if (fp != stdin)
 		fclose(fp);
