@@ -25,9 +25,27 @@
  *                   with the default zero point 2, scale 1 (opset 21);
  *   BN_ONNX_DQ_INT2 DequantizeLinear of an INT2 initializer [in, out],
  *                   scale 1, then MatMul (opset 25).
- * Measured with onnxruntime-node 1.30 (CPU, 1 thread, graph optimization
- * "basic"): see PACKING_NOTE below for the numbers that chose the
- * default. */
+ * Measured with onnxruntime-node 1.30.0 (CPU EP, 1 thread, graph
+ * optimization "basic"; a 2-core AVX-512 VNNI machine) on a random
+ * ternary model of 700M parameters (tests/gen/mkrandmodel --shape 700m:
+ * 595M ternary weights, f16 embeddings and head), KV-cache export:
+ *
+ *                        file bytes   resident   decode/token  10-token prompt
+ *   MatMulNBits bits=2  347,742,815    1.10 GB       1468 ms         1502 ms
+ *     + mlas.use_lut_gemm=1                          28.6 ms          154 ms
+ *   DequantizeLinear    347,251,321    3.69 GB       1120 ms         2619 ms
+ *   (bnrun, same model, 1 thread:                     14.2 ms           77 ms)
+ *
+ * The default is MatMulNBits: 0.14% larger (its per-block scales, all
+ * 1, are shared by the weights of one shape) but a third of the memory,
+ * because ONNX Runtime constant-folds DequantizeLinear of an initializer
+ * into f32 weights at load, and its exact 2-bit path runs prompts faster.
+ * Both exact paths dequantize to f32 (MatMulNBits on every call) and are
+ * slow; the lookup-table kernel that the session option
+ * mlas.use_lut_gemm=1 selects is 50x faster but quantizes activations
+ * itself, so logits move (0.195 from bnrun's on austen-llama-6m after
+ * bnquant -q ternary; 0.17 with accuracy_level=4), hence not the
+ * default: the graph stays exact and the option is the runtime's. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -670,9 +688,14 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		dims[1] = (int64_t)nb;
 		dims[2] = BN_T2_BLOCK / 4;
 		init_raw(g, base, OT_UINT8, dims, 3, q, rows * (n / 4));
-		one = fmt(g, "%s.ones", d->name);
+		/* scales of 1, shared by the weights of one shape */
+		one = fmt(g, "ones.%zux%zu", rows, nb);
+		for (r = 0; r + 1 < g->nnames; r++)
+			if (strcmp(g->names[r], one) == 0)
+				break;
 		dims[0] = (int64_t)(rows * nb);
-		init_f32(g, one, dims, 1, ones, rows * nb);
+		if (r + 1 >= g->nnames)
+			init_f32(g, one, dims, 1, ones, rows * nb);
 		free(q);
 		free(ones);
 		in[0] = qi->xq;

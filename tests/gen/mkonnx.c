@@ -5,9 +5,10 @@
  *   mkonnx --logits IN.bnt REF.safetensors OUT.safetensors
  *
  * The second form runs the model (model/model.c, as bnrun does) on each
- * input_ids.K of REF and writes input_ids.K (i32) and logits.K (f32,
- * [T, vocab]) to OUT, the file tests/peers/onnx compares ONNX Runtime
- * with. */
+ * input_ids.K of REF and writes input_ids.K (i32), logits.K (f32,
+ * [T, vocab]) and greedy.K (i32, the prompt and 24 greedily chosen
+ * tokens, as bnrun --temp 0 chooses them) to OUT, the file
+ * tests/peers/onnx compares ONNX Runtime with. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include "kernels.h"
 #include "model.h"
 #include "status.h"
+
+#define NGREEDY 24	/* tokens of greedy continuation */
 
 struct refset {
 	struct bnt_tensor t[64];
@@ -47,6 +50,17 @@ ref_tensor(void *ctx, const struct bnt_tensor *t, const void *data,
 	return BN_OK;
 }
 
+static int32_t
+argmax(const float *l, size_t n)
+{
+	size_t i, best = 0;
+
+	for (i = 1; i < n; i++)
+		if (l[i] > l[best])
+			best = i;
+	return (int32_t)best;
+}
+
 static int
 die(const char *what, const char *msg)
 {
@@ -62,7 +76,9 @@ logits(const char *model, const char *ref, const char *out)
 	struct bn_err e = { "" };
 	struct bn_model m;
 	struct bn_state *s;
-	float **lg;
+	float **lg, *last;
+	int32_t **gr, next;
+	size_t j;
 	char hdr[8192];
 	size_t len = 0, off = 0, i, T, V;
 	uint64_t hl;
@@ -77,21 +93,34 @@ logits(const char *model, const char *ref, const char *out)
 	if ((st = bn_model_open(&m, model, &e)) != BN_OK)
 		return die(model, e.msg);
 	V = (size_t)m.c.vocab;
-	if ((lg = calloc(rs.n + 1, sizeof *lg)) == NULL)
+	if ((lg = calloc(rs.n + 1, sizeof *lg)) == NULL ||
+	    (gr = calloc(rs.n + 1, sizeof *gr)) == NULL ||
+	    (last = malloc(V * sizeof *last)) == NULL)
 		return die(model, "out of memory");
 	len += (size_t)snprintf(hdr + len, sizeof hdr - len, "{");
 	for (i = 0; i < rs.n; i++) {
 		if (rs.t[i].dtype != BN_DTYPE_I32)
 			return die(rs.t[i].name, "not i32");
 		T = (size_t)rs.t[i].nelem;
-		if ((st = bn_state_new(&s, &m, (int)T, (int)T, 1, &e)) !=
-		    BN_OK)
+		if ((st = bn_state_new(&s, &m, (int)T + NGREEDY, (int)T, 1,
+		    &e)) != BN_OK)
 			return die(model, e.msg);
-		if ((lg[i] = malloc(T * V * sizeof(float))) == NULL)
+		if ((lg[i] = malloc(T * V * sizeof(float))) == NULL ||
+		    (gr[i] = malloc((T + NGREEDY) * sizeof(int32_t))) == NULL)
 			return die(model, "out of memory");
 		if (bn_forward(&m, s, (const int32_t *)rs.data[i], (int)T,
 		    lg[i], 1) != BN_OK)
 			return die(rs.t[i].name, "token out of range");
+		/* greedy continuation, as bnrun --temp 0 */
+		memcpy(gr[i], rs.data[i], 4 * T);
+		next = argmax(lg[i] + (T - 1) * V, V);
+		for (j = 0; j < NGREEDY; j++) {
+			gr[i][T + j] = next;
+			if (j + 1 < NGREEDY) {
+				bn_forward(&m, s, &gr[i][T + j], 1, last, 0);
+				next = argmax(last, V);
+			}
+		}
 		bn_state_free(s);
 		k = atoi(rs.t[i].name + 10);
 		len += (size_t)snprintf(hdr + len, sizeof hdr - len,
@@ -101,6 +130,11 @@ logits(const char *model, const char *ref, const char *out)
 		    i ? "," : "", k, T, off, off + 4 * T, k, T, V, off + 4 * T,
 		    off + 4 * T + 4 * T * V);
 		off += 4 * T + 4 * T * V;
+		len += (size_t)snprintf(hdr + len, sizeof hdr - len,
+		    ",\"greedy.%d\":{\"dtype\":\"I32\",\"shape\":[%zu],"
+		    "\"data_offsets\":[%zu,%zu]}", k, T + NGREEDY, off,
+		    off + 4 * (T + NGREEDY));
+		off += 4 * (T + NGREEDY);
 	}
 	len += (size_t)snprintf(hdr + len, sizeof hdr - len, "}");
 	while (len % 8 != 0)
@@ -114,11 +148,16 @@ logits(const char *model, const char *ref, const char *out)
 	for (i = 0; i < rs.n; i++) {	/* little-endian hosts only */
 		fwrite(rs.data[i], 1, (size_t)rs.t[i].data_bytes, f);
 		fwrite(lg[i], sizeof(float), (size_t)rs.t[i].nelem * V, f);
+		fwrite(gr[i], sizeof(int32_t), (size_t)rs.t[i].nelem + NGREEDY,
+		    f);
 		free(lg[i]);
+		free(gr[i]);
 		free(rs.data[i]);
 		free(rs.names[i]);
 	}
 	free(lg);
+	free(gr);
+	free(last);
 	bn_model_close(&m);
 	if (fclose(f) != 0)
 		return die(out, "write error");

@@ -1,7 +1,8 @@
 // check.js: run an ONNX export with ONNX Runtime and compare its logits
 // with a reference (bnrun's, written by build/tests/mkonnx --logits).
 //
-//   node check.js [--kv] [--lut] [--tol X] [--bench N] MODEL.onnx REF.safetensors
+//   node check.js [--greedy] [--kv] [--lut] [--tol X] [--bench N]
+//       MODEL.onnx REF.safetensors
 //
 // For each input_ids.K of REF: one run over the whole prompt (or, with
 // --kv, the prompt minus its last 3 tokens, then those one at a time
@@ -10,6 +11,8 @@
 // closing "max_abs X argmax A/N" line; exits 1 past the tolerance or on
 // an argmax disagreement.  --bench N: instead, time N single-token runs
 // (the KV model) or N runs of input_ids.0, and print ms per run.
+// --greedy: also continue each prompt greedily for as many tokens as
+// REF's greedy.K holds and print the tokens; any difference fails.
 // --lut: set the session option mlas.use_lut_gemm=1 (ONNX Runtime's
 // lookup-table kernel for 2-bit MatMulNBits).
 'use strict';
@@ -46,13 +49,15 @@ function argmax(a, off, n) {
 
 async function main() {
 	const args = process.argv.slice(2);
-	let kv = false, tol = 1e-3, bench = 0, extra = {};
+	let kv = false, greedy = false, tol = 1e-3, bench = 0, extra = {};
 	while (args.length && args[0].startsWith('--')) {
 		const a = args.shift();
 		if (a === '--kv')
 			kv = true;
 		else if (a === '--tol')
 			tol = Number(args.shift());
+		else if (a === '--greedy')
+			greedy = true;
 		else if (a === '--lut')
 			extra = { mlas: { use_lut_gemm: '1' } };
 		else if (a === '--bench')
@@ -61,8 +66,8 @@ async function main() {
 			throw new Error('unknown option ' + a);
 	}
 	if (args.length !== 2)
-		throw new Error('usage: check.js [--kv] [--tol X] ' +
-		    '[--bench N] model.onnx ref.safetensors');
+		throw new Error('usage: check.js [--greedy] [--kv] [--lut] ' +
+		    '[--tol X] [--bench N] model.onnx ref.safetensors');
 	const [model, refPath] = args;
 	const t0 = process.hrtime.bigint();
 	const sess = await ort.InferenceSession.create(model, {
@@ -76,6 +81,7 @@ async function main() {
 	const ref = readSafetensors(refPath);
 	const pastNames = sess.inputNames.filter(n => n.startsWith('past_'));
 	let worst = 0, agree = 0, total = 0, vocab = 0, kvShape = null;
+	let gfail = 0;
 
 	async function step(ids, pos0, past) {
 		const T = ids.length;
@@ -146,6 +152,34 @@ async function main() {
 		worst = Math.max(worst, d);
 		agree += a;
 		total += T;
+		const g = ref['greedy.' + K];
+		if (greedy && g) {
+			const seq = ids.slice();
+			let next = argmax(got, (T - 1) * V, V), r = null;
+			if (kv)
+				r = await step(ids, 0, emptyPast());
+			while (seq.length < g.data.length) {
+				seq.push(next);
+				if (seq.length === g.data.length)
+					break;
+				if (kv) {
+					r = await step([next], seq.length - 1,
+					    r.past);
+					next = argmax(r.logits.data, 0, V);
+				} else {
+					r = await step(seq, 0, null);
+					next = argmax(r.logits.data,
+					    (seq.length - 1) * V, V);
+				}
+			}
+			let same = 0;
+			while (T + same < seq.length &&
+			    seq[T + same] === g.data[T + same])
+				same++;
+			console.log(`greedy.${K}: ${same}/${seq.length - T} ` +
+			    `tokens agree: ${seq.slice(T).join(' ')}`);
+			gfail += same !== seq.length - T;
+		}
 	}
 	if (bench > 0) {
 		const ids = Array.from(ref['input_ids.0'].data);
@@ -175,7 +209,7 @@ async function main() {
 		throw new Error(refPath + ': no input_ids.0');
 	console.log(`max_abs ${worst.toPrecision(3)} argmax ${agree}/${total}`);
 	void vocab;
-	process.exitCode = worst <= tol && agree === total ? 0 : 1;
+	process.exitCode = worst <= tol && agree === total && !gfail ? 0 : 1;
 }
 
 main().catch(err => {

@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# ONNX exports (export/onnx.c) run by ONNX Runtime (onnxruntime-node
+# 1.30.0, tests/peers/onnx, installed by .ci/run): its logits must match
+# bnrun's within 1e-3 for float models and 8e-2 for ternary and binary
+# ones, with the same argmax at every position and the same 24-token
+# greedy continuation.
+
+load helper
+
+PEER=$ROOT/tests/peers/onnx
+
+# onnx_export [--kv] [--packing nbits|int2] IN OUT
+onnx_export() {
+	"$BUILDDIR/tests/mkonnx" "$@"
+}
+
+setup_file() {
+	export S=$BATS_FILE_TMPDIR
+	bnpack -o "$S/austen.bnt" "$FIX/austen-llama-6m"
+	bnquant -q ternary -o "$S/austen-t.bnt" "$S/austen.bnt"
+	bnquant -q binary --scale row -o "$S/austen-b.bnt" "$S/austen.bnt"
+	bnpack -o "$S/tiny.bnt" "$FIX/bitnet-tiny"
+	bnpack -o "$S/tiny-f.bnt" "$FIX/bitnet-tiny-bf16"
+	# bnrun's logits for the fixtures' prompts (model/model.c)
+	for m in austen austen-t austen-b; do
+		"$BUILDDIR/tests/mkonnx" --logits "$S/$m.bnt" \
+		    "$FIX/austen-llama-6m/reference.safetensors" "$S/$m.ref"
+	done
+	"$BUILDDIR/tests/mkonnx" --logits "$S/tiny.bnt" \
+	    "$FIX/bitnet-tiny/reference.safetensors" "$S/tiny.ref"
+}
+
+setup() {
+	if ! command -v node >/dev/null ||
+	    [ ! -d "$PEER/node_modules/onnxruntime-node" ]; then
+		skip "onnxruntime-node is not installed (.ci/run installs it)"
+	fi
+}
+
+# peer [--greedy] [--kv] [--tol X] MODEL REF: ONNX Runtime against REF's
+# logits (and greedy continuation: mkonnx --logits writes bnrun's)
+peer() {
+	node "$PEER/check.js" "$@"
+}
+
+@test "austen-llama-6m f32: ONNX Runtime's logits are bnrun's within 1e-3" {
+	onnx_export "$S/austen.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+	# and transformers' (the fixture's reference), 24 greedy tokens:
+	# '.\n\n"I am sure," said he, "that I should not have been in love'
+	run -0 peer --greedy --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" \
+	    "$FIX/austen-llama-6m/reference.safetensors"
+	assert_line "greedy.0: 24/24 tokens agree: 15 200 200 3 42 449 752 464 476 282 13 414 722 303 557 323 361 412 295 913 344 325 15 200"
+	assert_line "greedy.1: 24/24 tokens agree: 302 657 15 200 200 3 42 449 323 1620 277 472 325 464 476 282 13 414 722 303 449 752 325 461"
+}
+
+@test "austen-llama-6m f32 with a KV cache: prompt, then token by token" {
+	onnx_export --kv "$S/austen.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --kv --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+}
+
+@test "austen-llama-6m ternarized (bnquant): within 8e-2, MatMulNBits and INT2" {
+	for p in nbits int2; do
+		onnx_export --packing $p "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/$p.onnx"
+		run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/$p.onnx" "$S/austen-t.ref"
+		assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+	done
+	onnx_export --kv "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/kv.onnx"
+	run -0 peer --greedy --kv --tol 8e-2 "$BATS_TEST_TMPDIR/kv.onnx" "$S/austen-t.ref"
+	# 2 bits per weight: far smaller than the f32 export
+	[ "$(stat -c %s "$BATS_TEST_TMPDIR/nbits.onnx")" -lt 6000000 ]
+}
+
+@test "austen-llama-6m binarized with row scales: within 8e-2" {
+	onnx_export "$S/austen-b.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen-b.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+}
+
+@test "bitnet-tiny (packed BitNet b1.58): within 8e-2, with and without KV cache" {
+	onnx_export "$S/tiny.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$S/tiny.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+	onnx_export --kv --packing int2 "$S/tiny.bnt" "$BATS_TEST_TMPDIR/kv.onnx"
+	run -0 peer --greedy --kv --tol 8e-2 "$BATS_TEST_TMPDIR/kv.onnx" "$S/tiny.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+}
+
+@test "the check fails when the logits differ: a wrong model is caught" {
+	onnx_export "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -1 peer --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
+}
+
+@test "float weights of a bitlinear model are refused (ternarize first)" {
+	run -65 --separate-stderr onnx_export "$S/tiny-f.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	[[ $stderr == *"tensor 'blk.0.attn_q.weight': float weights of a bitlinear model: ternarize them first (bnquant -q ternary)" ]]
+	[ ! -e "$BATS_TEST_TMPDIR/m.onnx" ]
+}
