@@ -130,7 +130,7 @@ bn_svg_axes(struct bn_svg *s, const struct bn_svg_axes *a)
 	    "height=\"%.2f\" fill=\"none\" stroke=\"black\"/>\n", a->x, a->y,
 	    a->w, a->h);
 	if (a->title != NULL)
-		bn_svg_text(s, a->x + a->w / 2, a->y - 8, 13, "middle",
+		bn_svg_text(s, a->x + a->w / 2, a->y - 10, 13, "middle",
 		    a->title);
 	if (a->xlabel != NULL)
 		bn_svg_text(s, a->x + a->w / 2, a->y + a->h + (a->xcat ? 70 :
@@ -204,7 +204,7 @@ void
 bn_svg_legend(struct bn_svg *s, const struct bn_svg_axes *a, int i,
     const char *color, const char *label)
 {
-	double x = a->x + a->w - 150, y = a->y + 8 + 14 * i;
+	double x = a->x + a->w - 170 * (i + 1), y = a->y - 36;
 
 	fprintf(s->fp, "<rect x=\"%.2f\" y=\"%.2f\" width=\"10\" "
 	    "height=\"10\" fill=\"%s\"/>\n", x, y, color);

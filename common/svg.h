@@ -38,7 +38,7 @@ void bn_svg_line(struct bn_svg *s, const struct bn_svg_axes *a,
 /* A dashed vertical marker at data x with a small label. */
 void bn_svg_vline(struct bn_svg *s, const struct bn_svg_axes *a, double x,
     const char *color, const char *label);
-/* Legend entry i (from the top right of the box). */
+/* Legend entry i, in a row above the box, from the right. */
 void bn_svg_legend(struct bn_svg *s, const struct bn_svg_axes *a, int i,
     const char *color, const char *label);
 /* Category labels under the box, rotated, centred on x = i + 0.5. */

@@ -586,7 +586,7 @@ xstrdup(const char *s)
 
 #define SVG_W 900.0
 #define PANEL_H 220.0
-#define PANEL_TOP 40.0
+#define PANEL_TOP 56.0
 #define PANEL_BOT 50.0
 #define PANEL_CATBOT 90.0
 
@@ -1186,7 +1186,7 @@ stab_svg(const struct run *rn, const struct opts *o, double **vals,
     const uint64_t *fh)
 {
 	double y = 0, height, *soft, *hard, *x, *fr, cnt[FBINS], tot;
-	char **names, buf[128];
+	char **names, buf[128], *bins[FBINS];
 	struct bn_svg_axes a;
 	struct bn_out out;
 	struct bn_svg s;
@@ -1207,7 +1207,7 @@ stab_svg(const struct run *rn, const struct opts *o, double **vals,
 	for (i = 0; i < FBINS; i++)
 		if (fh[i])
 			nb = (int)i + 1;
-	height = 3 * (PANEL_TOP + PANEL_H) + PANEL_CATBOT + 2 * PANEL_BOT + 20;
+	height = 3 * (PANEL_TOP + PANEL_H) + 2 * PANEL_CATBOT + PANEL_BOT + 20;
 	bn_svg_begin(&s, svg_open(&out, o->svg), SVG_W, height,
 	    "bnstat --stability: code flips across checkpoints");
 	y = svg_cats(&s, y, "Flip rate per tensor (mean over consecutive "
@@ -1249,13 +1249,23 @@ stab_svg(const struct run *rn, const struct opts *o, double **vals,
 	tot = 0;
 	for (i = 0; i < FBINS; i++)
 		tot += (double)fh[i];
-	for (i = 0; i < FBINS; i++)
+	for (i = 0; i < (size_t)nb; i++) {
+		long long lo, hi;
+
 		cnt[i] = tot > 0 ? (double)fh[i] / tot : 0;
-	y = svg_hist(&s, y, "Flips per weight over the run (bins 0, 1, 2, "
-	    "3-4, 5-8, ...)", "bin index (flip-count bin)",
-	    "share of weights", 0, nb > 0 ? nb : 1, cnt, (size_t)(nb > 0 ?
-	    nb : 1), NULL, 0);
-	(void)y;
+		flip_bin_range((int)i, &lo, &hi);
+		if (lo == hi)
+			snprintf(buf, sizeof buf, "%lld", lo);
+		else
+			snprintf(buf, sizeof buf, "%lld-%lld", lo, hi);
+		bins[i] = xstrdup(buf);
+	}
+	y = svg_cats(&s, y, "Flips per weight over the run", "share of "
+	    "weights", bins, (size_t)nb, cnt, NULL, NULL, NULL);
+	bn_svg_text(&s, SVG_W / 2, y - 14, 11, "middle", "flips of a weight "
+	    "between consecutive checkpoints, summed over the run");
+	for (i = 0; i < (size_t)nb; i++)
+		free(bins[i]);
 	svg_close(&out, &s);
 	for (i = 0; i < nt; i++)
 		free(names[i]);
