@@ -68,9 +68,9 @@ static const struct option longopts[] = {
 static _Noreturn void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: %s [-v] [-q ternary|binary] [--csv | --json] "
+	fprintf(fp, "usage: %s [-v] [-q ternary | binary] [--csv | --json] "
 	    "[--hist] [--svg file] [file ...]\n"
-	    "       %s --stability [-v] [-q ternary|binary] [--momentum m] "
+	    "       %s --stability [-v] [-q ternary | binary] [--momentum m] "
 	    "[--min-stability y] [--csv | --json] [--hist] [--svg file] "
 	    "a b [c ...]\n"
 	    "       %s --ber --data text [-v] [-t n] [--ref float.bnt] "
@@ -868,8 +868,8 @@ report_svg(const struct report *rp, const struct opts *o)
 		for (i = 0; i < HBINS; i++)
 			cnt[i] = (double)rp->pooled[i];
 		y = svg_hist(&s, y, o->binary ? "Latent weights of the "
-		    "projections, all tensors (binary: (w - mean) / "
-		    "mean |w - mean|)" : "Latent weights of the projections, "
+		    "projections, all tensors (binary: (w - mean w) / "
+		    "mean |w|, threshold 0)" : "Latent weights of the projections, "
 		    "all tensors (ternary thresholds at +-0.5)",
 		    o->binary ? "latent weight, units of mean |w|" :
 		    "latent weight w / mean|W| (absmean scale units)",
