@@ -934,6 +934,61 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 	return BN_OK;
 }
 
+/* Every tensor the graph reads, with the shape model.c's loader
+ * requires: vectors are f32, f16 or bf16, matrices [rows, n]. */
+static int
+check_shape(const struct bnt_map *m, const char *name, uint64_t rows,
+    uint64_t n, struct bn_err *e)
+{
+	const struct bnt_map_tensor *t = need(m, name, e);
+
+	if (t == NULL)
+		return BN_EFORMAT;
+	if (rows == 0 && (t->t.ndim != 1 || t->t.dims[0] != n ||
+	    !plain_float(t->t.dtype) || t->t.scale_kind != BNT_SCALE_NONE))
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': a float vector "
+		    "of %" PRIu64 " expected", name, n);
+	if (rows != 0 && (t->t.ndim != 2 || t->t.dims[0] != rows ||
+	    t->t.dims[1] != n))
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': shape %" PRIu64
+		    "x%" PRIu64 " expected", name, rows, n);
+	return BN_OK;
+}
+
+static int
+check_model(const struct bnt_map *m, const struct bn_config *c,
+    struct bn_err *e)
+{
+	uint64_t H = (uint64_t)c->hidden, F = (uint64_t)c->ffn;
+	uint64_t Q = (uint64_t)c->heads * (uint64_t)c->head_dim;
+	uint64_t KV = (uint64_t)c->kv_heads * (uint64_t)c->head_dim;
+	char name[96];
+	int l, st = BN_OK;
+
+#define CK(s, r, n) (snprintf(name, sizeof name, "blk.%d." s, l), \
+	(st = check_shape(m, name, (r), (n), e)) != BN_OK)
+	for (l = 0; l < c->layers; l++)
+		if (CK("attn_norm.weight", 0, H) || CK("ffn_norm.weight", 0, H) ||
+		    CK("attn_q.weight", Q, H) || CK("attn_k.weight", KV, H) ||
+		    CK("attn_v.weight", KV, H) ||
+		    CK("attn_output.weight", H, Q) ||
+		    CK("ffn_gate.weight", F, H) || CK("ffn_up.weight", F, H) ||
+		    CK("ffn_down.weight", H, F) ||
+		    (c->arch == BN_ARCH_BITNET &&
+		    (CK("attn_sub_norm.weight", 0, Q) ||
+		    CK("ffn_sub_norm.weight", 0, F))))
+			return st;
+#undef CK
+	if ((st = check_shape(m, "output_norm.weight", 0, H, e)) != BN_OK ||
+	    (!c->tied && (st = check_shape(m, "output.weight",
+	    (uint64_t)c->vocab, H, e)) != BN_OK))
+		return st;
+	if (c->ctx > (1 << 20))
+		return bn_seterr(e, BN_EUNSUPPORTED, "context length %d: RoPE "
+		    "tables too large", c->ctx);
+	return BN_OK;
+}
+
 /* Positions, the RoPE tables for them and the causal mask. */
 static int
 positions(struct gb *g)
@@ -1004,6 +1059,8 @@ build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
 	    !plain_float(emb->t.dtype) || emb->t.scale_kind != BNT_SCALE_NONE)
 		return bn_seterr(e, BN_EUNSUPPORTED, "token_embd.weight: a "
 		    "float [%d, %d] tensor expected", c->vocab, c->hidden);
+	if ((st = check_model(m, c, e)) != BN_OK)
+		return st;
 	snprintf(vs, sizeof vs, "%d", c->vocab);
 	snprintf(kvs, sizeof kvs, "%d", c->kv_heads);
 	snprintf(hds, sizeof hds, "%d", c->head_dim);

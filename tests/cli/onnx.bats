@@ -98,3 +98,19 @@ peer() {
 	[[ $stderr == *"tensor 'blk.0.attn_q.weight': float weights of a bitlinear model: ternarize them first (bnquant -q ternary)" ]]
 	[ ! -e "$BATS_TEST_TMPDIR/m.onnx" ]
 }
+
+@test "rope_style=interleaved (rows permuted as llama.cpp's converter does): the same logits" {
+	"$BUILDDIR/tests/ropeperm" "$S/austen.bnt" "$BATS_TEST_TMPDIR/i.bnt"
+	onnx_export --kv "$BATS_TEST_TMPDIR/i.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --kv --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
+	# control: permuted rows with the rotate-half convention disagree
+	"$BUILDDIR/tests/ropeperm" "$S/austen.bnt" "$BATS_TEST_TMPDIR/w.bnt" keep
+	onnx_export "$BATS_TEST_TMPDIR/w.bnt" "$BATS_TEST_TMPDIR/w.onnx"
+	run -1 peer --tol 1e-3 "$BATS_TEST_TMPDIR/w.onnx" "$S/austen.ref"
+}
+
+@test "a missing tensor is a data error (65) that names it" {
+	bnpack --exclude 'blk\.1\.ffn_up' -o "$BATS_TEST_TMPDIR/x.bnt" "$S/austen.bnt"
+	run -65 --separate-stderr onnx_export "$BATS_TEST_TMPDIR/x.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	[[ $stderr == *"tensor 'blk.1.ffn_up.weight' is missing" ]]
+}
