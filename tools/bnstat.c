@@ -330,6 +330,18 @@ csv_str(const char *s)
 }
 
 static void
+table_free(struct table *t)
+{
+	size_t r;
+
+	for (r = 0; r < t->nrow * t->ncol; r++)
+		free(t->c[r].s);
+	free(t->c);
+	t->c = NULL;
+	t->nrow = t->cap = t->fill = 0;
+}
+
+static void
 table_print(struct table *t, int fmt)
 {
 	size_t r, k, *w, len;
@@ -386,12 +398,8 @@ table_print(struct table *t, int fmt)
 		if (fmt == FMT_JSON)
 			puts("}");
 	}
-	for (r = 0; r < t->nrow * t->ncol; r++)
-		free(t->c[r].s);
-	free(t->c);
 	free(w);
-	t->c = NULL;
-	t->nrow = t->cap = t->fill = 0;
+	table_free(t);
 }
 
 /* ---- which tensors are BitLinear weights, and their codes ---- */
@@ -926,6 +934,8 @@ run_report(const struct opts *o)
 	}
 	if (!o->hist && (rp.t.nrow > 0 || rc == 0))
 		table_print(&rp.t, o->fmt);
+	else
+		table_free(&rp.t);
 	if (o->svg != NULL)
 		report_svg(&rp, o);
 	for (k = 0; k < rp.nh; k++)
