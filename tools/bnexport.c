@@ -1,5 +1,6 @@
 /* bnexport: write a bnt(5) model in the formats its runtimes load:
- * GGUF for llama.cpp, a Hugging Face directory for transformers. */
+ * GGUF for llama.cpp, ONNX for ONNX Runtime, a Hugging Face directory
+ * for transformers. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
@@ -22,14 +23,17 @@
 #include "version.h"
 #include "xio.h"
 
-enum { OPT_FALLBACK = 256, OPT_FLOAT, OPT_FORCE, OPT_SHARD_SIZE };
-enum { FMT_NONE, FMT_GGUF, FMT_HF };
+enum { OPT_FALLBACK = 256, OPT_FLOAT, OPT_FORCE, OPT_KV_CACHE,
+    OPT_SHARD_SIZE };
+enum { FMT_NONE, FMT_GGUF, FMT_HF, FMT_ONNX };
 
 struct opts {
 	const char *input, *output;
 	int format;
 	int ternary, fallback, floats;	/* enum bn_gguf_type; floats also hf */
 	int quant_set;
+	int packing, kv_cache;		/* onnx */
+	int fallback_set;
 	unsigned long long shard;
 	int force, verbose;
 };
@@ -41,6 +45,7 @@ static const struct option longopts[] = {
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
 	{ "format",	required_argument,	NULL,	'F' },
 	{ "help",	no_argument,		NULL,	'h' },
+	{ "kv-cache",	no_argument,		NULL,	OPT_KV_CACHE },
 	{ "output",	required_argument,	NULL,	'o' },
 	{ "quant",	required_argument,	NULL,	'q' },
 	{ "shard-size",	required_argument,	NULL,	OPT_SHARD_SIZE },
@@ -52,20 +57,23 @@ static const struct option longopts[] = {
 static _Noreturn void
 usage(FILE *fp, int status)
 {
-	fprintf(fp, "usage: %s -F gguf|hf [-v] [-q tq2_0|tq1_0] [--fallback "
-	    "q8_0|f16] [--float type] [--shard-size n] [--force] [-o out] "
-	    "[file]\n", bn_progname);
+	fprintf(fp, "usage: %s -F gguf|onnx|hf [-v] [-q type] [--fallback "
+	    "q8_0|f16] [--float type] [--kv-cache] [--shard-size n] [--force] "
+	    "[-o out] [file]\n", bn_progname);
 	if (fp == stdout)
-		fputs("Export a bnt(5) model for llama.cpp or transformers; see "
-		    "bnexport(1).\n"
-		    "  -F, --format FMT   gguf (llama.cpp) or hf (a Hugging "
-		    "Face directory)\n"
-		    "  -o, --output OUT   gguf: a file (default: standard "
-		    "output);\n"
+		fputs("Export a bnt(5) model for llama.cpp, ONNX Runtime or "
+		    "transformers;\nsee bnexport(1).\n"
+		    "  -F, --format FMT   gguf (llama.cpp), onnx (ONNX "
+		    "Runtime) or hf (a Hugging\n"
+		    "                     Face directory)\n"
+		    "  -o, --output OUT   gguf, onnx: a file (default: "
+		    "standard output);\n"
 		    "                     hf: a directory, or NAME.tar.zst "
 		    "(required)\n"
-		    "  -q, --quant TYPE   gguf ternary tensors: tq2_0 "
-		    "(default) or tq1_0\n"
+		    "  -q, --quant TYPE   ternary tensors: gguf: tq2_0 "
+		    "(default) or tq1_0;\n"
+		    "                     onnx: nbits (MatMulNBits, default) "
+		    "or int2\n"
 		    "  -v, --verbose      report each file on standard error\n"
 		    "      --fallback T   gguf ternary rows not a multiple of "
 		    "256: q8_0 (default)\n"
@@ -74,6 +82,8 @@ usage(FILE *fp, int status)
 		    "f32, f16, bf16,\n"
 		    "                     q8_0 (gguf only)\n"
 		    "      --force        binary data to or from a terminal\n"
+		    "      --kv-cache     onnx: past/present key and value "
+		    "inputs and outputs\n"
 		    "      --shard-size N hf: split model.safetensors past N "
 		    "bytes (K, M, G)\n"
 		    "  -h, --help         show this help\n"
@@ -138,12 +148,15 @@ parse_args(int argc, char *argv[], struct opts *o)
 				o->format = FMT_GGUF;
 			else if (strcmp(optarg, "hf") == 0)
 				o->format = FMT_HF;
+			else if (strcmp(optarg, "onnx") == 0)
+				o->format = FMT_ONNX;
 			else {
 				bn_warnx("-F: invalid format '%s'", optarg);
 				usage(stderr, EX_USAGE);
 			}
 			break;
 		case OPT_FALLBACK:
+			o->fallback_set = 1;
 			if (strcmp(optarg, "q8_0") == 0)
 				o->fallback = BN_GGUF_Q8_0;
 			else if (strcmp(optarg, "f16") == 0)
@@ -162,6 +175,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			o->floats = t;
 			break;
 		case OPT_FORCE: o->force = 1; break;
+		case OPT_KV_CACHE: o->kv_cache = 1; break;
 		case OPT_SHARD_SIZE:
 			if (parse_size(optarg, &o->shard) != 0) {
 				bn_warnx("--shard-size: invalid size '%s'",
@@ -176,6 +190,10 @@ parse_args(int argc, char *argv[], struct opts *o)
 				o->ternary = BN_GGUF_TQ2_0;
 			else if (strcmp(optarg, "tq1_0") == 0)
 				o->ternary = BN_GGUF_TQ1_0;
+			else if (strcmp(optarg, "nbits") == 0)
+				o->packing = BN_ONNX_NBITS;
+			else if (strcmp(optarg, "int2") == 0)
+				o->packing = BN_ONNX_DQ_INT2;
 			else {
 				bn_warnx("-q: invalid type '%s'", optarg);
 				usage(stderr, EX_USAGE);
@@ -191,6 +209,20 @@ parse_args(int argc, char *argv[], struct opts *o)
 	if (o->format == FMT_NONE || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
+	if (o->quant_set && (o->format == FMT_ONNX) != (o->packing != 0)) {
+		bn_warnx("-q: type not for -F %s", o->format == FMT_GGUF ?
+		    "gguf" : o->format == FMT_ONNX ? "onnx" : "hf");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->format == FMT_ONNX && (o->floats != BN_GGUF_KEEP ||
+	    o->fallback_set)) {
+		bn_warnx("--float, --fallback: not with -F onnx");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->kv_cache && o->format != FMT_ONNX) {
+		bn_warnx("--kv-cache: only with -F onnx");
+		usage(stderr, EX_USAGE);
+	}
 	if (o->format == FMT_HF) {
 		if (o->output == NULL || strcmp(o->output, "-") == 0) {
 			bn_warnx("-F hf: needs -o DIR or -o NAME.tar.zst");
@@ -289,6 +321,26 @@ export_gguf(const struct opts *o, const struct bnt_map *m, const char *name)
 	go.ctx = (void *)name;
 	bn_out_open(&out, o->output, 1, o->force);
 	if ((st = bn_export_gguf_opts(m, out.fp, &go, &e)) != BN_OK) {
+		bn_out_abort(&out);
+		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ? out.name :
+		    name, e.msg);
+	}
+	bn_out_close(&out);
+}
+
+static void
+export_onnx(const struct opts *o, const struct bnt_map *m, const char *name)
+{
+	struct bn_onnx_opts oo;
+	struct bn_err e = { "" };
+	struct bn_out out;
+	int st;
+
+	memset(&oo, 0, sizeof oo);
+	oo.kv_cache = o->kv_cache;
+	oo.packing = o->packing;
+	bn_out_open(&out, o->output, 1, o->force);
+	if ((st = bn_export_onnx(m, out.fp, &oo, &e)) != BN_OK) {
 		bn_out_abort(&out);
 		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ? out.name :
 		    name, e.msg);
@@ -576,6 +628,8 @@ main(int argc, char *argv[])
 	open_model(&o, &m, name);
 	if (o.format == FMT_GGUF)
 		export_gguf(&o, &m, name);
+	else if (o.format == FMT_ONNX)
+		export_onnx(&o, &m, name);
 	else
 		export_hf(&o, &m, name);
 	bnt_map_close(&m);

@@ -251,3 +251,23 @@ assert a == b, [k for k in a if a[k] != b.get(k)]' "$FIX/austen-llama-6m/tokeniz
 	[ ! -e "$BATS_TEST_TMPDIR/b" ] && [ ! -e "$BATS_TEST_TMPDIR/r" ]
 	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '\.tmp\.')" -eq 0 ]
 }
+
+@test "onnx: bnexport -F onnx writes export/onnx.c's graph; ONNX Runtime runs it" {
+	"$BUILDDIR/tests/mkonnx" "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	bnexport -F onnx -o "$BATS_TEST_TMPDIR/a.onnx" "$S/austen-t.bnt"
+	cmp "$BATS_TEST_TMPDIR/m.onnx" "$BATS_TEST_TMPDIR/a.onnx"
+	"$BUILDDIR/tests/mkonnx" --kv --packing int2 "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/m2.onnx"
+	bnexport -F onnx --kv-cache -q int2 < "$S/austen-t.bnt" > "$BATS_TEST_TMPDIR/a2.onnx"
+	cmp "$BATS_TEST_TMPDIR/m2.onnx" "$BATS_TEST_TMPDIR/a2.onnx"
+	run -64 --separate-stderr bnexport -F onnx -q tq2_0 "$S/austen-t.bnt"
+	[ "${stderr_lines[0]}" = "bnexport: -q: type not for -F onnx" ]
+	run -64 --separate-stderr bnexport -F gguf --kv-cache "$S/austen-t.bnt"
+	# ONNX Runtime (tests/peers/onnx) against bnrun's logits
+	[ -d "$ROOT/tests/peers/onnx/node_modules/onnxruntime-node" ]
+	bnexport -F onnx -o "$BATS_TEST_TMPDIR/f.onnx" "$S/austen.bnt"
+	"$BUILDDIR/tests/mkonnx" --logits "$S/austen.bnt" \
+	    "$FIX/austen-llama-6m/reference.safetensors" "$BATS_TEST_TMPDIR/f.ref"
+	run -0 node "$ROOT/tests/peers/onnx/check.js" --greedy --tol 1e-3 \
+	    "$BATS_TEST_TMPDIR/f.onnx" "$BATS_TEST_TMPDIR/f.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+}
