@@ -3,10 +3,12 @@
  * The file is protobuf (onnx.proto, proto2), written by the small
  * encoder below: varints, fixed32 floats and length-delimited fields.
  * Each nested message is encoded in place and its length inserted when
- * it ends, so one message is a single growing buffer.  The graph (with
- * its initializers) is built in memory, then written after the model's
- * own fields; protobuf limits a message to 2 GiB, and external data
- * files are not written, so larger models are refused.
+ * it ends, so one message is a single growing buffer.  The graph's
+ * nodes, initializers, inputs and outputs are built in memory (the
+ * weights once, packed as the file holds them), then written after the
+ * model's own fields; protobuf limits a message to 2 GiB, and external
+ * data files are not written, so larger models are refused (BitNet
+ * b1.58 2B-4T, bf16 embeddings and 2-bit weights, fits).
  *
  * The graph computes what model/model.c computes, with standard
  * operators: Gather for the embeddings; RMSNorm as
@@ -1136,7 +1138,8 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	struct bn_onnx_opts def = { 0, 0 };
 	struct gb g;
 	struct pb model = { NULL, 0, 0, 0 }, graph = { NULL, 0, 0, 0 };
-	size_t at, i;
+	struct pb *parts[5];
+	size_t at, i, glen;
 	int st;
 
 	if (o == NULL)
@@ -1159,20 +1162,22 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	if (st == BN_OK && (g.oom || g.nodes.oom || g.inits.oom ||
 	    g.inputs.oom || g.outputs.oom))
 		st = bn_seterr(e, BN_ENOMEM, "out of memory");
-	/* GraphProto: node 1, name 2, initializer 5, input 11, output 12 */
-	if (st == BN_OK) {
-		pb_raw(&graph, g.nodes.p, g.nodes.n);
-		pb_str(&graph, 2, "bntools");
-		pb_raw(&graph, g.inits.p, g.inits.n);
-		pb_raw(&graph, g.inputs.p, g.inputs.n);
-		pb_raw(&graph, g.outputs.p, g.outputs.n);
-		if (graph.oom)
-			st = bn_seterr(e, BN_ENOMEM, "out of memory");
-		else if (graph.n > PB_MAX - 1024)
-			st = bn_seterr(e, BN_EUNSUPPORTED, "the graph needs "
-			    "%zu bytes, over protobuf's 2 GiB limit (ONNX "
-			    "external data is not written)", graph.n);
-	}
+	/* GraphProto: node 1, name 2, initializer 5, input 11, output 12;
+	 * its parts are written one after the other, not copied */
+	pb_str(&graph, 2, "bntools");
+	parts[0] = &g.nodes;
+	parts[1] = &graph;
+	parts[2] = &g.inits;
+	parts[3] = &g.inputs;
+	parts[4] = &g.outputs;
+	for (glen = 0, i = 0; i < 5; i++)
+		glen += parts[i]->n;
+	if (st == BN_OK && graph.oom)
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+	if (st == BN_OK && glen > PB_MAX - 1024)
+		st = bn_seterr(e, BN_EUNSUPPORTED, "the graph needs %zu bytes, "
+		    "over protobuf's 2 GiB limit (ONNX external data is not "
+		    "written)", glen);
 	/* ModelProto: ir_version 1, producer_name 2, producer_version 3,
 	 * graph 7, opset_import 8 (OperatorSetIdProto: domain 1,
 	 * version 2). */
@@ -1191,11 +1196,13 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 			pb_end(&model, at);
 		}
 		pb_tag(&model, 7, 2);
-		pb_varint(&model, graph.n);
+		pb_varint(&model, glen);
 		if (model.oom)
 			st = bn_seterr(e, BN_ENOMEM, "out of memory");
-		else if ((st = wr(f, model.p, model.n, e)) == BN_OK)
-			st = wr(f, graph.p, graph.n, e);
+		else
+			st = wr(f, model.p, model.n, e);
+		for (i = 0; i < 5 && st == BN_OK; i++)
+			st = wr(f, parts[i]->p, parts[i]->n, e);
 	}
 	pb_free(&model);
 	pb_free(&graph);
