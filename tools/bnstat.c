@@ -902,6 +902,7 @@ run_report(const struct opts *o)
 		"file", "name", "bin_lo", "bin_hi", "count"
 	};
 	static char *stdin_only[] = { "-" };
+	struct table ht = { hcols, 5, 0, 0, NULL, 0 };
 	struct report rp;
 	char **files = o->nfiles ? o->files : stdin_only;
 	int n = o->nfiles ? o->nfiles : 1, i, rc = 0, st;
@@ -915,23 +916,18 @@ run_report(const struct opts *o)
 
 		if ((st = report_file(&rp, o, files[i])) > rc)
 			rc = st;
-		if (o->hist) {
-			struct table ht = { hcols, 5, 0, 0, NULL, 0 };
-
-			for (k = h0; k < rp.nh; k++)
-				for (b = 0; b < HBINS; b++) {
-					put_s(&ht, bn_display_name(files[i]));
-					put_s(&ht, rp.h[k].name);
-					put_f(&ht, HLO + (HHI - HLO) *
-					    (double)b / HBINS);
-					put_f(&ht, HLO + (HHI - HLO) *
-					    (double)(b + 1) / HBINS);
-					put_i(&ht, (long long)rp.h[k].c[b]);
-				}
-			if (i == 0 || o->fmt != FMT_CSV || ht.nrow > 0)
-				table_print(&ht, o->fmt);
-		}
+		for (k = h0; o->hist && k < rp.nh; k++)
+			for (b = 0; b < HBINS; b++) {
+				put_s(&ht, bn_display_name(files[i]));
+				put_s(&ht, rp.h[k].name);
+				put_f(&ht, HLO + (HHI - HLO) * (double)b / HBINS);
+				put_f(&ht, HLO + (HHI - HLO) * (double)(b + 1) /
+				    HBINS);
+				put_i(&ht, (long long)rp.h[k].c[b]);
+			}
 	}
+	if (o->hist)
+		table_print(&ht, o->fmt);
 	if (!o->hist && (rp.t.nrow > 0 || rc == 0))
 		table_print(&rp.t, o->fmt);
 	else

@@ -103,6 +103,10 @@ setup() {
 	    awk -F, '{ s += $5 } END { print s }')
 	[ "$sum" -gt 60000 ] && [ "$sum" -le 65536 ]
 	grep -q ',blk.0.attn_q.weight,-0.5,-0.45,' <<< "$output"
+	# several files: one table, one header
+	run -0 bnstat --hist --csv "$T/tiny-bf16.bnt" "$F/pair-a.f32.bnt"
+	[ "$(grep -c '^file,' <<< "$output")" -eq 1 ]
+	[ "${#lines[@]}" -eq $((1 + 120 * 16)) ]
 }
 
 @test "stability: a checkpoint against itself is 1 with no flips" {
