@@ -293,6 +293,8 @@ fmt_cell(const struct cell *c, int fmt, char *buf, size_t size)
 	default:
 		if (fmt == FMT_JSON && !isfinite(c->v))
 			snprintf(buf, size, "null");
+		else if (isnan(c->v))
+			snprintf(buf, size, "nan");
 		else
 			snprintf(buf, size, fmt == FMT_TEXT ? "%.6g" : "%.9g",
 			    c->v);
@@ -717,7 +719,8 @@ static const char *const report_cols[] = {
 	"max", "neg", "zero", "pos", "scale", "near"
 };
 
-static void
+/* One row; 0, or EX_DATAERR (said) for an invalid packed code. */
+static int
 report_tensor(struct report *rp, const struct opts *o, const char *file,
     const struct bnt_tensor *t, const unsigned char *data)
 {
@@ -753,9 +756,12 @@ report_tensor(struct report *rp, const struct opts *o, const char *file,
 	if (q) {
 		code = xmalloc((size_t)n, 1);
 		if (tensor_codes(t, data, o->binary, code, &lat, &delta, &s,
-		    &alpha) != 0)
-			bn_errx(EX_DATAERR, "%s: tensor '%s': invalid packed "
-			    "code", file, t->name);
+		    &alpha) != 0) {
+			bn_warnx("%s: tensor '%s': invalid packed code", file,
+			    t->name);
+			free(code);
+			return EX_DATAERR;
+		}
 		for (i = 0; i < n; i++)
 			cnt[code[i] + 1]++;
 		free(code);
@@ -827,6 +833,7 @@ report_tensor(struct report *rp, const struct opts *o, const char *file,
 		rp->zero[k] = (double)cnt[1] / (double)n;
 		rp->near[k] = h != NULL ? (double)near / (double)n : NAN;
 	}
+	return 0;
 }
 
 /* One input file: 0, or an exit status (the file is skipped). */
@@ -837,7 +844,7 @@ report_file(struct report *rp, const struct opts *o, const char *path)
 	struct bnt_record rec;
 	struct bnt_reader *r;
 	FILE *fp;
-	int st;
+	int st, rc = 0;
 
 	if (strcmp(path, "-") == 0)
 		fp = bn_open_in(path, 1, 0);
@@ -849,14 +856,15 @@ report_file(struct report *rp, const struct opts *o, const char *path)
 		bn_errx(EX_OSERR, "out of memory");
 	while ((st = bnt_read_next(r, &rec)) == BN_OK)
 		if (rec.kind == BNT_KIND_TENSOR &&
-		    strncmp(rec.tensor.name, "optim.", 6) != 0)
-			report_tensor(rp, o, name, &rec.tensor, rec.data);
-	if (st != BN_END)
+		    strncmp(rec.tensor.name, "optim.", 6) != 0 &&
+		    (rc = report_tensor(rp, o, name, &rec.tensor, rec.data)))
+			break;
+	if (st != BN_END && st != BN_OK)
 		bn_warnx("%s: %s", name, bnt_reader_error(r));
 	bnt_reader_close(r);
 	if (fp != stdin)
 		fclose(fp);
-	return st == BN_END ? 0 : bn_exit_code(st);
+	return rc ? rc : st == BN_END ? 0 : bn_exit_code(st);
 }
 
 static void

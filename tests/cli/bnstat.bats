@@ -61,11 +61,31 @@ setup() {
 	[ "$stderr" = "bnstat: nope.txt: No such file or directory" ]
 }
 
+@test "the corruption corpus: every damaged stream exits 65 in one line" {
+	n=0
+	for f in "$BAD"/bnt-*.bnt; do
+		run --separate-stderr bnstat "$f"
+		[ "$status" -eq 65 ] || { echo "$f: exit $status" >&2; false; }
+		[ ${#stderr_lines[@]} -eq 1 ]
+		[[ $stderr == "bnstat: $f: "* ]]
+		n=$((n + 1))
+	done
+	[ "$n" -ge 30 ]
+	run -65 --separate-stderr bnstat "$BAD/inv-ternary-code.bnt"
+	[ "$stderr" = "bnstat: $BAD/inv-ternary-code.bnt: tensor 'w.t2': invalid packed code" ]
+	run -0 --separate-stderr bnstat "$BAD/inv-nan.bnt"
+	[ "$stderr" = "bnstat: $BAD/inv-nan.bnt: warning: tensor 'v.f32' contains NaN" ]
+	run -0 --separate-stderr bnstat "$BAD/inv-zero-scale.bnt"
+}
+
 @test "several operands: a bad one is reported, the others still are" {
 	run -66 --separate-stderr bnstat "$F/pair-a.t2.bnt" nope.bnt \
 	    "$F/pair-b.t2.bnt"
 	[ "$stderr" = "bnstat: nope.bnt: No such file or directory" ]
 	[ "$(grep -c attn_q.weight <<< "$output")" -eq 2 ]
+	run -65 --separate-stderr bnstat "$BAD/inv-ternary-code.bnt" \
+	    "$F/pair-b.t2.bnt"
+	[ "$(grep -c attn_q.weight <<< "$output")" -eq 1 ]
 }
 
 @test "report: packed shares and scale; float projections coded as the loader does" {
