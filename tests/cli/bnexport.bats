@@ -271,3 +271,32 @@ assert a == b, [k for k in a if a[k] != b.get(k)]' "$FIX/austen-llama-6m/tokeniz
 	    "$BATS_TEST_TMPDIR/f.onnx" "$BATS_TEST_TMPDIR/f.ref"
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 }
+
+# numpy DIR REF TOL: tests/peers/hf-numpy.py (Debian's python3-numpy)
+numpy_check() {
+	/usr/bin/python3 "$ROOT/tests/peers/hf-numpy.py" --tol "$3" "$1" "$2"
+}
+
+@test "hf: NumPy, as transformers defines the models, gets bnrun's logits from the exports" {
+	for m in austen austen-t tiny; do
+		bnexport -F hf -o "$BATS_TEST_TMPDIR/$m" "$S/$m.bnt"
+	done
+	"$BUILDDIR/tests/mkonnx" --logits "$S/austen-t.bnt" \
+	    "$FIX/austen-llama-6m/reference.safetensors" "$BATS_TEST_TMPDIR/at.ref"
+	"$BUILDDIR/tests/mkonnx" --logits "$S/tiny.bnt" \
+	    "$FIX/bitnet-tiny/reference.safetensors" "$BATS_TEST_TMPDIR/tiny.ref"
+	# float: transformers' own logits (the fixture's reference)
+	run -0 numpy_check "$BATS_TEST_TMPDIR/austen" "$FIX/austen-llama-6m/reference.safetensors" 1e-4
+	echo "$output"
+	assert_line --regexp '^logits\.0: max_abs [0-9.e-]+ argmax 10/10$'
+	# ternary llama, packed for transformers' BitLinear: bnrun's logits
+	run -0 numpy_check "$BATS_TEST_TMPDIR/austen-t" "$BATS_TEST_TMPDIR/at.ref" 1e-4
+	echo "$output"
+	assert_line --regexp '^logits\.1: max_abs [0-9.e-]+ argmax 8/8$'
+	# bitnet-tiny: int8 activation rounding sits on near-ties
+	run -0 numpy_check "$BATS_TEST_TMPDIR/tiny" "$BATS_TEST_TMPDIR/tiny.ref" 8e-2
+	echo "$output"
+	run -0 numpy_check "$BATS_TEST_TMPDIR/tiny" "$FIX/bitnet-tiny/reference.safetensors" 8e-2
+	# the check can fail: the float model is not the ternary one
+	run -1 numpy_check "$BATS_TEST_TMPDIR/austen" "$BATS_TEST_TMPDIR/at.ref" 1e-4
+}
