@@ -33,7 +33,8 @@ enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 enum { MODE_REPORT, MODE_STABILITY, MODE_BER };
 
 struct opts {
-	int mode, fmt, hist, binary, noquant, verbose, threads;
+	int mode, fmt, hist, noquant, verbose, threads;
+	int binary;		/* -q: 0 ternary, 1 binary, -1 train.quant */
 	const char *svg, *data, *ref;
 	double max_ber, min_stab, momentum;
 	int has_max_ber, has_min_stab;
@@ -693,6 +694,18 @@ svg_hist(struct bn_svg *s, double y, const char *title, const char *xlabel,
 	return y + PANEL_TOP + PANEL_H + PANEL_BOT;
 }
 
+/* -q, or else the train.quant key of a training checkpoint */
+static int
+quant_of(const struct opts *o, const struct bn_kv *config)
+{
+	const char *q;
+
+	if (o->binary >= 0)
+		return o->binary;
+	q = config != NULL ? bn_kv_get(config, "train.quant") : NULL;
+	return q != NULL && strcmp(q, "binary") == 0;
+}
+
 /* ---- default report ---- */
 
 #define HBINS 120		/* latent histogram: [-3, 3] in steps of 0.05 */
@@ -712,6 +725,7 @@ struct report {
 	double *zero, *near;
 	size_t nq;
 	uint64_t pooled[HBINS];
+	int binary;		/* how this file's float weights are coded */
 };
 
 static const char *const report_cols[] = {
@@ -721,7 +735,7 @@ static const char *const report_cols[] = {
 
 /* One row; 0, or EX_DATAERR (said) for an invalid packed code. */
 static int
-report_tensor(struct report *rp, const struct opts *o, const char *file,
+report_tensor(struct report *rp, const char *file,
     const struct bnt_tensor *t, const unsigned char *data)
 {
 	struct table *tb = &rp->t;
@@ -755,7 +769,7 @@ report_tensor(struct report *rp, const struct opts *o, const char *file,
 		    t->name);
 	if (q) {
 		code = xmalloc((size_t)n, 1);
-		if (tensor_codes(t, data, o->binary, code, &lat, &delta, &s,
+		if (tensor_codes(t, data, rp->binary, code, &lat, &delta, &s,
 		    &alpha) != 0) {
 			bn_warnx("%s: tensor '%s': invalid packed code", file,
 			    t->name);
@@ -774,10 +788,10 @@ report_tensor(struct report *rp, const struct opts *o, const char *file,
 		memset(h, 0, sizeof *h);
 		h->name = xstrdup(t->name);
 		for (i = 0; i < n; i++) {
-			double u = o->binary ? ((double)lat[i] - alpha) * s :
+			double u = rp->binary ? ((double)lat[i] - alpha) * s :
 			    (double)lat[i] * s, b;
 
-			if (o->binary ? fabs(u) <= 0.05 :
+			if (rp->binary ? fabs(u) <= 0.05 :
 			    fabs(fabs(u) - 0.5) <= 0.05)
 				near++;
 			b = floor((u - HLO) / (HHI - HLO) * HBINS);
@@ -854,10 +868,13 @@ report_file(struct report *rp, const struct opts *o, const char *path)
 	}
 	if ((r = bnt_reader_open(fp, name)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
+	rp->binary = quant_of(o, NULL);
 	while ((st = bnt_read_next(r, &rec)) == BN_OK)
-		if (rec.kind == BNT_KIND_TENSOR &&
+		if (rec.kind == BNT_KIND_CONFIG)
+			rp->binary = quant_of(o, &rec.config);
+		else if (rec.kind == BNT_KIND_TENSOR &&
 		    strncmp(rec.tensor.name, "optim.", 6) != 0 &&
-		    (rc = report_tensor(rp, o, name, &rec.tensor, rec.data)))
+		    (rc = report_tensor(rp, name, &rec.tensor, rec.data)))
 			break;
 	if (st != BN_END && st != BN_OK)
 		bn_warnx("%s: %s", name, bnt_reader_error(r));
@@ -883,14 +900,14 @@ report_svg(const struct report *rp, const struct opts *o)
 	if (rp->nh) {
 		for (i = 0; i < HBINS; i++)
 			cnt[i] = (double)rp->pooled[i];
-		y = svg_hist(&s, y, o->binary ? "Latent weights of the "
+		y = svg_hist(&s, y, rp->binary ? "Latent weights of the "
 		    "projections, all tensors (binary: (w - mean w) / "
 		    "mean |w|, threshold 0)" : "Latent weights of the projections, "
 		    "all tensors (ternary thresholds at +-0.5)",
-		    o->binary ? "latent weight, units of mean |w|" :
+		    rp->binary ? "latent weight, units of mean |w|" :
 		    "latent weight w / mean|W| (absmean scale units)",
 		    "weights per bin (width 0.05)", HLO, HHI, cnt, HBINS,
-		    o->binary ? bmarks : marks, o->binary ? 1 : 4);
+		    rp->binary ? bmarks : marks, rp->binary ? 1 : 4);
 	}
 	if (rp->nq) {
 		y = svg_cats(&s, y, "Share of zero codes per tensor",
@@ -974,6 +991,7 @@ struct run {
 	int k;				/* checkpoints */
 	double *step;
 	int have_steps;
+	int binary;		/* how this file's float weights are coded */
 };
 
 static struct stab *
@@ -1030,7 +1048,7 @@ stab_update(struct run *rn, const struct opts *o, int ck, const char *file,
 		    (unsigned long long)t->nelem, (unsigned long long)st->n);
 	st->seen = ck;
 	code = xmalloc((size_t)st->n, 1);
-	if (tensor_codes(t, data, o->binary, code, NULL, &delta, &s,
+	if (tensor_codes(t, data, rn->binary, code, NULL, &delta, &s,
 	    &alpha) != 0)
 		bn_errx(EX_DATAERR, "%s: tensor '%s': invalid packed code",
 		    file, t->name);
@@ -1077,7 +1095,10 @@ stab_file(struct run *rn, const struct opts *o, int ck, const char *path)
 	fp = bn_open_in(path, 1, 0);
 	if ((r = bnt_reader_open(fp, name)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
+	rn->binary = quant_of(o, NULL);
 	while ((st = bnt_read_next(r, &rec)) == BN_OK) {
+		if (rec.kind == BNT_KIND_CONFIG)
+			rn->binary = quant_of(o, &rec.config);
 		if (rec.kind == BNT_KIND_CONFIG &&
 		    bn_kv_get_i64(&rec.config, "train.step", &step) == 0) {
 			rn->step[ck] = (double)step;
@@ -1801,7 +1822,7 @@ run_ber(struct opts *o)
 int
 main(int argc, char *argv[])
 {
-	struct opts o = { .momentum = 0.01, .tokens = 256 };
+	struct opts o = { .binary = -1, .momentum = 0.01, .tokens = 256 };
 
 	bn_setprogname(argv[0]);
 	parse_args(argc, argv, &o);

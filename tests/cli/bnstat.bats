@@ -169,14 +169,24 @@ setup() {
 	[ "$(csvget $q scale_drift <<< "$output")" = 0.8 ]
 }
 
-@test "stability: binary (b1) codes, hard flips only" {
-	run -0 bnstat --stability --csv "$F/bin-a.b1.bnt" "$F/bin-b.b1.bnt"
+@test "stability: binary codes, packed (b1) or float with train.quant=binary" {
 	q=blk.0.attn_q.weight
-	[ "$(csvget $q flip_rate <<< "$output")" = 0.01953125 ]	# 20/1024
+	for ext in b1 f32; do
+		run -0 bnstat --stability --csv "$F/bin-a.$ext.bnt" \
+		    "$F/bin-b.$ext.bnt"
+		[ "$(csvget $q flip_rate <<< "$output")" = 0.01953125 ]	# 20
+		[ "$(csvget $q hard <<< "$output")" = 0.01953125 ]
+		[ "$(csvget $q soft <<< "$output")" = 0 ]
+		[ "$(csvget $q m_np <<< "$output")" = 0.0087890625 ]	# 9
+		[ "$(csvget $q m_pn <<< "$output")" = 0.0107421875 ]	# 11
+		[ "$(csvget $q m_zz <<< "$output")" = 0 ]
+	done
+	# -q overrides train.quant: ternary codes of the same floats
+	run -0 bnstat --stability --csv -q ternary "$F/bin-a.f32.bnt" \
+	    "$F/bin-b.f32.bnt"
 	[ "$(csvget $q hard <<< "$output")" = 0.01953125 ]
-	[ "$(csvget $q soft <<< "$output")" = 0 ]
-	[ "$(csvget $q m_np <<< "$output")" = 0.0087890625 ]	# 9
-	[ "$(csvget $q m_pn <<< "$output")" = 0.0107421875 ]	# 11
+	run -0 bnstat --csv "$F/bin-a.f32.bnt"
+	[[ $(grep attn_q <<< "$output") == *,0.5,0,0.5,0.5,* ]]
 }
 
 @test "stability: a three-checkpoint oscillation" {

@@ -17,7 +17,8 @@
  *           5 (-1 -> +1), 7 (+1 -> -1) hard flips: 72 of 1024;
  *   ffn_up: 8 (0 -> -1) soft flips: 8 of 256;
  *   t2 divisor 2 then 2.5 (scale drift 0.8); f32 amp 0.5 then 0.4.
- * bin-a, bin-b (b1, codes -1, +1 for i even, odd):
+ * bin-a, bin-b (b1, codes -1, +1 for i even, odd; and f32 masters
+ * with train.quant=binary):
  *   attn_q: 9 (-1 -> +1), 11 (+1 -> -1): 20 hard flips of 1024.
  * osc-0, osc-1, osc-2 (t2 with train.step 0, 100, 200; f32 without):
  *   attn_q: 12 weights 0 -> +1 -> 0 and 6 weights +1 -> -1 -> +1
@@ -147,7 +148,8 @@ file(const char *name, const char *ext, int dtype, long step,
 	struct bn_kv kv;
 	FILE *fp;
 
-	snprintf(path, sizeof path, "%s/%s.%s.bnt", dir, name, ext);
+	snprintf(path, sizeof path, "%s/%s.%s.bnt", dir, name,
+	    strcmp(ext, "bf32") == 0 ? "f32" : ext);
 	if ((fp = fopen(path, "wb")) == NULL) {
 		perror(path);
 		exit(1);
@@ -158,6 +160,9 @@ file(const char *name, const char *ext, int dtype, long step,
 	bn_kv_set(&kv, "bitlinear", "1");
 	if (step >= 0)
 		bn_kv_setf(&kv, "train.step", "%ld", step);
+	if (step >= 0 && dtype == BN_DTYPE_F32)
+		bn_kv_set(&kv, "train.quant", strcmp(ext, "bf32") == 0 ?
+		    "binary" : "ternary");
 	bnt_write_config(w, &kv);
 	bn_kv_free(&kv);
 	tensor(w, "blk.0.attn_q.weight", dtype, 8, 128, q, amp);
@@ -215,6 +220,8 @@ main(int argc, char *argv[])
 	flip(b1, b0, NQ, 0, 1, -1, 11);
 	file("bin-a", "b1", BN_DTYPE_B1, 0, b0, NULL, 0.5f);
 	file("bin-b", "b1", BN_DTYPE_B1, 100, b1, NULL, 0.5f);
+	file("bin-a", "bf32", BN_DTYPE_F32, 0, b0, NULL, 0.5f);
+	file("bin-b", "bf32", BN_DTYPE_F32, 100, b1, NULL, 0.5f);
 
 	/* the oscillation */
 	memcpy(q1, q0, NQ);
