@@ -225,7 +225,7 @@ struct gb {
 	const char *cos, *sin;	/* [Bp, S, 1, half] */
 	int opset;
 	int packing;		/* enum bn_onnx_packing, resolved */
-	const char *embd;	/* token_embd as f32 */
+	const char *embd;	/* token_embd as the file has it */
 };
 
 static const char *
@@ -502,12 +502,11 @@ onnx_float_type(int dt)
 }
 
 /* A float tensor (f32, f16, bf16, unscaled) as an initializer of its
- * own type, Cast to f32 if it is not f32; returns the f32 name. */
+ * own type; returns its name. */
 static const char *
-float_weight(struct gb *g, const struct bnt_map_tensor *t)
+float_init(struct gb *g, const struct bnt_map_tensor *t)
 {
-	const char *name = fmt(g, "%s", t->t.name), *out;
-	struct attr to = AI("to", OT_FLOAT);
+	const char *name = fmt(g, "%s", t->t.name);
 	int64_t dims[BNT_MAX_DIMS];
 	size_t i;
 
@@ -516,11 +515,68 @@ float_weight(struct gb *g, const struct bnt_map_tensor *t)
 	/* f32, f16 and bf16 rows are plain little-endian arrays */
 	init_raw(g, name, onnx_float_type(t->t.dtype), dims, t->t.ndim,
 	    t->data, (size_t)t->t.data_bytes);
-	if (t->t.dtype == BN_DTYPE_F32)
-		return name;
-	out = tmp(g);
-	node(g, "Cast", NULL, &name, 1, &out, 1, &to, 1);
-	return out;
+	return name;
+}
+
+/* x as f32 (a Cast unless dtype is f32) */
+static const char *
+to_f32(struct gb *g, const char *x, int dtype)
+{
+	struct attr to = AI("to", OT_FLOAT);
+
+	if (dtype == BN_DTYPE_F32)
+		return x;
+	return op(g, "Cast", x, NULL, NULL, &to, 1);
+}
+
+static const char *
+float_weight(struct gb *g, const struct bnt_map_tensor *t)
+{
+	return to_f32(g, float_init(g, t), t->t.dtype);
+}
+
+/* ONNX Runtime folds constant subgraphs (Cast, Transpose of an
+ * initializer) only up to 1 GiB of output: wider weights are split into
+ * row ranges of at most this many f32 bytes, each folded once. */
+#define CHUNK_BYTES ((uint64_t)512 << 20)
+
+/* x [.., n] times the transpose of the float initializer w [rows, n] of
+ * type dtype: MatMul(x, Transpose(Cast(w))), by row ranges. */
+static const char *
+matmul_wt(struct gb *g, const char *x, const char *w, int dtype,
+    uint64_t rows, uint64_t n)
+{
+	static const int64_t perm[2] = { 1, 0 };
+	struct attr tp = AIS("perm", perm, 2), ax = AI("axis", -1);
+	uint64_t k = (rows * n * 4 + CHUNK_BYTES - 1) / CHUNK_BYTES, per, r0;
+	const char **parts, *y, *wt;
+	size_t i;
+
+	if (k <= 1) {
+		wt = op(g, "Transpose", to_f32(g, w, dtype), NULL, NULL, &tp,
+		    1);
+		return OP2(g, "MatMul", x, wt);
+	}
+	per = (rows + k - 1) / k;
+	if ((parts = calloc((size_t)k, sizeof *parts)) == NULL) {
+		g->oom = 1;
+		return "";
+	}
+	for (i = 0, r0 = 0; r0 < rows; i++, r0 += per) {
+		const char *in[4] = { w, ci1(g, (int64_t)r0),
+			ci1(g, (int64_t)(r0 + per < rows ? r0 + per : rows)),
+			ci1(g, 0) };
+		const char *sl = tmp(g);
+
+		node(g, "Slice", NULL, in, 4, &sl, 1, NULL, 0);
+		wt = op(g, "Transpose", to_f32(g, sl, dtype), NULL, NULL, &tp,
+		    1);
+		parts[i] = OP2(g, "MatMul", x, wt);
+	}
+	y = tmp(g);
+	node(g, "Concat", NULL, parts, i, &y, 1, &ax, 1);
+	free(parts);
+	return y;
 }
 
 /* Element values of row r as f32, scales applied (model.c's
@@ -621,8 +677,6 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 	float *sc = NULL, *vals;
 	const char *w, *y, *isum, *base = fmt(g, "%s", d->name);
 	int64_t dims[3];
-	static const int64_t perm[2] = { 1, 0 };
-	struct attr tp = AIS("perm", perm, 2);
 
 	if (d->ndim != 2)
 		return *st = bn_seterr(e, BN_EFORMAT, "tensor '%s': 2 "
@@ -634,8 +688,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 			    "'%s': float weights of a bitlinear model: "
 			    "ternarize them first (bnquant -q ternary)",
 			    d->name), "";
-		w = op(g, "Transpose", float_weight(g, t), NULL, NULL, &tp, 1);
-		return OP2(g, "MatMul", qi->x, w);
+		return matmul_wt(g, qi->x, float_init(g, t), dt, d->rows, n);
 	}
 	if ((sc = malloc(rows * sizeof *sc)) == NULL) {
 		*st = bn_seterr(e, BN_ENOMEM, "out of memory");
@@ -657,8 +710,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		init_f32(g, base, dims, 2, vals, rows * n);
 		free(vals);
 		free(sc);
-		w = op(g, "Transpose", base, NULL, NULL, &tp, 1);
-		return OP2(g, "MatMul", qi->x, w);
+		return matmul_wt(g, qi->x, base, BN_DTYPE_F32, d->rows, n);
 	}
 	if (qi->xq == NULL)
 		act_quant(g, qi->x, &qi->xq, &qi->s);
@@ -1092,8 +1144,9 @@ build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
 		}
 	if ((st = positions(g)) != BN_OK)
 		return bn_seterr(e, st, "out of memory");
-	g->embd = float_weight(g, emb);
-	x = OP2(g, "Gather", g->embd, "input_ids");
+	/* the rows first, then Cast: the table stays as the file has it */
+	g->embd = float_init(g, emb);
+	x = to_f32(g, OP2(g, "Gather", g->embd, "input_ids"), emb->t.dtype);
 	for (l = 0; l < c->layers; l++)
 		if ((st = layer(g, m, l, &x, e)) != BN_OK)
 			return st;
@@ -1105,13 +1158,10 @@ build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
 	    e)) == NULL)
 		return BN_EFORMAT;
 	if (c->tied) {		/* the embedding initializer, reused */
-		static const int64_t perm[2] = { 1, 0 };
-		struct attr tp = AIS("perm", perm, 2);
-		const char *out = "logits", *in[2];
+		const char *y = matmul_wt(g, qi.x, g->embd, emb->t.dtype,
+		    emb->t.dims[0], emb->t.dims[1]), *out = "logits";
 
-		in[0] = qi.x;
-		in[1] = op(g, "Transpose", g->embd, NULL, NULL, &tp, 1);
-		node(g, "MatMul", NULL, in, 2, &out, 1, NULL, 0);
+		node(g, "Identity", NULL, &y, 1, &out, 1, NULL, 0);
 	} else {
 		const char *y = linear(g, t, 0, &qi, e, &st), *out = "logits";
 
