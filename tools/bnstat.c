@@ -977,7 +977,7 @@ struct stab {
 	char *name;
 	uint64_t n;
 	int8_t *prev, *first, *dir;	/* dir: last non-zero direction */
-	uint32_t *flips, *osc;
+	uint16_t *flips, *osc;		/* per weight, saturating */
 	float *f;			/* oscillation EMA */
 	uint64_t m[3][3];		/* transitions summed over pairs */
 	uint64_t *pair;			/* flips per consecutive pair */
@@ -1030,8 +1030,8 @@ stab_update(struct run *rn, const struct opts *o, int ck, const char *file,
 		st->prev = xmalloc((size_t)st->n, 1);
 		st->first = xmalloc((size_t)st->n, 1);
 		st->dir = calloc((size_t)st->n ? (size_t)st->n : 1, 1);
-		st->flips = calloc((size_t)st->n ? (size_t)st->n : 1, 4);
-		st->osc = calloc((size_t)st->n ? (size_t)st->n : 1, 4);
+		st->flips = calloc((size_t)st->n ? (size_t)st->n : 1, 2);
+		st->osc = calloc((size_t)st->n ? (size_t)st->n : 1, 2);
 		st->f = calloc((size_t)st->n ? (size_t)st->n : 1, 4);
 		st->pair = calloc((size_t)o->nfiles, sizeof *st->pair);
 		st->seen = -1;
@@ -1065,12 +1065,12 @@ stab_update(struct run *rn, const struct opts *o, int ck, const char *file,
 		st->m[a + 1][b + 1]++;
 		osc = 0;
 		if (a != b) {
-			st->flips[i]++;
+			st->flips[i] += st->flips[i] < UINT16_MAX;
 			st->pair[ck - 1]++;
 			d = b > a ? 1 : -1;
 			if (st->dir[i] == -d) {
 				osc = 1;
-				st->osc[i]++;
+				st->osc[i] += st->osc[i] < UINT16_MAX;
 			}
 			st->dir[i] = (int8_t)d;
 		}

@@ -11,7 +11,7 @@ setup_file() {
 	bnpack -o "$d/tiny.bnt" "$FIX/bitnet-tiny"
 	bnpack -o "$d/tiny-bf16.bnt" "$FIX/bitnet-tiny-bf16"
 	bnquant -q ternary -o "$d/tiny-ptq.bnt" "$d/tiny-bf16.bnt"
-	head -c 2000 "$ROOT/tests/fixtures/austen-val.txt" > "$d/val.txt"
+	head -c 4000 "$ROOT/tests/fixtures/austen-val.txt" > "$d/val.txt"
 }
 
 # csvget ROW COLUMN: the cell of a CSV read on stdin, the row found by
@@ -270,6 +270,11 @@ setup() {
 		[ "$(csvget "$s" sqnr_db <<< "$output")" = inf ]
 	done
 	[ "$(csvget '(all)' n <<< "$output")" = $((64 * (256 * 10 + 768 * 2))) ]
+	# more tokens than a window (256): 256 + 256 + 88, every one counted
+	run -0 bnstat --ber --no-quant --csv --data "$T/val.txt" --tokens 600 \
+	    "$T/tiny-bf16.bnt"
+	[ "$(csvget '(all)' n <<< "$output")" = $((600 * (256 * 10 + 768 * 2))) ]
+	[ "$(csvget '(all)' ber_sign <<< "$output")" = 0 ]
 }
 
 @test "ber: quantizers on, against an independent Python computation" {
