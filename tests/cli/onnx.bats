@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# ONNX exports (export/onnx.c) run by ONNX Runtime (onnxruntime-node
+# bnexport -F onnx (export/onnx.c) run by ONNX Runtime (onnxruntime-node
 # 1.30.0, tests/peers/onnx, installed by .ci/run): its logits must match
 # bnrun's within 1e-3 for float models and 8e-2 for ternary and binary
 # ones, with the same argmax at every position and the same 24-token
@@ -9,9 +9,17 @@ load helper
 
 PEER=$ROOT/tests/peers/onnx
 
-# onnx_export [--kv] [--packing nbits|int2] IN OUT
+# onnx_export [--kv] [--packing nbits|int2] IN OUT: bnexport -F onnx
 onnx_export() {
-	"$BUILDDIR/tests/mkonnx" "$@"
+	local a=()
+	while [ $# -gt 2 ]; do
+		case $1 in
+		--kv) a+=(--kv-cache) ;;
+		--packing) a+=(-q "$2"); shift ;;
+		esac
+		shift
+	done
+	bnexport -F onnx "${a[@]}" -o "$2" "$1"
 }
 
 setup_file() {
@@ -30,7 +38,8 @@ setup_file() {
 	    "$FIX/bitnet-tiny/reference.safetensors" "$S/tiny.ref"
 }
 
-setup() {
+# need_peer: skip a test that runs ONNX Runtime where it is not installed
+need_peer() {
 	if ! command -v node >/dev/null ||
 	    [ ! -d "$PEER/node_modules/onnxruntime-node" ]; then
 		skip "onnxruntime-node is not installed (.ci/run installs it)"
@@ -44,6 +53,7 @@ peer() {
 }
 
 @test "austen-llama-6m f32: ONNX Runtime's logits are bnrun's within 1e-3" {
+	need_peer
 	onnx_export "$S/austen.bnt" "$BATS_TEST_TMPDIR/m.onnx"
 	run -0 peer --greedy --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
@@ -56,12 +66,14 @@ peer() {
 }
 
 @test "austen-llama-6m f32 with a KV cache: prompt, then token by token" {
+	need_peer
 	onnx_export --kv "$S/austen.bnt" "$BATS_TEST_TMPDIR/m.onnx"
 	run -0 peer --greedy --kv --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 }
 
 @test "austen-llama-6m ternarized (bnquant): within 8e-2, MatMulNBits and INT2" {
+	need_peer
 	for p in nbits int2; do
 		onnx_export --packing $p "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/$p.onnx"
 		run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/$p.onnx" "$S/austen-t.ref"
@@ -74,12 +86,14 @@ peer() {
 }
 
 @test "austen-llama-6m binarized with row scales: within 8e-2" {
+	need_peer
 	onnx_export "$S/austen-b.bnt" "$BATS_TEST_TMPDIR/m.onnx"
 	run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen-b.ref"
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 }
 
 @test "bitnet-tiny (packed BitNet b1.58): within 8e-2, with and without KV cache" {
+	need_peer
 	onnx_export "$S/tiny.bnt" "$BATS_TEST_TMPDIR/m.onnx"
 	run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$S/tiny.ref"
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
@@ -88,18 +102,29 @@ peer() {
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 }
 
+@test "bnexport -F onnx through a pipe writes the same bytes as with -o" {
+	onnx_export "$S/tiny.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	pipefail "bnexport -F onnx < '$S/tiny.bnt' > '$BATS_TEST_TMPDIR/p.onnx'"
+	cmp "$BATS_TEST_TMPDIR/m.onnx" "$BATS_TEST_TMPDIR/p.onnx"
+	# and the test helper's own export (build/tests/mkonnx) agrees
+	"$BUILDDIR/tests/mkonnx" "$S/tiny.bnt" "$BATS_TEST_TMPDIR/g.onnx"
+	cmp "$BATS_TEST_TMPDIR/m.onnx" "$BATS_TEST_TMPDIR/g.onnx"
+}
+
 @test "the check fails when the logits differ: a wrong model is caught" {
+	need_peer
 	onnx_export "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/m.onnx"
 	run -1 peer --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
 }
 
 @test "float weights of a bitlinear model are refused (ternarize first)" {
 	run -65 --separate-stderr onnx_export "$S/tiny-f.bnt" "$BATS_TEST_TMPDIR/m.onnx"
-	[[ $stderr == *"tensor 'blk.0.attn_q.weight': float weights of a bitlinear model: ternarize them first (bnquant -q ternary)" ]]
+	[ "$stderr" = "bnexport: $S/tiny-f.bnt: tensor 'blk.0.attn_q.weight': float weights of a bitlinear model: ternarize them first (bnquant -q ternary)" ]
 	[ ! -e "$BATS_TEST_TMPDIR/m.onnx" ]
 }
 
 @test "rope_style=interleaved (rows permuted as llama.cpp's converter does): the same logits" {
+	need_peer
 	"$BUILDDIR/tests/ropeperm" "$S/austen.bnt" "$BATS_TEST_TMPDIR/i.bnt"
 	onnx_export --kv "$BATS_TEST_TMPDIR/i.bnt" "$BATS_TEST_TMPDIR/m.onnx"
 	run -0 peer --greedy --kv --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$S/austen.ref"
@@ -112,5 +137,6 @@ peer() {
 @test "a missing tensor is a data error (65) that names it" {
 	bnpack --exclude 'blk\.1\.ffn_up' -o "$BATS_TEST_TMPDIR/x.bnt" "$S/austen.bnt"
 	run -65 --separate-stderr onnx_export "$BATS_TEST_TMPDIR/x.bnt" "$BATS_TEST_TMPDIR/m.onnx"
-	[[ $stderr == *"tensor 'blk.1.ffn_up.weight' is missing" ]]
+	[ "$stderr" = "bnexport: $BATS_TEST_TMPDIR/x.bnt: tensor 'blk.1.ffn_up.weight' is missing" ]
+	[ ! -e "$BATS_TEST_TMPDIR/m.onnx" ]
 }
