@@ -25,7 +25,8 @@
 #include "xio.h"
 
 enum {
-	OPT_BER = 256, OPT_CSV, OPT_DATA, OPT_HIST, OPT_JSON, OPT_MAX_BER,
+	OPT_BER = 256, OPT_CSV, OPT_DATA, OPT_FORCE, OPT_HIST, OPT_JSON,
+	OPT_MAX_BER,
 	OPT_MIN_STAB, OPT_MOMENTUM, OPT_NO_QUANT, OPT_REF, OPT_STABILITY,
 	OPT_SVG, OPT_TOKENS
 };
@@ -33,7 +34,7 @@ enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 enum { MODE_REPORT, MODE_STABILITY, MODE_BER };
 
 struct opts {
-	int mode, fmt, hist, noquant, verbose, threads;
+	int mode, fmt, hist, noquant, verbose, threads, force;
 	int binary;		/* -q: 0 ternary, 1 binary, -1 train.quant */
 	const char *svg, *data, *ref;
 	double max_ber, min_stab, momentum;
@@ -48,6 +49,7 @@ static const struct option longopts[] = {
 	{ "ber",		no_argument,		NULL,	OPT_BER },
 	{ "csv",		no_argument,		NULL,	OPT_CSV },
 	{ "data",		required_argument,	NULL,	OPT_DATA },
+	{ "force",		no_argument,		NULL,	OPT_FORCE },
 	{ "help",		no_argument,		NULL,	'h' },
 	{ "hist",		no_argument,		NULL,	OPT_HIST },
 	{ "json",		no_argument,		NULL,	OPT_JSON },
@@ -70,7 +72,7 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s [-v] [-q ternary | binary] [--csv | --json] "
-	    "[--hist] [--svg file] [file ...]\n"
+	    "[--hist] [--svg file] [--force] [file ...]\n"
 	    "       %s --stability [-v] [-q ternary | binary] [--momentum m] "
 	    "[--min-stability y] [--csv | --json] [--hist] [--svg file] "
 	    "a b [c ...]\n"
@@ -88,6 +90,7 @@ usage(FILE *fp, int status)
 		    "aligned text\n"
 		    "      --data FILE       text to run the models on "
 		    "(--ber)\n"
+		    "      --force           read binary data from a terminal\n"
 		    "      --hist            print the histogram rows instead "
 		    "of the table\n"
 		    "      --max-ber X       exit 1 if a site's sign BER "
@@ -137,6 +140,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_BER: o->mode = MODE_BER; break;
 		case OPT_CSV: o->fmt = FMT_CSV; break;
 		case OPT_DATA: o->data = optarg; break;
+		case OPT_FORCE: o->force = 1; break;
 		case OPT_HIST: o->hist = 1; break;
 		case OPT_JSON: o->fmt = FMT_JSON; break;
 		case OPT_MAX_BER:
@@ -861,7 +865,7 @@ report_file(struct report *rp, const struct opts *o, const char *path)
 	int st, rc = 0;
 
 	if (strcmp(path, "-") == 0)
-		fp = bn_open_in(path, 1, 0);
+		fp = bn_open_in(path, 1, o->force);
 	else if ((fp = fopen(path, "rb")) == NULL) {
 		bn_warn("%s", path);
 		return EX_NOINPUT;
@@ -1092,7 +1096,7 @@ stab_file(struct run *rn, const struct opts *o, int ck, const char *path)
 	FILE *fp;
 	int st, got_step = 0;
 
-	fp = bn_open_in(path, 1, 0);
+	fp = bn_open_in(path, 1, o->force);
 	if ((r = bnt_reader_open(fp, name)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	rn->binary = quant_of(o, NULL);
