@@ -180,8 +180,9 @@ bn_svg_line(struct bn_svg *s, const struct bn_svg_axes *a, const double *x,
 	fputs("\"/>\n", s->fp);
 	for (i = 0; i < n; i++)
 		if (isfinite(x[i]) && isfinite(y[i]))
-			fprintf(s->fp, "<circle cx=\"%.2f\" cy=\"%.2f\" r=\"2.5\" "
-			    "fill=\"%s\"/>\n", px(a, x[i]), py(a, y[i]), color);
+			fprintf(s->fp, "<circle cx=\"%.2f\" cy=\"%.2f\" "
+			    "r=\"2.5\" fill=\"%s\"/>\n", px(a, x[i]),
+			    py(a, y[i]), color);
 }
 
 void

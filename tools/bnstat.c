@@ -906,7 +906,8 @@ report_svg(const struct report *rp, const struct opts *o)
 			cnt[i] = (double)rp->pooled[i];
 		y = svg_hist(&s, y, rp->binary ? "Latent weights of the "
 		    "projections, all tensors (binary: (w - mean w) / "
-		    "mean |w|, threshold 0)" : "Latent weights of the projections, "
+		    "mean |w|, threshold 0)" : "Latent weights of the "
+		    "projections, "
 		    "all tensors (ternary thresholds at +-0.5)",
 		    rp->binary ? "latent weight, units of mean |w|" :
 		    "latent weight w / mean|W| (absmean scale units)",
@@ -949,7 +950,8 @@ run_report(const struct opts *o)
 			for (b = 0; b < HBINS; b++) {
 				put_s(&ht, bn_display_name(files[i]));
 				put_s(&ht, rp.h[k].name);
-				put_f(&ht, HLO + (HHI - HLO) * (double)b / HBINS);
+				put_f(&ht, HLO + (HHI - HLO) * (double)b /
+				    HBINS);
 				put_f(&ht, HLO + (HHI - HLO) * (double)(b + 1) /
 				    HBINS);
 				put_i(&ht, (long long)rp.h[k].c[b]);
