@@ -300,3 +300,17 @@ numpy_check() {
 	# the check can fail: the float model is not the ternary one
 	run -1 numpy_check "$BATS_TEST_TMPDIR/austen" "$BATS_TEST_TMPDIR/at.ref" 1e-4
 }
+
+@test "hf: a model from a GGUF (rope_style=interleaved) goes back to transformers' rows" {
+	bnexport -F gguf --float f32 -o "$BATS_TEST_TMPDIR/a.gguf" "$S/austen.bnt"
+	bnpack -o "$BATS_TEST_TMPDIR/g.bnt" "$BATS_TEST_TMPDIR/a.gguf"
+	run -0 grep -ac '^rope_style=interleaved$' "$BATS_TEST_TMPDIR/g.bnt"
+	bnexport -F hf --float bf16 -o "$BATS_TEST_TMPDIR/h" "$BATS_TEST_TMPDIR/g.bnt"
+	run -0 python3 "$ROOT/tests/peers/st-compare.py" "$FIX/austen-llama-6m" "$BATS_TEST_TMPDIR/h"
+	assert_output "57 tensors identical, 0 different"
+	# (the bnt holds q and k in llama.cpp's order: bnexport -F gguf
+	# permuted them, and bnpack kept them so)
+	run -0 bnverify --against "$S/austen.bnt" "$BATS_TEST_TMPDIR/g.bnt"
+	assert_line --regexp 'blk\.0\.attn_q\.weight: max_abs 0\.[1-9]'
+	assert_line --regexp 'blk\.0\.attn_v\.weight: max_abs 0 '
+}
