@@ -24,11 +24,15 @@
 #define L(name) name##_f
 #define SQRT sqrtf
 #define EXP expf
+#define DOT(a, b, n) bn_k->dot_f32(a, b, n)
+#define AXPY(y, a, x, n) bn_k->axpy_f32(y, a, x, n)
 #include "layers.inc"
 #undef REAL
 #undef L
 #undef SQRT
 #undef EXP
+#undef DOT
+#undef AXPY
 
 struct bn_train_layer {
 	int an, q, k, v, o, asn, fn, gate, up, down, fsn;	/* params */

@@ -1,5 +1,7 @@
 /* bnquant: quantize the projections of a bnt(5) model to ternary
- * (BitNet b1.58 absmean) or binary (BitNet sign), post-training. */
+ * (BitNet b1.58 absmean) or binary (BitNet sign): post-training, or by
+ * quantization-aware training with distillation (model/qat.c); and
+ * initialise new models (model/init.c). */
 #include <getopt.h>
 #include <regex.h>
 #include <stdio.h>
@@ -13,15 +15,22 @@
 #include "dtype.h"
 #include "err.h"
 #include "init.h"
+#include "kernels.h"
+#include "qat.h"
 #include "parse.h"
 #include "quant.h"
+#include "train.h"
 #include "version.h"
 #include "xio.h"
 
 enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	/* --init */
 	OPT_CTX, OPT_FFN, OPT_HEADS, OPT_HIDDEN, OPT_INIT, OPT_KV_HEADS,
-	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER };
+	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
+	/* --train */
+	OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP, OPT_EVAL_EVERY, OPT_KD_ALPHA,
+	OPT_KD_TEMP, OPT_KEEP_MASTER, OPT_LOG, OPT_LR, OPT_MIN_LR, OPT_RESUME,
+	OPT_STEPS, OPT_TEACHER, OPT_TRAIN, OPT_VAL, OPT_WARMUP, OPT_WD };
 
 #define DEFAULT_KEEP "^(token_embd|output)\\.weight$|norm"
 
@@ -35,25 +44,46 @@ struct opts {
 	const char *init;	/* --init ARCH: a new model, not -q */
 	const char *tokenizer;	/* --tokenizer FILE */
 	struct bn_init_opts io;	/* --init sizes and seed */
+	struct bn_qat_opts qo;	/* --train */
+	int keep_master;
 };
 
-static const char shortopts[] = "ho:q:vV";
+static const char shortopts[] = "C:ho:q:t:vV";
 static const struct option longopts[] = {
+	{ "batch",	required_argument,	NULL,	OPT_BATCH },
+	{ "ckpt-dir",	required_argument,	NULL,	'C' },
+	{ "ckpt-every",	required_argument,	NULL,	OPT_CKPT_EVERY },
+	{ "clip",	required_argument,	NULL,	OPT_CLIP },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "eval-every",	required_argument,	NULL,	OPT_EVAL_EVERY },
 	{ "ffn",	required_argument,	NULL,	OPT_FFN },
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
 	{ "heads",	required_argument,	NULL,	OPT_HEADS },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "hidden",	required_argument,	NULL,	OPT_HIDDEN },
 	{ "init",	required_argument,	NULL,	OPT_INIT },
+	{ "kd-alpha",	required_argument,	NULL,	OPT_KD_ALPHA },
+	{ "kd-temp",	required_argument,	NULL,	OPT_KD_TEMP },
 	{ "keep",	required_argument,	NULL,	OPT_KEEP },
+	{ "keep-master", no_argument,		NULL,	OPT_KEEP_MASTER },
 	{ "kv-heads",	required_argument,	NULL,	OPT_KV_HEADS },
 	{ "layers",	required_argument,	NULL,	OPT_LAYERS },
+	{ "log",	required_argument,	NULL,	OPT_LOG },
+	{ "lr",		required_argument,	NULL,	OPT_LR },
+	{ "min-lr",	required_argument,	NULL,	OPT_MIN_LR },
 	{ "output",	required_argument,	NULL,	'o' },
 	{ "quant",	required_argument,	NULL,	'q' },
+	{ "resume",	required_argument,	NULL,	OPT_RESUME },
 	{ "scale",	required_argument,	NULL,	OPT_SCALE },
 	{ "seed",	required_argument,	NULL,	OPT_SEED },
+	{ "steps",	required_argument,	NULL,	OPT_STEPS },
+	{ "teacher",	required_argument,	NULL,	OPT_TEACHER },
+	{ "threads",	required_argument,	NULL,	't' },
 	{ "tokenizer",	required_argument,	NULL,	OPT_TOKENIZER },
+	{ "train",	required_argument,	NULL,	OPT_TRAIN },
+	{ "val",	required_argument,	NULL,	OPT_VAL },
+	{ "warmup",	required_argument,	NULL,	OPT_WARMUP },
+	{ "wd",		required_argument,	NULL,	OPT_WD },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
@@ -66,8 +96,14 @@ usage(FILE *fp, int status)
 	    "tensor|row|block:n] [--keep regex] [--force] [-o file] [file]\n"
 	    "       %s --init llama|bitnet [--hidden n] [--layers n] "
 	    "[--heads n] [--kv-heads n] [--ffn n] [--ctx n] --tokenizer file "
-	    "[--seed s] [--force] [-o file]\n",
-	    bn_progname, bn_progname);
+	    "[--seed s] [--force] [-o file]\n"
+	    "       %s --train text [-q ternary|binary] [--val text] "
+	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
+	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
+	    "[--kd-temp x] [--seed s] [--eval-every n] [-C dir --ckpt-every "
+	    "n] [--resume ckpt] [--log file] [--keep-master] [-t n] [-v] "
+	    "[-o file] [model]\n",
+	    bn_progname, bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Quantize a bnt(5) model's projections; see "
 		    "bnquant(1).\n"
@@ -93,6 +129,31 @@ usage(FILE *fp, int status)
 		    "      --ffn N        feed-forward size (default 768)\n"
 		    "      --ctx N        context length (default 256)\n"
 		    "      --seed S       random seed (default 0)\n"
+		    "Quantization-aware training (--train); see bnquant(1):\n"
+		    "      --train TEXT   training text (UTF-8)\n"
+		    "      --val TEXT     validation text, by bnrun's "
+		    "perplexity protocol\n"
+		    "      --teacher M    distil from the float model M\n"
+		    "      --steps N      optimizer steps (default 200)\n"
+		    "      --batch N      sequences per step (default 16)\n"
+		    "      --ctx N        tokens per sequence (default 256)\n"
+		    "      --lr X         peak learning rate (default 1e-3)\n"
+		    "      --min-lr X     final learning rate (default 0)\n"
+		    "      --warmup N     warm-up steps (default steps/10)\n"
+		    "      --wd X         AdamW weight decay (default 0)\n"
+		    "      --clip X       gradient norm clip (default 1)\n"
+		    "      --kd-alpha A   weight of CE against KL (default "
+		    "0.5)\n"
+		    "      --kd-temp T    distillation temperature (default "
+		    "1)\n"
+		    "      --eval-every N validate every N steps\n"
+		    "  -C, --ckpt-dir DIR checkpoints into DIR ...\n"
+		    "      --ckpt-every N ... every N steps\n"
+		    "      --resume CKPT  go on from a checkpoint\n"
+		    "      --log FILE     one JSON object per step\n"
+		    "      --keep-master  write float master weights, not "
+		    "codes\n"
+		    "  -t, --threads N    threads (default: all CPUs)\n"
 		    "  -h, --help         show this help\n"
 		    "  -V, --version      show the version\n", fp);
 	exit(status);
@@ -109,6 +170,29 @@ init_size(const char *opt, int *v)
 	*v = (int)u;
 }
 
+/* A --train count in [min, 2^30]. */
+static int
+count(const char *opt, unsigned min)
+{
+	unsigned u;
+
+	if (bn_parse_uint(optarg, min, 1u << 30, &u) != 0)
+		bn_errx(EX_USAGE, "%s: invalid count '%s'", opt, optarg);
+	return (int)u;
+}
+
+/* A --train number in [lo, hi]. */
+static float
+number(const char *opt, double lo, double hi)
+{
+	double d;
+
+	if (bn_parse_f64(optarg, &d) != 0 || !(d >= lo && d <= hi))
+		bn_errx(EX_USAGE, "%s: '%s' is not a number in [%g, %g]", opt,
+		    optarg, lo, hi);
+	return (float)d;
+}
+
 static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
@@ -118,7 +202,38 @@ parse_args(int argc, char *argv[], struct opts *o)
 	argv[0] = (char *)bn_progname;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
 		switch (ch) {
-		case OPT_CTX: init_size("--ctx", &o->io.ctx); initopt = 1; break;
+		case OPT_BATCH: o->qo.batch = count("--batch", 1); break;
+		case OPT_CKPT_EVERY:
+			o->qo.ckpt_every = count("--ckpt-every", 1);
+			break;
+		case OPT_CLIP: o->qo.clip = number("--clip", 0, 1e30); break;
+		case OPT_CTX:
+			init_size("--ctx", &o->io.ctx);
+			o->qo.ctx = o->io.ctx;
+			initopt = 1;
+			break;
+		case OPT_EVAL_EVERY:
+			o->qo.eval_every = count("--eval-every", 1);
+			break;
+		case OPT_KD_ALPHA:
+			o->qo.alpha = number("--kd-alpha", 0, 1);
+			break;
+		case OPT_KD_TEMP:
+			o->qo.tau = number("--kd-temp", 1e-3, 1e3);
+			break;
+		case OPT_KEEP_MASTER: o->keep_master = 1; break;
+		case OPT_LOG: o->qo.log = optarg; break;
+		case OPT_LR: o->qo.lr = number("--lr", 0, 10); break;
+		case OPT_MIN_LR: o->qo.min_lr = number("--min-lr", 0, 10); break;
+		case OPT_RESUME: o->qo.resume = optarg; break;
+		case OPT_STEPS: o->qo.steps = count("--steps", 1); break;
+		case OPT_TEACHER: o->qo.teacher = optarg; break;
+		case OPT_TRAIN: o->qo.train = optarg; break;
+		case OPT_VAL: o->qo.val = optarg; break;
+		case OPT_WARMUP: o->qo.warmup = count("--warmup", 0); break;
+		case OPT_WD: o->qo.wd = number("--wd", 0, 10); break;
+		case 'C': o->qo.ckpt_dir = optarg; break;
+		case 't': o->qo.threads = count("--threads", 1); break;
 		case OPT_FFN: init_size("--ffn", &o->io.ffn); initopt = 1; break;
 		case OPT_FORCE: o->force = 1; break;
 		case OPT_HEADS:
@@ -166,6 +281,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			if (bn_parse_u64(optarg, 0, UINT64_MAX, &o->io.seed) != 0)
 				bn_errx(EX_USAGE, "--seed: invalid seed '%s'",
 				    optarg);
+			o->qo.seed = o->io.seed;
 			initopt = 1;
 			break;
 		case OPT_TOKENIZER: o->tokenizer = optarg; initopt = 1; break;
@@ -195,7 +311,26 @@ parse_args(int argc, char *argv[], struct opts *o)
 			bn_errx(EX_USAGE, "--init: --tokenizer is required");
 		return;
 	}
-	if (!q || initopt || argc - optind > 1)
+	if (o->qo.train != NULL || o->qo.resume != NULL) {
+		if (argc - optind > 1 || o->tokenizer != NULL ||
+		    o->scale_kind != BNT_SCALE_TENSOR)
+			usage(stderr, EX_USAGE);
+		if (o->qo.train == NULL)
+			bn_errx(EX_USAGE, "--resume: --train is required");
+		o->qo.quant = o->binary ? BN_TQ_BINARY : BN_TQ_TERNARY;
+		o->qo.input = optind < argc ? argv[optind] : NULL;
+		if (o->qo.input == NULL && o->qo.resume == NULL)
+			bn_errx(EX_USAGE, "--train: a model file is required");
+		if ((o->qo.ckpt_dir == NULL) != (o->qo.ckpt_every == 0))
+			bn_errx(EX_USAGE, "-C and --ckpt-every go together");
+		if (o->qo.threads == 0) {
+			long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+			o->qo.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
+		}
+		o->qo.verbose = o->verbose;
+		o->qo.progress = isatty(STDERR_FILENO);
+	} else if (!q || initopt || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
 	if (regcomp(&o->keep, keep, REG_EXTENDED | REG_NOSUB) != 0) {
@@ -310,31 +445,21 @@ do_init(struct opts *o)
 	bn_close_stdout();
 }
 
-int
-main(int argc, char *argv[])
+/* Post-training quantization of the stream in into out. */
+static void
+ptq(struct opts *op, FILE *in, const char *name, struct bn_out *outp)
 {
-	struct opts o = { .scale_kind = BNT_SCALE_TENSOR };
+	struct opts o = *op;
+	struct bn_out out = *outp;
 	struct bnt_reader *r;
 	struct bnt_writer *w;
 	struct bnt_record rec;
-	struct bn_out out;
 	struct bn_kv kv;
-	const char *name;
-	FILE *in;
 	size_t i;
 	int st, wst = BN_OK;
 
-	bn_setprogname(argv[0]);
-	parse_args(argc, argv, &o);
-	if (o.init != NULL) {
-		do_init(&o);
-		return 0;
-	}
-	name = bn_display_name(o.input);
-	in = bn_open_in(o.input, 1, o.force);
 	if ((r = bnt_reader_open(in, name)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
-	bn_out_open(&out, o.output, 1, o.force);
 	if ((w = bnt_writer_open(out.fp, 0)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	while (wst == BN_OK && (st = bnt_read_next(r, &rec)) == BN_OK) {
@@ -377,9 +502,73 @@ main(int argc, char *argv[])
 	if ((wst = bnt_writer_finish(w)) != BN_OK)
 		bn_errx(bn_exit_code(wst), "%s: %s", out.name,
 		    bnt_writer_error(w));
-	bn_out_close(&out);
 	bnt_writer_free(w);
 	bnt_reader_close(r);
+}
+
+/* --train: the run writes master weights into a temporary file, which
+ * is then quantized as -q does (or copied, --keep-master). */
+static void
+do_train(struct opts *o)
+{
+	struct bn_err e = { "" };
+	struct bn_out out;
+	FILE *tmp;
+	int st;
+
+	if (bn_kernels_init(NULL) != 0)
+		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
+		    "CPU", getenv("BN_KERNEL"));
+	if ((tmp = tmpfile()) == NULL)
+		bn_err(EX_CANTCREAT, "tmpfile");
+	bn_out_open(&out, o->output, 1, o->force);
+	if ((st = bn_qat_run(&o->qo, tmp, &e)) != BN_OK) {
+		bn_out_abort(&out);
+		bn_errx(bn_exit_code(st), "%s", e.msg);
+	}
+	if (fflush(tmp) != 0 || fseek(tmp, 0, SEEK_SET) != 0)
+		bn_err(EX_IOERR, "temporary file");
+	if (o->keep_master) {
+		char buf[1 << 16];
+		size_t n;
+
+		while ((n = fread(buf, 1, sizeof buf, tmp)) > 0)
+			if (fwrite(buf, 1, n, out.fp) != n)
+				break;
+		if (ferror(tmp))
+			bn_err(EX_IOERR, "temporary file");
+	} else
+		ptq(o, tmp, "<training>", &out);
+	fclose(tmp);
+	bn_out_close(&out);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct opts o = { .scale_kind = BNT_SCALE_TENSOR };
+	struct bn_out out;
+	const char *name;
+	FILE *in;
+
+	bn_setprogname(argv[0]);
+	bn_qat_defaults(&o.qo);
+	parse_args(argc, argv, &o);
+	if (o.init != NULL) {
+		do_init(&o);
+		return 0;
+	}
+	if (o.qo.train != NULL) {
+		do_train(&o);
+		regfree(&o.keep);
+		bn_close_stdout();
+		return 0;
+	}
+	name = bn_display_name(o.input);
+	in = bn_open_in(o.input, 1, o.force);
+	bn_out_open(&out, o.output, 1, o.force);
+	ptq(&o, in, name, &out);
+	bn_out_close(&out);
 	if (in != stdin)
 		fclose(in);
 	regfree(&o.keep);

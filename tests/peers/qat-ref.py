@@ -8,7 +8,8 @@ bitnet + ternary, llama + binary), a Hugging Face style directory
   teacher    f32   [B * T, V]       teacher logits (distillation case)
   loss       f32   [10]             the loss at each of 10 AdamW steps
   grad.NAME  f32                    every parameter's gradient at step 0
-computed with PyTorch in float32 from the formulas in
+computed with PyTorch in float64 (from the f32 values stored) from the
+formulas in
 ../shared/research/qat-recipe.md (written from them, not from bntools'
 C code).  Run with Debian's python3-torch:
   /usr/bin/python3 tests/peers/qat-ref.py tests/fixtures/qat
@@ -22,7 +23,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-B, T, STEPS = 4, 32, 10
+B, T, STEPS = 2, 16, 10
 LR, WARMUP, WD, CLIP = 1e-3, 3, 0.1, 1.0
 BETAS, EPS = (0.9, 0.95), 1e-6
 
@@ -46,16 +47,32 @@ def write_safetensors(path, tensors):
             f.write(b)
 
 
+# The smallest distance of a quantizer's input from a rounding edge, per
+# kind, in the step-0 forward: two correct float implementations may
+# round a value on such an edge differently, so make() draws models until
+# every value is clear of the edges by more than float32 noise.
+MARGIN = {"act": math.inf, "weight": math.inf}
+
+
 def act_quant(x):
     s = 127.0 / x.abs().max(dim=-1, keepdim=True).values.clamp(min=1e-5)
+    v = (x * s).detach()
+    MARGIN["act"] = min(MARGIN["act"],
+                        ((v - v.floor()) - 0.5).abs().min().item())
     return (x * s).round().clamp(-128, 127) / s
 
 
 def weight_quant(w, mode):
     if mode == "ternary":
         s = 1.0 / w.abs().mean().clamp(min=1e-5)
+        v = (w * s).detach().abs()
+        MARGIN["weight"] = min(MARGIN["weight"],
+                               (v - 0.5).abs().min().item(),
+                               (v - 1.5).abs().min().item())
         return (w * s).round().clamp(-1, 1) / s
     alpha, beta = w.mean(), w.abs().mean()
+    MARGIN["weight"] = min(MARGIN["weight"],
+                           (w - alpha).detach().abs().min().item())
     return torch.where(w - alpha > 0, beta, -beta)
 
 
@@ -71,10 +88,12 @@ def rms(x, g, eps):
 
 def rope(x, theta):  # x [B, T, H, D], rotate-half convention
     d = x.shape[-1]
+    # the tables in f32, as transformers and bntools compute them
     inv = 1.0 / (theta ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
     ang = torch.arange(x.shape[1], dtype=torch.float32)[:, None] * inv
     cos = torch.cat([ang.cos(), ang.cos()], -1)[None, :, None, :]
     sin = torch.cat([ang.sin(), ang.sin()], -1)[None, :, None, :]
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     x1, x2 = x[..., : d // 2], x[..., d // 2:]
     return x * cos + torch.cat([-x2, x1], -1) * sin
 
@@ -84,7 +103,7 @@ def forward(P, cfg, tok, mode):
     eps, bitnet = 1e-5, cfg["arch"] == "bitnet"
     x = P["token_embd.weight"][tok]
     nb, nt = tok.shape
-    mask = torch.full((nt, nt), float("-inf")).triu(1)
+    mask = torch.full((nt, nt), float("-inf"), dtype=x.dtype).triu(1)
     for l in range(cfg["layers"]):
         p = lambda s: P["blk.%d.%s.weight" % (l, s)]
         h = rms(x, p("attn_norm"), eps)
@@ -151,7 +170,23 @@ def hf_name(n):
 
 
 def make(outdir, cfg, mode, kd, seed):
+    """Draw with seed, seed + 1, ... until the step-0 forward has no
+    quantizer input within ACT_EDGE (activations, in int8 units) or
+    W_EDGE (weights) of a rounding edge; then write the fixture."""
+    while True:
+        torch.manual_seed(seed)
+        MARGIN["act"] = MARGIN["weight"] = math.inf
+        if make1(outdir, cfg, mode, kd, seed, probe=True):
+            break
+        seed += 1
     torch.manual_seed(seed)
+    make1(outdir, cfg, mode, kd, seed, probe=False)
+
+
+ACT_EDGE, W_EDGE = 2e-4, 1e-6
+
+
+def make1(outdir, cfg, mode, kd, seed, probe):
     C, Fd, V = cfg["hidden"], cfg["ffn"], cfg["vocab"]
     qd, kvd = cfg["heads"] * cfg["head_dim"], cfg["kv_heads"] * cfg["head_dim"]
     shapes = {"token_embd.weight": (V, C)}
@@ -181,6 +216,14 @@ def make(outdir, cfg, mode, kd, seed):
         P[n].requires_grad_(True)
     tokens = torch.randint(0, V, (STEPS, B, T + 1), dtype=torch.int32)
     teacher = 2.0 * torch.randn(B * T, V) if kd else None
+    if probe:
+        with torch.no_grad():
+            Pd = {n: p.detach().double() for n, p in P.items()}
+            forward(Pd, cfg, tokens[0].long()[:, :-1], mode)
+        ok = MARGIN["act"] > ACT_EDGE and MARGIN["weight"] > W_EDGE
+        print("seed %d: margins act %.2e weight %.2e%s" % (
+            seed, MARGIN["act"], MARGIN["weight"], "" if ok else ", again"))
+        return ok
     os.makedirs(outdir, exist_ok=True)
     write_safetensors(os.path.join(outdir, "model.safetensors"),
                       {hf_name(n): P[n] for n in shapes})
@@ -196,6 +239,10 @@ def make(outdir, cfg, mode, kd, seed):
             "bos_token_id": 0, "eos_token_id": 1, "torch_dtype": "float32"}
     with open(os.path.join(outdir, "config.json"), "w") as f:
         json.dump(conf, f, indent=1)
+    for n in shapes:  # the stored f32 values, computed in float64
+        P[n] = P[n].detach().double().requires_grad_(True)
+    if teacher is not None:
+        teacher64 = teacher.double()
     params = [P[n] for n in shapes]
     opt = torch.optim.AdamW(
         [{"params": [P[n] for n in shapes if len(shapes[n]) == 2],
@@ -206,17 +253,17 @@ def make(outdir, cfg, mode, kd, seed):
     for step in range(STEPS):
         tok = tokens[step].long()
         z = forward(P, cfg, tok[:, :-1], mode)
-        loss = loss_fn(z, tok[:, 1:], teacher, 0.5, 2.0)
+        loss = loss_fn(z, tok[:, 1:], teacher64 if kd else None, 0.5, 2.0)
         opt.zero_grad()
         loss.backward()
         losses.append(loss.item())
         if step == 0:
-            grads = {"grad." + n: P[n].grad.clone() for n in shapes}
+            grads = {"grad." + n: P[n].grad.float() for n in shapes}
         torch.nn.utils.clip_grad_norm_(params, CLIP)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, STEPS)
         opt.step()
-    out = {"tokens": tokens, "loss": torch.tensor(losses)}
+    out = {"tokens": tokens, "loss": torch.tensor(losses, dtype=torch.float32)}
     if kd:
         out["teacher"] = teacher
     out.update(grads)

@@ -1,0 +1,512 @@
+/* qat.c: a training run (qat.h).
+ *
+ * Data: the training text is tokenized once with the model's tokenizer;
+ * each step takes `batch` windows of ctx + 1 tokens at offsets drawn
+ * from xoshiro256** (seeded by --seed), inputs the first ctx, targets
+ * the next.  Validation follows bnrun --perplexity's protocol
+ * (consecutive, non-overlapping windows of ctx inputs, no BOS).
+ *
+ * A checkpoint is a bnt(5) model holding the f32 master weights under
+ * their usual names (bitlinear=1), the AdamW moments as optim.m.NAME and
+ * optim.v.NAME, and the run's state as train.* configuration keys: the
+ * step, the generator state, the number of windows drawn and every
+ * hyper-parameter.  Resuming restores all of it, so that the run goes
+ * on bit for bit as if it had never stopped. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bnt.h"
+#include "dtype.h"
+#include "err.h"
+#include "model.h"
+#include "qat.h"
+#include "rng.h"
+#include "tokenizer.h"
+#include "train.h"
+#include "xio.h"
+
+void
+bn_qat_defaults(struct bn_qat_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->quant = BN_TQ_TERNARY;
+	o->steps = 200;
+	o->batch = 16;
+	o->ctx = 256;
+	o->warmup = -1;
+	o->lr = 1e-3f;
+	o->min_lr = 0;
+	o->wd = 0;
+	o->clip = 1.0f;
+	o->beta1 = 0.9f;
+	o->beta2 = 0.95f;
+	o->eps = 1e-8f;
+	o->alpha = 0.5f;
+	o->tau = 1.0f;
+	o->seed = 0;
+	o->threads = 0;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Read a whole file; NUL-terminated copy in *buf. */
+static int
+slurp(const char *path, char **buf, size_t *len, struct bn_err *e)
+{
+	FILE *fp = fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0, k;
+	char *b = NULL, *nb;
+
+	if (fp == NULL)
+		return bn_seterr(e, BN_EIO, "%s: %s", path, strerror(errno));
+	for (;;) {
+		if ((nb = realloc(b, cap + 1)) == NULL) {
+			free(b);
+			fclose(fp);
+			return bn_seterr(e, BN_ENOMEM, "%s: out of memory", path);
+		}
+		b = nb;
+		k = fread(b + n, 1, cap - n, fp);
+		n += k;
+		if (n < cap)
+			break;
+		cap *= 2;
+	}
+	if (ferror(fp)) {
+		free(b);
+		fclose(fp);
+		return bn_seterr(e, BN_EIO, "%s: read error", path);
+	}
+	fclose(fp);
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return BN_OK;
+}
+
+static int
+tokenize_file(const struct bn_tokenizer *tk, const char *path, int32_t **ids,
+    size_t *n, struct bn_err *e)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int st;
+
+	if ((st = slurp(path, &text, &len, e)) != BN_OK)
+		return st;
+	st = bn_tokenizer_encode(tk, text, len, ids, n, e);
+	free(text);
+	if (st != BN_OK)
+		bn_err_prefix(e, "%s", path);
+	return st;
+}
+
+struct run {
+	const struct bn_qat_opts *o;
+	struct bnt_map map;		/* the model or checkpoint */
+	struct bn_train *t;
+	struct bn_tokenizer *tk;
+	int32_t *train, *val;
+	size_t ntrain, nval;
+	struct bn_model teacher;
+	struct bn_state *ts;
+	float *tlogits;
+	int32_t *batch;
+	struct bn_rng rng;
+	uint64_t windows;		/* windows drawn so far */
+	int step;			/* steps done */
+	FILE *log;
+	int have_teacher;
+};
+
+/* The mean CE over the validation windows (bnrun's protocol). */
+static double
+validate(struct run *r, size_t *nwin)
+{
+	const struct bn_qat_opts *o = r->o;
+	size_t T = (size_t)o->ctx, nw, w, k;
+	double sum = 0;
+
+	nw = r->nval > T ? (r->nval - 1) / T : 0;
+	for (w = 0; w < nw; w += (size_t)o->batch) {
+		size_t nb = nw - w < (size_t)o->batch ? nw - w :
+		    (size_t)o->batch;
+		double ce;
+
+		for (k = 0; k < nb; k++)
+			memcpy(r->batch + k * (T + 1), r->val + (w + k) * T,
+			    (T + 1) * sizeof *r->batch);
+		bn_train_step(r->t, r->batch, (int)nb, NULL, 1, 1, 0, &ce,
+		    NULL);
+		sum += ce * (double)nb;
+	}
+	*nwin = nw;
+	return nw ? sum / (double)nw : NAN;
+}
+
+/* Teacher logits for the current batch, by the inference code. */
+static int
+teach(struct run *r, struct bn_err *e)
+{
+	const struct bn_qat_opts *o = r->o;
+	size_t T = (size_t)o->ctx, V = (size_t)r->t->c.vocab, b;
+
+	for (b = 0; b < (size_t)o->batch; b++) {
+		bn_state_reset(r->ts);
+		if (bn_forward(&r->teacher, r->ts, r->batch + b * (T + 1),
+		    (int)T, r->tlogits + b * T * V, 1) != BN_OK)
+			return bn_seterr(e, BN_EFORMAT, "%s: the teacher cannot "
+			    "run these tokens", o->teacher);
+	}
+	return BN_OK;
+}
+
+static void
+put_kv(struct bn_kv *kv, const struct bn_kv *src)
+{
+	size_t i;
+
+	for (i = 0; i < src->n; i++)
+		if (strncmp(src->v[i].key, "train.", 6) != 0)
+			bn_kv_set(kv, src->v[i].key, src->v[i].val);
+}
+
+static int
+write_f32(struct bnt_writer *w, const char *name, const struct bn_tparam *p,
+    const float *data, struct bn_err *e)
+{
+	struct bnt_tensor t;
+
+	memset(&t, 0, sizeof t);
+	t.name = name;
+	t.dtype = BN_DTYPE_F32;
+	t.ndim = (unsigned)p->ndim;
+	if (p->ndim == 1)
+		t.dims[0] = p->cols;
+	else {
+		t.dims[0] = p->rows;
+		t.dims[1] = p->cols;
+	}
+	if (bnt_tensor_layout(&t, e) != BN_OK)
+		return BN_EFORMAT;
+	return bnt_write_tensor(w, &t, data, NULL);
+}
+
+/* The model (and, for a checkpoint, the run's state) as a bnt stream. */
+static int
+write_model(struct run *r, FILE *fp, int ckpt, struct bn_err *e)
+{
+	const struct bn_qat_opts *o = r->o;
+	const struct bn_train *t = r->t;
+	struct bnt_writer *w;
+	struct bn_kv kv;
+	char name[96];
+	int i, st = BN_OK;
+
+	if ((w = bnt_writer_open(fp, 0)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	bn_kv_init(&kv);
+	put_kv(&kv, &r->map.config);
+	bn_kv_set(&kv, "bitlinear", "1");
+	if (ckpt) {
+		bn_kv_setf(&kv, "train.step", "%d", r->step);
+		bn_kv_setf(&kv, "train.steps", "%d", o->steps);
+		bn_kv_setf(&kv, "train.rng", "%016" PRIx64 "%016" PRIx64
+		    "%016" PRIx64 "%016" PRIx64, r->rng.s[0], r->rng.s[1],
+		    r->rng.s[2], r->rng.s[3]);
+		bn_kv_setf(&kv, "train.windows", "%" PRIu64, r->windows);
+		bn_kv_setf(&kv, "train.seed", "%" PRIu64, o->seed);
+		bn_kv_setf(&kv, "train.quant", "%s", o->quant ==
+		    BN_TQ_BINARY ? "binary" : o->quant == BN_TQ_TERNARY ?
+		    "ternary" : "float");
+		bn_kv_setf(&kv, "train.batch", "%d", o->batch);
+		bn_kv_setf(&kv, "train.ctx", "%d", o->ctx);
+		bn_kv_setf(&kv, "train.lr", "%.9g", (double)o->lr);
+		bn_kv_setf(&kv, "train.min_lr", "%.9g", (double)o->min_lr);
+		bn_kv_setf(&kv, "train.warmup", "%d", o->warmup);
+		bn_kv_setf(&kv, "train.wd", "%.9g", (double)o->wd);
+		bn_kv_setf(&kv, "train.clip", "%.9g", (double)o->clip);
+		bn_kv_setf(&kv, "train.alpha", "%.9g", (double)o->alpha);
+		bn_kv_setf(&kv, "train.tau", "%.9g", (double)o->tau);
+	}
+	if (bnt_write_config(w, &kv) != BN_OK ||
+	    (r->map.has_vocab && bnt_write_tokenizer(w, &r->map.vocab) !=
+	    BN_OK))
+		st = BN_EIO;
+	bn_kv_free(&kv);
+	for (i = 0; st == BN_OK && i < t->np; i++) {
+		const struct bn_tparam *p = &t->p[i];
+
+		if ((st = write_f32(w, p->name, p, t->w + p->off, e)) != BN_OK)
+			break;
+		if (!ckpt)
+			continue;
+		snprintf(name, sizeof name, "optim.m.%s", p->name);
+		if ((st = write_f32(w, name, p, t->m + p->off, e)) != BN_OK)
+			break;
+		snprintf(name, sizeof name, "optim.v.%s", p->name);
+		st = write_f32(w, name, p, t->v + p->off, e);
+	}
+	if (st == BN_OK)
+		st = bnt_writer_finish(w);
+	if (st != BN_OK && e->msg[0] == '\0')
+		bn_seterr(e, st, "%s", bnt_writer_error(w));
+	bnt_writer_free(w);
+	return st;
+}
+
+static void
+checkpoint(struct run *r)
+{
+	char path[4096];
+	struct bn_out out;
+	struct bn_err e = { "" };
+
+	snprintf(path, sizeof path, "%s/ckpt-%06d.bnt", r->o->ckpt_dir,
+	    r->step);
+	bn_out_open(&out, path, 1, 1);
+	if (write_model(r, out.fp, 1, &e) != BN_OK)
+		bn_errx(bn_exit_code(BN_EIO), "%s: %s", path, e.msg);
+	bn_out_close(&out);
+	if (r->o->verbose)
+		bn_warnx("%s: step %d", path, r->step);
+}
+
+/* Restore the run's state from the checkpoint in r->map. */
+static int
+restore(struct run *r, struct bn_err *e)
+{
+	const struct bn_kv *kv = &r->map.config;
+	struct bn_train *t = r->t;
+	const char *s = bn_kv_get(kv, "train.rng");
+	char name[96], hex[17];
+	uint64_t u;
+	int i, k;
+
+	if (bn_kv_get_u64(kv, "train.step", &u) != 0 || u > INT32_MAX ||
+	    s == NULL || strlen(s) != 64 ||
+	    bn_kv_get_u64(kv, "train.windows", &r->windows) != 0)
+		return bn_seterr(e, BN_EFORMAT, "not a checkpoint (no "
+		    "train.step, train.rng or train.windows)");
+	r->step = (int)u;
+	for (k = 0; k < 4; k++) {
+		char *end;
+
+		memcpy(hex, s + 16 * k, 16);
+		hex[16] = '\0';
+		errno = 0;
+		r->rng.s[k] = strtoull(hex, &end, 16);
+		if (*end != '\0' || errno != 0)
+			return bn_seterr(e, BN_EFORMAT, "train.rng: not 64 hex "
+			    "digits");
+	}
+	for (i = 0; i < t->np; i++) {
+		const struct bn_tparam *p = &t->p[i];
+		const struct bnt_map_tensor *m, *v;
+
+		snprintf(name, sizeof name, "optim.m.%s", p->name);
+		m = bnt_map_find(&r->map, name);
+		snprintf(name, sizeof name, "optim.v.%s", p->name);
+		v = bnt_map_find(&r->map, name);
+		if (m == NULL || v == NULL || m->t.dtype != BN_DTYPE_F32 ||
+		    v->t.dtype != BN_DTYPE_F32 ||
+		    m->t.nelem != p->rows * p->cols ||
+		    v->t.nelem != p->rows * p->cols)
+			return bn_seterr(e, BN_EFORMAT, "%s: no f32 optimizer "
+			    "state of its shape", p->name);
+		memcpy(t->m + p->off, m->data, p->rows * p->cols *
+		    sizeof(float));
+		memcpy(t->v + p->off, v->data, p->rows * p->cols *
+		    sizeof(float));
+	}
+	return BN_OK;
+}
+
+static void
+progress(const struct run *r, double loss, double val, double tps,
+    double eta)
+{
+	fprintf(stderr, "\rstep %d/%d  loss %.4f", r->step, r->o->steps, loss);
+	if (!isnan(val))
+		fprintf(stderr, "  val %.4f", val);
+	fprintf(stderr, "  %.0f tok/s  ETA %dm%02ds\033[K", tps,
+	    (int)(eta / 60), (int)fmod(eta, 60));
+	fflush(stderr);
+}
+
+static void
+run_free(struct run *r)
+{
+	bn_train_free(r->t);
+	bn_tokenizer_free(r->tk);
+	free(r->train);
+	free(r->val);
+	free(r->batch);
+	free(r->tlogits);
+	if (r->ts != NULL)
+		bn_state_free(r->ts);
+	if (r->have_teacher)
+		bn_model_close(&r->teacher);
+	bnt_map_close(&r->map);
+	if (r->log != NULL && r->log != stderr)
+		fclose(r->log);
+}
+
+int
+bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
+{
+	struct run r;
+	const char *src = o->resume != NULL ? o->resume : o->input;
+	size_t T = (size_t)o->ctx, V, nwin = 0, b, tokens = 0;
+	double t0, last = NAN, val = NAN, loss = 0;
+	int st, s0, warmup = o->warmup >= 0 ? o->warmup : o->steps / 10;
+
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	if ((st = bnt_map_open(&r.map, src, 0, e)) != BN_OK) {
+		bn_err_prefix(e, "%s", src);
+		return st;
+	}
+	if (!r.map.has_vocab) {
+		bnt_map_close(&r.map);
+		return bn_seterr(e, BN_EFORMAT, "%s: no tokenizer (the "
+		    "training text is tokenized with the model's)", src);
+	}
+	if ((st = bn_train_new(&r.t, &r.map, o->quant, o->batch, o->ctx,
+	    o->threads, e)) != BN_OK) {
+		bn_err_prefix(e, "%s", src);
+		goto fail;
+	}
+	V = (size_t)r.t->c.vocab;
+	if ((st = bn_tokenizer_new(&r.tk, &r.map.vocab, e)) != BN_OK ||
+	    (st = tokenize_file(r.tk, o->train, &r.train, &r.ntrain, e)) !=
+	    BN_OK || (o->val != NULL && (st = tokenize_file(r.tk, o->val,
+	    &r.val, &r.nval, e)) != BN_OK))
+		goto fail;
+	if (r.ntrain < T + 2) {
+		st = bn_seterr(e, BN_EUSAGE, "%s: %zu tokens, fewer than one "
+		    "window of %zu", o->train, r.ntrain, T + 1);
+		goto fail;
+	}
+	if ((r.batch = malloc((size_t)o->batch * (T + 1) * sizeof *r.batch)) ==
+	    NULL) {
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (o->teacher != NULL) {
+		if ((st = bn_model_open(&r.teacher, o->teacher, e)) != BN_OK) {
+			bn_err_prefix(e, "%s", o->teacher);
+			goto fail;
+		}
+		r.have_teacher = 1;
+		if (r.teacher.c.vocab != r.t->c.vocab) {
+			st = bn_seterr(e, BN_EUSAGE, "%s: vocabulary of %d tokens, "
+			    "the student has %d", o->teacher, r.teacher.c.vocab,
+			    r.t->c.vocab);
+			goto fail;
+		}
+		if ((st = bn_state_new(&r.ts, &r.teacher, o->ctx, o->ctx,
+		    o->threads, e)) != BN_OK ||
+		    (r.tlogits = malloc((size_t)o->batch * T * V *
+		    sizeof *r.tlogits)) == NULL) {
+			if (st == BN_OK)
+				st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	bn_rng_seed(&r.rng, o->seed);
+	if (o->resume != NULL && (st = restore(&r, e)) != BN_OK) {
+		bn_err_prefix(e, "%s", o->resume);
+		goto fail;
+	}
+	if (o->log != NULL && (r.log = fopen(o->log, r.step > 0 ? "a" : "w")) ==
+	    NULL) {
+		st = bn_seterr(e, BN_EIO, "%s: %s", o->log, strerror(errno));
+		goto fail;
+	}
+	if (o->ckpt_dir != NULL && mkdir(o->ckpt_dir, 0777) != 0 &&
+	    errno != EEXIST) {
+		st = bn_seterr(e, BN_EIO, "%s: %s", o->ckpt_dir,
+		    strerror(errno));
+		goto fail;
+	}
+	t0 = now();
+	s0 = r.step;
+	while (r.step < o->steps) {
+		double ce, kl, norm, dt;
+		float lr = bn_train_lr(r.step, o->steps, warmup, o->lr,
+		    o->min_lr);
+
+		for (b = 0; b < (size_t)o->batch; b++) {
+			uint64_t off = bn_rng_below(&r.rng,
+			    (uint64_t)(r.ntrain - T));
+
+			memcpy(r.batch + b * (T + 1), r.train + off,
+			    (T + 1) * sizeof *r.batch);
+			r.windows++;
+		}
+		if (r.have_teacher && (st = teach(&r, e)) != BN_OK)
+			goto fail;
+		loss = bn_train_step(r.t, r.batch, o->batch, r.have_teacher ?
+		    r.tlogits : NULL, o->alpha, o->tau, 1, &ce, &kl);
+		if (!isfinite(loss)) {
+			st = bn_seterr(e, BN_EFORMAT, "step %d: the loss is %g",
+			    r.step + 1, loss);
+			goto fail;
+		}
+		norm = bn_train_clip(r.t, o->clip);
+		bn_train_adamw(r.t, r.step + 1, lr, o->beta1, o->beta2, o->eps,
+		    o->wd);
+		r.step++;
+		tokens += (size_t)o->batch * T;
+		val = NAN;
+		if (r.val != NULL && ((o->eval_every > 0 &&
+		    r.step % o->eval_every == 0) || r.step == o->steps))
+			val = last = validate(&r, &nwin);
+		dt = now() - t0;
+		if (r.log != NULL) {
+			fprintf(r.log, "{\"step\":%d,\"loss\":%.6f,\"ce\":%.6f",
+			    r.step, loss, ce);
+			if (r.have_teacher)
+				fprintf(r.log, ",\"kl\":%.6f", kl);
+			fprintf(r.log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"
+			    "\"tokens\":%" PRIu64, (double)lr, norm,
+			    (uint64_t)r.step * (uint64_t)o->batch * T);
+			if (!isnan(val))
+				fprintf(r.log, ",\"val\":%.6f", val);
+			fprintf(r.log, ",\"tok_s\":%.1f}\n",
+			    (double)tokens / dt);
+			fflush(r.log);
+		}
+		if (o->progress)
+			progress(&r, loss, last, (double)tokens / dt,
+			    dt / (double)(r.step - s0) *
+			    (double)(o->steps - r.step));
+		if (o->ckpt_dir != NULL && o->ckpt_every > 0 &&
+		    (r.step % o->ckpt_every == 0 || r.step == o->steps))
+			checkpoint(&r);
+	}
+	if (o->progress)
+		fputc('\n', stderr);
+	if (o->verbose && !isnan(last))
+		bn_warnx("validation loss %.6f (%zu windows of %zu)", last,
+		    nwin, T);
+	st = write_model(&r, out, 0, e);
+fail:
+	run_free(&r);
+	return st;
+}
