@@ -625,14 +625,17 @@ row_scales(const struct bnt_map_tensor *t, float *out)
 	return 0;
 }
 
+/* Code of element c of row r: -1, 0, +1 (t2, t3, b1) or -128..127
+ * (i8); 2 for an invalid t2 or t3 code. */
 static int
 code_at(const struct bnt_map_tensor *t, uint64_t r, uint64_t c)
 {
 	const uint8_t *p = (const uint8_t *)t->data + r * t->t.row_bytes;
 
 	switch (t->t.dtype) {
-	case BN_DTYPE_T2:
-		return bn_t2_get(p, c);
+	case BN_DTYPE_T2:	/* inline: the exporter's hot loop */
+		return (p[c / 128 * 32 + c % 32] >> 2 * (c % 128 / 32) & 3) -
+		    1;
 	case BN_DTYPE_T3:
 		return bn_t3_get(p, c);
 	case BN_DTYPE_B1:
@@ -640,6 +643,34 @@ code_at(const struct bnt_map_tensor *t, uint64_t r, uint64_t c)
 	default:
 		return ((const int8_t *)p)[c];
 	}
+}
+
+/* A t2 row of n elements (n a multiple of 128) as MatMulNBits codes:
+ * out byte i holds elements 4i..4i+3 low first as value + 2.  In a t2
+ * block, byte j holds elements j, j+32, j+64, j+96: out byte i of a
+ * block reads bytes 4(i % 8)..+3 at shift 2(i / 8).  -1 on code 3. */
+static int
+t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
+{
+	uint64_t b;
+	uint32_t w[8], x, bad = 0;
+	unsigned i, m;
+
+	for (b = 0; b < n / 128; b++, p += 32, out += 32) {
+		for (m = 0; m < 8; m++)		/* bytes 4m..4m+3 */
+			w[m] = (uint32_t)p[4 * m] | (uint32_t)p[4 * m + 1] << 8 |
+			    (uint32_t)p[4 * m + 2] << 16 |
+			    (uint32_t)p[4 * m + 3] << 24;
+		for (i = 0; i < 32; i++) {
+			/* four codes, one per byte lane, then value + 2 */
+			x = w[i % 8] >> 2 * (i / 8) & 0x03030303u;
+			bad |= x & x >> 1;
+			x += 0x01010101u;
+			out[i] = (uint8_t)((x & 0x3) | (x >> 6 & 0xc) |
+			    (x >> 12 & 0x30) | (x >> 18 & 0xc0));
+		}
+	}
+	return bad & 0x01010101u ? -1 : 0;
 }
 
 /* Per-token int8 absmax quantization of x [.., n] (kernels' quant_i8):
@@ -673,7 +704,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 {
 	const struct bnt_tensor *d = &t->t;
 	size_t rows = (size_t)d->rows, n = (size_t)d->row_len, r, c, nb;
-	int dt = d->dtype, quant = 0, packed;
+	int dt = d->dtype, quant = 0, packed, v, bad = 0;
 	float *sc = NULL, *vals;
 	const char *w, *y, *isum, *base = fmt(g, "%s", d->name);
 	int64_t dims[3];
@@ -732,10 +763,17 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
 			return "";
 		}
-		for (r = 0; r < rows; r++)
-			for (c = 0; c < n; c++)
-				q[r * (n / 4) + c / 4] |= (unsigned char)
-				    ((code_at(t, r, c) + 2) << 2 * (c % 4));
+		for (r = 0; r < rows && bad == 0; r++)
+			if (dt == BN_DTYPE_T2)
+				bad = t2_to_nbits((const uint8_t *)t->data +
+				    r * d->row_bytes, n, q + r * (n / 4));
+			else
+				for (c = 0; c < n; c++) {
+					v = code_at(t, r, c);
+					bad |= v == 2;
+					q[r * (n / 4) + c / 4] |= (unsigned char)
+					    ((v + 2) << 2 * (c % 4));
+				}
 		for (r = 0; r < rows * nb; r++)
 			ones[r] = 1;
 		dims[0] = (int64_t)rows;
@@ -762,7 +800,6 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		/* [n, rows] codes (transposed for MatMul), INT2 or INT8 */
 		size_t nel = n * rows, bytes = packed ? (nel + 3) / 4 : nel;
 		unsigned char *q = calloc(bytes ? bytes : 1, 1);
-		int v;
 
 		if (q == NULL) {
 			free(sc);
@@ -774,6 +811,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 				size_t k = c * rows + r;
 
 				v = code_at(t, r, c);
+				bad |= packed && v == 2;
 				if (packed)
 					q[k / 4] |= (unsigned char)((v & 3) <<
 					    2 * (k % 4));
@@ -787,6 +825,12 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		free(q);
 		w = OP2(g, "DequantizeLinear", base, cf(g, 1.0f));
 		isum = OP2(g, "MatMul", qi->xq, w);
+	}
+	if (bad) {
+		free(sc);
+		*st = bn_seterr(e, BN_EFORMAT, "tensor '%s': invalid packed "
+		    "code", d->name);
+		return "";
 	}
 	for (r = 1; r < rows && sc[r] == sc[0]; r++)
 		;
