@@ -72,7 +72,8 @@ slurp(const char *path, char **buf, size_t *len, struct bn_err *e)
 	char *b = NULL, *nb;
 
 	if (fp == NULL)
-		return bn_seterr(e, BN_EIO, "%s: %s", path, strerror(errno));
+		return bn_seterr(e, BN_ENOINPUT, "%s: %s", path,
+		    strerror(errno));
 	for (;;) {
 		if ((nb = realloc(b, cap + 1)) == NULL) {
 			free(b);
@@ -435,12 +436,13 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	}
 	if (o->log != NULL && (r.log = fopen(o->log, r.step > 0 ? "a" : "w")) ==
 	    NULL) {
-		st = bn_seterr(e, BN_EIO, "%s: %s", o->log, strerror(errno));
+		st = bn_seterr(e, BN_ECANTCREAT, "%s: %s", o->log,
+		    strerror(errno));
 		goto fail;
 	}
 	if (o->ckpt_dir != NULL && mkdir(o->ckpt_dir, 0777) != 0 &&
 	    errno != EEXIST) {
-		st = bn_seterr(e, BN_EIO, "%s: %s", o->ckpt_dir,
+		st = bn_seterr(e, BN_ECANTCREAT, "%s: %s", o->ckpt_dir,
 		    strerror(errno));
 		goto fail;
 	}
