@@ -561,8 +561,8 @@ mul_scale(const struct bnt_map_tensor *mt, uint64_t i)
 	return t->scale_flags & BNT_SCALE_DIV ? 1.0f / s : s;
 }
 
-/* Row sr of a tensor as f32, scales applied. */
-static void
+/* Row sr of a tensor as f32, scales applied; -1 on an invalid code. */
+static int
 row_f32(const struct bnt_map_tensor *mt, uint64_t sr, float *f)
 {
 	const struct bnt_tensor *t = &mt->t;
@@ -571,13 +571,15 @@ row_f32(const struct bnt_map_tensor *mt, uint64_t sr, float *f)
 	uint64_t i;
 	float s;
 
-	bn_row_to_f32(t->dtype, src, t->row_len, f);
+	if (bn_row_to_f32(t->dtype, src, t->row_len, f) != 0)
+		return -1;
 	if (t->scale_kind == BNT_SCALE_NONE)
-		return;
+		return 0;
 	for (i = 0; i < t->row_len; i++) {
 		s = bnt_tensor_scale(t, mt->scales, bnt_scale_index(t, sr, i));
 		f[i] = t->scale_flags & BNT_SCALE_DIV ? f[i] / s : f[i] * s;
 	}
+	return 0;
 }
 
 static void
@@ -652,6 +654,21 @@ t2_row(const struct bnt_map_tensor *mt, uint64_t sr, unsigned char *buf,
 	uint64_t i;
 	int v;
 
+	if (t->dtype == BN_DTYPE_T2) {
+		/* code 3 (both bits of a pair set) is invalid; rows are
+		 * 64-byte multiples here, 8 bytes at a time */
+		uint64_t w;
+
+		for (i = 0; i < t->row_len / 4; i += 8) {
+			memcpy(&w, src + i, 8);
+			if (w & w >> 1 & UINT64_C(0x5555555555555555)) {
+				bn_seterr(e, BN_EFORMAT, "invalid code in row %"
+				    PRIu64, sr);
+				return NULL;
+			}
+		}
+		return src;
+	}
 	for (i = 0; i < t->row_len; i++) {
 		v = t->dtype == BN_DTYPE_T2 ? bn_t2_get(src, i) :
 		    t->dtype == BN_DTYPE_T3 ? bn_t3_get(src, i) :
@@ -719,7 +736,9 @@ write_tensor(const struct ctx *x, const struct plan *p, FILE *out,
 				}
 				break;
 			}
-			row_f32(mt, sr, f);
+			if (row_f32(mt, sr, f) != 0)
+				return bn_seterr(e, BN_EFORMAT, "invalid code in "
+				    "row %" PRIu64, sr);
 			q8_row(f, t->row_len, row);
 			break;
 		default:
@@ -727,7 +746,9 @@ write_tensor(const struct ctx *x, const struct plan *p, FILE *out,
 				memcpy(row, src, p->row_out);
 				break;
 			}
-			row_f32(mt, sr, f);
+			if (row_f32(mt, sr, f) != 0)
+				return bn_seterr(e, BN_EFORMAT, "invalid code in "
+				    "row %" PRIu64, sr);
 			if (p->type == GT_F32)
 				memcpy(row, f, p->row_out);
 			else

@@ -827,6 +827,30 @@ sink_write(const struct ctx *x, const void *p, size_t n, struct bn_err *e)
 	return x->s->write(x->s->ctx, p, n, e);
 }
 
+/* Or the t2 codes of one row into bits 2g of out[0..n); BN_EFORMAT on
+ * code 3.  t2 byte j of a 128-element block holds elements j, j+32,
+ * j+64, j+96 in bits 0-1, 2-3, 4-5, 6-7. */
+static int
+pack_t2(const unsigned char *src, uint64_t n, unsigned g, unsigned char *out)
+{
+	uint64_t i, base, el;
+	unsigned k, b;
+
+	for (i = 0; i < (n + 127) / 128 * 32; i++) {
+		b = src[i];
+		if (b & b >> 1 & 0x55)
+			return BN_EFORMAT;
+		base = i / 32 * 128 + i % 32;
+		for (k = 0; k < 4; k++) {
+			el = base + 32 * k;
+			if (el < n)
+				out[el] |= (unsigned char)((b >> (2 * k) &
+				    3) << (2 * g));
+		}
+	}
+	return BN_OK;
+}
+
 static int
 write_data(const struct ctx *x, const struct out_tensor *o,
     unsigned char *buf, float *f, struct bn_err *e)
@@ -850,6 +874,15 @@ write_data(const struct ctx *x, const struct out_tensor *o,
 				sr = src_row(x, o, g * np + p);
 				src = (const unsigned char *)mt->data +
 				    sr * t->row_bytes;
+				if (t->dtype == BN_DTYPE_T2) {
+					if ((st = pack_t2(src, t->row_len, g,
+					    buf)) != BN_OK)
+						return bn_seterr(e, BN_EFORMAT,
+						    "tensor '%s': invalid code "
+						    "in row %" PRIu64, t->name,
+						    sr);
+					continue;
+				}
 				for (c = 0; c < t->row_len; c++) {
 					v = t->dtype == BN_DTYPE_T2 ?
 					    bn_t2_get(src, c) :
@@ -876,7 +909,9 @@ write_data(const struct ctx *x, const struct out_tensor *o,
 				return st;
 			continue;
 		}
-		bn_row_to_f32(t->dtype, src, t->row_len, f);
+		if (bn_row_to_f32(t->dtype, src, t->row_len, f) != 0)
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': invalid "
+			    "code in row %" PRIu64, t->name, sr);
 		if (t->scale_kind != BNT_SCALE_NONE)
 			for (c = 0; c < t->row_len; c++) {
 				s = bnt_tensor_scale(t, mt->scales,

@@ -320,6 +320,7 @@ export_gguf(const struct opts *o, const struct bnt_map *m, const char *name)
 	go.notice = notice;
 	go.ctx = (void *)name;
 	bn_out_open(&out, o->output, 1, o->force);
+	setvbuf(out.fp, NULL, _IOFBF, 1 << 20);
 	if ((st = bn_export_gguf_opts(m, out.fp, &go, &e)) != BN_OK) {
 		bn_out_abort(&out);
 		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ? out.name :
@@ -408,6 +409,7 @@ dir_begin(void *ctx, const char *file, uint64_t size, struct bn_err *e)
 	if ((h->fp = fopen(h->cur, "wb")) == NULL)
 		return bn_seterr(e, BN_ECANTCREAT, "%s: %s", file,
 		    strerror(errno));
+	setvbuf(h->fp, NULL, _IOFBF, 1 << 20);
 	if (h->verbose)
 		bn_warnx("%s/%s: %llu bytes", h->name, file,
 		    (unsigned long long)size);
