@@ -4,9 +4,10 @@
  * encoder below: varints, fixed32 floats and length-delimited fields.
  * Each nested message is encoded in place and its length inserted when
  * it ends, so one message is a single growing buffer.  The graph's
- * nodes, initializers, inputs and outputs are built in memory (the
- * weights once, packed as the file holds them), then written after the
- * model's own fields; protobuf limits a message to 2 GiB, and external
+ * nodes, initializers, inputs and outputs are built in memory, but for
+ * the initializers' payloads, which are written from where they lie
+ * (float weights from the mapped input, converted codes from their own
+ * buffers), after the model's own fields; protobuf limits a message to 2 GiB, and external
  * data files are not written, so larger models are refused (BitNet
  * b1.58 2B-4T, bf16 embeddings and 2-bit weights, fits).
  *
@@ -213,8 +214,19 @@ pb_free(struct pb *b)
 
 /* ---- the graph builder ---- */
 
+/* An initializer's payload, written at offset off of the initializers */
+struct hole {
+	size_t off;
+	const void *p;
+	size_t n;
+	void *owned;		/* freed at the end, if not NULL */
+};
+
 struct gb {
 	struct pb nodes, inits, inputs, outputs;
+	struct hole *holes;	/* in offset order */
+	size_t nholes, capholes;
+	size_t holebytes;
 	char **names;		/* every generated name, freed at the end */
 	size_t nnames, capnames;
 	unsigned tmp;
@@ -344,21 +356,52 @@ op(struct gb *g, const char *type, const char *a, const char *b,
 #define OP2(g, t, a, b) op((g), (t), (a), (b), NULL, NULL, 0)
 
 /* TensorProto: dims 1, data_type 2, name 8, raw_data 9; in
- * GraphProto.initializer (5). */
+ * GraphProto.initializer (5).  The payload raw[n] is not copied unless
+ * small: it is written from where it lies (the mapped input, or a
+ * converted buffer the builder then owns and frees). */
+#define HOLE_MIN 4096
+
 static void
 init_raw(struct gb *g, const char *name, int type, const int64_t *dims,
-    size_t nd, const void *raw, size_t n)
+    size_t nd, const void *raw, size_t n, void *owned)
 {
-	struct pb *b = &g->inits;
-	size_t at, i;
+	struct pb *b = &g->inits, h = { NULL, 0, 0, 0 };
+	struct hole *nh;
+	size_t i;
 
-	at = pb_begin(b, 5);
 	for (i = 0; i < nd; i++)
-		pb_int(b, 1, dims[i]);
-	pb_int(b, 2, type);
-	pb_str(b, 8, name);
-	pb_bytes(b, 9, raw, n);
-	pb_end(b, at);
+		pb_int(&h, 1, dims[i]);
+	pb_int(&h, 2, type);
+	pb_str(&h, 8, name);
+	pb_tag(&h, 9, 2);
+	pb_varint(&h, n);
+	pb_tag(b, 5, 2);
+	pb_varint(b, h.n + n);
+	pb_raw(b, h.p, h.n);
+	if (h.oom)
+		g->oom = 1;
+	pb_free(&h);
+	if (n < HOLE_MIN) {
+		pb_raw(b, raw, n);
+		free(owned);
+		return;
+	}
+	if (g->nholes == g->capholes) {
+		g->capholes = g->capholes ? 2 * g->capholes : 64;
+		if ((nh = realloc(g->holes, g->capholes * sizeof *nh)) ==
+		    NULL) {
+			free(owned);
+			g->oom = 1;
+			return;
+		}
+		g->holes = nh;
+	}
+	nh = &g->holes[g->nholes++];
+	nh->off = b->n;
+	nh->p = raw;
+	nh->n = n;
+	nh->owned = owned;
+	g->holebytes += n;
 }
 
 static void
@@ -387,8 +430,7 @@ init_f32(struct gb *g, const char *name, const int64_t *dims, size_t nd,
 		memcpy(&u, &v[i], 4);
 		le32(raw + 4 * i, u);
 	}
-	init_raw(g, name, OT_FLOAT, dims, nd, raw, 4 * n);
-	free(raw);
+	init_raw(g, name, OT_FLOAT, dims, nd, raw, 4 * n, raw);
 }
 
 /* A scalar f32 constant (initializer), one per value. */
@@ -431,7 +473,7 @@ ci(struct gb *g, const int64_t *v, size_t n, int scalar)
 			raw[8 * i + k] = (unsigned char)((uint64_t)v[i] >>
 			    (8 * k));
 	dims[0] = (int64_t)n;
-	init_raw(g, name, OT_INT64, dims, scalar ? 0 : 1, raw, 8 * n);
+	init_raw(g, name, OT_INT64, dims, scalar ? 0 : 1, raw, 8 * n, NULL);
 	return name;
 }
 
@@ -514,7 +556,7 @@ float_init(struct gb *g, const struct bnt_map_tensor *t)
 		dims[i] = (int64_t)t->t.dims[i];
 	/* f32, f16 and bf16 rows are plain little-endian arrays */
 	init_raw(g, name, onnx_float_type(t->t.dtype), dims, t->t.ndim,
-	    t->data, (size_t)t->t.data_bytes);
+	    t->data, (size_t)t->t.data_bytes, NULL);
 	return name;
 }
 
@@ -779,7 +821,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		dims[0] = (int64_t)rows;
 		dims[1] = (int64_t)nb;
 		dims[2] = BN_T2_BLOCK / 4;
-		init_raw(g, base, OT_UINT8, dims, 3, q, rows * (n / 4));
+		init_raw(g, base, OT_UINT8, dims, 3, q, rows * (n / 4), q);
 		/* scales of 1, shared by the weights of one shape */
 		one = fmt(g, "ones.%zux%zu", rows, nb);
 		for (r = 0; r + 1 < g->nnames; r++)
@@ -788,7 +830,6 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		dims[0] = (int64_t)(rows * nb);
 		if (r + 1 >= g->nnames)
 			init_f32(g, one, dims, 1, ones, rows * nb);
-		free(q);
 		free(ones);
 		in[0] = qi->xq;
 		in[1] = base;
@@ -821,8 +862,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		dims[0] = (int64_t)n;
 		dims[1] = (int64_t)rows;
 		init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2, q,
-		    bytes);
-		free(q);
+		    bytes, q);
 		w = OP2(g, "DequantizeLinear", base, cf(g, 1.0f));
 		isum = OP2(g, "MatMul", qi->xq, w);
 	}
@@ -1224,6 +1264,24 @@ wr(FILE *f, const void *p, size_t n, struct bn_err *e)
 	return BN_OK;
 }
 
+/* The initializers: the encoded bytes with the payloads in between. */
+static int
+write_inits(FILE *f, const struct gb *g, struct bn_err *e)
+{
+	size_t i, at = 0;
+	int st = BN_OK;
+
+	for (i = 0; i < g->nholes && st == BN_OK; i++) {
+		st = wr(f, g->inits.p + at, g->holes[i].off - at, e);
+		if (st == BN_OK)
+			st = wr(f, g->holes[i].p, g->holes[i].n, e);
+		at = g->holes[i].off;
+	}
+	if (st == BN_OK)
+		st = wr(f, g->inits.p + at, g->inits.n - at, e);
+	return st;
+}
+
 int
 bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
     struct bn_err *e)
@@ -1264,7 +1322,7 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	parts[2] = &g.inits;
 	parts[3] = &g.inputs;
 	parts[4] = &g.outputs;
-	for (glen = 0, i = 0; i < 5; i++)
+	for (glen = g.holebytes, i = 0; i < 5; i++)
 		glen += parts[i]->n;
 	if (st == BN_OK && graph.oom)
 		st = bn_seterr(e, BN_ENOMEM, "out of memory");
@@ -1296,7 +1354,10 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 		else
 			st = wr(f, model.p, model.n, e);
 		for (i = 0; i < 5 && st == BN_OK; i++)
-			st = wr(f, parts[i]->p, parts[i]->n, e);
+			if (parts[i] == &g.inits)
+				st = write_inits(f, &g, e);
+			else
+				st = wr(f, parts[i]->p, parts[i]->n, e);
 	}
 	pb_free(&model);
 	pb_free(&graph);
@@ -1307,5 +1368,8 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	for (i = 0; i < g.nnames; i++)
 		free(g.names[i]);
 	free(g.names);
+	for (i = 0; i < g.nholes; i++)
+		free(g.holes[i].owned);
+	free(g.holes);
 	return st;
 }
