@@ -1334,6 +1334,7 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	 * graph 7, opset_import 8 (OperatorSetIdProto: domain 1,
 	 * version 2). */
 	if (st == BN_OK) {
+		/* IR 10 goes with opset 21; IR 13 (opset 25) added INT2 */
 		pb_int(&model, 1, g.opset >= 25 ? 13 : 10);
 		pb_str(&model, 2, "bntools");
 		pb_str(&model, 3, BN_VERSION);
