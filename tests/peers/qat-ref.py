@@ -52,31 +52,37 @@ def write_safetensors(path, tensors):
 # round a value on such an edge differently, so make() draws models until
 # every value is clear of the edges by more than float32 noise.
 MARGIN = {"act": math.inf, "weight": math.inf}
+TRACK = True   # bench/qat-torch.py turns the margin bookkeeping off
 
 
 def act_quant(x):
     s = 127.0 / x.abs().max(dim=-1, keepdim=True).values.clamp(min=1e-5)
-    v = (x * s).detach()
-    MARGIN["act"] = min(MARGIN["act"],
-                        ((v - v.floor()) - 0.5).abs().min().item())
+    if TRACK:
+        v = (x * s).detach()
+        MARGIN["act"] = min(MARGIN["act"],
+                            ((v - v.floor()) - 0.5).abs().min().item())
     return (x * s).round().clamp(-128, 127) / s
 
 
 def weight_quant(w, mode):
     if mode == "ternary":
         s = 1.0 / w.abs().mean().clamp(min=1e-5)
-        v = (w * s).detach().abs()
-        MARGIN["weight"] = min(MARGIN["weight"],
-                               (v - 0.5).abs().min().item(),
-                               (v - 1.5).abs().min().item())
+        if TRACK:
+            v = (w * s).detach().abs()
+            MARGIN["weight"] = min(MARGIN["weight"],
+                                   (v - 0.5).abs().min().item(),
+                                   (v - 1.5).abs().min().item())
         return (w * s).round().clamp(-1, 1) / s
     alpha, beta = w.mean(), w.abs().mean()
-    MARGIN["weight"] = min(MARGIN["weight"],
-                           (w - alpha).detach().abs().min().item())
+    if TRACK:
+        MARGIN["weight"] = min(MARGIN["weight"],
+                               (w - alpha).detach().abs().min().item())
     return torch.where(w - alpha > 0, beta, -beta)
 
 
 def bitlinear(x, w, mode):
+    if mode == "float":
+        return x @ w.t()
     xq = x + (act_quant(x) - x).detach()
     wq = w + (weight_quant(w, mode) - w).detach()
     return xq @ wq.t()
