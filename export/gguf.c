@@ -218,7 +218,9 @@ vocab_own(struct kvs *k, const struct bn_vocab *v)
 	kv_str(k, "tokenizer.ggml.model", model);
 	/* llama.cpp's names for the pre-tokenizers bnrun runs: GPT-2's
 	 * regex is "gpt-2", LLaMA-3's "llama-bpe" */
-	if (pre != NULL && (strcmp(pre, "gpt2") == 0 ||
+	if (strcmp(model, "gpt2") != 0)
+		;	/* SentencePiece: no pre-tokenizer to name */
+	else if (pre != NULL && (strcmp(pre, "gpt2") == 0 ||
 	    strcmp(pre, "default") == 0))
 		pre = "gpt-2";
 	else if (pre != NULL && strcmp(pre, "llama3") == 0)

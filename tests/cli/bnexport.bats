@@ -314,3 +314,22 @@ numpy_check() {
 	assert_line --regexp 'blk\.0\.attn_q\.weight: max_abs 0\.[1-9]'
 	assert_line --regexp 'blk\.0\.attn_v\.weight: max_abs 0 '
 }
+
+@test "gguf: llama.cpp tokenizes the SentencePiece and LLaMA-3 vocabularies as bnrun does" {
+	[ -d "$PEER/node_modules/@node-llama-cpp/linux-x64" ] || peer
+	for v in spm bpe; do
+		bnquant --init llama --hidden 64 --layers 1 --heads 4 --ffn 128 \
+		    --tokenizer "$VOCAB/ggml-vocab-llama-$v.gguf" |
+		    bnquant -q ternary -o "$BATS_TEST_TMPDIR/$v.bnt"
+		bnexport -F gguf -o "$BATS_TEST_TMPDIR/$v.gguf" "$BATS_TEST_TMPDIR/$v.bnt" 2>/dev/null
+		run -0 env BN_BIN="$BIN" "$PEER/tokcheck" "$BATS_TEST_TMPDIR/$v.bnt" \
+		    "$BATS_TEST_TMPDIR/$v.gguf" "$VOCAB/ggml-vocab-llama-$v.gguf.inp" \
+		    "$VOCAB/ggml-vocab-llama-$v.gguf.out"
+		echo "$v: $output"
+		assert_output "46 texts: bnrun 46 equal, llama.cpp 46 equal"
+	done
+	run -0 peer info "$BATS_TEST_TMPDIR/spm.gguf"
+	[[ $output == *'"tokenizer":"llama","pre":"default",'* ]]
+	run -0 peer info "$BATS_TEST_TMPDIR/bpe.gguf"
+	[[ $output == *'"tokenizer":"gpt2","pre":"llama-bpe",'* ]]
+}

@@ -4,6 +4,10 @@
 //   node peer.mjs info MODEL.gguf
 //       one JSON line: architecture, the tensors (name, ggml type,
 //       dims), the tokenizer model and vocabulary size
+//   node peer.mjs tokenize MODEL.gguf FILE.inp
+//       llama.cpp's tokenization of each text of FILE.inp (llama.cpp's
+//       test-vector format: texts separated by lines
+//       "__ggml_vocab_test__"), one line of ids per text, no BOS
 //   node peer.mjs greedy MODEL.gguf CASES.json N
 //       CASES.json: [{"prompt": TEXT, "ids": [BOS, ...prompt ids as
 //       bnrun tokenizes them], "bnrun": bnrun's output text}, ...].
@@ -20,8 +24,9 @@ import {readFileSync} from "node:fs";
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 
 const [mode, modelPath, casesPath, nArg] = process.argv.slice(2);
-if (!mode || !modelPath || (mode === "greedy" && !casesPath)) {
+if (!mode || !modelPath || (mode !== "info" && !casesPath)) {
     console.error("usage: node peer.mjs info MODEL.gguf | " +
+        "node peer.mjs tokenize MODEL.gguf FILE.inp | " +
         "node peer.mjs greedy MODEL.gguf CASES.json N");
     process.exit(64);
 }
@@ -38,10 +43,25 @@ if (mode === "info") {
     console.log(JSON.stringify({arch, n_tensors: tensors.length,
         tokenizer: meta.tokenizer?.ggml?.model ?? null,
         pre: meta.tokenizer?.ggml?.pre ?? null,
-        n_vocab: model.tokens ? undefined : undefined,
         vocab: meta.tokenizer?.ggml?.tokens?.length ?? null,
+        bos: model.tokens.bos ?? null,
         hello: Array.from(model.tokenize("Hello world, it is a truth.")),
         tensors}));
+    await model.dispose();
+    await llama.dispose();
+    process.exit(0);
+}
+
+if (mode === "tokenize") {
+    const texts = readFileSync(casesPath, "utf8").split("\n__ggml_vocab_test__\n");
+    texts.pop();	// after the last separator
+    const bos = model.tokens.bos;
+    for (const t of texts) {
+        let ids = Array.from(model.tokenize(t));
+        if (ids.length > 0 && ids[0] === bos)
+            ids = ids.slice(1);
+        console.log(ids.join(" "));
+    }
     await model.dispose();
     await llama.dispose();
     process.exit(0);
