@@ -7,9 +7,10 @@
  * nodes, initializers, inputs and outputs are built in memory, but for
  * the initializers' payloads, which are written from where they lie
  * (float weights from the mapped input, converted codes from their own
- * buffers), after the model's own fields; protobuf limits a message to 2 GiB, and external
- * data files are not written, so larger models are refused (BitNet
- * b1.58 2B-4T, bf16 embeddings and 2-bit weights, fits).
+ * buffers), after the model's own fields.  Protobuf limits a message to
+ * 2 GiB and external data files are not written, so larger models are
+ * refused (BitNet b1.58 2B-4T, bf16 embeddings and 2-bit weights,
+ * fits).
  *
  * The graph computes what model/model.c computes, with standard
  * operators: Gather for the embeddings; RMSNorm as
@@ -462,8 +463,8 @@ ci(struct gb *g, const int64_t *v, size_t n, int scalar)
 
 	len = (size_t)snprintf(buf, sizeof buf, "c.i%s", scalar ? "s" : "");
 	for (i = 0; i < n && len < sizeof buf - 24; i++)
-		len += (size_t)snprintf(buf + len, sizeof buf - len, ".%" PRId64,
-		    v[i]);
+		len += (size_t)snprintf(buf + len, sizeof buf - len,
+		    ".%" PRId64, v[i]);
 	name = keep(g, strdup(buf));
 	for (i = 0; i + 1 < g->nnames; i++)
 		if (strcmp(g->names[i], name) == 0)
@@ -700,7 +701,8 @@ t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
 
 	for (b = 0; b < n / 128; b++, p += 32, out += 32) {
 		for (m = 0; m < 8; m++)		/* bytes 4m..4m+3 */
-			w[m] = (uint32_t)p[4 * m] | (uint32_t)p[4 * m + 1] << 8 |
+			w[m] = (uint32_t)p[4 * m] |
+			    (uint32_t)p[4 * m + 1] << 8 |
 			    (uint32_t)p[4 * m + 2] << 16 |
 			    (uint32_t)p[4 * m + 3] << 24;
 		for (i = 0; i < 32; i++) {
@@ -813,8 +815,9 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 				for (c = 0; c < n; c++) {
 					v = code_at(t, r, c);
 					bad |= v == 2;
-					q[r * (n / 4) + c / 4] |= (unsigned char)
-					    ((v + 2) << 2 * (c % 4));
+					q[r * (n / 4) + c / 4] |=
+					    (unsigned char)((v + 2) <<
+					    2 * (c % 4));
 				}
 		for (r = 0; r < rows * nb; r++)
 			ones[r] = 1;
@@ -1106,7 +1109,8 @@ check_model(const struct bnt_map *m, const struct bn_config *c,
 #define CK(s, r, n) (snprintf(name, sizeof name, "blk.%d." s, l), \
 	(st = check_shape(m, name, (r), (n), e)) != BN_OK)
 	for (l = 0; l < c->layers; l++)
-		if (CK("attn_norm.weight", 0, H) || CK("ffn_norm.weight", 0, H) ||
+		if (CK("attn_norm.weight", 0, H) ||
+		    CK("ffn_norm.weight", 0, H) ||
 		    CK("attn_q.weight", Q, H) || CK("attn_k.weight", KV, H) ||
 		    CK("attn_v.weight", KV, H) ||
 		    CK("attn_output.weight", H, Q) ||
