@@ -358,22 +358,30 @@ matvec_t2_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
 		t2vec(w + r * row_bytes, row_bytes, x, sx, y + r, n, 1);
 }
 
-/* RB rows x TB tokens.  For each 32-element slice k of a block, the
- * codes of each row are extracted once and multiplied with TB tokens. */
+/* Keep v in a register here: an empty asm the compiler cannot look
+ * into.  Without it gcc 12 reassociates the int16 sums below into
+ * trees whose temporaries no longer fit the 16 ymm registers, spills
+ * the accumulators to the stack on every block and runs at about 2/3
+ * of the speed. */
+#define KEEP(v) __asm__("" : "+x"(v))
+
+/* RB rows x TB tokens over all n: y[t * ldy + r] = sum(c * x) - sx[t].
+ * For each 32-byte slice k of a block, the codes of a row are extracted
+ * once and multiplied with TB tokens, x read straight from memory (it
+ * stays in L1 while the rows go by).  RB * TB <= 12 int16 partial sums
+ * in registers; their int32 sums live in acc[] on the stack, updated
+ * once per group of blocks. */
 AI void
-t2block(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
+t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
     const int32_t *sx, int32_t *y, size_t ldy, size_t n, int RB, int TB)
 {
 	const __m256i m3 = _mm256_set1_epi8(3), one16 = _mm256_set1_epi16(1);
-	__m256i acc[4][4], p[4][4], c;
+	__m256i p[2][6], c, *a;
+	__attribute__((aligned(32))) int32_t acc[2][6][8];
 	size_t b, nb = n / BN_T2_BLOCK, g;
 	int r, t, k;
 
-	UNROLL
-	for (r = 0; r < RB; r++)
-		UNROLL
-		for (t = 0; t < TB; t++)
-			acc[r][t] = _mm256_setzero_si256();
+	memset(acc, 0, sizeof acc);
 	for (b = 0; b < nb; b = g) {
 		g = b + T2_GROUP < nb ? b + T2_GROUP : nb;
 		UNROLL
@@ -383,15 +391,15 @@ t2block(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 				p[r][t] = _mm256_setzero_si256();
 		for (; b < g; b++)
 			UNROLL
-			for (k = 0; k < 4; k++)
+			for (r = 0; r < RB; r++)
 				UNROLL
-				for (r = 0; r < RB; r++) {
+				for (k = 0; k < 4; k++) {
 					c = _mm256_loadu_si256((const __m256i *)
 					    (w + r * rb + 32 * b));
 					c = _mm256_and_si256(_mm256_srli_epi16(
 					    c, 2 * k), m3);
 					UNROLL
-					for (t = 0; t < TB; t++)
+					for (t = 0; t < TB; t++) {
 						p[r][t] = _mm256_add_epi16(
 						    p[r][t],
 						    _mm256_maddubs_epi16(c,
@@ -399,58 +407,94 @@ t2block(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 						    (const __m256i *)(x +
 						    t * ldx + b * BN_T2_BLOCK +
 						    32 * k))));
+						KEEP(p[r][t]);
+					}
 				}
 		UNROLL
 		for (r = 0; r < RB; r++)
 			UNROLL
-			for (t = 0; t < TB; t++)
-				acc[r][t] = _mm256_add_epi32(acc[r][t],
-				    _mm256_madd_epi16(p[r][t], one16));
+			for (t = 0; t < TB; t++) {
+				a = (__m256i *)acc[r][t];
+				_mm256_store_si256(a, _mm256_add_epi32(
+				    _mm256_load_si256(a),
+				    _mm256_madd_epi16(p[r][t], one16)));
+			}
 	}
 	UNROLL
 	for (r = 0; r < RB; r++)
 		UNROLL
 		for (t = 0; t < TB; t++)
-			y[t * ldy + r] = hsum8i(acc[r][t]) - sx[t];
+			y[t * ldy + r] = hsum8i(_mm256_load_si256(
+			    (const __m256i *)acc[r][t])) - sx[t];
 }
 
-#define T2_RB 4
-#define T2_TB 3
+/* Rows [0, rows) of TB tokens, two at a time. */
+AI void
+t2rows(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
+    const int32_t *sx, int32_t *y, size_t ldy, size_t n, size_t rows,
+    int TB)
+{
+	size_t r;
+
+	for (r = 0; r + 2 <= rows; r += 2)
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 2, TB);
+	if (r < rows)
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 1, TB);
+}
+
+/* Tokens per tile: 6 while 6 rows of x fit in L1 with room to spare
+ * (n <= 4096: 24 KiB), else 4 (the FFN down projection, n = 6912). */
+#define T2_TB 6
+#define T2_TB_BIG 4
+#define T2_TB_MAXN 4096
 
 static void
 matmul_t2_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
     size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
 {
-	size_t r0, r1, r, t, tt, nt, ch = chunk_rows(row_bytes, T2_RB);
+	size_t r0, r1, t, tt, nt, ch = chunk_rows(row_bytes, 2);
+	size_t tb = n <= T2_TB_MAXN ? T2_TB : T2_TB_BIG;
 	int32_t sx[T2_TB];
 
+	/* a chunk of rows stays in L2 while every token passes over it;
+	 * within it, tiles of 2 rows x tb tokens */
 	for (r0 = 0; r0 < rows; r0 = r1) {
+		const uint8_t *wr = w + r0 * row_bytes;
+
 		r1 = rows - r0 > ch ? r0 + ch : rows;
 		for (t = 0; t < T; t += nt) {
 			const int8_t *xt = x + t * ldx;
-			int32_t *yt = y + t * ldy;
+			int32_t *yt = y + t * ldy + r0;
 
-			nt = T - t < T2_TB ? T - t : T2_TB;
+			nt = T - t < tb ? T - t : tb;
 			for (tt = 0; tt < nt; tt++)
 				sx[tt] = sum_i8(xt + tt * ldx, n);
-			for (r = r0; r + T2_RB <= r1; r += T2_RB) {
-				if (nt == T2_TB)
-					t2block(w + r * row_bytes, row_bytes,
-					    xt, ldx, sx, yt + r, ldy, n,
-					    T2_RB, T2_TB);
-				else
-					for (tt = 0; tt < nt; tt++)
-						t2block(w + r * row_bytes,
-						    row_bytes, xt + tt * ldx,
-						    ldx, sx + tt,
-						    yt + tt * ldy + r, ldy, n,
-						    T2_RB, 1);
+			switch (nt) {
+			case 6:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 6);
+				break;
+			case 5:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 5);
+				break;
+			case 4:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 4);
+				break;
+			case 3:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 3);
+				break;
+			case 2:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 2);
+				break;
+			default:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 1);
+				break;
 			}
-			for (; r < r1; r++)
-				for (tt = 0; tt < nt; tt++)
-					t2block(w + r * row_bytes, row_bytes,
-					    xt + tt * ldx, ldx, sx + tt,
-					    yt + tt * ldy + r, ldy, n, 1, 1);
 		}
 	}
 }

@@ -421,6 +421,20 @@ test_table(void)
 		CHECK(cmp_t2(128 * (1 + rnd() % 40), 1 + rnd() % 37,
 		    1 + rnd() % 9, -1, 256, k % 2));
 	CHECK(cmp_t2(128 * 20, 700, 5, -1, 256, 0));	/* several chunks */
+	/* the matmul's tiles: 2 rows x 6 tokens (n <= 4096) or x 4 (larger
+	 * n): every token count up to two tiles and a remainder, odd and
+	 * even rows, n on both sides of the switch and not a multiple of
+	 * the 8-block int16 group (6912 = 54 blocks) */
+	for (T = 1; T <= 13; T++) {
+		CHECK(cmp_t2(128 * 3, 2 * T + 1, T, -1, 256, (int)(T % 2)));
+		CHECK(cmp_t2(128 * 32, 2 * T, T, -1, 256, 0));
+		CHECK(cmp_t2(128 * 33, 1 + T % 4, T, -1, 256, (int)(T % 3 == 0)));
+	}
+	CHECK(cmp_t2(6912, 11, 13, -1, 256, 1));
+	CHECK(cmp_t2(6912, 75 * 2 + 3, 9, -1, 256, 0));	/* several chunks */
+	CHECK(cmp_t2(6912, 5, 9, 0xaa, -128, 0));
+	CHECK(cmp_t2(6912, 5, 9, 0xff, -128, 1));
+	CHECK(cmp_t2(6912, 5, 9, 0x00, 127, 0));
 	/* extremes: all +1 with x = -128, all -1 with x = 127, code 3 */
 	for (n = 128; n <= 128 * 20; n += 128 * 19) {
 		CHECK(cmp_t2(n, 9, 7, 0xaa, -128, 0));
