@@ -14,7 +14,10 @@
  *
  * The graph computes what model/model.c computes, with standard
  * operators: Gather for the embeddings; RMSNorm as
- * w * (x * (1 / sqrt(mean(x * x) + eps))); RoPE from cos/sin tables
+ * w * (x * Reciprocal(sqrt(mean(x * x) + eps))) (not Div(1, ..), which
+ * ONNX Runtime's basic level rewrites into x / sqrt(..), a different
+ * rounding that flips BitLinear's int8 near-ties: 0.044 on bitnet-tiny's
+ * logits instead of 9.5e-7); RoPE from cos/sin tables
  * computed as bnrun computes them (f32 cosf/sinf), rotate-half or
  * interleaved pairs; GQA attention as a 5-D MatMul over
  * [batch, kv_heads, group, seq, head_dim]; SiLU as a / (1 + exp(-a))
@@ -901,7 +904,7 @@ rmsnorm(struct gb *g, const char *x, const struct bnt_map_tensor *w)
 
 	ms = op(g, "ReduceMean", OP2(g, "Mul", x, x), ci(g, last, 1, 0), NULL,
 	    rk, 1);
-	r = OP2(g, "Div", cf(g, 1.0f), OP1(g, "Sqrt", OP2(g, "Add", ms,
+	r = OP1(g, "Reciprocal", OP1(g, "Sqrt", OP2(g, "Add", ms,
 	    cf(g, g->c->norm_eps))));
 	return OP2(g, "Mul", OP2(g, "Mul", x, r), float_weight(g, w));
 }

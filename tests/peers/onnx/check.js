@@ -1,8 +1,8 @@
 // check.js: run an ONNX export with ONNX Runtime and compare its logits
 // with a reference (bnrun's, written by build/tests/mkonnx --logits).
 //
-//   node check.js [--greedy] [--kv] [--lut] [--tol X] [--bench N]
-//       MODEL.onnx REF.safetensors
+//   node check.js [--greedy] [--kv] [--lut] [--opt LEVEL] [--tol X]
+//       [--bench N] MODEL.onnx REF.safetensors
 //
 // For each input_ids.K of REF: one run over the whole prompt (or, with
 // --kv, the prompt minus its last 3 tokens, then those one at a time
@@ -13,6 +13,8 @@
 // (the KV model) or N runs of input_ids.0, and print ms per run.
 // --greedy: also continue each prompt greedily for as many tokens as
 // REF's greedy.K holds and print the tokens; any difference fails.
+// --opt LEVEL: graph optimization disabled, basic (default), extended
+// or all.
 // --lut: set the session option mlas.use_lut_gemm=1 (ONNX Runtime's
 // lookup-table kernel for 2-bit MatMulNBits).
 'use strict';
@@ -50,6 +52,7 @@ function argmax(a, off, n) {
 async function main() {
 	const args = process.argv.slice(2);
 	let kv = false, greedy = false, tol = 1e-3, bench = 0, extra = {};
+	let level = 'basic';
 	while (args.length && args[0].startsWith('--')) {
 		const a = args.shift();
 		if (a === '--kv')
@@ -58,6 +61,8 @@ async function main() {
 			tol = Number(args.shift());
 		else if (a === '--greedy')
 			greedy = true;
+		else if (a === '--opt')
+			level = args.shift();
 		else if (a === '--lut')
 			extra = { mlas: { use_lut_gemm: '1' } };
 		else if (a === '--bench')
@@ -67,11 +72,12 @@ async function main() {
 	}
 	if (args.length !== 2)
 		throw new Error('usage: check.js [--greedy] [--kv] [--lut] ' +
-		    '[--tol X] [--bench N] model.onnx ref.safetensors');
+		    '[--opt level] [--tol X] [--bench N] model.onnx ' +
+		    'ref.safetensors');
 	const [model, refPath] = args;
 	const t0 = process.hrtime.bigint();
 	const sess = await ort.InferenceSession.create(model, {
-		graphOptimizationLevel: 'basic',
+		graphOptimizationLevel: level,
 		intraOpNumThreads: 1,
 		interOpNumThreads: 1,
 		executionMode: 'sequential',
