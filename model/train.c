@@ -182,6 +182,8 @@ bind_acts(struct bn_train *t)
 void
 bn_train_free(struct bn_train *t)
 {
+	int i;
+
 	if (t == NULL)
 		return;
 	free(t->w);
@@ -197,6 +199,10 @@ bn_train_free(struct bn_train *t)
 	free(t->cosv);
 	free(t->sinv);
 	bn_gemm_free(t->gemm);
+	for (i = 0; t->tgemm != NULL && i < t->nthreads; i++)
+		bn_gemm_free(t->tgemm[i]);
+	free(t->tgemm);
+	free(t->att_tmp);
 	if (t->pool != NULL)
 		bn_pool_free(t->pool);
 	free(t);
@@ -328,10 +334,18 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 		}
 	}
 	if ((t->pool = bn_pool_create(nthreads)) == NULL ||
-	    (t->gemm = bn_gemm_new(t->pool)) == NULL) {
+	    (t->gemm = bn_gemm_new(t->pool)) == NULL ||
+	    (t->tgemm = calloc((size_t)nthreads, sizeof *t->tgemm)) == NULL ||
+	    (t->att_tmp = malloc((size_t)nthreads * (size_t)T * (size_t)T *
+	    sizeof(float))) == NULL) {
 		bn_train_free(t);
 		return bn_seterr(e, BN_ENOMEM, "cannot start threads");
 	}
+	for (l = 0; l < nthreads; l++)
+		if ((t->tgemm[l] = bn_gemm_new(NULL)) == NULL) {
+			bn_train_free(t);
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
+		}
 	*tp = t;
 	return BN_OK;
 }
@@ -555,6 +569,36 @@ struct attjob {
 	float *tmp;
 };
 
+/* Causal softmax of the scores in P (T x T, row t: columns 0..t), in
+ * place, the scores scaled first; zero above the diagonal. */
+static void
+softmax_causal(float *P, size_t T, float scale)
+{
+	size_t t, p;
+
+	for (t = 0; t < T; t++) {
+		float *r = P + t * T, mx = -INFINITY, sum = 0;
+
+		for (p = 0; p <= t; p++) {
+			r[p] *= scale;
+			mx = r[p] > mx ? r[p] : mx;
+		}
+		for (p = 0; p <= t; p++) {
+			r[p] = expf(r[p] - mx);
+			sum += r[p];
+		}
+		for (p = 0; p <= t; p++)
+			r[p] /= sum;
+		for (p = t + 1; p < T; p++)
+			r[p] = 0;
+	}
+}
+
+/* Attention of one head by products (layers.inc's att_fwd and att_bwd
+ * are the same arithmetic per element, as loops):
+ *   forward   S = Q K^T, P = softmax(S / sqrt(hd)), O = P V;
+ *   backward  dP = dO V^T, dS = P (dP - rowsum(P dP)) / sqrt(hd),
+ *             dV += P^T dO, dQ = dS K, dK += dS^T Q. */
 static void
 att_task(void *ctx, int i, int nt)
 {
@@ -562,38 +606,50 @@ att_task(void *ctx, int i, int nt)
 	const struct bn_train *t = j->t;
 	const struct bn_config *c = &t->c;
 	const struct bn_train_layer *S = j->S;
+	struct bn_gemm *g = t->tgemm[i];
 	size_t T = (size_t)t->T, hd = (size_t)c->head_dim;
 	size_t qd = (size_t)c->heads * hd, kvd = (size_t)c->kv_heads * hd;
 	size_t units = (size_t)j->nseq * (size_t)c->kv_heads, u;
-	size_t per = (size_t)(c->heads / c->kv_heads), hh;
+	size_t per = (size_t)(c->heads / c->kv_heads), hh, r, p;
+	float scale = 1.0f / sqrtf((float)hd), *dS = j->tmp + (size_t)i * T * T;
 
 	for (u = (size_t)i; u < units; u += (size_t)nt) {
-		size_t b = u / (size_t)c->kv_heads, g = u % (size_t)c->kv_heads;
+		size_t b = u / (size_t)c->kv_heads, gi = u % (size_t)c->kv_heads;
 		size_t row = b * T;
 
-		if (j->back) {
-			size_t p;
-
-			for (p = 0; p < T; p++) {
-				memset(j->dk + (row + p) * kvd + g * hd, 0,
-				    hd * sizeof(float));
-				memset(j->dv + (row + p) * kvd + g * hd, 0,
-				    hd * sizeof(float));
-			}
-		}
 		for (hh = 0; hh < per; hh++) {
-			size_t h = g * per + hh;
+			size_t h = gi * per + hh;
 			float *P = S->P + (b * (size_t)c->heads + h) * T * T;
-			size_t qo = row * qd + h * hd, ko = row * kvd + g * hd;
+			size_t qo = row * qd + h * hd, ko = row * kvd + gi * hd;
+			int acc = hh > 0;
 
-			if (!j->back)
-				att_fwd_f(S->ao + qo, P, S->q_ + qo,
-				    S->k_ + ko, S->v_ + ko, T, hd, qd, kvd);
-			else
-				att_bwd_f(j->dq + qo, j->dk + ko, j->dv + ko,
-				    j->dout + qo, P, S->q_ + qo, S->k_ + ko,
-				    S->v_ + ko, T, hd, qd, kvd,
-				    j->tmp + (size_t)i * T);
+			if (!j->back) {
+				bn_sgemm(g, 0, 1, T, T, hd, S->q_ + qo, qd,
+				    S->k_ + ko, kvd, P, T, 0);
+				softmax_causal(P, T, scale);
+				bn_sgemm(g, 0, 0, T, hd, T, P, T, S->v_ + ko,
+				    kvd, S->ao + qo, qd, 0);
+				continue;
+			}
+			bn_sgemm(g, 0, 1, T, T, hd, j->dout + qo, qd,
+			    S->v_ + ko, kvd, dS, T, 0);
+			for (r = 0; r < T; r++) {
+				const float *pr = P + r * T;
+				float *d = dS + r * T, dot = 0;
+
+				for (p = 0; p <= r; p++)
+					dot += pr[p] * d[p];
+				for (p = 0; p <= r; p++)
+					d[p] = pr[p] * (d[p] - dot) * scale;
+				for (p = r + 1; p < T; p++)
+					d[p] = 0;
+			}
+			bn_sgemm(g, 1, 0, T, hd, T, P, T, j->dout + qo, qd,
+			    j->dv + ko, kvd, acc);
+			bn_sgemm(g, 0, 0, T, hd, T, dS, T, S->k_ + ko, kvd,
+			    j->dq + qo, qd, 0);
+			bn_sgemm(g, 1, 0, T, hd, T, dS, T, S->q_ + qo, qd,
+			    j->dk + ko, kvd, acc);
 		}
 	}
 }
@@ -614,7 +670,7 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	float *sc = t->scratch;
 	float *dx = sc, *dxm = dx + N * C;
 	size_t wmax = F > qd ? F : qd;
-	float *d1, *d2, *d3, *dq, *dk, *dv, *atmp;
+	float *d1, *d2, *d3, *dq, *dk, *dv;
 	struct fin fin;
 	double *ce, *kl, ces = 0, kls = 0;
 	int32_t *tgt;
@@ -630,7 +686,6 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	fin.x = dv + N * kvd;
 	fin.xf = fin.x + N * C;
 	fin.r = fin.xf + N * C;
-	atmp = fin.r + N + 16;
 	if (nseq < 1 || nseq > t->B)
 		return NAN;
 	for (b = 0; b < (size_t)nseq; b++)
@@ -738,7 +793,8 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	rms_back(t, t->out_norm, fin.x, fin.r, d1, dx, N, 0);
 	for (l = c->layers - 1; l >= 0; l--) {
 		struct bn_train_layer *S = &t->L[l];
-		struct attjob aj = { t, S, nseq, 1, NULL, dq, dk, dv, atmp };
+		struct attjob aj = { t, S, nseq, 1, NULL, dq, dk, dv,
+		    t->att_tmp };
 
 		/* x_out = xmid + down(Q(h')) */
 		memcpy(dxm, dx, N * C * sizeof *dx);

@@ -47,6 +47,8 @@ struct bn_train {
 	float *cosv, *sinv;
 	struct bn_pool *pool;
 	struct bn_gemm *gemm;
+	struct bn_gemm **tgemm;	/* one single-threaded gemm per thread */
+	float *att_tmp;		/* per thread: T x T */
 	int nthreads;
 };
 

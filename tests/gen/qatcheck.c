@@ -4,11 +4,11 @@
  *   qatcheck [-t threads] ternary|binary MODEL.bnt REF.bnt
  *
  * REF (ref.safetensors packed by bnpack) holds tokens [10][B][T+1],
- * the losses of 10 AdamW steps, every gradient at step 0 and, for
- * distillation, the teacher's logits.  Checks each gradient tensor
- * within max|a - b| <= 1e-4 * max|b| and each loss within 1e-3, using
- * the reference's hyper-parameters (lr 1e-3, warm-up 3, cosine to 0,
- * wd 0.1, clip 1, betas 0.9/0.95, eps 1e-6, alpha 0.5, tau 2).
+ * the losses of 10 AdamW steps, every gradient at step 0, the
+ * hyper-parameters (lr, warm-up, wd, clip, eps, alpha, tau; cosine to 0,
+ * betas 0.9/0.95) and, for distillation, the teacher's logits.  Checks
+ * each gradient tensor within max|a - b| <= 1e-4 * max|b| and each loss
+ * within 1e-3.
  * Prints one line per check; exit 0 if all pass. */
 #include <math.h>
 #include <stdio.h>
@@ -40,7 +40,7 @@ main(int argc, char *argv[])
 	struct bn_train *t;
 	const struct bnt_map_tensor *tt;
 	const int32_t *tok;
-	const float *loss, *teacher = NULL;
+	const float *loss, *hp, *teacher = NULL;
 	int quant, threads = 2, B, T, fails = 0, checks = 0, s, i;
 	char name[96];
 
@@ -70,6 +70,7 @@ main(int argc, char *argv[])
 	B = (int)tt->t.dims[1];
 	T = (int)tt->t.dims[2] - 1;
 	loss = get(&ref, "loss", 10);
+	hp = get(&ref, "hparams", 7);
 	if (bn_train_new(&t, &model, quant, B, T, threads, &e) != BN_OK) {
 		fprintf(stderr, "qatcheck: %s\n", e.msg);
 		return 2;
@@ -79,7 +80,7 @@ main(int argc, char *argv[])
 		    (uint64_t)t->c.vocab);
 	for (s = 0; s < 10; s++) {
 		double l = bn_train_step(t, tok + (size_t)s * (size_t)B *
-		    (size_t)(T + 1), B, teacher, 0.5f, 2.0f, 1, NULL, NULL);
+		    (size_t)(T + 1), B, teacher, hp[5], hp[6], 1, NULL, NULL);
 		int ok = fabs(l - loss[s]) <= 1e-3;
 
 		printf("%s step %d loss %.6f reference %.6f diff %.2e\n",
@@ -108,9 +109,9 @@ main(int argc, char *argv[])
 				fails += !ok;
 				checks++;
 			}
-		bn_train_clip(t, 1.0);
-		bn_train_adamw(t, s + 1, bn_train_lr(s, 10, 3, 1e-3f, 0),
-		    0.9f, 0.95f, 1e-6f, 0.1f);
+		bn_train_clip(t, hp[3]);
+		bn_train_adamw(t, s + 1, bn_train_lr(s, 10, (int)hp[1], hp[0],
+		    0), 0.9f, 0.95f, hp[4], hp[2]);
 	}
 	printf("%d passed, %d failed\n", checks - fails, fails);
 	bn_train_free(t);

@@ -8,6 +8,8 @@ bitnet + ternary, llama + binary), a Hugging Face style directory
   teacher    f32   [B * T, V]       teacher logits (distillation case)
   loss       f32   [10]             the loss at each of 10 AdamW steps
   grad.NAME  f32                    every parameter's gradient at step 0
+  hparams    f32   [7]              lr, warm-up, weight decay, clip, Adam
+                                    eps, distillation alpha and tau
 computed with PyTorch in float64 (from the f32 values stored) from the
 formulas in
 ../shared/research/qat-recipe.md (written from them, not from bntools'
@@ -149,11 +151,11 @@ def loss_fn(z, tgt, zt, alpha, tau):
     return alpha * ce + (1 - alpha) * tau * tau * kl
 
 
-def lr_at(step, steps):
+def lr_at(step, steps, lr):
     if step < WARMUP:
-        return LR * (step + 1) / WARMUP
+        return lr * (step + 1) / WARMUP
     prog = (step - WARMUP) / (steps - WARMUP)
-    return 0.5 * LR * (1 + math.cos(math.pi * prog))
+    return 0.5 * lr * (1 + math.cos(math.pi * prog))
 
 
 HF = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm",
@@ -175,24 +177,24 @@ def hf_name(n):
     return "model.layers.%s.%s.weight" % (l, HF[s])
 
 
-def make(outdir, cfg, mode, kd, seed):
+def make(outdir, cfg, mode, kd, seed, lr=LR):
     """Draw with seed, seed + 1, ... until the step-0 forward has no
     quantizer input within ACT_EDGE (activations, in int8 units) or
     W_EDGE (weights) of a rounding edge; then write the fixture."""
     while True:
         torch.manual_seed(seed)
         MARGIN["act"] = MARGIN["weight"] = math.inf
-        if make1(outdir, cfg, mode, kd, seed, probe=True):
+        if make1(outdir, cfg, mode, kd, seed, lr, probe=True):
             break
         seed += 1
     torch.manual_seed(seed)
-    make1(outdir, cfg, mode, kd, seed, probe=False)
+    make1(outdir, cfg, mode, kd, seed, lr, probe=False)
 
 
 ACT_EDGE, W_EDGE = 2e-4, 1e-6
 
 
-def make1(outdir, cfg, mode, kd, seed, probe):
+def make1(outdir, cfg, mode, kd, seed, lr, probe):
     C, Fd, V = cfg["hidden"], cfg["ffn"], cfg["vocab"]
     qd, kvd = cfg["heads"] * cfg["head_dim"], cfg["kv_heads"] * cfg["head_dim"]
     shapes = {"token_embd.weight": (V, C)}
@@ -254,7 +256,7 @@ def make1(outdir, cfg, mode, kd, seed, probe):
         [{"params": [P[n] for n in shapes if len(shapes[n]) == 2],
           "weight_decay": WD},
          {"params": [P[n] for n in shapes if len(shapes[n]) == 1],
-          "weight_decay": 0.0}], lr=LR, betas=BETAS, eps=EPS)
+          "weight_decay": 0.0}], lr=lr, betas=BETAS, eps=EPS)
     losses, grads = [], {}
     for step in range(STEPS):
         tok = tokens[step].long()
@@ -267,9 +269,11 @@ def make1(outdir, cfg, mode, kd, seed, probe):
             grads = {"grad." + n: P[n].grad.float() for n in shapes}
         torch.nn.utils.clip_grad_norm_(params, CLIP)
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, STEPS)
+            g["lr"] = lr_at(step, STEPS, lr)
         opt.step()
-    out = {"tokens": tokens, "loss": torch.tensor(losses, dtype=torch.float32)}
+    out = {"tokens": tokens, "loss": torch.tensor(losses, dtype=torch.float32),
+           "hparams": torch.tensor([lr, WARMUP, WD, CLIP, EPS, 0.5, 2.0],
+                                   dtype=torch.float32)}
     if kd:
         out["teacher"] = teacher
     out.update(grads)
@@ -288,9 +292,12 @@ def main():
     make(os.path.join(root, "bitnet-ternary"),
          dict(small, arch="bitnet", theta=500000.0, tied=True),
          "ternary", False, 2)
+    # binary codes flip wherever a weight crosses the tensor's mean, so
+    # float noise changes the trajectory sooner: a smaller step keeps
+    # 10 of them comparable
     make(os.path.join(root, "llama-binary"),
          dict(small, arch="llama", theta=10000.0, tied=False),
-         "binary", False, 3)
+         "binary", False, 3, lr=3e-4)
 
 
 if __name__ == "__main__":
