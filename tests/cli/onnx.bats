@@ -125,6 +125,17 @@ peer() {
 	[ ! -e "$BATS_TEST_TMPDIR/m.onnx" ]
 }
 
+@test "bnquant -q ternary first: the export computes what bnrun computes on the float model" {
+	need_peer
+	# bnquant and bnrun's loader ternarize with the same function
+	"$BUILDDIR/tests/mkonnx" --logits "$S/tiny-f.bnt" \
+	    "$FIX/bitnet-tiny-bf16/reference.safetensors" "$BATS_TEST_TMPDIR/f.ref"
+	bnquant -q ternary -o "$BATS_TEST_TMPDIR/q.bnt" "$S/tiny-f.bnt"
+	onnx_export "$BATS_TEST_TMPDIR/q.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/m.onnx" "$BATS_TEST_TMPDIR/f.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+}
+
 @test "rope_style=interleaved (rows permuted as llama.cpp's converter does): the same logits" {
 	need_peer
 	"$BUILDDIR/tests/ropeperm" "$S/austen.bnt" "$BATS_TEST_TMPDIR/i.bnt"
