@@ -35,52 +35,26 @@
 #include "import.h"
 #include "init.h"
 #include "mem.h"
+#include "rng.h"
 
 /* ---- the generator ---- */
 
 struct rng {
-	uint64_t s[4];
+	struct bn_rng x;	/* xoshiro256** seeded by splitmix64 */
 	double spare;
 	int has_spare;
 };
 
 static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
 xoshiro(struct rng *r)
 {
-	uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return res;
+	return bn_rng_next(&r->x);
 }
 
 static void
 rng_seed(struct rng *r, uint64_t seed)
 {
-	int i;
-
-	for (i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
+	bn_rng_seed(&r->x, seed);
 	r->has_spare = 0;
 	r->spare = 0;
 }
