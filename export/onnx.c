@@ -33,26 +33,28 @@
  *   BN_ONNX_DQ_INT2 DequantizeLinear of an INT2 initializer [in, out],
  *                   scale 1, then MatMul (opset 25).
  * Measured with onnxruntime-node 1.30.0 (CPU EP, 1 thread, graph
- * optimization "basic"; a 2-core AVX-512 VNNI machine) on a random
- * ternary model of 700M parameters (tests/gen/mkrandmodel --shape 700m:
- * 595M ternary weights, f16 embeddings and head), KV-cache export:
+ * optimization "basic"; a shared 2-core AVX-512 VNNI machine, two runs)
+ * on a random ternary model of 700M parameters (tests/gen/mkrandmodel
+ * --shape 700m: 595M ternary weights, f16 embeddings and head), KV-cache
+ * export:
  *
  *                        file bytes   resident   decode/token  10-token prompt
- *   MatMulNBits bits=2  347,742,815    1.10 GB       1468 ms         1502 ms
- *     + mlas.use_lut_gemm=1                          28.6 ms          154 ms
- *   DequantizeLinear    347,251,321    3.69 GB       1120 ms         2619 ms
- *   (bnrun, same model, 1 thread:                     14.2 ms           77 ms)
+ *   MatMulNBits bits=2  347,752,664    1.0 GB    1468-1957 ms      1502 ms
+ *     + mlas.use_lut_gemm=1            1.0 GB    28.6-47.7 ms       154 ms
+ *   DequantizeLinear    347,261,168    3.6 GB    1120-1370 ms      2619 ms
+ *   (bnrun, same model, 1 thread:                 14.2-20.0 ms     77-82 ms)
  *
  * The default is MatMulNBits: 0.14% larger (its per-block scales, all
  * 1, are shared by the weights of one shape) but a third of the memory,
  * because ONNX Runtime constant-folds DequantizeLinear of an initializer
- * into f32 weights at load, and its exact 2-bit path runs prompts faster.
- * Both exact paths dequantize to f32 (MatMulNBits on every call) and are
- * slow; the lookup-table kernel that the session option
- * mlas.use_lut_gemm=1 selects is 50x faster but quantizes activations
+ * into f32 weights at load, and it runs prompts faster.  Both exact paths
+ * dequantize to f32 (MatMulNBits on every call, hence its slower decode)
+ * and are slow; the lookup-table kernel that the session option
+ * mlas.use_lut_gemm=1 selects is 40-50x faster but quantizes activations
  * itself, so logits move (0.195 from bnrun's on austen-llama-6m after
- * bnquant -q ternary; 0.17 with accuracy_level=4), hence not the
- * default: the graph stays exact and the option is the runtime's. */
+ * bnquant -q ternary, 0.058 on bitnet-tiny; 0.17 with accuracy_level=4,
+ * 38.5 ms/token), hence not the default: the graph stays exact and the
+ * option is the runtime's. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
