@@ -92,6 +92,16 @@ peer() {
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 }
 
+@test "block scales that vary along a row: dequantized to f32, as bnrun does" {
+	need_peer
+	bnquant -q ternary --scale block:128 -o "$BATS_TEST_TMPDIR/k.bnt" "$S/austen.bnt"
+	"$BUILDDIR/tests/mkonnx" --logits "$BATS_TEST_TMPDIR/k.bnt" \
+	    "$FIX/austen-llama-6m/reference.safetensors" "$BATS_TEST_TMPDIR/k.ref"
+	onnx_export "$BATS_TEST_TMPDIR/k.bnt" "$BATS_TEST_TMPDIR/m.onnx"
+	run -0 peer --greedy --tol 1e-3 "$BATS_TEST_TMPDIR/m.onnx" "$BATS_TEST_TMPDIR/k.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+}
+
 @test "bitnet-tiny (packed BitNet b1.58): within 8e-2, with and without KV cache" {
 	need_peer
 	onnx_export "$S/tiny.bnt" "$BATS_TEST_TMPDIR/m.onnx"
