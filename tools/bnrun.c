@@ -20,6 +20,12 @@
 #include "version.h"
 #include "xio.h"
 
+/* --head auto: an int8 head from this vocabulary size up, where the
+ * head is a large share of the bytes read per token (a third for
+ * BitNet b1.58 2B-4T's f16 head) */
+#define HEAD_AUTO_VOCAB 32000
+enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
+
 enum { OPT_BENCH = 256, OPT_BOS, OPT_CTX, OPT_HEAD, OPT_JSON, OPT_NO_BOS,
     OPT_PERPLEXITY, OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG, OPT_TOKENIZE,
     OPT_TOP_K, OPT_TOP_P };
@@ -30,7 +36,7 @@ struct opts {
 	const char *file;	/* -f */
 	const char *ppl;	/* --perplexity FILE */
 	int bench, tokenize, json;
-	int head_q8;		/* --head q8 */
+	int head;		/* --head: HEAD_AUTO, HEAD_Q8, HEAD_KEEP */
 	int bos;		/* -1: as the vocabulary says */
 	int n;			/* -n: tokens to generate */
 	int ctx;		/* 0: the model's (capped) */
@@ -73,7 +79,8 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -m model [-p prompt | -f file] [-n n] "
-	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads]\n"
+	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads] "
+	    "[--head auto | q8 | keep]\n"
 	    "       %s -m model --perplexity file [--ctx n] [-t threads]\n"
 	    "       %s -m model --bench [--pp n] [--tg n] [--json] "
 	    "[-t threads]\n"
@@ -94,8 +101,10 @@ usage(FILE *fp, int status)
 		    "as the vocabulary says)\n"
 		    "      --ctx N          context length (perplexity "
 		    "window, default 256)\n"
-		    "      --head q8        int8 output head (half the bytes "
-		    "of f16)\n"
+		    "      --head auto|q8|keep  output head: int8 (q8) or "
+		    "as stored (keep);\n"
+		    "                       auto: q8 from a vocabulary of "
+		    "32000 (default)\n"
 		    "      --json           --bench results as JSON\n"
 		    "      --perplexity FILE  mean NLL and perplexity of "
 		    "FILE\n"
@@ -151,9 +160,13 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
 			break;
 		case OPT_HEAD:
-			if (strcmp(optarg, "q8") == 0)
-				o->head_q8 = 1;
-			else if (strcmp(optarg, "keep") != 0) {
+			if (strcmp(optarg, "auto") == 0)
+				o->head = HEAD_AUTO;
+			else if (strcmp(optarg, "q8") == 0)
+				o->head = HEAD_Q8;
+			else if (strcmp(optarg, "keep") == 0)
+				o->head = HEAD_KEEP;
+			else {
 				bn_warnx("--head: invalid type '%s'", optarg);
 				usage(stderr, EX_USAGE);
 			}
@@ -573,7 +586,9 @@ main(int argc, char *argv[])
 	}
 	if ((st = bn_model_open(&m, o.model, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
-	if (o.head_q8 && (st = bn_model_quantize_head(&m, &e)) != BN_OK)
+	if ((o.head == HEAD_Q8 || (o.head == HEAD_AUTO &&
+	    m.c.vocab >= HEAD_AUTO_VOCAB)) &&
+	    (st = bn_model_quantize_head(&m, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	if (!o.bench) {
 		if (!m.map.has_vocab)
