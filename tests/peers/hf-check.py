@@ -40,7 +40,11 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(1)
     ref = load_file(a.ref)
-    model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32)
+    try:        # transformers 5 (and late 4.x) call it dtype
+        model = AutoModelForCausalLM.from_pretrained(a.dir, dtype=torch.float32)
+    except TypeError:
+        model = AutoModelForCausalLM.from_pretrained(a.dir,
+                                                     torch_dtype=torch.float32)
     model.to(a.device).eval()
     ok = True
     worst = 0.0
