@@ -203,6 +203,7 @@ set_pre(struct bn_tokenizer *tk, const char *pre, struct bn_err *e)
 	size_t i;
 
 	if (pre == NULL || strcmp(pre, "gpt2") == 0 ||
+	    strcmp(pre, "gpt-2") == 0 ||
 	    strcmp(pre, "default") == 0) {
 		tk->pre = PRE_GPT2;
 		return BN_OK;

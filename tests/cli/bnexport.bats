@@ -333,3 +333,15 @@ numpy_check() {
 	run -0 peer info "$BATS_TEST_TMPDIR/bpe.gguf"
 	[[ $output == *'"tokenizer":"gpt2","pre":"llama-bpe",'* ]]
 }
+
+@test "gguf: bnexport | bnpack | bnrun: the GGUF comes back and tokenizes alike" {
+	bnexport -F gguf -o "$BATS_TEST_TMPDIR/a.gguf" "$S/austen.bnt"
+	bnpack -o "$BATS_TEST_TMPDIR/back.bnt" "$BATS_TEST_TMPDIR/a.gguf"
+	text=$(head -c 2000 "$ROOT/tests/fixtures/austen-val.txt")
+	a=$(printf '%s' "$text" | bnrun -m "$S/austen.bnt" --tokenize)
+	b=$(printf '%s' "$text" | bnrun -m "$BATS_TEST_TMPDIR/back.bnt" --tokenize)
+	[ -n "$a" ] && [ "$a" = "$b" ]
+	run -0 bnrun -m "$BATS_TEST_TMPDIR/back.bnt" -p "It is a truth" -n 8 --temp 0
+	want=$(bnrun -m "$S/austen.bnt" -p "It is a truth" -n 8 --temp 0)
+	[ "$output" = "$want" ]
+}
