@@ -102,3 +102,67 @@ clean:
 	rm -rf build build-san bin
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
+
+# make fuzz FUZZ_SECONDS=N: the libFuzzer targets of tests/fuzz/ (one
+# per parser), built with clang under ASan+UBSan into build-fuzz/, each
+# run N seconds; see tests/fuzz/README.  make check-tsan: t_kernels,
+# t_train and the thread-pool stress test built with ThreadSanitizer
+# into build-tsan/ and run.  Both trees are separate from $(BUILD).
+FUZZ_CC = clang
+FUZZ_ARCH := $(firstword $(subst -, ,$(shell $(FUZZ_CC) -dumpmachine)))
+FUZZ_SECONDS = 30
+FUZZ_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_SRC = $(sort $(wildcard tests/fuzz/fz_*.c))
+FUZZ_BINS = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+LIB_SRC = $(COMMON_SRC) $(IMPORT_SRC) $(EXPORT_SRC) $(MODEL_SRC) \
+	$(KERNEL_SRC)
+TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
+TSAN_TESTS = build-tsan/tests/t_kernels build-tsan/tests/t_train \
+	build-tsan/tests/t_pool
+
+build-fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) $(CFLAGS) -O1 $(FUZZ_FLAGS) \
+	    -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build-tsan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(TSAN_FLAGS) -MMD -MP -c -o $@ $<
+
+ifeq ($(FUZZ_ARCH),x86_64)
+build-fuzz/kernels/x86/%.o build-tsan/kernels/x86/%.o: CFLAGS += $(AVX2FLAGS)
+build-fuzz/common/crc32_hw.o build-tsan/common/crc32_hw.o: \
+	CFLAGS += $(SSE42FLAGS)
+endif
+
+build-fuzz/libbn.a: $(LIB_SRC:%.c=build-fuzz/%.o)
+	@rm -f $@
+	@echo '*' > build-fuzz/.gitignore	# a build tree, not sources
+	$(AR) rcs $@ $^
+
+build-fuzz/fz_%: build-fuzz/tests/fuzz/fz_%.o build-fuzz/libbn.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+build-tsan/libbn.a: $(LIB_SRC:%.c=build-tsan/%.o)
+	@rm -f $@
+	@echo '*' > build-tsan/.gitignore	# a build tree, not sources
+	$(AR) rcs $@ $^
+
+build-tsan/tests/%: build-tsan/tests/unit/%.o build-tsan/libbn.a
+	$(CC) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS) build-fuzz $(FUZZ_BINS)
+
+# one closing tally, as make check prints
+check-tsan: $(TSAN_TESTS)
+	@p=0; f=0; for t in $(TSAN_TESTS); do echo "== $$t"; \
+	    if TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	    ./$$t; then p=$$((p + 1)); else f=$$((f + 1)); fi; done; \
+	    echo "$$p passed, $$f failed"; [ $$f -eq 0 ]
+
+.PHONY: fuzz fuzz-build check-tsan
+-include $(shell find build-fuzz build-tsan -name '*.d' 2>/dev/null)

@@ -299,7 +299,8 @@ bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
 		m->priv_kind = 2;
 	}
 	strip_common_dir(fs);
-	qsort(fs->files, fs->n, sizeof fs->files[0], cmp_name);
+	if (fs->n > 1)	/* files is NULL when there are none */
+		qsort(fs->files, fs->n, sizeof fs->files[0], cmp_name);
 out:
 	archive_read_free(a);
 	return st;
