@@ -51,13 +51,14 @@ int bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 /* The same with the defaults. */
 int bn_export_gguf(const struct bnt_map *m, FILE *out, struct bn_err *e);
 
-/* ONNX packings of ternary weights (export/onnx.c has the measurements
- * that chose the default). */
+/* ONNX packings of ternary weights, all 2 bits in the file
+ * (export/onnx.c has the measurements that chose the default). */
 enum bn_onnx_packing {
 	BN_ONNX_NBITS = 1,	/* com.microsoft.MatMulNBits bits=2 */
-	BN_ONNX_DQ_INT2 = 2	/* DequantizeLinear of INT2 (opset 25) */
+	BN_ONNX_DQ_INT2 = 2,	/* DequantizeLinear of INT2 (opset 25) */
+	BN_ONNX_INT2_MMI = 3	/* INT2, Cast to INT8, MatMulInteger */
 };
-#define BN_ONNX_PACK_DEFAULT BN_ONNX_NBITS
+#define BN_ONNX_PACK_DEFAULT BN_ONNX_INT2_MMI
 
 struct bn_onnx_opts {
 	int kv_cache;	/* 0: input_ids -> logits; 1: with past/present
@@ -66,7 +67,7 @@ struct bn_onnx_opts {
 };
 
 /* Write the mapped model m to f as an ONNX model for ONNX Runtime
- * (standard operators, plus com.microsoft.MatMulNBits with
+ * (standard operators, or com.microsoft.MatMulNBits with
  * BN_ONNX_NBITS): input_ids int64 [batch, seq] -> logits f32 [batch,
  * seq, vocab]; o->kv_cache adds position_ids int64 [batch, seq],
  * past_key_values.L.key/value f32 [batch, kv_heads, past_seq, head_dim]

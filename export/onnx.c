@@ -27,34 +27,38 @@
  * sums are integers below 2^24, exact in f32) and applies the scales as
  * bnrun does: isum / (s * ws) for divisor scales, isum * ws / s else.
  *
- * Ternary codes stay packed at 2 bits.  Two packings:
+ * Ternary codes stay packed at 2 bits in the file.  Three packings:
+ *   BN_ONNX_INT2_MMI (default)  an INT2 initializer [in, out] (opset 25),
+ *                   Cast to INT8, MatMulInteger with the activation
+ *                   codes + 128 as UINT8 (zero point 128), Cast to f32;
  *   BN_ONNX_NBITS   com.microsoft.MatMulNBits bits=2, block 128, code+2
  *                   with the default zero point 2, scale 1 (opset 21);
- *   BN_ONNX_DQ_INT2 DequantizeLinear of an INT2 initializer [in, out],
- *                   scale 1, then MatMul (opset 25).
+ *   BN_ONNX_DQ_INT2 DequantizeLinear of the INT2 initializer, scale 1,
+ *                   then MatMul (opset 25).
+ * All three are exact: integer sums, then bnrun's scale arithmetic.
  * Measured with onnxruntime-node 1.30.0 (CPU EP, 1 thread, graph
- * optimization "basic"; a shared 2-core AVX-512 VNNI machine, two runs)
- * on a random ternary model of 700M parameters (tests/gen/mkrandmodel
- * --shape 700m: 595M ternary weights, f16 embeddings and head), KV-cache
- * export:
+ * optimization "basic"; a shared 2-core AVX-512 VNNI machine, all rows
+ * from one run, a loaded one) on a random ternary model of 700M
+ * parameters (tests/gen/mkrandmodel --shape 700m: 595M ternary weights,
+ * f16 embeddings and head), KV-cache export:
  *
- *                        file bytes   resident   decode/token  10-token prompt
- *   MatMulNBits bits=2  347,752,664    1.0 GB    1468-1957 ms      1502 ms
- *     + mlas.use_lut_gemm=1            1.0 GB    28.6-47.7 ms       154 ms
- *   DequantizeLinear    347,261,168    3.6 GB    1120-1370 ms      2619 ms
- *   (bnrun, same model, 1 thread:                 14.2-20.0 ms     77-82 ms)
+ *                       file bytes   resident  decode/token  10-token prompt
+ *   INT2 MatMulInteger  347,276,152   1.40 GB      165 ms          218 ms
+ *   MatMulNBits bits=2  347,752,664   1.00 GB     4571 ms         4329 ms
+ *     + mlas.use_lut_gemm=1           1.00 GB       73 ms          371 ms
+ *   INT2 Dequantize     347,261,168   3.60 GB     2168 ms         4966 ms
+ *   (bnrun, same model, same run:                  25 ms          121 ms)
  *
- * The default is MatMulNBits: 0.14% larger (its per-block scales, all
- * 1, are shared by the weights of one shape) but a third of the memory,
- * because ONNX Runtime constant-folds DequantizeLinear of an initializer
- * into f32 weights at load, and it runs prompts faster.  Both exact paths
- * dequantize to f32 (MatMulNBits on every call, hence its slower decode)
- * and are slow; the lookup-table kernel that the session option
- * mlas.use_lut_gemm=1 selects is 40-50x faster but quantizes activations
- * itself, so logits move (0.195 from bnrun's on austen-llama-6m after
- * bnquant -q ternary, 0.058 on bitnet-tiny; 0.17 with accuracy_level=4,
- * 38.5 ms/token), hence not the default: the graph stays exact and the
- * option is the runtime's. */
+ * ONNX Runtime constant-folds the Cast (and DequantizeLinear) of an
+ * initializer at load: INT2 weights become INT8 (1 byte each) for
+ * MatMulInteger, f32 (4 bytes) for DequantizeLinear; MatMulNBits keeps
+ * them at 2 bits but, exact, dequantizes them to f32 on every call.  Its
+ * lookup-table kernel (session option mlas.use_lut_gemm=1) is fast but
+ * quantizes activations itself, so logits move (0.195 from bnrun's on
+ * austen-llama-6m after bnquant -q ternary, 0.058 on bitnet-tiny; 0.17
+ * with accuracy_level=4).  Hence the default: the smallest file, the
+ * fastest exact path (prompts faster than the LUT), standard operators
+ * only, at the price of int8 weights in memory. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -742,7 +746,23 @@ act_quant(struct gb *g, const char *x, const char **xq, const char **s)
 /* A quantized activation, shared by linears reading the same input. */
 struct qin {
 	const char *x, *xq, *s;
+	const char *a8;		/* xq + 128 as u8 (BN_ONNX_INT2_MMI) */
 };
+
+/* The u8 scalar 128, MatMulInteger's activation zero point. */
+static const char *
+zp128(struct gb *g)
+{
+	static const unsigned char v = 128;
+	const char *name = "c.u8.128";
+	size_t i;
+
+	for (i = 0; i < g->nnames; i++)
+		if (strcmp(g->names[i], name) == 0)
+			return g->names[i];
+	init_raw(g, name, OT_UINT8, NULL, 0, &v, 1, NULL);
+	return keep(g, strdup(name));
+}
 
 /* y = x W^T for a bnt weight [rows, n], as model.c's bind_linear and
  * linear() compute it.  bitlinear float weights must be ternarized
@@ -871,8 +891,22 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		dims[1] = (int64_t)rows;
 		init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2, q,
 		    bytes, q);
-		w = OP2(g, "DequantizeLinear", base, cf(g, 1.0f));
-		isum = OP2(g, "MatMul", qi->xq, w);
+		if (g->packing == BN_ONNX_INT2_MMI) {
+			/* u8 activations (code + 128, zero point 128) times
+			 * the s8 weights: MLAS's u8s8 integer GEMM, exact */
+			struct attr t8 = AI("to", OT_INT8), tf = AI("to",
+			    OT_FLOAT), tu = AI("to", OT_UINT8);
+
+			if (qi->a8 == NULL)
+				qi->a8 = op(g, "Cast", OP2(g, "Add", qi->xq,
+				    cf(g, 128.0f)), NULL, NULL, &tu, 1);
+			w = op(g, "Cast", base, NULL, NULL, &t8, 1);
+			isum = op(g, "Cast", op(g, "MatMulInteger", qi->a8, w,
+			    zp128(g), NULL, 0), NULL, NULL, &tf, 1);
+		} else {
+			w = OP2(g, "DequantizeLinear", base, cf(g, 1.0f));
+			isum = OP2(g, "MatMul", qi->xq, w);
+		}
 	}
 	if (bad) {
 		free(sc);
@@ -1004,7 +1038,7 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 		return BN_EFORMAT;
 	xn = rmsnorm(g, x, t);
 	qi.x = xn;
-	qi.xq = qi.s = NULL;
+	qi.xq = qi.s = qi.a8 = NULL;
 	if (T("attn_q.weight"))
 		return BN_EFORMAT;
 	q = linear(g, t, bl, &qi, e, &st);
@@ -1039,7 +1073,7 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 		o = rmsnorm(g, o, t);
 	}
 	qi.x = o;
-	qi.xq = qi.s = NULL;
+	qi.xq = qi.s = qi.a8 = NULL;
 	if (T("attn_output.weight"))
 		return BN_EFORMAT;
 	o = linear(g, t, bl, &qi, e, &st);
@@ -1047,7 +1081,7 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 		return st ? st : BN_EFORMAT;
 	x = OP2(g, "Add", x, o);
 	qi.x = rmsnorm(g, x, t);
-	qi.xq = qi.s = NULL;
+	qi.xq = qi.s = qi.a8 = NULL;
 	if (T("ffn_gate.weight"))
 		return BN_EFORMAT;
 	gt = linear(g, t, bl, &qi, e, &st);
@@ -1069,7 +1103,7 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 		h = rmsnorm(g, h, t);
 	}
 	qi.x = h;
-	qi.xq = qi.s = NULL;
+	qi.xq = qi.s = qi.a8 = NULL;
 	if (T("ffn_down.weight"))
 		return BN_EFORMAT;
 	o = linear(g, t, bl, &qi, e, &st);
@@ -1246,7 +1280,7 @@ build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
 	if ((t = need(m, "output_norm.weight", e)) == NULL)
 		return BN_EFORMAT;
 	qi.x = rmsnorm(g, x, t);
-	qi.xq = qi.s = NULL;
+	qi.xq = qi.s = qi.a8 = NULL;
 	if ((t = need(m, c->tied ? "token_embd.weight" : "output.weight",
 	    e)) == NULL)
 		return BN_EFORMAT;
@@ -1306,7 +1340,7 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	if (o == NULL)
 		o = &def;
 	if (o->packing != 0 && o->packing != BN_ONNX_NBITS &&
-	    o->packing != BN_ONNX_DQ_INT2)
+	    o->packing != BN_ONNX_DQ_INT2 && o->packing != BN_ONNX_INT2_MMI)
 		return bn_seterr(e, BN_EUSAGE, "unknown ONNX packing %d",
 		    o->packing);
 	if (!m->has_config)
@@ -1318,7 +1352,7 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	g.c = &c;
 	g.o = o;
 	g.packing = o->packing ? o->packing : BN_ONNX_PACK_DEFAULT;
-	g.opset = g.packing == BN_ONNX_DQ_INT2 ? 25 : 21;
+	g.opset = g.packing == BN_ONNX_NBITS ? 21 : 25;
 	st = build(&g, m, e);
 	if (st == BN_OK && (g.oom || g.nodes.oom || g.inits.oom ||
 	    g.inputs.oom || g.outputs.oom))

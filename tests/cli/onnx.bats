@@ -72,8 +72,12 @@ peer() {
 	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 }
 
-@test "austen-llama-6m ternarized (bnquant): within 8e-2, MatMulNBits and INT2" {
+@test "austen-llama-6m ternarized (bnquant): within 8e-2, all three packings" {
 	need_peer
+	# default: INT2, Cast to INT8, MatMulInteger
+	onnx_export "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/mm.onnx"
+	run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/mm.onnx" "$S/austen-t.ref"
+	assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 	for p in nbits int2; do
 		onnx_export --packing $p "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/$p.onnx"
 		run -0 peer --greedy --tol 8e-2 "$BATS_TEST_TMPDIR/$p.onnx" "$S/austen-t.ref"
@@ -82,7 +86,9 @@ peer() {
 	onnx_export --kv "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/kv.onnx"
 	run -0 peer --greedy --kv --tol 8e-2 "$BATS_TEST_TMPDIR/kv.onnx" "$S/austen-t.ref"
 	# 2 bits per weight: far smaller than the f32 export
-	[ "$(stat -c %s "$BATS_TEST_TMPDIR/nbits.onnx")" -lt 6000000 ]
+	for p in mm nbits int2; do
+		[ "$(stat -c %s "$BATS_TEST_TMPDIR/$p.onnx")" -lt 6000000 ]
+	done
 }
 
 @test "austen-llama-6m binarized with row scales: within 8e-2" {

@@ -1,7 +1,7 @@
 /* mkonnx.c: test helper: export a bnt model as ONNX (bn_export_onnx),
  * or write bnrun's logits for a reference's prompts.
  *
- *   mkonnx [--kv] [--packing nbits|int2] IN.bnt OUT.onnx
+ *   mkonnx [--kv] [--packing nbits|int2|int2mm] IN.bnt OUT.onnx
  *   mkonnx --logits IN.bnt REF.safetensors OUT.safetensors
  *
  * The second form runs the model (model/model.c, as bnrun does) on each
@@ -181,13 +181,14 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--packing") == 0 && i + 1 < argc) {
 			i++;
 			o.packing = strcmp(argv[i], "int2") == 0 ?
-			    BN_ONNX_DQ_INT2 : strcmp(argv[i], "nbits") == 0 ?
+			    BN_ONNX_DQ_INT2 : strcmp(argv[i], "int2mm") == 0 ?
+			    BN_ONNX_INT2_MMI : strcmp(argv[i], "nbits") == 0 ?
 			    BN_ONNX_NBITS : -1;
 		} else
 			break;
 	}
 	if (argc - i != 2) {
-		fprintf(stderr, "usage: mkonnx [--kv] [--packing nbits|int2] "
+		fprintf(stderr, "usage: mkonnx [--kv] [--packing nbits|int2|int2mm] "
 		    "in.bnt out.onnx\n"
 		    "       mkonnx --logits in.bnt ref.safetensors "
 		    "out.safetensors\n");
