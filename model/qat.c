@@ -11,7 +11,16 @@
  * optim.v.NAME, and the run's state as train.* configuration keys: the
  * step, the generator state, the number of windows drawn and every
  * hyper-parameter.  Resuming restores all of it, so that the run goes
- * on bit for bit as if it had never stopped. */
+ * on bit for bit as if it had never stopped.
+ *
+ * Built with MPI (make MPI=1), the run is data-parallel: every rank
+ * draws the same windows and takes its own slice of each batch
+ * (batch / ranks sequences) and of the validation windows; the
+ * gradients, averaged with one MPI_Allreduce per step, are the same
+ * mean over the global batch up to the order of the float sums, so the
+ * optimizer steps agree on every rank.  Rank 0 writes the log, the
+ * checkpoints and the output.  The state is global, so a run resumes
+ * with any number of ranks. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -31,6 +40,10 @@
 #include "tokenizer.h"
 #include "train.h"
 #include "xio.h"
+
+#ifdef BN_MPI
+#include <mpi.h>
+#endif
 
 void
 bn_qat_defaults(struct bn_qat_opts *o)
@@ -132,7 +145,49 @@ struct run {
 	int step;			/* steps done */
 	FILE *log;
 	int have_teacher;
+	int rank, nranks;		/* MPI; 0 and 1 without */
+	int lb;				/* sequences per rank per step */
 };
+
+/* Sum n doubles over the ranks, in place (nothing without MPI). */
+static void
+sum_ranks(const struct run *r, double *v, int n)
+{
+#ifdef BN_MPI
+	if (r->nranks > 1)
+		MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM,
+		    MPI_COMM_WORLD);
+#else
+	(void)r;
+	(void)v;
+	(void)n;
+#endif
+}
+
+/* Average the gradients over the ranks. */
+static void
+average_grads(const struct run *r)
+{
+#ifdef BN_MPI
+	struct bn_train *t = r->t;
+	float k = 1.0f / (float)r->nranks;
+	size_t i, off, n;
+
+	if (r->nranks == 1)
+		return;
+	/* MPI counts are ints: in chunks of at most 2^30 values */
+	for (off = 0; off < t->n; off += n) {
+		n = t->n - off < ((size_t)1 << 30) ? t->n - off :
+		    (size_t)1 << 30;
+		MPI_Allreduce(MPI_IN_PLACE, t->g + off, (int)n, MPI_FLOAT,
+		    MPI_SUM, MPI_COMM_WORLD);
+	}
+	for (i = 0; i < t->n; i++)
+		t->g[i] *= k;
+#else
+	(void)r;
+#endif
+}
 
 /* The mean CE over the validation windows (bnrun's protocol). */
 static double
@@ -143,9 +198,10 @@ validate(struct run *r, size_t *nwin)
 	double sum = 0;
 
 	nw = r->nval > T ? (r->nval - 1) / T : 0;
-	for (w = 0; w < nw; w += (size_t)o->batch) {
-		size_t nb = nw - w < (size_t)o->batch ? nw - w :
-		    (size_t)o->batch;
+	/* rank k takes windows k, k + ranks, ... */
+	for (w = (size_t)r->rank * (size_t)r->lb; w < nw;
+	    w += (size_t)r->lb * (size_t)r->nranks) {
+		size_t nb = nw - w < (size_t)r->lb ? nw - w : (size_t)r->lb;
 		double ce;
 
 		for (k = 0; k < nb; k++)
@@ -155,6 +211,7 @@ validate(struct run *r, size_t *nwin)
 		    NULL);
 		sum += ce * (double)nb;
 	}
+	sum_ranks(r, &sum, 1);
 	*nwin = nw;
 	return nw ? sum / (double)nw : NAN;
 }
@@ -166,7 +223,7 @@ teach(struct run *r, struct bn_err *e)
 	const struct bn_qat_opts *o = r->o;
 	size_t T = (size_t)o->ctx, V = (size_t)r->t->c.vocab, b;
 
-	for (b = 0; b < (size_t)o->batch; b++) {
+	for (b = 0; b < (size_t)r->lb; b++) {
 		bn_state_reset(r->ts);
 		if (bn_forward(&r->teacher, r->ts, r->batch + b * (T + 1),
 		    (int)T, r->tlogits + b * T * V, 1) != BN_OK)
@@ -378,6 +435,15 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 
 	memset(&r, 0, sizeof r);
 	r.o = o;
+	r.nranks = 1;
+#ifdef BN_MPI
+	MPI_Comm_rank(MPI_COMM_WORLD, &r.rank);
+	MPI_Comm_size(MPI_COMM_WORLD, &r.nranks);
+#endif
+	if (o->batch % r.nranks != 0)
+		return bn_seterr(e, BN_EUSAGE, "--batch %d: not a multiple of "
+		    "the %d ranks", o->batch, r.nranks);
+	r.lb = o->batch / r.nranks;
 	if ((st = bnt_map_open(&r.map, src, 0, e)) != BN_OK) {
 		bn_err_prefix(e, "%s", src);
 		return st;
@@ -387,7 +453,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		return bn_seterr(e, BN_EFORMAT, "%s: no tokenizer (the "
 		    "training text is tokenized with the model's)", src);
 	}
-	if ((st = bn_train_new(&r.t, &r.map, o->quant, o->batch, o->ctx,
+	if ((st = bn_train_new(&r.t, &r.map, o->quant, r.lb, o->ctx,
 	    o->threads, e)) != BN_OK) {
 		bn_err_prefix(e, "%s", src);
 		goto fail;
@@ -403,7 +469,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		    "window of %zu", o->train, r.ntrain, T + 1);
 		goto fail;
 	}
-	if ((r.batch = malloc((size_t)o->batch * (T + 1) * sizeof *r.batch)) ==
+	if ((r.batch = malloc((size_t)r.lb * (T + 1) * sizeof *r.batch)) ==
 	    NULL) {
 		st = bn_seterr(e, BN_ENOMEM, "out of memory");
 		goto fail;
@@ -422,7 +488,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		}
 		if ((st = bn_state_new(&r.ts, &r.teacher, o->ctx, o->ctx,
 		    o->threads, e)) != BN_OK ||
-		    (r.tlogits = malloc((size_t)o->batch * T * V *
+		    (r.tlogits = malloc((size_t)r.lb * T * V *
 		    sizeof *r.tlogits)) == NULL) {
 			if (st == BN_OK)
 				st = bn_seterr(e, BN_ENOMEM, "out of memory");
@@ -434,13 +500,13 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		bn_err_prefix(e, "%s", o->resume);
 		goto fail;
 	}
-	if (o->log != NULL && (r.log = fopen(o->log, r.step > 0 ? "a" : "w")) ==
+	if (r.rank == 0 && o->log != NULL && (r.log = fopen(o->log, r.step > 0 ? "a" : "w")) ==
 	    NULL) {
 		st = bn_seterr(e, BN_ECANTCREAT, "%s: %s", o->log,
 		    strerror(errno));
 		goto fail;
 	}
-	if (o->ckpt_dir != NULL && mkdir(o->ckpt_dir, 0777) != 0 &&
+	if (r.rank == 0 && o->ckpt_dir != NULL && mkdir(o->ckpt_dir, 0777) != 0 &&
 	    errno != EEXIST) {
 		st = bn_seterr(e, BN_ECANTCREAT, "%s: %s", o->ckpt_dir,
 		    strerror(errno));
@@ -449,7 +515,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	t0 = now();
 	s0 = r.step;
 	while (r.step < o->steps) {
-		double ce, kl, norm, dt;
+		double ce, kl, norm, dt, sums[3];
 		float lr = bn_train_lr(r.step, o->steps, warmup, o->lr,
 		    o->min_lr);
 
@@ -457,14 +523,26 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 			uint64_t off = bn_rng_below(&r.rng,
 			    (uint64_t)(r.ntrain - T));
 
-			memcpy(r.batch + b * (T + 1), r.train + off,
-			    (T + 1) * sizeof *r.batch);
+			/* every rank draws all; keeps its slice */
+			if (b / (size_t)r.lb == (size_t)r.rank)
+				memcpy(r.batch + (b % (size_t)r.lb) * (T + 1),
+				    r.train + off, (T + 1) * sizeof *r.batch);
 			r.windows++;
 		}
 		if (r.have_teacher && (st = teach(&r, e)) != BN_OK)
 			goto fail;
-		loss = bn_train_step(r.t, r.batch, o->batch, r.have_teacher ?
+		loss = bn_train_step(r.t, r.batch, r.lb, r.have_teacher ?
 		    r.tlogits : NULL, o->alpha, o->tau, 1, &ce, &kl);
+		if (r.nranks > 1) {
+			sums[0] = loss;
+			sums[1] = ce;
+			sums[2] = kl;
+			sum_ranks(&r, sums, 3);
+			loss = sums[0] / r.nranks;
+			ce = sums[1] / r.nranks;
+			kl = sums[2] / r.nranks;
+			average_grads(&r);
+		}
 		if (!isfinite(loss)) {
 			st = bn_seterr(e, BN_EFORMAT, "step %d: the loss is %g",
 			    r.step + 1, loss);
@@ -494,20 +572,20 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 			    (double)tokens / dt);
 			fflush(r.log);
 		}
-		if (o->progress)
+		if (o->progress && r.rank == 0)
 			progress(&r, loss, last, (double)tokens / dt,
 			    dt / (double)(r.step - s0) *
 			    (double)(o->steps - r.step));
-		if (o->ckpt_dir != NULL && o->ckpt_every > 0 &&
+		if (r.rank == 0 && o->ckpt_dir != NULL && o->ckpt_every > 0 &&
 		    (r.step % o->ckpt_every == 0 || r.step == o->steps))
 			checkpoint(&r);
 	}
-	if (o->progress)
+	if (o->progress && r.rank == 0)
 		fputc('\n', stderr);
-	if (o->verbose && !isnan(last))
+	if (o->verbose && r.rank == 0 && !isnan(last))
 		bn_warnx("validation loss %.6f (%zu windows of %zu)", last,
 		    nwin, T);
-	st = write_model(&r, out, 0, e);
+	st = out != NULL ? write_model(&r, out, 0, e) : BN_OK;
 fail:
 	run_free(&r);
 	return st;

@@ -26,7 +26,10 @@ struct bn_qat_opts {
 void bn_qat_defaults(struct bn_qat_opts *o);
 
 /* Train, then write the final model (master weights, bitlinear=1, no
- * optimizer state) to out.  BN_OK, or a status with a detail in e. */
+ * optimizer state) to out (NULL: not written, as on MPI ranks other
+ * than 0).  With MPI the caller has initialised it; the batch must be a
+ * multiple of the number of ranks.  BN_OK, or a status with a detail
+ * in e. */
 int bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e);
 
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh: make check's driver: unit tests, BATS suites, man-page lint.
 # Prints each suite's output and one closing line "N passed, N failed".
-# Environment (from make): BUILD, BINDIR, UNIT, MAN.
+# Environment (from make): BUILD, BINDIR, UNIT, MAN; BATS_DIRS (default
+# tests/cli).
 set -u
 pass=0
 fail=0
@@ -25,8 +26,8 @@ done
 
 # BATS: count TAP lines
 if command -v bats >/dev/null 2>&1; then
-	echo "== bats tests/cli"
-	BN_BIN=$(pwd)/$BINDIR BN_BUILD=$(pwd)/$BUILD bats --tap tests/cli \
+	echo "== bats ${BATS_DIRS:-tests/cli}"
+	BN_BIN=$(pwd)/$BINDIR BN_BUILD=$(pwd)/$BUILD bats --tap ${BATS_DIRS:-tests/cli} \
 	    >"$log" 2>&1
 	cat "$log"
 	p=$(grep '^ok ' "$log" | grep -vc '# skip')

@@ -23,6 +23,10 @@
 #include "version.h"
 #include "xio.h"
 
+#ifdef BN_MPI
+#include <mpi.h>
+#endif
+
 enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	/* --init */
 	OPT_CTX, OPT_FFN, OPT_HEADS, OPT_HIDDEN, OPT_INIT, OPT_KV_HEADS,
@@ -514,11 +518,19 @@ do_train(struct opts *o)
 	struct bn_err e = { "" };
 	struct bn_out out;
 	FILE *tmp;
-	int st;
+	int st, rank = 0;
 
+#ifdef BN_MPI
+	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+#endif
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));
+	if (rank != 0) {	/* rank 0 writes */
+		if ((st = bn_qat_run(&o->qo, NULL, &e)) != BN_OK)
+			bn_errx(bn_exit_code(st), "%s", e.msg);
+		return;
+	}
 	if ((tmp = tmpfile()) == NULL)
 		bn_err(EX_CANTCREAT, "tmpfile");
 	bn_out_open(&out, o->output, 1, o->force);
@@ -559,9 +571,15 @@ main(int argc, char *argv[])
 		return 0;
 	}
 	if (o.qo.train != NULL) {
+#ifdef BN_MPI
+		MPI_Init(&argc, &argv);
+#endif
 		do_train(&o);
 		regfree(&o.keep);
 		bn_close_stdout();
+#ifdef BN_MPI
+		MPI_Finalize();
+#endif
 		return 0;
 	}
 	name = bn_display_name(o.input);
