@@ -147,6 +147,7 @@ struct run {
 	int have_teacher;
 	int rank, nranks;		/* MPI; 0 and 1 without */
 	int lb;				/* sequences per rank per step */
+	double comm;			/* seconds in MPI_Allreduce, last step */
 };
 
 /* Sum n doubles over the ranks, in place (nothing without MPI). */
@@ -166,12 +167,14 @@ sum_ranks(const struct run *r, double *v, int n)
 
 /* Average the gradients over the ranks. */
 static void
-average_grads(const struct run *r)
+average_grads(struct run *r)
 {
 #ifdef BN_MPI
 	struct bn_train *t = r->t;
 	float k = 1.0f / (float)r->nranks;
 	size_t i, off, n;
+
+	double t0 = now();
 
 	if (r->nranks == 1)
 		return;
@@ -184,6 +187,7 @@ average_grads(const struct run *r)
 	}
 	for (i = 0; i < t->n; i++)
 		t->g[i] *= k;
+	r->comm = now() - t0;
 #else
 	(void)r;
 #endif
@@ -568,6 +572,9 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 			    (uint64_t)r.step * (uint64_t)o->batch * T);
 			if (!isnan(val))
 				fprintf(r.log, ",\"val\":%.6f", val);
+			if (r.nranks > 1)
+				fprintf(r.log, ",\"ranks\":%d,\"comm_s\":%.4f",
+				    r.nranks, r.comm);
 			fprintf(r.log, ",\"tok_s\":%.1f}\n",
 			    (double)tokens / dt);
 			fflush(r.log);
