@@ -95,6 +95,62 @@ uninstall:
 	for t in $(TOOLS); do rm -f $(DESTDIR)$(PREFIX)/bin/$$t; done
 	for m in $(MAN); do s=$${m#man/}; rm -f $(DESTDIR)$(MANPREFIX)/$$s; done
 
+# make demo: build the tools, then pack, check and run the model shipped
+# in models/: a greedy sample and the perplexity on the validation text
+DEMO_MODEL = models/austen-ternary.bnt
+DEMO_PROMPT = It is a truth universally acknowledged
+DEMO_TEXT = tests/fixtures/austen-val.txt
+
+demo: $(BINS)
+	$(BINDIR)/bnpack $(DEMO_MODEL) | $(BINDIR)/bnverify -p -o $(BUILD)/demo.bnt
+	$(BINDIR)/bnrun -m $(BUILD)/demo.bnt --temp 0 -n 48 -p "$(DEMO_PROMPT)"
+	$(BINDIR)/bnrun -m $(BUILD)/demo.bnt --perplexity $(DEMO_TEXT)
+
+# The Debian packages that make demo (BUILD_DEPS) and make check (both
+# lists) need, as PACKAGE=PROBE: the package is there if the probe
+# succeeds, where PROBE is a command, h:HEADER (a C header the compiler
+# finds), f:FILE, or py:MODULE (a module of /usr/bin/python3).  make deps
+# checks them: as root it installs what is missing with apt-get,
+# otherwise it prints the apt-get line and fails.  demo and check run it
+# before they compile anything.
+BUILD_DEPS = gcc=$(CC) libc6-dev=h:stdio.h libarchive-dev=h:archive.h \
+	libzstd-dev=h:zstd.h
+CHECK_DEPS = bats=bats bats-assert=f:/usr/lib/bats/bats-assert/load.bash \
+	bats-support=f:/usr/lib/bats/bats-support/load.bash \
+	chromium=chromium git=git man-db=man mandoc=mandoc python3=python3 \
+	python3-numpy=py:numpy xz-utils=xz zstd=zstd
+DEPS = $(BUILD_DEPS) \
+	$(if $(filter check deps,$(MAKECMDGOALS)),$(CHECK_DEPS))
+
+deps:
+	@missing=; for d in $(DEPS); do p=$${d%%=*}; t=$${d#*=}; \
+	    case $$t in \
+	    h:*) printf '#include <%s>\n' "$${t#h:}" | $(CC) -E -x c - ;; \
+	    f:*) test -e "$${t#f:}" ;; \
+	    py:*) /usr/bin/python3 -c "import $${t#py:}" ;; \
+	    *) command -v "$$t" ;; \
+	    esac >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" -eq 0 ]; then \
+	    echo "apt-get install -y$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	    --no-install-recommends $$missing; \
+	else \
+	    echo "make: missing Debian packages; as root, run:" >&2; \
+	    echo "apt-get install -y$$missing" >&2; exit 1; \
+	fi
+	@[ -z "$(filter check deps,$(MAKECMDGOALS))" ] || \
+	    [ -d tests/peers/onnx/node_modules/onnxruntime-node ] || \
+	    echo "make: the ONNX Runtime and llama.cpp checks need Node.js 20" \
+	    "and the npm packages of tests/peers (npm ci: see .ci/run)" >&2
+
+ifneq ($(filter demo check deps,$(MAKECMDGOALS)),)
+$(COMMON_OBJ) $(KERNEL_OBJ) $(MODEL_OBJ) $(TOOLS:%=$(BUILD)/tools/%.o) \
+    $(UNIT_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:%.c=$(BUILD)/%.o): | deps
+endif
+.PHONY: demo deps
+
 bench: all
 	sh bench/pack
 
