@@ -93,8 +93,9 @@ bn_out_open(struct bn_out *o, const char *path, int binary, int force)
 		return;
 	}
 	o->name = path;
-	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-		/* device, FIFO, /dev/stdout: write in place */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		/* device, FIFO, a symbolic link such as /dev/stdout (even
+		 * to a regular file): write in place, never replace it */
 		if ((o->fp = fopen(path, "wb")) == NULL)
 			bn_err(EX_CANTCREAT, "%s", path);
 		if (binary && !force && isatty(fileno(o->fp)))
