@@ -726,6 +726,66 @@ t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
 	return bad & 0x01010101u ? -1 : 0;
 }
 
+/* The codes of a packed tensor [rows, n] (rows a multiple of 4) as
+ * INT2 [n, rows]: element (r, c) at index c * rows + r, 4 per byte, low
+ * bits first, two's complement.  A tile of up to 64 rows is decoded at a
+ * time, so each column's bytes of the tile are written together.
+ * Returns 0, -1 on an invalid code, -2 out of memory. */
+#define TILE 64
+
+static int
+int2_transposed(const struct bnt_map_tensor *t, unsigned char *q)
+{
+	const struct bnt_tensor *d = &t->t;
+	uint64_t rows = d->rows, n = d->row_len, r0, r, c, j, tr;
+	int8_t *e = malloc(TILE * n);
+	const uint8_t *p, *b;
+	unsigned char *o;
+	int bad = 0;
+
+	if (e == NULL)
+		return -2;
+	for (r0 = 0; r0 < rows; r0 += TILE) {
+		tr = rows - r0 < TILE ? rows - r0 : TILE;
+		for (r = 0; r < tr; r++) {
+			int8_t *er = e + r * n;
+
+			p = (const uint8_t *)t->data + (r0 + r) * d->row_bytes;
+			if (d->dtype != BN_DTYPE_T2) {
+				for (c = 0; c < n; c++)
+					er[c] = (int8_t)code_at(t, r0 + r, c);
+				continue;
+			}
+			for (c = 0; c < n; c += 128)	/* a t2 block */
+				for (b = p + c / 4, j = 0; j < 32; j++) {
+					er[c + j] = (int8_t)((b[j] & 3) - 1);
+					er[c + j + 32] = (int8_t)((b[j] >> 2 &
+					    3) - 1);
+					er[c + j + 64] = (int8_t)((b[j] >> 4 &
+					    3) - 1);
+					er[c + j + 96] = (int8_t)((b[j] >> 6) -
+					    1);
+				}
+		}
+		for (c = 0; c < n; c++) {
+			o = q + (c * rows + r0) / 4;
+			for (r = 0; r < tr; r += 4) {
+				int v0 = e[r * n + c], v1 = e[(r + 1) * n + c];
+				int v2 = e[(r + 2) * n + c];
+				int v3 = e[(r + 3) * n + c];
+
+				bad |= v0 == 2 || v1 == 2 || v2 == 2 ||
+				    v3 == 2;
+				o[r / 4] = (unsigned char)((v0 & 3) |
+				    (v1 & 3) << 2 | (v2 & 3) << 4 |
+				    (v3 & 3) << 6);
+			}
+		}
+	}
+	free(e);
+	return bad ? -1 : 0;
+}
+
 /* Per-token int8 absmax quantization of x [.., n] (kernels' quant_i8):
  * *xq gets the codes as f32, *s the scale [.., 1]. */
 static void
@@ -875,18 +935,25 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
 			return "";
 		}
-		for (r = 0; r < rows; r++)
-			for (c = 0; c < n; c++) {
-				size_t k = c * rows + r;
-
-				v = code_at(t, r, c);
-				bad |= packed && v == 2;
-				if (packed)
-					q[k / 4] |= (unsigned char)((v & 3) <<
-					    2 * (k % 4));
-				else
-					q[k] = (unsigned char)(int8_t)v;
+		if (packed && rows % 4 == 0) {
+			if ((bad = int2_transposed(t, q)) == -2) {
+				free(sc);
+				*st = bn_seterr(e, BN_ENOMEM, "out of memory");
+				return "";
 			}
+		} else
+			for (r = 0; r < rows; r++)
+				for (c = 0; c < n; c++) {
+					size_t k = c * rows + r;
+
+					v = code_at(t, r, c);
+					bad |= packed && v == 2;
+					if (packed)
+						q[k / 4] |= (unsigned char)
+						    ((v & 3) << 2 * (k % 4));
+					else
+						q[k] = (unsigned char)(int8_t)v;
+				}
 		dims[0] = (int64_t)n;
 		dims[1] = (int64_t)rows;
 		init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2, q,
