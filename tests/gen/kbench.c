@@ -5,7 +5,10 @@
  * ternary matvec (T-MAC style: pairs of trits index a 16-entry int16
  * table split into low and high bytes, two vpshufb per pair for 32 rows
  * at once) on its own pre-shuffled layout, against the shipped
- * _mm256_maddubs_epi16 kernel.  Usage: kbench [seconds-per-case]. */
+ * _mm256_maddubs_epi16 kernel, and the same lookups for 4 tokens at
+ * once against matmul_t2 (T-MAC's matmul: indices extracted once per
+ * step, looked up in each token's tables).  Usage: kbench
+ * [seconds-per-case]. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -278,6 +281,132 @@ bench_lut(size_t rows, size_t n)
 	    2.0 * (double)rows * (double)n / best * 1e-9);
 	free(w), free(wp), free(tab), free(x), free(y1), free(y2);
 }
+
+/* The same lookups for TB tokens at once: the indices of a step are
+ * extracted once and looked up in each token's tables (T-MAC's matmul);
+ * tab holds T tables of 16 n bytes. */
+__attribute__((target("avx2")))
+static void
+lut_matmul(const uint8_t *wp, const int8_t *x, int32_t *y, size_t n,
+    size_t rows, size_t T, uint8_t *tab)
+{
+	enum { TB = 4 };
+	const __m256i m4 = _mm256_set1_epi8(0x0f);
+	size_t t0, tile, s, s1, g, nt;
+	int r, t;
+
+	for (t0 = 0; t0 < T; t0++)
+		lut_tables(x + t0 * n, n, tab + t0 * 16 * n);
+	for (t0 = 0; t0 < T; t0 += TB) {
+		nt = T - t0 < TB ? T - t0 : TB;
+		for (tile = 0; tile < rows / 32; tile++) {
+			const uint8_t *w = wp + tile * 8 * n;
+			__m256i a0[TB], a1[TB], v, i0, i1, l, h, tl, th;
+			int32_t acc[TB][32];
+
+			memset(acc, 0, sizeof acc);
+			for (s = 0; s < n / 4; s = s1) {
+				s1 = s + 60 < n / 4 ? s + 60 : n / 4;
+				_Pragma("GCC unroll 4")
+				for (t = 0; t < TB; t++)
+					a0[t] = a1[t] = _mm256_setzero_si256();
+				for (; s < s1; s++) {
+					v = _mm256_loadu_si256((const __m256i *)
+					    (w + 32 * s));
+					i0 = _mm256_and_si256(v, m4);
+					i1 = _mm256_and_si256(
+					    _mm256_srli_epi16(v, 4), m4);
+					g = 2 * s;
+					_Pragma("GCC unroll 4")
+					for (t = 0; t < TB; t++) {
+						const uint8_t *tb = tab +
+						    (t0 + (size_t)t % nt) *
+						    16 * n + 32 * g;
+
+						tl = _mm256_broadcastsi128_si256(
+						    _mm_loadu_si128((const
+						    __m128i *)tb));
+						th = _mm256_broadcastsi128_si256(
+						    _mm_loadu_si128((const
+						    __m128i *)(tb + 16)));
+						l = _mm256_shuffle_epi8(tl, i0);
+						h = _mm256_shuffle_epi8(th, i0);
+						a0[t] = _mm256_add_epi16(a0[t],
+						    _mm256_unpacklo_epi8(l, h));
+						a1[t] = _mm256_add_epi16(a1[t],
+						    _mm256_unpackhi_epi8(l, h));
+						tl = _mm256_broadcastsi128_si256(
+						    _mm_loadu_si128((const
+						    __m128i *)(tb + 32)));
+						th = _mm256_broadcastsi128_si256(
+						    _mm_loadu_si128((const
+						    __m128i *)(tb + 48)));
+						l = _mm256_shuffle_epi8(tl, i1);
+						h = _mm256_shuffle_epi8(th, i1);
+						a0[t] = _mm256_add_epi16(a0[t],
+						    _mm256_unpacklo_epi8(l, h));
+						a1[t] = _mm256_add_epi16(a1[t],
+						    _mm256_unpackhi_epi8(l, h));
+					}
+				}
+				/* a0: rows 0-7 | 16-23, a1: rows 8-15 | 24-31 */
+				for (t = 0; t < TB; t++) {
+					int16_t u[32];
+					int j;
+
+					_mm256_storeu_si256((__m256i *)u, a0[t]);
+					for (j = 0; j < 8; j++) {
+						acc[t][j] += u[j];
+						acc[t][16 + j] += u[8 + j];
+					}
+					_mm256_storeu_si256((__m256i *)u, a1[t]);
+					for (j = 0; j < 8; j++) {
+						acc[t][8 + j] += u[j];
+						acc[t][24 + j] += u[8 + j];
+					}
+				}
+			}
+			for (t = 0; t < (int)nt; t++)
+				for (r = 0; r < 32; r++)
+					y[(t0 + (size_t)t) * rows + 32 * tile +
+					    (size_t)r] = acc[t][r];
+		}
+	}
+}
+
+static void
+bench_lut_mm(size_t rows, size_t n, size_t T)
+{
+	size_t rb = n / 4, i;
+	uint8_t *w = xmalloc(rows * rb), *wp = xmalloc(rows * rb);
+	uint8_t *tab = xmalloc(16 * n * T);
+	int8_t *x = xmalloc(n * T);
+	int32_t *y1 = xmalloc(rows * T * 4), *y2 = xmalloc(rows * T * 4);
+	double t0, best = 1e30, t, total = 0;
+	char what[64];
+
+	fill_t2(w, rows * rb);
+	for (i = 0; i < n * T; i++)
+		x[i] = (int8_t)(rnd() & 0xff);
+	lut_pack(w, rb, n, rows, wp);
+	A->matmul_t2(w, rb, x, n, y1, rows, n, rows, T);
+	lut_matmul(wp, x, y2, n, rows, T, tab);
+	if (memcmp(y1, y2, rows * T * 4) != 0)
+		printf("LUT result differs from maddubs!\n");
+	while (total < min_secs) {
+		t0 = now();
+		lut_matmul(wp, x, y2, n, rows, T, tab);
+		t = now() - t0;
+		total += t;
+		best = t < best ? t : best;
+	}
+	snprintf(what, sizeof what, "matmul_t2 LUT %zux%zu T=%zu", rows, n,
+	    T);
+	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
+	    what, "avx2", best * 1e3, (double)(rows * rb) / best * 1e-9,
+	    2.0 * (double)rows * (double)n * (double)T / best * 1e-9);
+	free(w), free(wp), free(tab), free(x), free(y1), free(y2);
+}
 #endif
 
 static void
@@ -295,8 +424,11 @@ bench_t2(size_t rows, size_t n, size_t T, int have)
 	fill_t2(w, rows * rb);
 	for (i = 0; i < n * T; i++)
 		x[i] = (int8_t)(rnd() & 0xff);
-	snprintf(what, sizeof what, "%s %zux%zu%s", T > 1 ? "matmul_t2" :
-	    "matvec_t2", rows, n, T > 1 ? " T=64" : "");
+	snprintf(what, sizeof what, "%s %zux%zu", T > 1 ? "matmul_t2" :
+	    "matvec_t2", rows, n);
+	if (T > 1)
+		snprintf(what + strlen(what), sizeof what - strlen(what),
+		    " T=%zu", T);
 	j.k = &bn_kernels_ref;
 	j.y = y1;
 	s0 = report(what, &j, (double)(rows * rb));
@@ -363,6 +495,17 @@ main(int argc, char *argv[])
 	}
 #endif
 	bench_t2(6912, 2560, 64, have);
+	/* the 2B-4T projections at bench/run-vs-llamacpp's prompt length */
+	bench_t2(2560, 2560, 128, have);
+	bench_t2(6912, 2560, 128, have);
+	bench_t2(2560, 6912, 128, have);
+#ifdef HAVE_LUT
+	if (have) {
+		bench_lut_mm(2560, 2560, 128);
+		bench_lut_mm(6912, 2560, 128);
+		bench_lut_mm(2560, 6912, 128);
+	}
+#endif
 	bench_f(BN_DTYPE_BF16, 6912, 2560, 1, have);
 	bench_f(BN_DTYPE_BF16, 2560, 2560, 64, have);
 	return 0;
