@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# make demo in a fresh clone, as README.md gives it; examples/austen's
+# Makefile: its pipeline, and a small build of it, incremental.
+
+load helper
+
+# the make of a test must not inherit make check's variables (SANITIZE=1)
+# or its job server
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
+
+@test "make demo, as README.md writes it, in a fresh clone" {
+	d=$BATS_TEST_TMPDIR/clone
+	run -0 git clone -q "$ROOT" "$d"
+	# the first indented `make demo` line of README.md, its comment cut
+	cmd=$(grep -m 1 -E '^[[:space:]]+make demo' "$d/README.md")
+	cmd=${cmd%%#*}
+	[ -n "$cmd" ]
+	run -0 bash -c "cd '$d' && $cmd"
+	# a continuation of the prompt: some words after it
+	prompt='It is a truth universally acknowledged'
+	[[ $output == *"$prompt"* ]]
+	rest=${output#*"$prompt"}
+	rest=${rest%%windows *}
+	words=$(echo "$rest" | grep -Eo '[A-Za-z]+' | wc -l)
+	[ "$words" -ge 10 ]
+	# the perplexity of the validation text: between the float teacher's
+	# (43.3) less a margin and ternarization without training (110.6)
+	line=$(echo "$output" | grep -E '^windows 212 ctx 256 tokens 54272 nll [0-9.]+ ppl [0-9.]+$')
+	ppl=${line##* }
+	awk -v p="$ppl" 'BEGIN { exit !(p > 40 && p < 110) }'
+}
+
+@test "make -n prints the pipeline of examples/austen" {
+	o=$BATS_TEST_TMPDIR/out
+	run -0 make -C "$ROOT/examples/austen" -n OUT="$o"
+	for step in 'bnpack ../../tests/fixtures/austen-llama-6m | ../../bin/bnverify -p' \
+	    'bnquant --train' '--teacher' '-C '"$o"'/ckpt' \
+	    'bnverify --against' \
+	    'bnstat --stability --min-stability' \
+	    'bnstat --ber' '--max-ber' '--svg' \
+	    'bnexport -F gguf' 'bnexport -F onnx' 'bnrun -m' '--perplexity'; do
+		[[ $output == *"$step"* ]] || { echo "no '$step'"; false; }
+	done
+	# one command per step, nothing run
+	[ ! -e "$o" ]
+	run -0 make -C "$ROOT/examples/austen" -n QUICK=1
+	[[ $output == *'--steps 6 --batch 2 --ctx 64'* ]]
+}
+
+@test "examples/austen builds quickly, then is up to date, then rebuilds after the corpus" {
+	t=$BATS_TEST_TMPDIR
+	head -c 48000 "$ROOT/tests/fixtures/austen-val.txt" >"$t/corpus.txt"
+	a=(-C "$ROOT/examples/austen" QUICK=1 OUT="$t/q" BIN="$BIN"
+	    CORPUS="$t/corpus.txt" TRAIN_BYTES=40000 VAL_BYTES=8000)
+	run -0 make -j2 "${a[@]}"
+	for f in austen.bnt austen-ternary.bnt austen-ternary.bf16.bnt \
+	    verify.txt stability.txt stability.svg ber.txt ber.svg \
+	    austen-ternary.gguf austen-ternary.onnx sample.txt \
+	    perplexity.txt teacher-perplexity.txt train.jsonl; do
+		[ -s "$t/q/$f" ] || { echo "no $f"; false; }
+	done
+	[ "$(ls "$t/q/ckpt")" = "$(printf 'ckpt-00000%s.bnt\n' 2 4 6)" ]
+	grep -Eq '^windows [0-9]+ ctx 256 tokens [0-9]+ nll [0-9.]+ ppl [0-9.]+$' \
+	    "$t/q/perplexity.txt"
+	run -0 bnverify -q "$t/q/austen-ternary.bnt"
+	# a second make has nothing to do
+	run -0 make -q "${a[@]}"
+	run -0 make "${a[@]}"
+	[[ $output == *"Nothing to be done"* ]]
+	# a newer corpus: everything after it again, the teacher's pack not
+	cp -p "$t/q/austen-ternary.bnt" "$t/before.bnt"
+	touch "$t/corpus.txt"
+	run -1 make -q "${a[@]}"
+	run -0 make -j2 "${a[@]}"
+	[[ $output == *"bnquant --train"* ]]
+	[[ $output == *"bnexport -F onnx"* ]]
+	[[ $output != *"bnpack ../../tests"* ]]
+	[ "$t/q/austen-ternary.bnt" -nt "$t/before.bnt" ]
+	# the same inputs train the same model
+	cmp "$t/q/austen-ternary.bnt" "$t/before.bnt"
+	run -0 make -q "${a[@]}"
+}
