@@ -1,15 +1,28 @@
 # bntools: plain make.  See README for the targets.
 include config.mk
 
-# make SANITIZE=1 builds into build-san/ so both trees can coexist
+# the target: x86_64, aarch64, ... (the compiler's, so CC=clang works)
+ARCH := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine)))
+
+# make CROSS=aarch64-linux-gnu- builds into build-arm64/ and bin-arm64/,
+# make SANITIZE=1 into build-san/, so the trees can coexist
+ifneq ($(CROSS),)
+TREE = -$(if $(filter aarch64,$(ARCH)),arm64,$(ARCH))
+endif
 ifeq ($(SANITIZE),1)
-BUILD = build-san
-BINDIR = build-san/bin
+BUILD = build$(TREE)-san
+BINDIR = $(BUILD)/bin
 CFLAGS += $(SANFLAGS)
 LDFLAGS += $(SANFLAGS)
+else ifeq ($(MPI),1)
+# make MPI=1: bnquant --train across processes, with Open MPI's mpicc
+BUILD = build$(TREE)-mpi
+BINDIR = $(BUILD)/bin
+CC = mpicc
+CPPFLAGS += -DBN_MPI
 else
-BUILD = build
-BINDIR = bin
+BUILD = build$(TREE)
+BINDIR = bin$(TREE)
 endif
 
 # every tools/NAME.c is a tool
@@ -19,7 +32,11 @@ COMMON_SRC = $(sort $(wildcard common/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
 EXPORT_SRC = $(sort $(wildcard export/*.c))
 MODEL_SRC = $(sort $(wildcard model/*.c))
-KERNEL_SRC = $(sort $(wildcard kernels/*.c kernels/ref/*.c kernels/x86/*.c))
+# SIMD kernels for the target only: kernels/x86/ on x86-64,
+# kernels/arm/ on aarch64, neither elsewhere
+KERNEL_SRC = $(sort $(wildcard kernels/*.c kernels/ref/*.c \
+	$(if $(filter x86_64,$(ARCH)),kernels/x86/*.c) \
+	$(if $(filter aarch64,$(ARCH)),kernels/arm/*.c)))
 UNIT_SRC = $(sort $(wildcard tests/unit/t_*.c))
 GEN_SRC = $(sort $(wildcard tests/gen/*.c))
 
@@ -40,15 +57,18 @@ MAN = $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
 all: $(BINS) $(UNIT) $(GEN)
 
 .SECONDARY:
-.PHONY: all check check-unit check-cli lint install uninstall clean fuzz bench
+
+.PHONY: all check check-mpi check-unit check-cli lint install uninstall clean fuzz bench
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # only these objects may contain AVX2 or SSE4.2 instructions
+ifeq ($(ARCH),x86_64)
 $(BUILD)/kernels/x86/%.o: CFLAGS += $(AVX2FLAGS)
 $(BUILD)/common/crc32_hw.o: CFLAGS += $(SSE42FLAGS)
+endif
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@
@@ -73,6 +93,13 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/gen/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+# make check-mpi: bnquant --train across processes (needs mpicc and
+# mpirun: libopenmpi-dev, openmpi-bin); its own tree, one closing tally
+check-mpi:
+	$(MAKE) MPI=1 all
+	@BUILD=build-mpi BINDIR=build-mpi/bin UNIT= MAN= BATS_DIRS=tests/mpi \
+	    sh tests/run.sh
 
 # make check: unit tests, BATS suites, man-page lint; one closing tally
 check: all
@@ -155,9 +182,9 @@ bench: all
 	sh bench/pack
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san bin build-arm64 build-arm64-san bin-arm64
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # make fuzz FUZZ_SECONDS=N: the libFuzzer targets of tests/fuzz/ (one
 # per parser), built with clang under ASan+UBSan into build-fuzz/, each

@@ -4,8 +4,10 @@ VERSION = 0.1.0
 PREFIX = /usr/local
 MANPREFIX = $(PREFIX)/share/man
 
-CC = cc
-AR = ar
+# make CROSS=aarch64-linux-gnu-: a cross build (README, "ARM64")
+CROSS =
+CC = $(CROSS)$(if $(CROSS),gcc,cc)
+AR = $(CROSS)ar
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L -DBN_VERSION=\"$(VERSION)\" \
 	-Icommon -Iimport -Iexport -Ikernels -Imodel
 CFLAGS = -std=c11 -O2 -g -ffp-contract=off -Wall -Wextra -Wpedantic \
@@ -13,11 +15,15 @@ CFLAGS = -std=c11 -O2 -g -ffp-contract=off -Wall -Wextra -Wpedantic \
 LDFLAGS =
 LDLIBS = -larchive -lzstd -lpthread -lm
 
-# only kernels/x86/*_avx2.o get these
+# only kernels/x86/*_avx2.o get these (x86-64 targets only)
 AVX2FLAGS = -mavx2 -mfma -mf16c
-# common/crc32_hw.o only
+# common/crc32_hw.o only (x86-64 targets only)
 SSE42FLAGS = -msse4.2
 
 # make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
+
+# make check-arm64: the emulator and the sysroot of the cross libc
+QEMU = qemu-aarch64
+QEMU_LD_PREFIX = /usr/aarch64-linux-gnu
