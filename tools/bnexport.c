@@ -72,8 +72,10 @@ usage(FILE *fp, int status)
 		    "(required)\n"
 		    "  -q, --quant TYPE   ternary tensors: gguf: tq2_0 "
 		    "(default) or tq1_0;\n"
-		    "                     onnx: nbits (MatMulNBits, default) "
-		    "or int2\n"
+		    "                     onnx: int2mm (INT2 weights, "
+		    "MatMulInteger; default),\n"
+		    "                     nbits (MatMulNBits) or int2 "
+		    "(DequantizeLinear)\n"
 		    "  -v, --verbose      report each file on standard error\n"
 		    "      --fallback T   gguf ternary rows not a multiple of "
 		    "256: q8_0 (default)\n"
@@ -194,6 +196,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 				o->packing = BN_ONNX_NBITS;
 			else if (strcmp(optarg, "int2") == 0)
 				o->packing = BN_ONNX_DQ_INT2;
+			else if (strcmp(optarg, "int2mm") == 0)
+				o->packing = BN_ONNX_INT2_MMI;
 			else {
 				bn_warnx("-q: invalid type '%s'", optarg);
 				usage(stderr, EX_USAGE);
