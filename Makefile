@@ -240,6 +240,9 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS) build-fuzz $(FUZZ_BINS)
 
+# the name .ci/run's tally expects
+check-fuzz: fuzz
+
 # one closing tally, as make check prints
 check-tsan: $(TSAN_TESTS)
 	@p=0; f=0; for t in $(TSAN_TESTS); do echo "== $$t"; \
@@ -247,5 +250,5 @@ check-tsan: $(TSAN_TESTS)
 	    ./$$t; then p=$$((p + 1)); else f=$$((f + 1)); fi; done; \
 	    echo "$$p passed, $$f failed"; [ $$f -eq 0 ]
 
-.PHONY: fuzz fuzz-build check-tsan
+.PHONY: fuzz fuzz-build check-fuzz check-tsan
 -include $(shell find build-fuzz build-tsan -name '*.d' 2>/dev/null)
