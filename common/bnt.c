@@ -1162,6 +1162,48 @@ bnt_map_find(const struct bnt_map *m, const char *name)
 }
 
 void
+bnt_map_row_f32(const struct bnt_map_tensor *t, uint64_t r, float *out)
+{
+	const unsigned char *p = (const unsigned char *)t->data +
+	    r * t->t.row_bytes;
+	uint64_t c;
+	float s;
+
+	bn_row_to_f32(t->t.dtype, p, t->t.row_len, out);
+	if (t->t.scale_kind == BNT_SCALE_NONE)
+		return;
+	for (c = 0; c < t->t.row_len; c++) {
+		s = bnt_tensor_scale(&t->t, t->scales,
+		    bnt_scale_index(&t->t, r, c));
+		out[c] = t->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
+		    out[c] * s;
+	}
+}
+
+int
+bnt_map_row_scales(const struct bnt_map_tensor *t, float *out)
+{
+	const struct bnt_tensor *d = &t->t;
+	uint64_t r, c;
+	float s;
+
+	for (r = 0; r < d->rows; r++) {
+		s = d->scale_kind == BNT_SCALE_NONE ? 1 :
+		    bnt_tensor_scale(d, t->scales, bnt_scale_index(d, r, 0));
+		if (d->scale_kind == BNT_SCALE_BLOCK)
+			for (c = d->scale_block; c < d->row_len;
+			    c += d->scale_block)
+				if (bnt_tensor_scale(d, t->scales,
+				    bnt_scale_index(d, r, c)) != s)
+					return -1;
+		if (!isfinite(s) || s == 0)
+			return -1;
+		out[r] = s;
+	}
+	return 0;
+}
+
+void
 bnt_map_close(struct bnt_map *m)
 {
 	size_t i;

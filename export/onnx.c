@@ -631,52 +631,6 @@ matmul_wt(struct gb *g, const char *x, const char *w, int dtype,
 	return y;
 }
 
-/* Element values of row r as f32, scales applied (model.c's
- * row_values). */
-static void
-row_values(const struct bnt_map_tensor *t, uint64_t r, float *out)
-{
-	const unsigned char *p = (const unsigned char *)t->data +
-	    r * t->t.row_bytes;
-	uint64_t c;
-	float s;
-
-	bn_row_to_f32(t->t.dtype, p, t->t.row_len, out);
-	if (t->t.scale_kind == BNT_SCALE_NONE)
-		return;
-	for (c = 0; c < t->t.row_len; c++) {
-		s = bnt_tensor_scale(&t->t, t->scales,
-		    bnt_scale_index(&t->t, r, c));
-		out[c] = t->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
-		    out[c] * s;
-	}
-}
-
-/* One scale per row as bnrun takes them (model.c's row_scales): 0, or
- * -1 if the tensor's scales vary within a row or are 0 or not finite. */
-static int
-row_scales(const struct bnt_map_tensor *t, float *out)
-{
-	const struct bnt_tensor *d = &t->t;
-	uint64_t r, c;
-	float s;
-
-	for (r = 0; r < d->rows; r++) {
-		s = d->scale_kind == BNT_SCALE_NONE ? 1 :
-		    bnt_tensor_scale(d, t->scales, bnt_scale_index(d, r, 0));
-		if (d->scale_kind == BNT_SCALE_BLOCK)
-			for (c = d->scale_block; c < d->row_len;
-			    c += d->scale_block)
-				if (bnt_tensor_scale(d, t->scales,
-				    bnt_scale_index(d, r, c)) != s)
-					return -1;
-		if (!isfinite(s) || s == 0)
-			return -1;
-		out[r] = s;
-	}
-	return 0;
-}
-
 /* Code of element c of row r: -1, 0, +1 (t2, t3, b1) or -128..127
  * (i8); 2 for an invalid t2 or t3 code. */
 static int
@@ -856,7 +810,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 	}
 	if ((dt == BN_DTYPE_I8 && d->scale_kind != BNT_SCALE_BLOCK) ||
 	    (packed && n % BN_T2_BLOCK == 0))
-		quant = row_scales(t, sc) == 0;
+		quant = bnt_map_row_scales(t, sc) == 0;
 	if (!quant) {		/* dequantize to f32, as model.c's to_float */
 		if ((vals = malloc(rows * n * sizeof *vals)) == NULL) {
 			free(sc);
@@ -864,7 +818,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 			return "";
 		}
 		for (r = 0; r < rows; r++)
-			row_values(t, r, vals + r * n);
+			bnt_map_row_f32(t, r, vals + r * n);
 		dims[0] = (int64_t)rows;
 		dims[1] = (int64_t)n;
 		init_f32(g, base, dims, 2, vals, rows * n);

@@ -53,26 +53,6 @@ bind_vec(const struct bn_model *m, struct bn_vec *v, const char *name,
 	return BN_OK;
 }
 
-/* Element values of a tensor row as f32 (scales applied). */
-static void
-row_values(const struct bnt_map_tensor *t, uint64_t r, float *out)
-{
-	const unsigned char *p = (const unsigned char *)t->data +
-	    r * t->t.row_bytes;
-	uint64_t c;
-	float s;
-
-	bn_row_to_f32(t->t.dtype, p, t->t.row_len, out);
-	if (t->t.scale_kind == BNT_SCALE_NONE)
-		return;
-	for (c = 0; c < t->t.row_len; c++) {
-		s = bnt_tensor_scale(&t->t, t->scales,
-		    bnt_scale_index(&t->t, r, c));
-		out[c] = t->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
-		    out[c] * s;
-	}
-}
-
 /* Ternarize float weights on load, as BitNet's online mode does:
  * s = 1 / max(mean |W|, 1e-5); t = clamp(round(W * s), -1, 1); the
  * linear then computes isum / (as * s). */
@@ -91,7 +71,7 @@ ternarize(struct bn_linear *l, const struct bnt_map_tensor *t,
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	}
 	for (r = 0; r < rows; r++)
-		row_values(t, r, v + r * n);
+		bnt_map_row_f32(t, r, v + r * n);
 	s = bn_ternary_scale(v, rows * n);
 	memset(w, 0x55, rows * (n / 4));
 	for (r = 0; r < rows; r++) {
@@ -119,7 +99,7 @@ to_float(struct bn_linear *l, const struct bnt_map_tensor *t,
 	if (w == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	for (r = 0; r < l->rows; r++)
-		row_values(t, r, w + r * l->n);
+		bnt_map_row_f32(t, r, w + r * l->n);
 	l->kind = BN_LIN_FLOAT;
 	l->dtype = BN_DTYPE_F32;
 	l->owned = w;
@@ -153,30 +133,17 @@ repack_t2(struct bn_linear *l, const struct bnt_map_tensor *t,
 	return BN_OK;
 }
 
-/* One scale per row if the tensor's scales allow it; -1 if not. */
+/* One scale per row if the tensor's scales allow it; -1 if not, -2
+ * out of memory. */
 static int
 row_scales(struct bn_linear *l, const struct bnt_map_tensor *t)
 {
-	const struct bnt_tensor *d = &t->t;
-	size_t r, c;
-	float s;
-
 	if ((l->owned_scale = malloc(l->rows * sizeof(float))) == NULL)
 		return -2;
-	for (r = 0; r < l->rows; r++) {
-		s = d->scale_kind == BNT_SCALE_NONE ? 1 :
-		    bnt_tensor_scale(d, t->scales, bnt_scale_index(d, r, 0));
-		if (d->scale_kind == BNT_SCALE_BLOCK)
-			for (c = d->scale_block; c < l->n; c += d->scale_block)
-				if (bnt_tensor_scale(d, t->scales,
-				    bnt_scale_index(d, r, c)) != s)
-					return -1;
-		if (!isfinite(s) || s == 0)
-			return -1;
-		l->owned_scale[r] = s;
-	}
+	if (bnt_map_row_scales(t, l->owned_scale) != 0)
+		return -1;
 	l->scale = l->owned_scale;
-	l->div = (d->scale_flags & BNT_SCALE_DIV) != 0;
+	l->div = (t->t.scale_flags & BNT_SCALE_DIV) != 0;
 	return 0;
 }
 

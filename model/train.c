@@ -75,26 +75,6 @@ bn_train_find(const struct bn_train *t, const char *name)
 	return -1;
 }
 
-/* Values of a tensor row as f32, scales applied. */
-static void
-row_values(const struct bnt_map_tensor *m, uint64_t r, float *out)
-{
-	const unsigned char *p = (const unsigned char *)m->data +
-	    r * m->t.row_bytes;
-	uint64_t c;
-	float s;
-
-	bn_row_to_f32(m->t.dtype, p, m->t.row_len, out);
-	if (m->t.scale_kind == BNT_SCALE_NONE)
-		return;
-	for (c = 0; c < m->t.row_len; c++) {
-		s = bnt_tensor_scale(&m->t, m->scales,
-		    bnt_scale_index(&m->t, r, c));
-		out[c] = m->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
-		    out[c] * s;
-	}
-}
-
 static int
 load_param(struct bn_train *t, const struct bnt_map *map, int i,
     struct bn_err *e)
@@ -117,7 +97,7 @@ load_param(struct bn_train *t, const struct bnt_map *map, int i,
 		    "cannot be trained", p->name,
 		    bn_dtype_traits(m->t.dtype)->name);
 	for (r = 0; r < p->rows; r++)
-		row_values(m, r, t->w + p->off + r * p->cols);
+		bnt_map_row_f32(m, r, t->w + p->off + r * p->cols);
 	return BN_OK;
 }
 
