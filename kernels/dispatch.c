@@ -6,6 +6,15 @@
 #include <cpuid.h>
 #define BN_HAVE_X86 1
 #endif
+#if defined(__aarch64__)
+#define BN_HAVE_ARM 1
+#if defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#endif
+#endif
 
 #include "kernels.h"
 
@@ -14,10 +23,10 @@ const struct bn_kernels *bn_k = &bn_kernels_ref;
 /* AVX2, FMA and F16C, with the OS saving the ymm state.
  * __builtin_cpu_supports("avx2") includes the OS check; clang 14 has
  * no "f16c" there, so F16C comes from CPUID leaf 1 (ECX bit 29). */
+#ifdef BN_HAVE_X86
 static int
 have_avx2(void)
 {
-#ifdef BN_HAVE_X86
 	unsigned a, b, c, d;
 
 	__builtin_cpu_init();
@@ -26,10 +35,21 @@ have_avx2(void)
 	if (!__get_cpuid(1, &a, &b, &c, &d))
 		return 0;
 	return (c & 1u << 29) != 0;
+}
+#endif
+
+#ifdef BN_HAVE_ARM
+/* ARMv8.2 dot product (sdot): the kernel says so in AT_HWCAP. */
+static int
+have_dotprod(void)
+{
+#if defined(__linux__)
+	return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #else
 	return 0;
 #endif
 }
+#endif
 
 int
 bn_kernels_init(const char *force)
@@ -39,6 +59,9 @@ bn_kernels_init(const char *force)
 	if (force == NULL || *force == '\0') {
 #ifdef BN_HAVE_X86
 		bn_k = have_avx2() ? &bn_kernels_avx2 : &bn_kernels_ref;
+#elif defined(BN_HAVE_ARM)
+		bn_k = have_dotprod() ? &bn_kernels_neon_dotprod :
+		    &bn_kernels_neon;
 #else
 		bn_k = &bn_kernels_ref;
 #endif
@@ -47,6 +70,12 @@ bn_kernels_init(const char *force)
 #ifdef BN_HAVE_X86
 	else if (strcmp(force, "avx2") == 0 && have_avx2())
 		bn_k = &bn_kernels_avx2;
+#endif
+#ifdef BN_HAVE_ARM
+	else if (strcmp(force, "neon") == 0)
+		bn_k = &bn_kernels_neon;
+	else if (strcmp(force, "neon-dotprod") == 0 && have_dotprod())
+		bn_k = &bn_kernels_neon_dotprod;
 #endif
 	else
 		return -1;			/* caller exits EX_UNAVAILABLE */

@@ -37,6 +37,7 @@ void bn_sgemm(struct bn_gemm *g, int ta, int tb, size_t M, size_t N,
  * left mr x nr of the tile is stored, added to C if acc. */
 typedef void bn_gemm_ukernel(size_t kc, const float *ap, const float *bp,
     float *c, size_t ldc, size_t mr, size_t nr, int acc);
-bn_gemm_ukernel bn_gemm_ukernel_ref, bn_gemm_ukernel_avx2;
+bn_gemm_ukernel bn_gemm_ukernel_ref, bn_gemm_ukernel_avx2,
+    bn_gemm_ukernel_neon;
 
 #endif

@@ -1,6 +1,7 @@
 /* kernels.h: every hot loop, as a table of functions.  kernels/ref/ is
- * the specification (plain C); kernels/x86/ has AVX2 versions that give
- * the same results bit for bit.  bn_kernels_init() picks one, once.
+ * the specification (plain C); kernels/x86/ has AVX2 versions and
+ * kernels/arm/ NEON ones that give the same results bit for bit.
+ * bn_kernels_init() picks one, once.
  *
  * Float dot products have one fixed evaluation order, shared by every
  * implementation, so that they agree to the bit:
@@ -69,11 +70,14 @@ struct bn_kernels {
 
 extern const struct bn_kernels bn_kernels_ref;
 extern const struct bn_kernels bn_kernels_avx2;	/* x86-64 builds only */
+/* aarch64 builds only: NEON, and NEON with the sdot int8 kernels */
+extern const struct bn_kernels bn_kernels_neon, bn_kernels_neon_dotprod;
 extern const struct bn_kernels *bn_k;		/* the selected table */
 
-/* Pick the kernels: force NULL reads BN_KERNEL (ref | avx2; unset or
- * empty: the best this CPU runs).  Returns 0, or -1 if the forced path
- * is unknown or this CPU cannot run it (the tool exits 69). */
+/* Pick the kernels: force NULL reads BN_KERNEL (ref | avx2 | neon |
+ * neon-dotprod; unset or empty: the best this CPU runs).  Returns 0, or
+ * -1 if the forced path is unknown or this CPU cannot run it (the tool
+ * exits 69). */
 int bn_kernels_init(const char *force);
 
 /* A persistent pool of worker threads; the caller takes part. */

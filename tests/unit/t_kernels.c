@@ -552,6 +552,22 @@ main(void)
 		test_table();
 	}
 #endif
+#if defined(__aarch64__)
+	/* NEON always; the sdot variant where the CPU has it (under
+	 * qemu-aarch64: -cpu max has it, -cpu cortex-a72 does not) */
+	have = bn_kernels_init("neon") == 0;
+	if (have) {
+		CHECK(bn_k == &bn_kernels_neon);
+		K = &bn_kernels_neon;
+		test_table();
+	}
+	if (bn_kernels_init("neon-dotprod") == 0) {
+		CHECK(bn_k == &bn_kernels_neon_dotprod);
+		K = &bn_kernels_neon_dotprod;
+		test_table();
+	} else
+		printf("neon-dotprod: not on this CPU\n");
+#endif
 	bn_kernels_init("ref");
 	if (!have) {
 		printf("%u passed, %u failed, 1 skipped: no AVX2 on this CPU\n",
