@@ -25,7 +25,8 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
 	[ "$words" -ge 10 ]
 	# the perplexity of the validation text: between the float teacher's
 	# (43.3) less a margin and ternarization without training (110.6)
-	line=$(echo "$output" | grep -E '^windows 212 ctx 256 tokens 54272 nll [0-9.]+ ppl [0-9.]+$')
+	line=$(echo "$output" |
+	    grep -E '^windows 212 ctx 256 tokens 54272 nll [0-9.]+ ppl [0-9.]+$')
 	ppl=${line##* }
 	awk -v p="$ppl" 'BEGIN { exit !(p > 40 && p < 110) }'
 }
@@ -33,7 +34,8 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
 @test "make -n prints the pipeline of examples/austen" {
 	o=$BATS_TEST_TMPDIR/out
 	run -0 make -C "$ROOT/examples/austen" -n OUT="$o"
-	for step in 'bnpack ../../tests/fixtures/austen-llama-6m | ../../bin/bnverify -p' \
+	for step in \
+	    'bnpack ../../tests/fixtures/austen-llama-6m | ../../bin/bnverify -p' \
 	    'bnquant --train' '--teacher' '-C '"$o"'/ckpt' \
 	    'bnverify --against' \
 	    'bnstat --stability --min-stability' \
@@ -47,7 +49,7 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
 	[[ $output == *'--steps 6 --batch 2 --ctx 64'* ]]
 }
 
-@test "examples/austen builds quickly, then is up to date, then rebuilds after the corpus" {
+@test "examples/austen: a quick build, up to date, rebuilt after the corpus" {
 	t=$BATS_TEST_TMPDIR
 	head -c 48000 "$ROOT/tests/fixtures/austen-val.txt" >"$t/corpus.txt"
 	a=(-C "$ROOT/examples/austen" QUICK=1 OUT="$t/q" BIN="$BIN"
