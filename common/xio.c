@@ -163,3 +163,31 @@ bn_close_stdout(void)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		bn_err(EX_IOERR, "<stdout>");
 }
+
+char *
+bn_slurp(const char *path, size_t *len)
+{
+	FILE *fp = bn_open_in(path, 0, 1);
+	char *buf = NULL, *nb;
+	size_t cap = 0, n = 0, r;
+
+	for (;;) {
+		if (cap - n < 65536) {
+			cap = cap ? 2 * cap : 1 << 16;
+			if ((nb = realloc(buf, cap + 1)) == NULL)
+				bn_errx(EX_OSERR, "out of memory");
+			buf = nb;
+		}
+		r = fread(buf + n, 1, cap - n, fp);
+		n += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(fp))
+		bn_err(EX_IOERR, "%s", bn_display_name(path));
+	if (fp != stdin)
+		fclose(fp);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}

@@ -29,6 +29,10 @@ void bn_out_open(struct bn_out *o, const char *path, int binary, int force);
 void bn_out_close(struct bn_out *o);
 /* Close and throw the output away (temporary removed). */
 void bn_out_abort(struct bn_out *o);
+/* A whole file ("-": stdin) in a NUL-terminated buffer (malloc'd),
+ * its length in *len.  Exits 66 if it cannot be opened, 74 on a read
+ * error, 71 out of memory. */
+char *bn_slurp(const char *path, size_t *len);
 /* Flush stdout and check it (exits 74 on error), for report output. */
 void bn_close_stdout(void);
 

@@ -76,52 +76,14 @@ now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Read a whole file; NUL-terminated copy in *buf. */
-static int
-slurp(const char *path, char **buf, size_t *len, struct bn_err *e)
-{
-	FILE *fp = fopen(path, "rb");
-	size_t cap = 1 << 16, n = 0, k;
-	char *b = NULL, *nb;
-
-	if (fp == NULL)
-		return bn_seterr(e, BN_ENOINPUT, "%s: %s", path,
-		    strerror(errno));
-	for (;;) {
-		if ((nb = realloc(b, cap + 1)) == NULL) {
-			free(b);
-			fclose(fp);
-			return bn_seterr(e, BN_ENOMEM, "%s: out of memory", path);
-		}
-		b = nb;
-		k = fread(b + n, 1, cap - n, fp);
-		n += k;
-		if (n < cap)
-			break;
-		cap *= 2;
-	}
-	if (ferror(fp)) {
-		free(b);
-		fclose(fp);
-		return bn_seterr(e, BN_EIO, "%s: read error", path);
-	}
-	fclose(fp);
-	b[n] = '\0';
-	*buf = b;
-	*len = n;
-	return BN_OK;
-}
-
 static int
 tokenize_file(const struct bn_tokenizer *tk, const char *path, int32_t **ids,
     size_t *n, struct bn_err *e)
 {
-	char *text = NULL;
-	size_t len = 0;
+	size_t len;
+	char *text = bn_slurp(path, &len);	/* exits if unreadable */
 	int st;
 
-	if ((st = slurp(path, &text, &len, e)) != BN_OK)
-		return st;
 	st = bn_tokenizer_encode(tk, text, len, ids, n, e);
 	free(text);
 	if (st != BN_OK)

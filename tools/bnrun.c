@@ -222,35 +222,6 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Read a whole file ("-": stdin) as text. */
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *fp = bn_open_in(path, 0, 1);
-	char *buf = NULL, *nb;
-	size_t cap = 0, n = 0, r;
-
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? 2 * cap : 1 << 16;
-			if ((nb = realloc(buf, cap + 1)) == NULL)
-				bn_errx(EX_OSERR, "out of memory");
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n, fp);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(fp))
-		bn_err(EX_IOERR, "%s", bn_display_name(path));
-	if (fp != stdin)
-		fclose(fp);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static int32_t *
 tokenize(const struct bn_tokenizer *tk, const char *name, const char *text,
     size_t len, size_t *n)
@@ -370,7 +341,7 @@ generate(const struct opts *o, const struct bn_model *m,
 	if (logits == NULL || c == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	if (o->file != NULL)
-		text = slurp(o->file, &len);
+		text = bn_slurp(o->file, &len);
 	else if ((text = strdup(o->prompt)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	else
@@ -430,7 +401,7 @@ perplexity(const struct opts *o, const struct bn_model *m,
     struct bn_state *s, const struct bn_tokenizer *tk)
 {
 	size_t len, n, w, nw, t;
-	char *text = slurp(o->ppl, &len);
+	char *text = bn_slurp(o->ppl, &len);
 	int32_t *ids = tokenize(tk, bn_display_name(o->ppl), text, len, &n);
 	size_t V = (size_t)m->c.vocab, N = (size_t)o->ctx;
 	float *logits = malloc(N * V * sizeof *logits);
@@ -536,7 +507,7 @@ static void
 print_ids(const struct bn_tokenizer *tk)
 {
 	size_t len, n, i;
-	char *text = slurp("-", &len);
+	char *text = bn_slurp("-", &len);
 	int32_t *ids = tokenize(tk, "<stdin>", text, len, &n);
 
 	for (i = 0; i < n; i++)

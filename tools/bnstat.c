@@ -1623,34 +1623,6 @@ ber_svg(const struct ber *b, const struct opts *o)
 	free(cs);
 }
 
-static char *
-slurp(const char *path, size_t *len)
-{
-	FILE *fp = bn_open_in(path, 0, 1);
-	char *buf = NULL, *nb;
-	size_t cap = 0, n = 0, r;
-
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? 2 * cap : 1 << 16;
-			if ((nb = realloc(buf, cap + 1)) == NULL)
-				bn_errx(EX_OSERR, "out of memory");
-			buf = nb;
-		}
-		r = fread(buf + n, 1, cap - n, fp);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	if (ferror(fp))
-		bn_err(EX_IOERR, "%s", bn_display_name(path));
-	if (fp != stdin)
-		fclose(fp);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 static int
 run_ber(struct opts *o)
 {
@@ -1687,7 +1659,7 @@ run_ber(struct opts *o)
 	if ((st = bn_tokenizer_new(&tk, m.map.has_vocab ? &m.map.vocab :
 	    &r.map.vocab, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", path, e.msg);
-	text = slurp(o->data, &len);
+	text = bn_slurp(o->data, &len);
 	if ((st = bn_tokenizer_encode(tk, text, len, &ids, &nids, &e)) !=
 	    BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", bn_display_name(o->data),
