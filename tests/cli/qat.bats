@@ -155,3 +155,26 @@ PY
 	[ ! -e "$d/o.bnt" ]
 	[ -z "$(ls "$d" | grep '\.tmp\.')" ]
 }
+
+@test "bnstat reads the run's checkpoints: flips fall as the learning rate decays" {
+	d=$BATS_TEST_TMPDIR
+	train --steps 6 -C "$d/ck" --ckpt-every 2 -o "$d/q.bnt" "$S/austen.bnt"
+	run -0 --separate-stderr bnstat --stability --json "$d"/ck/ckpt-*.bnt
+	python3 - "$output" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+proj = [r for r in rows if r["name"].startswith("blk.")]
+assert len(proj) == 6 * 7, len(proj)
+for r in rows:
+    s = r.get("stability")
+    assert s is None or 0 < s <= 1, r
+assert any(r.get("stability", 1) < 1 for r in proj), "nothing flipped"
+PY
+	# the last checkpoint codes as the written model does: no flips
+	run -0 bnstat --stability --json "$d/ck/ckpt-000006.bnt" "$d/q.bnt"
+	python3 - "$output" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in sys.argv[1].splitlines()]
+assert rows and all(r.get("stability", 1) == 1 for r in rows), rows[:3]
+PY
+}
