@@ -579,12 +579,15 @@ reserve(struct bnt_reader *r, size_t need)
 static int
 read_body(struct bnt_reader *r, size_t at, uint64_t n, const char *what)
 {
-	const size_t chunk = 64u << 20;
 	uint64_t done = 0;
 	int64_t got;
-	size_t step;
+	size_t step, chunk;
 
 	while (done < n) {
+		/* a claimed length is only believed as far as bytes arrive:
+		 * 1 MiB first, then at most what has come, up to 64 MiB */
+		chunk = done < (1u << 20) ? 1u << 20 : done < (64u << 20) ?
+		    (size_t)done : 64u << 20;
 		step = n - done > chunk ? chunk : (size_t)(n - done);
 		if (reserve(r, at + done + step) != 0)
 			return bn_seterr(&r->err, BN_ENOMEM, "out of memory");
