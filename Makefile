@@ -58,7 +58,8 @@ all: $(BINS) $(UNIT) $(GEN)
 
 .SECONDARY:
 
-.PHONY: all check check-mpi check-unit check-cli lint install uninstall clean fuzz bench
+.PHONY: all check check-mpi check-unit check-cli lint install uninstall clean fuzz bench \
+	check-arm64 check-arm64-run
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -100,6 +101,17 @@ check-mpi:
 	$(MAKE) MPI=1 all
 	@BUILD=build-mpi BINDIR=build-mpi/bin UNIT= MAN= BATS_DIRS=tests/mpi \
 	    sh tests/run.sh
+
+# make check-arm64: the ARM64 cross build (build-arm64/, bin-arm64/),
+# its kernel tests and model checks under qemu-aarch64 with and without
+# the sdot instruction (tests/arm64.sh); one closing tally
+ARM64_CROSS = aarch64-linux-gnu-
+check-arm64:
+	@$(MAKE) --no-print-directory CROSS=$(ARM64_CROSS) check-arm64-run
+
+check-arm64-run: $(BINS) $(BUILD)/tests/t_kernels $(BUILD)/tests/t_train
+	@BUILD=$(BUILD) BINDIR=$(BINDIR) QEMU=$(QEMU) \
+	    QEMU_LD_PREFIX=$(QEMU_LD_PREFIX) sh tests/arm64.sh
 
 # make check: unit tests, BATS suites, man-page lint; one closing tally
 check: all

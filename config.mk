@@ -24,6 +24,9 @@ SSE42FLAGS = -msse4.2
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
-# make check-arm64: the emulator and the sysroot of the cross libc
+# make check-arm64: the emulator and where it finds the ARM64 loader and
+# libraries: / is Debian's multiarch libc6:arm64 (the one the :arm64 -dev
+# packages pull in); the cross toolchain's /usr/aarch64-linux-gnu libc
+# (2.36-8cross1) hangs in pthread_create under qemu-aarch64 7.2
 QEMU = qemu-aarch64
-QEMU_LD_PREFIX = /usr/aarch64-linux-gnu
+QEMU_LD_PREFIX = /
