@@ -170,6 +170,15 @@ for r in rows:
     assert s is None or 0 < s <= 1, r
 assert any(r.get("stability", 1) < 1 for r in proj), "nothing flipped"
 PY
+	# the cosine schedule: fewer flips from step 4 to 6 than from 2 to 4
+	a=$(bnstat --stability --json "$d/ck/ckpt-000002.bnt" \
+	    "$d/ck/ckpt-000004.bnt" | grep '"name":"(all)"')
+	b=$(bnstat --stability --json "$d/ck/ckpt-000004.bnt" \
+	    "$d/ck/ckpt-000006.bnt" | grep '"name":"(all)"')
+	python3 -c 'import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert 0 < b["flip_rate"] < a["flip_rate"], (a["flip_rate"], b["flip_rate"])
+' "$a" "$b"
 	# the last checkpoint codes as the written model does: no flips
 	run -0 bnstat --stability --json "$d/ck/ckpt-000006.bnt" "$d/q.bnt"
 	python3 - "$output" <<'PY'
