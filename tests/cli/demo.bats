@@ -23,12 +23,12 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
 	rest=${rest%%windows *}
 	words=$(echo "$rest" | grep -Eo '[A-Za-z]+' | wc -l)
 	[ "$words" -ge 10 ]
-	# the perplexity of the validation text: between the float teacher's
-	# (43.3) less a margin and ternarization without training (110.6)
+	# the perplexity of the validation text: near the float teacher's
+	# (43.3), below that of ternarization without training (110.6)
 	line=$(echo "$output" |
 	    grep -E '^windows 212 ctx 256 tokens 54272 nll [0-9.]+ ppl [0-9.]+$')
 	ppl=${line##* }
-	awk -v p="$ppl" 'BEGIN { exit !(p > 40 && p < 110) }'
+	awk -v p="$ppl" 'BEGIN { exit !(p > 25 && p < 100) }'
 }
 
 @test "make -n prints the pipeline of examples/austen" {
