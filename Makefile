@@ -70,6 +70,10 @@ ifeq ($(ARCH),x86_64)
 $(BUILD)/kernels/x86/%.o: CFLAGS += $(AVX2FLAGS)
 $(BUILD)/common/crc32_hw.o: CFLAGS += $(SSE42FLAGS)
 endif
+# and only these ARMv8.2 dot-product instructions
+ifeq ($(ARCH),aarch64)
+$(BUILD)/kernels/arm/%_dotprod.o: CFLAGS += $(DOTPRODFLAGS)
+endif
 
 $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@

@@ -19,6 +19,8 @@ LDLIBS = -larchive -lzstd -lpthread -lm
 AVX2FLAGS = -mavx2 -mfma -mf16c
 # common/crc32_hw.o only (x86-64 targets only)
 SSE42FLAGS = -msse4.2
+# only kernels/arm/*_dotprod.o get these (aarch64 targets only)
+DOTPRODFLAGS = -march=armv8.2-a+dotprod
 
 # make SANITIZE=1: AddressSanitizer and UndefinedBehaviorSanitizer
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer \

@@ -9,11 +9,11 @@
  *
  * The int8 kernels are exact.  Plain NEON widens: vmlal_s8 into int16
  * partial sums (bounded, see T2_GROUP), vpadalq_s16 into int32.  The
- * ARMv8.2 dot-product variant (sdot, "asimddp" in /proc/cpuinfo) uses
- * vdotq_s32 straight into int32; its functions carry a target
- * attribute, and dispatch.c calls them only where getauxval says the
- * CPU has the instruction.  Ternary codes c in 0..3 are used as the
- * signed factor c - 1 (code 3 counts as +2, as in ref). */
+ * ARMv8.2 dot-product variants (sdot) are in kernels_dotprod.c, the only
+ * file built with -march=armv8.2-a+dotprod; bn_kernels_neon_dotprod is
+ * this table with them, and dispatch.c picks it only where getauxval
+ * says the CPU has the instruction.  Ternary codes c in 0..3 are used as
+ * the signed factor c - 1 (code 3 counts as +2, as in ref). */
 #include <arm_neon.h>
 #include <math.h>
 #include <string.h>
@@ -21,10 +21,7 @@
 #include "dtype.h"
 #include "gemm.h"
 #include "kernels.h"
-
-#define AI static inline __attribute__((always_inline))
-#define DP __attribute__((target("arch=armv8.2-a+dotprod")))
-#define UNROLL _Pragma("GCC unroll 16")
+#include "neon.h"
 
 /* ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)), lo = a0..a3 */
 AI float
@@ -151,17 +148,8 @@ matvec_f_neon(int dtype, const void *w, size_t row_bytes, const float *x,
 
 /* Weight rows in chunks of about CHUNK_BYTES, kept in L2 while every
  * token passes over them; within a chunk, MM_RB rows x MM_TB tokens. */
-#define CHUNK_BYTES (128 * 1024)
 #define MM_RB 4
 #define MM_TB 2
-
-static size_t
-chunk_rows(size_t row_bytes, size_t rb)
-{
-	size_t c = row_bytes ? CHUNK_BYTES / row_bytes / rb * rb : 0;
-
-	return c > rb ? c : rb;
-}
 
 AI void
 matmul_f_t(int dtype, const void *w, size_t rb, const float *x,
@@ -216,31 +204,6 @@ matmul_f_neon(int dtype, const void *w, size_t row_bytes, const float *x,
 		    rows, T);
 		break;
 	}
-}
-
-/* The signed factors c - 1 of slice k (elements 32k .. 32k + 31) of a
- * 32-byte block: lo holds bytes 0-15, hi bytes 16-31. */
-AI void
-t2codes(const uint8_t *q, int k, int8x16_t *lo, int8x16_t *hi)
-{
-	const uint8x16_t m3 = vdupq_n_u8(3), one = vdupq_n_u8(1);
-	uint8x16_t a = vld1q_u8(q), b = vld1q_u8(q + 16);
-
-	switch (k) {	/* vshrq_n_u8 needs a constant shift */
-	case 1:
-		a = vshrq_n_u8(a, 2), b = vshrq_n_u8(b, 2);
-		break;
-	case 2:
-		a = vshrq_n_u8(a, 4), b = vshrq_n_u8(b, 4);
-		break;
-	case 3:
-		a = vshrq_n_u8(a, 6), b = vshrq_n_u8(b, 6);
-		break;
-	default:
-		break;
-	}
-	*lo = vreinterpretq_s8_u8(vsubq_u8(vandq_u8(a, m3), one));
-	*hi = vreinterpretq_s8_u8(vsubq_u8(vandq_u8(b, m3), one));
 }
 
 /* Blocks per int16 accumulation: a product is at most 2 * 128 = 256 in
@@ -310,45 +273,6 @@ t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 			y[t * ldy + r] = vaddvq_s32(acc[r][t]);
 }
 
-/* The same with sdot: no int16 stage, no groups. */
-AI DP void
-t2tile_dp(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
-    int32_t *y, size_t ldy, size_t n, int RB, int TB)
-{
-	int32x4_t acc[2][4];
-	int8x16_t lo, hi;
-	size_t b, nb = n / BN_T2_BLOCK;
-	int r, t, k;
-
-	UNROLL
-	for (r = 0; r < RB; r++)
-		UNROLL
-		for (t = 0; t < TB; t++)
-			acc[r][t] = vdupq_n_s32(0);
-	for (b = 0; b < nb; b++)
-		UNROLL
-		for (k = 0; k < 4; k++)
-			UNROLL
-			for (r = 0; r < RB; r++) {
-				t2codes(w + r * rb + 32 * b, k, &lo, &hi);
-				UNROLL
-				for (t = 0; t < TB; t++) {
-					const int8_t *xp = x + t * ldx +
-					    b * BN_T2_BLOCK + 32 * k;
-
-					acc[r][t] = vdotq_s32(acc[r][t], lo,
-					    vld1q_s8(xp));
-					acc[r][t] = vdotq_s32(acc[r][t], hi,
-					    vld1q_s8(xp + 16));
-				}
-			}
-	UNROLL
-	for (r = 0; r < RB; r++)
-		UNROLL
-		for (t = 0; t < TB; t++)
-			y[t * ldy + r] = vaddvq_s32(acc[r][t]);
-}
-
 /* One token: two rows at a time (two independent chains), then one. */
 static void
 matvec_t2_neon(const uint8_t *w, size_t row_bytes, const int8_t *x,
@@ -362,23 +286,7 @@ matvec_t2_neon(const uint8_t *w, size_t row_bytes, const int8_t *x,
 		t2tile(w + r * row_bytes, row_bytes, x, 0, y + r, 0, n, 1, 1);
 }
 
-static DP void
-matvec_t2_dp(const uint8_t *w, size_t row_bytes, const int8_t *x,
-    int32_t *y, size_t n, size_t rows)
-{
-	size_t r;
-
-	for (r = 0; r + 2 <= rows; r += 2)
-		t2tile_dp(w + r * row_bytes, row_bytes, x, 0, y + r, 0, n,
-		    2, 1);
-	if (r < rows)
-		t2tile_dp(w + r * row_bytes, row_bytes, x, 0, y + r, 0, n,
-		    1, 1);
-}
-
-/* Tiles of 2 rows x 4 tokens over chunks of rows kept in L2. */
-#define T2_TB 4
-
+/* Tiles of 2 rows x T2_TB tokens over chunks of rows kept in L2. */
 static void
 matmul_t2_neon(const uint8_t *w, size_t row_bytes, const int8_t *x,
     size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
@@ -397,41 +305,6 @@ matmul_t2_neon(const uint8_t *w, size_t row_bytes, const int8_t *x,
 
 #define T2CASE(rb_, tb_) t2tile(wr, row_bytes, xt, ldx, yt + r, ldy, n, \
 	rb_, tb_)
-				switch ((T - t >= T2_TB ? T2_TB : T - t) * 2 +
-				    (size_t)RB - 3) {
-				case 0: T2CASE(1, 1); break;
-				case 1: T2CASE(2, 1); break;
-				case 2: T2CASE(1, 2); break;
-				case 3: T2CASE(2, 2); break;
-				case 4: T2CASE(1, 3); break;
-				case 5: T2CASE(2, 3); break;
-				case 6: T2CASE(1, 4); break;
-				default: T2CASE(2, 4); break;
-				}
-#undef T2CASE
-			}
-		}
-	}
-}
-
-static DP void
-matmul_t2_dp(const uint8_t *w, size_t row_bytes, const int8_t *x,
-    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
-{
-	size_t r0, r1, r, t, ch = chunk_rows(row_bytes, 2);
-
-	for (r0 = 0; r0 < rows; r0 = r1) {
-		r1 = rows - r0 > ch ? r0 + ch : rows;
-		for (t = 0; t < T; t += T2_TB) {
-			const int8_t *xt = x + t * ldx;
-			int32_t *yt = y + t * ldy;
-
-			for (r = r0; r < r1; r += 2) {
-				const uint8_t *wr = w + r * row_bytes;
-				int RB = r1 - r >= 2 ? 2 : 1;
-
-#define T2CASE(rb_, tb_) t2tile_dp(wr, row_bytes, xt, ldx, yt + r, ldy, \
-	n, rb_, tb_)
 				switch ((T - t >= T2_TB ? T2_TB : T - t) * 2 +
 				    (size_t)RB - 3) {
 				case 0: T2CASE(1, 1); break;
@@ -468,30 +341,6 @@ matvec_i8_neon(const int8_t *w, size_t row_bytes, const int8_t *x,
 			    vget_low_s8(xv)));
 			a1 = vpadalq_s16(a1, vmull_high_s8(wv, xv));
 		}
-		sum = vaddvq_s32(vaddq_s32(a0, a1));
-		for (; i < n; i++)
-			sum += (int32_t)w[i] * x[i];
-		y[r] = sum;
-	}
-}
-
-static DP void
-matvec_i8_dp(const int8_t *w, size_t row_bytes, const int8_t *x,
-    int32_t *y, size_t n, size_t rows)
-{
-	size_t r, i;
-
-	for (r = 0; r < rows; r++, w += row_bytes) {
-		int32x4_t a0 = vdupq_n_s32(0), a1 = vdupq_n_s32(0);
-		int32_t sum;
-
-		for (i = 0; i + 32 <= n; i += 32) {
-			a0 = vdotq_s32(a0, vld1q_s8(w + i), vld1q_s8(x + i));
-			a1 = vdotq_s32(a1, vld1q_s8(w + i + 16),
-			    vld1q_s8(x + i + 16));
-		}
-		for (; i + 16 <= n; i += 16)
-			a0 = vdotq_s32(a0, vld1q_s8(w + i), vld1q_s8(x + i));
 		sum = vaddvq_s32(vaddq_s32(a0, a1));
 		for (; i < n; i++)
 			sum += (int32_t)w[i] * x[i];
@@ -694,9 +543,9 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.name = "neon-dotprod",
 	.matvec_f = matvec_f_neon,
 	.matmul_f = matmul_f_neon,
-	.matvec_t2 = matvec_t2_dp,
-	.matmul_t2 = matmul_t2_dp,
-	.matvec_i8 = matvec_i8_dp,
+	.matvec_t2 = bn_neon_dp_matvec_t2,
+	.matmul_t2 = bn_neon_dp_matmul_t2,
+	.matvec_i8 = bn_neon_dp_matvec_i8,
 	.quant_i8 = quant_i8_neon,
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,

@@ -1,0 +1,64 @@
+/* neon.h: what kernels_neon.c and kernels_dotprod.c share (private to
+ * kernels/arm/). */
+#ifndef BN_NEON_H
+#define BN_NEON_H
+
+#include <arm_neon.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AI static inline __attribute__((always_inline))
+/* The r/t/k loops have constant trip counts once inlined; fully
+ * unrolled, their accumulator arrays live in registers. */
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* Weight rows in chunks of about CHUNK_BYTES, kept in L2 while every
+ * token passes over them. */
+#define CHUNK_BYTES (128 * 1024)
+/* Tokens per ternary tile (2 rows x T2_TB tokens). */
+#define T2_TB 4
+
+static inline size_t
+chunk_rows(size_t row_bytes, size_t rb)
+{
+	size_t c = row_bytes ? CHUNK_BYTES / row_bytes / rb * rb : 0;
+
+	return c > rb ? c : rb;
+}
+
+/* The signed factors c - 1 of slice k (elements 32k .. 32k + 31) of a
+ * 32-byte block: lo holds bytes 0-15, hi bytes 16-31. */
+AI void
+t2codes(const uint8_t *q, int k, int8x16_t *lo, int8x16_t *hi)
+{
+	const uint8x16_t m3 = vdupq_n_u8(3), one = vdupq_n_u8(1);
+	uint8x16_t a = vld1q_u8(q), b = vld1q_u8(q + 16);
+
+	switch (k) {	/* vshrq_n_u8 needs a constant shift */
+	case 1:
+		a = vshrq_n_u8(a, 2), b = vshrq_n_u8(b, 2);
+		break;
+	case 2:
+		a = vshrq_n_u8(a, 4), b = vshrq_n_u8(b, 4);
+		break;
+	case 3:
+		a = vshrq_n_u8(a, 6), b = vshrq_n_u8(b, 6);
+		break;
+	default:
+		break;
+	}
+	*lo = vreinterpretq_s8_u8(vsubq_u8(vandq_u8(a, m3), one));
+	*hi = vreinterpretq_s8_u8(vsubq_u8(vandq_u8(b, m3), one));
+}
+
+/* The sdot int8 kernels (kernels_dotprod.c), for
+ * bn_kernels_neon_dotprod only: call them only where the CPU has sdot. */
+void bn_neon_dp_matvec_t2(const uint8_t *w, size_t row_bytes,
+    const int8_t *x, int32_t *y, size_t n, size_t rows);
+void bn_neon_dp_matmul_t2(const uint8_t *w, size_t row_bytes,
+    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
+    size_t rows, size_t T);
+void bn_neon_dp_matvec_i8(const int8_t *w, size_t row_bytes,
+    const int8_t *x, int32_t *y, size_t n, size_t rows);
+
+#endif
