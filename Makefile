@@ -234,6 +234,10 @@ build-fuzz/kernels/x86/%.o build-tsan/kernels/x86/%.o: CFLAGS += $(AVX2FLAGS)
 build-fuzz/common/crc32_hw.o build-tsan/common/crc32_hw.o: \
 	CFLAGS += $(SSE42FLAGS)
 endif
+ifeq ($(FUZZ_ARCH),aarch64)
+build-fuzz/kernels/arm/%_dotprod.o build-tsan/kernels/arm/%_dotprod.o: \
+	CFLAGS += $(DOTPRODFLAGS)
+endif
 
 build-fuzz/libbn.a: $(LIB_SRC:%.c=build-fuzz/%.o)
 	@rm -f $@
