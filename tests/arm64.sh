@@ -113,5 +113,21 @@ for m in tiny:bitnet-tiny tiny-bf16:bitnet-tiny-bf16; do
 	    'input_ids\.1: 8 tokens: .* argmax 8/8$'
 done
 
+# same text from every path (bnrun.bats does ref against avx2): greedy
+# on the ternary model, sampled with a seed on the float one
+echo "== the kernels generate the same text"
+for k in ref neon neon-dotprod; do
+	BN_KERNEL=$k q max "$BINDIR/bnrun" -m "$tmp/tiny.bnt" --temp 0 -n 16 \
+	    -p Elizabeth >"$tmp/tiny.$k" 2>"$log" &&
+	BN_KERNEL=$k q max "$BINDIR/bnrun" -m "$tmp/austen.bnt" --seed 3 \
+	    -n 16 -p Emma >"$tmp/austen.$k" 2>"$log"
+	ok $? "bnrun, BN_KERNEL=$k"
+done
+for k in neon neon-dotprod; do
+	cmp "$tmp/tiny.ref" "$tmp/tiny.$k" >"$log" 2>&1 &&
+	    cmp "$tmp/austen.ref" "$tmp/austen.$k" >"$log" 2>&1
+	ok $? "ref and $k: the same text"
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
