@@ -2,7 +2,7 @@
  * Loops as in BLIS/GotoBLAS: column blocks of NC, depth blocks of KC
  * (B packed into NR-wide panels), row blocks of MC (A packed into
  * MR-high panels), then the micro-kernel over the tiles.  Threads take
- * disjoint column ranges (row ranges when C is tall and narrow). */
+ * disjoint column ranges, or row ranges when C is taller than wide. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,7 +188,9 @@ task(void *ctx, int i, int n)
 	n = j->nthreads;
 	if (i >= n)
 		return;
-	if (j->N >= j->M || j->N >= (size_t)n * 64) {
+	/* split the longer side: each thread packs all of the other
+	 * operand, so the shorter one should be the one duplicated */
+	if (j->N >= j->M) {
 		per = (j->N + (size_t)n - 1) / (size_t)n;
 		per = (per + BN_GEMM_NR - 1) / BN_GEMM_NR * BN_GEMM_NR;
 		lo = (size_t)i * per;
