@@ -285,7 +285,9 @@ bn_st_scan(const struct bn_file *f, struct bn_st_list *l, struct bn_err *e)
 		if ((st = scan_tensor(m, nm, dsize, base, en, e)) != BN_OK)
 			goto out;
 	}
-	st = check_tiling(l->v + first, l->n - first, base, dsize, e);
+	/* v is NULL while the list is empty: no arithmetic on it */
+	st = check_tiling(l->n > first ? l->v + first : NULL, l->n - first,
+	    base, dsize, e);
 out:
 	bn_json_free(&doc);
 	return st;
