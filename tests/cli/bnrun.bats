@@ -29,8 +29,8 @@ setup_file() {
 }
 
 @test "BN_KERNEL pins a path; an unknown one exits 69" {
-	run -69 --separate-stderr env BN_KERNEL=neon bnrun -m "$S/austen.bnt" -p a -n 1
-	[ "$stderr" = "bnrun: BN_KERNEL=neon: not available on this CPU" ]
+	run -69 --separate-stderr env BN_KERNEL=$FOREIGN bnrun -m "$S/austen.bnt" -p a -n 1
+	[ "$stderr" = "bnrun: BN_KERNEL=$FOREIGN: not available on this CPU" ]
 }
 
 # check_vocab GGUF: every llama.cpp test vector tokenizes exactly
@@ -80,7 +80,7 @@ check_vocab() {
 }
 
 @test "bnverify --model: bitnet-tiny packed and bf16, both kernel paths" {
-	for k in ref avx2; do
+	for k in ref $SIMD; do
 		for m in tiny tiny-bf16; do
 			BN_KERNEL=$k run -0 bnverify --model "$S/$m.bnt" \
 			    --reference "$FIX/bitnet-$m/reference.safetensors" \
@@ -103,12 +103,12 @@ check_vocab() {
 	[ "$output" = "$(printf 'It is a truth universally acknowledged.\n\n"I am sure," said he, "that I should not have been in love with you.\n')" ]
 }
 
-@test "the ref and avx2 kernels generate the same text" {
+@test "the ref and SIMD kernels generate the same text" {
 	BN_KERNEL=ref bnrun -m "$S/tiny.bnt" --temp 0 -n 16 -p "Elizabeth" > "$BATS_TEST_TMPDIR/a"
-	BN_KERNEL=avx2 bnrun -m "$S/tiny.bnt" --temp 0 -n 16 -p "Elizabeth" > "$BATS_TEST_TMPDIR/b"
+	BN_KERNEL=$SIMD bnrun -m "$S/tiny.bnt" --temp 0 -n 16 -p "Elizabeth" > "$BATS_TEST_TMPDIR/b"
 	cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
 	BN_KERNEL=ref bnrun -m "$S/austen.bnt" --seed 3 -n 16 -p "Emma" > "$BATS_TEST_TMPDIR/a"
-	BN_KERNEL=avx2 bnrun -m "$S/austen.bnt" --seed 3 -n 16 -p "Emma" > "$BATS_TEST_TMPDIR/b"
+	BN_KERNEL=$SIMD bnrun -m "$S/austen.bnt" --seed 3 -n 16 -p "Emma" > "$BATS_TEST_TMPDIR/b"
 	cmp "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
 }
 
@@ -140,7 +140,7 @@ check_vocab() {
 	b=$(bnrun -m "$S/austen.bnt" --head q8 --perplexity "$BATS_TEST_TMPDIR/v.txt" | awk '{ print $8 }')
 	awk -v a="$a" -v b="$b" 'BEGIN { d = b - a; if (d < 0) d = -d; exit !(a > 3 && d < 0.001) }'
 	BN_KERNEL=ref bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/r"
-	BN_KERNEL=avx2 bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/x"
+	BN_KERNEL=$SIMD bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/x"
 	cmp "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/x"
 	run -64 --separate-stderr bnrun -m "$S/austen.bnt" --head q4 -p a
 	[ "${stderr_lines[0]}" = "bnrun: --head: invalid type 'q4'" ]

@@ -18,6 +18,14 @@ else
 fi
 BAD=$ROOT/tests/fixtures/bad
 
+# The SIMD kernel path this machine runs (avx2, neon or neon-dotprod;
+# ref where there is none), and one it cannot run (for the exit-69 test).
+SIMD=$(BN_KERNEL= "$BIN/bnrun" --version 2>/dev/null | sed -n 's/^kernels //p')
+case $(uname -m) in
+aarch64|arm64) FOREIGN=avx2 ;;
+*) FOREIGN=neon ;;
+esac
+
 load_lib() {
 	local d
 	for d in /usr/lib/bats /usr/lib/bats-core /usr/local/lib; do
