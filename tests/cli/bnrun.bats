@@ -156,3 +156,23 @@ check_vocab() {
 	run -1 bnverify --model "$BATS_TEST_TMPDIR/w.bnt" \
 	    --reference "$FIX/austen-llama-6m/reference.safetensors" --tol 1e-3
 }
+
+@test "--head auto: int8 from a vocabulary of 32000, as stored below it" {
+	# a small new model with the 32000-token SentencePiece vocabulary
+	bnquant --init llama --tokenizer "$VOCAB/ggml-vocab-llama-spm.gguf" \
+	    --hidden 64 --layers 1 --heads 2 --kv-heads 2 --ffn 128 --ctx 64 \
+	    -o "$BATS_TEST_TMPDIR/v32k.bnt"
+	head -c 3000 "$ROOT/tests/fixtures/austen-val.txt" >"$BATS_TEST_TMPDIR/t"
+	for m in "$BATS_TEST_TMPDIR/v32k.bnt" "$S/austen.bnt"; do
+		for h in auto q8 keep; do
+			bnrun -m "$m" --perplexity "$BATS_TEST_TMPDIR/t" --ctx 64 \
+			    --head $h >"$BATS_TEST_TMPDIR/$h"
+		done
+		! cmp -s "$BATS_TEST_TMPDIR/q8" "$BATS_TEST_TMPDIR/keep"
+		if [ "$m" = "$S/austen.bnt" ]; then	# 4096 tokens: as stored
+			cmp "$BATS_TEST_TMPDIR/auto" "$BATS_TEST_TMPDIR/keep"
+		else
+			cmp "$BATS_TEST_TMPDIR/auto" "$BATS_TEST_TMPDIR/q8"
+		fi
+	done
+}
