@@ -151,7 +151,7 @@ PY
 	printf 'hi' >"$d/tiny.txt"
 	run -64 --separate-stderr bnquant --train "$d/tiny.txt" -o "$d/o.bnt" "$S/austen.bnt"
 	[[ $stderr == *"fewer than one window"* ]]
-	run -65 --separate-stderr train --steps 1 --teacher "$FIX/../vocab/ggml-vocab-llama-bpe.gguf" -o "$d/o.bnt" "$S/austen.bnt"
+	run -65 --separate-stderr train --steps 1 --teacher "$VOCAB/ggml-vocab-llama-bpe.gguf" -o "$d/o.bnt" "$S/austen.bnt"
 	[ ! -e "$d/o.bnt" ]
 	[ -z "$(ls "$d" | grep '\.tmp\.')" ]
 }
