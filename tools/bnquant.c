@@ -433,11 +433,17 @@ do_init(struct opts *o)
 	bn_out_open(&out, o->output, 1, o->force);
 	if ((w = bnt_writer_open(out.fp, 0)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
-	if ((st = bn_init_model(w, &o->io, &v, &e)) != BN_OK)
+	/* free before exiting, so that leak checkers see a clean exit */
+	st = bn_init_model(w, &o->io, &v, &e);
+	if (st == BN_OK)
+		st = bnt_writer_finish(w);
+	if (st != BN_OK && bnt_writer_error(w)[0] != '\0')	/* I/O */
+		snprintf(e.msg, sizeof e.msg, "%s", bnt_writer_error(w));
+	if (st != BN_OK) {
+		bnt_writer_free(w);
+		bn_vocab_free(&v);
 		bn_errx(bn_exit_code(st), "%s: %s", out.name, e.msg);
-	if ((st = bnt_writer_finish(w)) != BN_OK)
-		bn_errx(bn_exit_code(st), "%s: %s", out.name,
-		    bnt_writer_error(w));
+	}
 	if (o->verbose)
 		bn_warnx("%s: %s, vocabulary %lu, hidden %d, %d layers, seed "
 		    "%llu", out.name, o->init, (unsigned long)v.n_tokens,
