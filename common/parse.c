@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include "parse.h"
 
 int
@@ -61,5 +63,35 @@ bn_parse_f64(const char *s, double *v)
 	if (*end != '\0' || errno == ERANGE)
 		return -1;
 	*v = x;
+	return 0;
+}
+
+int
+bn_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+int
+bn_is_projection(const char *name)
+{
+	static const char *const proj[] = { "attn_q", "attn_k", "attn_v",
+	    "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
+	const char *p;
+	size_t i, n;
+
+	if (strncmp(name, "blk.", 4) != 0)
+		return 0;
+	for (p = name + 4; *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == name + 4 || *p++ != '.')
+		return 0;
+	for (i = 0; i < sizeof proj / sizeof proj[0]; i++) {
+		n = strlen(proj[i]);
+		if (strncmp(p, proj[i], n) == 0 && strcmp(p + n, ".weight") == 0)
+			return 1;
+	}
 	return 0;
 }

@@ -1,4 +1,5 @@
-/* parse.h: strict parsing of numbers, sizes and shapes. */
+/* parse.h: strict parsing of numbers, sizes and shapes; tests on
+ * names. */
 #ifndef BN_PARSE_H
 #define BN_PARSE_H
 
@@ -10,5 +11,11 @@ int bn_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *v);
 int bn_parse_i64(const char *s, int64_t min, int64_t max, int64_t *v);
 int bn_parse_uint(const char *s, unsigned min, unsigned max, unsigned *v);
 int bn_parse_f64(const char *s, double *v);	/* finite or not, no junk */
+
+/* 1 if s ends with suffix. */
+int bn_has_suffix(const char *s, const char *suffix);
+/* 1 for the projections BitLinear quantizes: blk.N.attn_q, attn_k,
+ * attn_v, attn_output, ffn_gate, ffn_up or ffn_down, then ".weight". */
+int bn_is_projection(const char *name);
 
 #endif

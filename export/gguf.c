@@ -18,6 +18,7 @@
 #include "config.h"
 #include "export.h"
 #include "kv.h"
+#include "parse.h"
 #include "status.h"
 #include "vocab.h"
 
@@ -255,37 +256,6 @@ vocab_own(struct kvs *k, const struct bn_vocab *v)
 		kv_bool(k, "tokenizer.ggml.add_eos_token", flag != 0);
 }
 
-/* The projections that BitLinear ternarizes: blk.N.<proj>.weight. */
-static int
-is_proj(const char *name)
-{
-	static const char *const proj[] = { "attn_q", "attn_k", "attn_v",
-	    "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
-	const char *p;
-	size_t i, n;
-
-	if (strncmp(name, "blk.", 4) != 0)
-		return 0;
-	for (p = name + 4; *p >= '0' && *p <= '9'; p++)
-		;
-	if (p == name + 4 || *p++ != '.')
-		return 0;
-	for (i = 0; i < sizeof proj / sizeof proj[0]; i++) {
-		n = strlen(proj[i]);
-		if (strncmp(p, proj[i], n) == 0 && strcmp(p + n, ".weight") == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), k = strlen(suf);
-
-	return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
 static const char *
 type_name(uint32_t type)
 {
@@ -453,7 +423,7 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 			p.type = (uint32_t)x->o->ternary;
 			p.fold = !(c->arch == BN_ARCH_BITNET &&
 			    t->scale_kind == BNT_SCALE_TENSOR &&
-			    is_proj(t->name));
+			    bn_is_projection(t->name));
 		} else {
 			p.type = (uint32_t)x->o->fallback;
 			if (p.type == GT_Q8_0 && t->row_len % QK8_0 != 0)
@@ -471,7 +441,7 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 		    BN_DTYPE_F16 && !(t->scale_flags & BNT_SCALE_DIV);
 		p.type = p.direct ? GT_Q8_0 : q8_or_f16(x, t);
 	} else if (tr->is_float) {
-		if (c->bitlinear && is_proj(t->name))
+		if (c->bitlinear && bn_is_projection(t->name))
 			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
 			    "float projection of a BitLinear model (ternarize "
 			    "it first: bnquant -q ternary)", t->name);
@@ -492,9 +462,9 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 		p.copy = 1;
 	}
 	if (c->arch == BN_ARCH_LLAMA && !c->rope_interleaved && t->ndim == 2) {
-		if (has_suffix(t->name, ".attn_q.weight"))
+		if (bn_has_suffix(t->name, ".attn_q.weight"))
 			p.perm_heads = (uint64_t)c->heads;
-		else if (has_suffix(t->name, ".attn_k.weight"))
+		else if (bn_has_suffix(t->name, ".attn_k.weight"))
 			p.perm_heads = (uint64_t)c->kv_heads;
 		if (p.perm_heads && t->rows != p.perm_heads *
 		    (uint64_t)c->head_dim)

@@ -20,6 +20,7 @@
 #include "dtype.h"
 #include "export.h"
 #include "kv.h"
+#include "parse.h"
 #include "status.h"
 #include "vocab.h"
 
@@ -243,36 +244,6 @@ hf_name(const char *name)
 	return strdup(name);
 }
 
-static int
-is_proj(const char *name)
-{
-	static const char *const proj[] = { "attn_q", "attn_k", "attn_v",
-	    "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
-	const char *p;
-	size_t i, n;
-
-	if (strncmp(name, "blk.", 4) != 0)
-		return 0;
-	for (p = name + 4; *p >= '0' && *p <= '9'; p++)
-		;
-	if (p == name + 4 || *p++ != '.')
-		return 0;
-	for (i = 0; i < sizeof proj / sizeof proj[0]; i++) {
-		n = strlen(proj[i]);
-		if (strncmp(p, proj[i], n) == 0 && strcmp(p + n, ".weight") == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int
-has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), k = strlen(suf);
-
-	return n >= k && strcmp(s + n - k, suf) == 0;
-}
-
 enum { K_COPY, K_CONVERT, K_PACK, K_SCALE };
 
 struct out_tensor {
@@ -378,9 +349,9 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 	memcpy(o.dims, t->dims, sizeof o.dims);
 	if (x->c.arch == BN_ARCH_LLAMA && x->c.rope_interleaved &&
 	    t->ndim == 2) {
-		if (has_suffix(t->name, ".attn_q.weight"))
+		if (bn_has_suffix(t->name, ".attn_q.weight"))
 			o.perm_heads = (uint64_t)x->c.heads;
-		else if (has_suffix(t->name, ".attn_k.weight"))
+		else if (bn_has_suffix(t->name, ".attn_k.weight"))
 			o.perm_heads = (uint64_t)x->c.kv_heads;
 		if (o.perm_heads && t->rows != o.perm_heads *
 		    (uint64_t)x->c.head_dim)
@@ -402,7 +373,7 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
 			    "packing 4 rows per byte needs 2-D and rows a "
 			    "multiple of 4", t->name);
-		if (!is_proj(t->name))
+		if (!bn_is_projection(t->name))
 			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
 			    "transformers' BitNet packs only the projections",
 			    t->name);
@@ -417,7 +388,7 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 			o.dtype = BN_DTYPE_F32;
 		o.kind = o.dtype == t->dtype && !o.perm_heads ? K_COPY :
 		    K_CONVERT;
-		if (is_proj(t->name))
+		if (bn_is_projection(t->name))
 			x->floaty = 1;
 		if (strcmp(t->name, "token_embd.weight") == 0)
 			x->fdtype = o.dtype;

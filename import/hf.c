@@ -6,6 +6,7 @@
 
 #include "json.h"
 #include "mem.h"
+#include "parse.h"
 #include "safetensors.h"
 
 /* The split regexes of GPT-2 and LLaMA-3, as tokenizer.json spells them
@@ -776,14 +777,6 @@ scan_shards(const struct bn_fileset *fs, struct bn_st_list *l, int *found,
 	return BN_OK;
 }
 
-static int
-has_suffix(const char *s, const char *sfx)
-{
-	size_t n = strlen(s), m = strlen(sfx);
-
-	return n >= m && strcmp(s + n - m, sfx) == 0;
-}
-
 /* A torch checkpoint: pytorch_model.bin, else the one *.pt; NULL if
  * none.  Several .pt files are ambiguous. */
 static int
@@ -799,7 +792,7 @@ find_torch(const struct bn_fileset *fs, const struct bn_file **tf,
 		return bn_seterr(e, BN_EUNSUPPORTED, "sharded "
 		    "pytorch_model.bin checkpoints are not supported");
 	for (i = 0; i < fs->n; i++)
-		if (has_suffix(fs->files[i].name, ".pt")) {
+		if (bn_has_suffix(fs->files[i].name, ".pt")) {
 			if (*tf != NULL)
 				return bn_seterr(e, BN_EFORMAT, "several .pt "
 				    "files ('%s', '%s')",

@@ -501,14 +501,6 @@ arc_end(void *ctx, struct bn_err *e)
 	return BN_OK;
 }
 
-static int
-has_suffix(const char *s, const char *sfx)
-{
-	size_t n = strlen(s), k = strlen(sfx);
-
-	return n >= k && strcmp(s + n - k, sfx) == 0;
-}
-
 static void
 export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 {
@@ -531,7 +523,7 @@ export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 	ho.shard_size = o->shard;
 	ho.notice = notice;
 	ho.ctx = (void *)name;
-	arc = has_suffix(o->output, ".tar.zst");
+	arc = bn_has_suffix(o->output, ".tar.zst");
 	s.ctx = &h;
 	if (arc) {
 		base = strrchr(o->output, '/');

@@ -411,34 +411,6 @@ table_print(struct table *t, int fmt)
 
 /* ---- which tensors are BitLinear weights, and their codes ---- */
 
-static const char *const proj[] = {
-	"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up",
-	"ffn_down"
-};
-
-/* blk.N.<projection>.weight */
-static int
-is_projection(const char *name)
-{
-	const char *p;
-	size_t i, len;
-
-	if (strncmp(name, "blk.", 4) != 0)
-		return 0;
-	for (p = name + 4; *p >= '0' && *p <= '9'; p++)
-		;
-	if (p == name + 4 || *p != '.')
-		return 0;
-	p++;
-	for (i = 0; i < sizeof proj / sizeof proj[0]; i++) {
-		len = strlen(proj[i]);
-		if (strncmp(p, proj[i], len) == 0 &&
-		    strcmp(p + len, ".weight") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static int
 is_packed(int dtype)
 {
@@ -450,7 +422,7 @@ static int
 is_latent(const struct bnt_tensor *t)
 {
 	return bn_dtype_traits(t->dtype)->is_float && t->ndim == 2 &&
-	    t->scale_kind == BNT_SCALE_NONE && is_projection(t->name);
+	    t->scale_kind == BNT_SCALE_NONE && bn_is_projection(t->name);
 }
 
 /* Do the stability and code statistics cover this tensor? */
