@@ -175,6 +175,8 @@ bn_train_free(struct bn_train *t)
 	free(t->L);
 	free(t->act);
 	free(t->logits);
+	free(t->rowloss);
+	free(t->tgt);
 	free(t->scratch);
 	free(t->cosv);
 	free(t->sinv);
@@ -287,6 +289,8 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	    (t->wq = calloc(t->n, sizeof *t->wq)) == NULL ||
 	    (t->act = calloc(t->act_n, sizeof *t->act)) == NULL ||
 	    (t->logits = malloc(NROWS(t) * V * sizeof *t->logits)) == NULL ||
+	    (t->rowloss = malloc(2 * NROWS(t) * sizeof *t->rowloss)) ==
+	    NULL || (t->tgt = malloc(NROWS(t) * sizeof *t->tgt)) == NULL ||
 	    (t->scratch = malloc(scratch_floats(t) * sizeof(float))) ==
 	    NULL || (t->cosv = malloc((size_t)T * C * sizeof(float))) ==
 	    NULL || (t->sinv = malloc((size_t)T * C * sizeof(float))) ==
@@ -735,12 +739,9 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	lin_fwd(t, t->head, fin.xf, t->logits, N);
 
 	/* loss; the logits become their gradient */
-	if ((ce = malloc(2 * N * sizeof *ce)) == NULL ||
-	    (tgt = malloc(N * sizeof *tgt)) == NULL) {
-		free(ce);
-		return NAN;
-	}
+	ce = t->rowloss;
 	kl = ce + N;
+	tgt = t->tgt;
 	for (b = 0; b < (size_t)nseq; b++)
 		for (s = 0; s < T; s++)
 			tgt[b * T + s] = tok[b * (T + 1) + s + 1];
@@ -756,8 +757,6 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 		ces += ce[r];
 		kls += kl[r];
 	}
-	free(ce);
-	free(tgt);
 	ces /= (double)N;
 	kls /= (double)N;
 	if (ce_out != NULL)

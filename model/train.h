@@ -44,6 +44,8 @@ struct bn_train {
 	float *act;		/* activations kept for the backward pass */
 	size_t act_n;
 	float *logits, *scratch;
+	double *rowloss;	/* per row: CE, then KL */
+	int32_t *tgt;		/* targets of the rows */
 	float *cosv, *sinv;
 	struct bn_pool *pool;
 	struct bn_gemm *gemm;
