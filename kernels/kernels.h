@@ -91,5 +91,8 @@ int bn_pool_size(const struct bn_pool *p);
 void bn_pool_run(struct bn_pool *p, void (*fn)(void *ctx, int i, int n),
     void *ctx);
 void bn_pool_free(struct bn_pool *p);
+/* The default thread count: the CPUs this process may run on (its
+ * affinity mask), no more than its cgroup CPU quota allows, 1 to 64. */
+int bn_pool_default_threads(void);
 
 #endif

@@ -6,9 +6,15 @@
  * count reaches 0.  Sleeping is announced through a counter that both
  * sides check after their own store (sequentially consistent), so no
  * wakeup is lost; the sleep itself is under the mutex. */
+#ifdef __linux__
+#define _GNU_SOURCE	/* sched_getaffinity, CPU_COUNT */
+#include <sched.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kernels.h"
 
@@ -193,4 +199,51 @@ bn_pool_free(struct bn_pool *p)
 	pthread_mutex_destroy(&p->mu);
 	free(p->w);
 	free(p);
+}
+
+/* The CPU quota of cgroup v2 (cpu.max: "QUOTA PERIOD" or "max PERIOD")
+ * or v1 (cfs_quota_us, cfs_period_us), rounded up; 0 when none. */
+static long
+cgroup_cpus(void)
+{
+	FILE *f;
+	long q = -1, per = 0;
+	char tok[32];
+
+	if ((f = fopen("/sys/fs/cgroup/cpu.max", "r")) != NULL) {
+		if (fscanf(f, "%31s %ld", tok, &per) == 2 &&
+		    tok[0] >= '0' && tok[0] <= '9')
+			q = strtol(tok, NULL, 10);
+		fclose(f);
+	} else if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+	    "r")) != NULL) {
+		if (fscanf(f, "%ld", &q) != 1)
+			q = -1;
+		fclose(f);
+		if ((f = fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us",
+		    "r")) != NULL) {
+			if (fscanf(f, "%ld", &per) != 1)
+				per = 0;
+			fclose(f);
+		}
+	}
+	if (q <= 0 || per <= 0)
+		return 0;
+	return (q + per - 1) / per;
+}
+
+int
+bn_pool_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN), c;
+#ifdef __linux__
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 &&
+	    CPU_COUNT(&set) > 0)
+		n = CPU_COUNT(&set);
+#endif
+	if ((c = cgroup_cpus()) > 0 && c < n)
+		n = c;
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }

@@ -15,11 +15,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$log" "$tmp"' EXIT
 FIX=tests/fixtures
 
-# q CPU PROG ARGS...: run an ARM64 program under the emulator
+# q CPU PROG ARGS...: run an ARM64 program under the emulator, for at
+# most 10 minutes (a hang fails the test instead of stalling CI)
 q() {
 	cpu=$1
 	shift
-	"$QEMU" -L "$QEMU_LD_PREFIX" -cpu "$cpu" "$@"
+	timeout -k 10 600 "$QEMU" -L "$QEMU_LD_PREFIX" -cpu "$cpu" "$@"
 }
 
 # ok NAME: count the last command's status
@@ -87,12 +88,12 @@ for m in austen-llama-6m:austen bitnet-tiny:tiny bitnet-tiny-bf16:tiny-bf16; do
 done
 echo "== dispatch, forced"
 BN_KERNEL=neon-dotprod q cortex-a72 "$BINDIR/bnrun" -m "$tmp/austen.bnt" \
-    -p a -n 1 >"$log" 2>&1
+    -t 1 -p a -n 1 >"$log" 2>&1
 [ $? -eq 69 ] &&
     grep -qx 'bnrun: BN_KERNEL=neon-dotprod: not available on this CPU' "$log"
 ok $? "-cpu cortex-a72: BN_KERNEL=neon-dotprod exits 69"
 BN_KERNEL=neon q cortex-a72 "$BINDIR/bnrun" -m "$tmp/austen.bnt" --temp 0 \
-    -p a -n 1 >"$log" 2>&1
+    -t 1 -p a -n 1 >"$log" 2>&1
 ok $? "-cpu cortex-a72: BN_KERNEL=neon runs"
 
 echo "== bnverify --model"
@@ -114,13 +115,15 @@ for m in tiny:bitnet-tiny tiny-bf16:bitnet-tiny-bf16; do
 done
 
 # same text from every path (bnrun.bats does ref against avx2): greedy
-# on the ternary model, sampled with a seed on the float one
+# on the ternary model, sampled with a seed on the float one; one
+# thread, as everywhere here (the pool is tested natively and under
+# ThreadSanitizer; emulated threads only cost time)
 echo "== the kernels generate the same text"
 for k in ref neon neon-dotprod; do
 	BN_KERNEL=$k q max "$BINDIR/bnrun" -m "$tmp/tiny.bnt" --temp 0 -n 16 \
-	    -p Elizabeth >"$tmp/tiny.$k" 2>"$log" &&
+	    -t 1 -p Elizabeth >"$tmp/tiny.$k" 2>"$log" &&
 	BN_KERNEL=$k q max "$BINDIR/bnrun" -m "$tmp/austen.bnt" --seed 3 \
-	    -n 16 -p Emma >"$tmp/austen.$k" 2>"$log"
+	    -t 1 -n 16 -p Emma >"$tmp/austen.$k" 2>"$log"
 	ok $? "bnrun, BN_KERNEL=$k"
 done
 for k in neon neon-dotprod; do

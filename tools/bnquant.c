@@ -327,11 +327,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 			bn_errx(EX_USAGE, "--train: a model file is required");
 		if ((o->qo.ckpt_dir == NULL) != (o->qo.ckpt_every == 0))
 			bn_errx(EX_USAGE, "-C and --ckpt-every go together");
-		if (o->qo.threads == 0) {
-			long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-			o->qo.threads = n < 1 ? 1 : n > 64 ? 64 : (int)n;
-		}
+		if (o->qo.threads == 0)
+			o->qo.threads = bn_pool_default_threads();
 		o->qo.verbose = o->verbose;
 		o->qo.progress = isatty(STDERR_FILENO);
 	} else if (!q || initopt || argc - optind > 1)

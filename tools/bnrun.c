@@ -527,7 +527,6 @@ main(int argc, char *argv[])
 	struct bn_model m;
 	struct bnt_map vm;
 	struct bn_state *s = NULL;
-	long ncpu;
 	int st, batch;
 
 	bn_setprogname(argv[0]);
@@ -537,10 +536,8 @@ main(int argc, char *argv[])
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));
 	rng_state = o.seed * 0x9e3779b97f4a7c15ull + 1;
-	if (o.threads == 0) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		o.threads = ncpu > 0 && ncpu < 1024 ? (int)ncpu : 1;
-	}
+	if (o.threads == 0)
+		o.threads = bn_pool_default_threads();
 	if (o.tokenize) {
 		/* any bnt with a tokenizer will do, even without tensors */
 		if ((st = bnt_map_open(&vm, o.model, BNT_MAP_NOCRC, &e)) != 0)

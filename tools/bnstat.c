@@ -1646,11 +1646,8 @@ run_ber(struct opts *o)
 		ctx = 256;
 	if ((size_t)ctx > nids)
 		ctx = (int)nids;
-	if (o->threads == 0) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-		o->threads = ncpu > 0 && ncpu < 1024 ? (int)ncpu : 1;
-	}
+	if (o->threads == 0)
+		o->threads = bn_pool_default_threads();
 	if ((st = bn_state_new(&sm, &m, ctx, ctx, o->threads, &e)) != BN_OK ||
 	    (st = bn_state_new(&sr, &r, ctx, ctx, o->threads, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s", e.msg);
