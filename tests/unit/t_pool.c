@@ -1,9 +1,15 @@
 /* t_pool.c: the thread pool under stress: many short jobs, each
  * index writing its own slots (plain stores: ThreadSanitizer checks
  * that bn_pool_run orders them before and after the caller's reads),
- * pools created and freed in a loop, sizes 1 to 4 (the machines have few cores). */
+ * pools created and freed in a loop, sizes 1 to 4 (the machines have few cores);
+ * the default thread count follows the affinity mask. */
+#ifdef __linux__
+#define _GNU_SOURCE	/* sched_setaffinity */
+#include <sched.h>
+#endif
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "check.h"
@@ -73,5 +79,19 @@ main(void)
 		CHECK(run_rounds(p, n, (unsigned)(c % 3)));
 		bn_pool_free(p);
 	}
+	/* the default: 1 to 64, no more than the online CPUs, and 1
+	 * once this process may only run on one CPU */
+	n = bn_pool_default_threads();
+	CHECK(n >= 1 && n <= 64 && n <= sysconf(_SC_NPROCESSORS_ONLN));
+#ifdef __linux__
+	{
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(sched_getcpu(), &set);
+		CHECK(sched_setaffinity(0, sizeof set, &set) == 0);
+		CHECK(bn_pool_default_threads() == 1);
+	}
+#endif
 	return check_done();
 }
