@@ -76,6 +76,18 @@ set_handlers(void)
 	handlers_set = 1;
 }
 
+char *
+bn_outbuf(FILE *fp)
+{
+	char *b = malloc(BN_OUTBUF);
+
+	if (b != NULL && setvbuf(fp, b, _IOFBF, BN_OUTBUF) != 0) {
+		free(b);
+		b = NULL;
+	}
+	return b;
+}
+
 void
 bn_out_open(struct bn_out *o, const char *path, int binary, int force)
 {
@@ -101,6 +113,7 @@ bn_out_open(struct bn_out *o, const char *path, int binary, int force)
 		if (binary && !force && isatty(fileno(o->fp)))
 			bn_errx(EX_USAGE, "refusing to write binary data to a "
 			    "terminal; use --force");
+		o->buf = bn_outbuf(o->fp);
 		return;
 	}
 	n = strlen(path) + sizeof ".tmp.XXXXXX";
@@ -114,6 +127,7 @@ bn_out_open(struct bn_out *o, const char *path, int binary, int force)
 	fchmod(fd, 0644 & ~umask_get());
 	if ((o->fp = fdopen(fd, "wb")) == NULL)
 		bn_err(EX_CANTCREAT, "%s", path);
+	o->buf = bn_outbuf(o->fp);
 }
 
 void
@@ -130,6 +144,8 @@ bn_out_close(struct bn_out *o)
 	if (fclose(o->fp) != 0)
 		bad = 1;
 	o->fp = NULL;
+	free(o->buf);
+	o->buf = NULL;
 	if (bad)
 		bn_err(EX_IOERR, "%s", o->name);
 	if (o->tmp != NULL) {
@@ -148,6 +164,8 @@ bn_out_abort(struct bn_out *o)
 	if (o->fp != NULL && o->fp != stdout)
 		fclose(o->fp);
 	o->fp = NULL;
+	free(o->buf);
+	o->buf = NULL;
 	if (o->tmp != NULL) {
 		unlink(o->tmp);
 		pending_tmp = NULL;

@@ -11,6 +11,7 @@ struct bn_out {
 	const char *name;	/* for messages: path or "<stdout>" */
 	char *path;		/* final path when renaming, else NULL */
 	char *tmp;		/* temporary path, else NULL */
+	char *buf;		/* the stream's buffer (bn_outbuf), else NULL */
 };
 
 /* "-" -> "<stdin>", else the name itself. */
@@ -25,6 +26,12 @@ FILE *bn_open_in(const char *path, int binary, int force);
  * unless force.  The temporary file is removed if the process exits
  * or is killed by SIGINT, SIGTERM, SIGHUP or SIGPIPE before close. */
 void bn_out_open(struct bn_out *o, const char *path, int binary, int force);
+/* Give a stream that has not been used yet a BN_OUTBUF-byte buffer
+ * (glibc's setvbuf ignores the size without one: st_blksize, 4 KiB,
+ * one write(2) per 4 KiB).  Returns the buffer, to be freed after
+ * fclose, or NULL (the stream keeps its default buffer). */
+#define BN_OUTBUF (1 << 20)
+char *bn_outbuf(FILE *fp);
 /* Flush and close; rename into place.  Exits 74 on a write error. */
 void bn_out_close(struct bn_out *o);
 /* Close and throw the output away (temporary removed). */

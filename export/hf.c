@@ -800,20 +800,33 @@ sink_write(const struct ctx *x, const void *p, size_t n, struct bn_err *e)
 
 /* Or the t2 codes of one row into bits 2g of out[0..n); BN_EFORMAT on
  * code 3.  t2 byte j of a 128-element block holds elements j, j+32,
- * j+64, j+96 in bits 0-1, 2-3, 4-5, 6-7. */
+ * j+64, j+96 in bits 0-1, 2-3, 4-5, 6-7.  Whole blocks go 8 bytes at a
+ * time: shifting a word of 8 source bytes right by 2k and masking with
+ * 0x03 per byte gives elements j+32k..j+32k+7, one per byte. */
 static int
 pack_t2(const unsigned char *src, uint64_t n, unsigned g, unsigned char *out)
 {
-	uint64_t i, base, el;
+	const uint64_t lo = 0x0303030303030303u, odd = 0x5555555555555555u;
+	uint64_t i, j, w, o, base, el;
 	unsigned k, b;
 
-	for (i = 0; i < (n + 127) / 128 * 32; i++) {
+	for (base = 0; base + 128 <= n; base += 128, src += 32)
+		for (j = 0; j < 32; j += 8) {
+			memcpy(&w, src + j, 8);
+			if (w & w >> 1 & odd)
+				return BN_EFORMAT;
+			for (k = 0; k < 4; k++) {
+				memcpy(&o, out + base + 32 * k + j, 8);
+				o |= (w >> 2 * k & lo) << 2 * g;
+				memcpy(out + base + 32 * k + j, &o, 8);
+			}
+		}
+	for (i = 0; base < n && i < 32; i++) {	/* a partial last block */
 		b = src[i];
 		if (b & b >> 1 & 0x55)
 			return BN_EFORMAT;
-		base = i / 32 * 128 + i % 32;
 		for (k = 0; k < 4; k++) {
-			el = base + 32 * k;
+			el = base + i + 32 * k;
 			if (el < n)
 				out[el] |= (unsigned char)((b >> (2 * k) &
 				    3) << (2 * g));

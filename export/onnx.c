@@ -230,6 +230,9 @@ struct hole {
 	const void *p;
 	size_t n;
 	void *owned;		/* freed at the end, if not NULL */
+	/* or, with p NULL: this t2 tensor as INT2 [n, rows], made by
+	 * int2_t2_block as it is written */
+	const struct bnt_map_tensor *t2;
 };
 
 struct gb {
@@ -411,7 +414,21 @@ init_raw(struct gb *g, const char *name, int type, const int64_t *dims,
 	nh->p = raw;
 	nh->n = n;
 	nh->owned = owned;
+	nh->t2 = NULL;
 	g->holebytes += n;
+}
+
+/* An INT2 initializer [n, rows] of t2 tensor t, n bytes (>= HOLE_MIN),
+ * made by write_inits. */
+static void
+init_lazy_t2(struct gb *g, const char *name, const int64_t *dims,
+    const struct bnt_map_tensor *t, size_t n)
+{
+	size_t k = g->nholes;
+
+	init_raw(g, name, OT_INT2, dims, 2, NULL, n, NULL);
+	if (g->nholes > k)
+		g->holes[k].t2 = t;
 }
 
 static void
@@ -680,6 +697,51 @@ t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
 	return bad & 0x01010101u ? -1 : 0;
 }
 
+/* Columns 128 blk..128 blk + 127 of a t2 tensor [rows, n] (rows a
+ * multiple of 4, n of 128) as INT2 [n, rows] (see int2_transposed):
+ * out[0 .. 128 rows / 4), the part of the output those columns fill.
+ * Byte j of the block in rows 4g..4g+3, as one word (a row per byte,
+ * columns j, j+32, j+64, j+96 in its 2-bit fields), becomes the INT2
+ * codes (code - 1 mod 4) and is transposed as a 4 x 4 matrix of 2-bit
+ * fields, so that byte s holds column j + 32s of the four rows: the
+ * output byte at ((j + 32s) rows + 4g) / 4.  Returns 0, -1 on code 3. */
+static int
+int2_t2_block(const struct bnt_map_tensor *t, uint64_t blk, unsigned char *out)
+{
+	const struct bnt_tensor *d = &t->t;
+	uint64_t r4 = d->rows / 4, rb = d->row_bytes, g, j, s;
+	const uint8_t *p = (const uint8_t *)t->data + 32 * blk;
+	uint32_t w, nl, x, bad = 0;
+
+	for (g = 0; g < r4; g++, p += 4 * rb)
+		for (j = 0; j < 32; j++) {
+			w = (uint32_t)p[j] | (uint32_t)p[rb + j] << 8 |
+			    (uint32_t)p[2 * rb + j] << 16 |
+			    (uint32_t)p[3 * rb + j] << 24;
+			bad |= w & w >> 1;
+			/* code - 1 mod 4 per field: the low bit flips, the
+			 * high bit flips where the low bit was 0 */
+			nl = ~w & 0x55555555u;
+			w = ((w & 0xaaaaaaaau) ^ nl << 1) | nl;
+			x = (w ^ w >> 6) & 0x00cc00ccu;
+			w ^= x ^ x << 6;
+			x = (w ^ w >> 12) & 0x0000f0f0u;
+			w ^= x ^ x << 12;
+			for (s = 0; s < 4; s++)
+				out[(j + 32 * s) * r4 + g] =
+				    (unsigned char)(w >> 8 * s);
+		}
+	return bad & 0x55555555u ? -1 : 0;
+}
+
+/* Whether int2_t2_block serves t. */
+static int
+int2_t2_ok(const struct bnt_map_tensor *t)
+{
+	return t->t.dtype == BN_DTYPE_T2 && t->t.row_len % 128 == 0 &&
+	    t->t.rows % 4 == 0;
+}
+
 /* The codes of a packed tensor [rows, n] (rows a multiple of 4) as
  * INT2 [n, rows]: element (r, c) at index c * rows + r, 4 per byte, low
  * bits first, two's complement.  A tile of up to 64 rows is decoded at a
@@ -692,12 +754,17 @@ int2_transposed(const struct bnt_map_tensor *t, unsigned char *q)
 {
 	const struct bnt_tensor *d = &t->t;
 	uint64_t rows = d->rows, n = d->row_len, r0, r, c, j, tr;
-	int8_t *e = malloc(TILE * n);
+	int8_t *e;
 	const uint8_t *p, *b;
 	unsigned char *o;
 	int bad = 0;
 
-	if (e == NULL)
+	if (int2_t2_ok(t)) {
+		for (c = 0; c < n / 128; c++)
+			bad |= int2_t2_block(t, c, q + 128 * c * (rows / 4));
+		return bad;
+	}
+	if ((e = malloc(TILE * n)) == NULL)
 		return -2;
 	for (r0 = 0; r0 < rows; r0 += TILE) {
 		tr = rows - r0 < TILE ? rows - r0 : TILE;
@@ -882,14 +949,21 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 	} else {
 		/* [n, rows] codes (transposed for MatMul), INT2 or INT8 */
 		size_t nel = n * rows, bytes = packed ? (nel + 3) / 4 : nel;
-		unsigned char *q = calloc(bytes ? bytes : 1, 1);
+		unsigned char *q = NULL;
 
-		if (q == NULL) {
+		dims[0] = (int64_t)n;
+		dims[1] = (int64_t)rows;
+		if (int2_t2_ok(t) && bytes >= HOLE_MIN)
+			/* made as it is written: codes checked then */
+			init_lazy_t2(g, base, dims, t, bytes);
+		else if ((q = calloc(bytes ? bytes : 1, 1)) == NULL) {
 			free(sc);
 			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
 			return "";
 		}
-		if (packed && rows % 4 == 0) {
+		if (q == NULL)
+			;
+		else if (packed && rows % 4 == 0) {
 			if ((bad = int2_transposed(t, q)) == -2) {
 				free(sc);
 				*st = bn_seterr(e, BN_ENOMEM, "out of memory");
@@ -908,10 +982,9 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 					else
 						q[k] = (unsigned char)(int8_t)v;
 				}
-		dims[0] = (int64_t)n;
-		dims[1] = (int64_t)rows;
-		init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2, q,
-		    bytes, q);
+		if (q != NULL)
+			init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2,
+			    q, bytes, q);
 		if (g->packing == BN_ONNX_INT2_MMI) {
 			/* u8 activations (code + 128, zero point 128) times
 			 * the s8 weights: MLAS's u8s8 integer GEMM, exact */
@@ -1328,6 +1401,27 @@ wr(FILE *f, const void *p, size_t n, struct bn_err *e)
 	return BN_OK;
 }
 
+/* A t2 tensor as INT2 [n, rows], a block of 128 columns at a time. */
+static int
+write_int2_t2(FILE *f, const struct bnt_map_tensor *t, struct bn_err *e)
+{
+	size_t part = 128 * (size_t)(t->t.rows / 4);
+	uint64_t blk;
+	unsigned char *buf = malloc(part);
+	int st = BN_OK;
+
+	if (buf == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	for (blk = 0; blk < t->t.row_len / 128 && st == BN_OK; blk++)
+		if (int2_t2_block(t, blk, buf) != 0)
+			st = bn_seterr(e, BN_EFORMAT, "tensor '%s': invalid "
+			    "packed code", t->t.name);
+		else
+			st = wr(f, buf, part, e);
+	free(buf);
+	return st;
+}
+
 /* The initializers: the encoded bytes with the payloads in between. */
 static int
 write_inits(FILE *f, const struct gb *g, struct bn_err *e)
@@ -1337,7 +1431,9 @@ write_inits(FILE *f, const struct gb *g, struct bn_err *e)
 
 	for (i = 0; i < g->nholes && st == BN_OK; i++) {
 		st = wr(f, g->inits.p + at, g->holes[i].off - at, e);
-		if (st == BN_OK)
+		if (st == BN_OK && g->holes[i].t2 != NULL)
+			st = write_int2_t2(f, g->holes[i].t2, e);
+		else if (st == BN_OK)
 			st = wr(f, g->holes[i].p, g->holes[i].n, e);
 		at = g->holes[i].off;
 	}

@@ -324,7 +324,6 @@ export_gguf(const struct opts *o, const struct bnt_map *m, const char *name)
 	go.notice = notice;
 	go.ctx = (void *)name;
 	bn_out_open(&out, o->output, 1, o->force);
-	setvbuf(out.fp, NULL, _IOFBF, 1 << 20);
 	if ((st = bn_export_gguf_opts(m, out.fp, &go, &e)) != BN_OK) {
 		bn_out_abort(&out);
 		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ? out.name :
@@ -361,6 +360,7 @@ struct hf_out {
 	/* directory */
 	char *tmpdir;
 	FILE *fp;
+	char *buf;		/* fp's buffer */
 	char *cur;		/* path of the file being written */
 	/* archive */
 	struct bn_out out;
@@ -413,7 +413,7 @@ dir_begin(void *ctx, const char *file, uint64_t size, struct bn_err *e)
 	if ((h->fp = fopen(h->cur, "wb")) == NULL)
 		return bn_seterr(e, BN_ECANTCREAT, "%s: %s", file,
 		    strerror(errno));
-	setvbuf(h->fp, NULL, _IOFBF, 1 << 20);
+	h->buf = bn_outbuf(h->fp);
 	if (h->verbose)
 		bn_warnx("%s/%s: %llu bytes", h->name, file,
 		    (unsigned long long)size);
@@ -439,6 +439,8 @@ dir_end(void *ctx, struct bn_err *e)
 	if (fclose(h->fp) != 0)
 		bad = 1;
 	h->fp = NULL;
+	free(h->buf);
+	h->buf = NULL;
 	if (bad)
 		return bn_seterr(e, BN_EIO, "%s", strerror(errno));
 	return BN_OK;

@@ -186,6 +186,22 @@ near_ties_only() {
 	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '\.tmp\.')" -eq 0 ]
 }
 
+@test "an invalid ternary code in a well-formed file: every format refuses it (65), no output left" {
+	local m=$BATS_TEST_TMPDIR/bad.bnt f
+	"$BUILDDIR/tests/mkrandmodel" --shape tiny \
+	    --bad-code blk.1.ffn_down.weight -o "$m"
+	run -1 bnverify "$m"
+	for f in gguf onnx hf; do
+		run -65 --separate-stderr bnexport -F $f -o "$BATS_TEST_TMPDIR/o.$f" "$m"
+		[[ $stderr == "bnexport: $m: "*"tensor 'blk.1.ffn_down.weight': invalid "*"code"* ]]
+		[ ! -e "$BATS_TEST_TMPDIR/o.$f" ]
+	done
+	[ "$(ls -A "$BATS_TEST_TMPDIR" | grep -c '\.tmp')" -eq 0 ]
+	# the same model with valid codes exports
+	"$BUILDDIR/tests/mkrandmodel" --shape tiny -o "$m"
+	bnexport -F onnx -o "$BATS_TEST_TMPDIR/o.onnx" "$m"
+}
+
 @test "hf: bnexport | bnpack gives back the identical bnt (float, ternary, bitnet)" {
 	for m in austen austen-t tiny; do
 		bnexport -F hf -o "$BATS_TEST_TMPDIR/$m" "$S/$m.bnt"

@@ -1,7 +1,10 @@
 /* mkrandmodel.c: write a random-weight llama-architecture bnt(5) model.
  *
- * Usage: mkrandmodel [--shape 2b4t|700m|tiny] [--seed S] -o OUT.bnt
+ * Usage: mkrandmodel [--shape 2b4t|700m|tiny] [--seed S] [--bad-code NAME]
+ *                    -o OUT.bnt
  *
+ * --bad-code NAME: the last byte of projection NAME holds the invalid
+ * code 3 in its top field (a well-formed file whose codes are not). *
  * Projections are t2 with one f32 tensor scale (multiply), codes -1, 0
  * and +1 about a third each; norms are f32 ones; token_embd and output
  * are f16, small uniform values.  No tokenizer record (bnrun --bench
@@ -29,6 +32,7 @@ static const struct shape shapes[] = {
 };
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static const char *bad_code;	/* --bad-code */
 
 static uint64_t
 rnd(void)
@@ -96,6 +100,8 @@ put_t2(struct bnt_writer *w, const char *name, uint64_t rows, uint64_t n,
 		}
 		data[i] = (unsigned char)b;
 	}
+	if (bad_code != NULL && strcmp(name, bad_code) == 0)
+		data[rows * (n / 4) - 1] |= 0xc0;
 	put_tensor(w, &t, data, &scale);
 	free(data);
 }
@@ -170,11 +176,13 @@ main(int argc, char **argv)
 			i++;
 		} else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--bad-code") == 0 && i + 1 < argc)
+			bad_code = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else {
 			fprintf(stderr, "usage: mkrandmodel [--shape 2b4t|700m|"
-			    "tiny] [--seed S] -o OUT.bnt\n");
+			    "tiny] [--seed S] [--bad-code NAME] -o OUT.bnt\n");
 			return 64;
 		}
 	}
