@@ -700,38 +700,43 @@ t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
 /* Columns 128 blk..128 blk + 127 of a t2 tensor [rows, n] (rows a
  * multiple of 4, n of 128) as INT2 [n, rows] (see int2_transposed):
  * out[0 .. 128 rows / 4), the part of the output those columns fill.
- * Byte j of the block in rows 4g..4g+3, as one word (a row per byte,
- * columns j, j+32, j+64, j+96 in its 2-bit fields), becomes the INT2
- * codes (code - 1 mod 4) and is transposed as a 4 x 4 matrix of 2-bit
- * fields, so that byte s holds column j + 32s of the four rows: the
- * output byte at ((j + 32s) rows + 4g) / 4.  Returns 0, -1 on code 3. */
+ * Byte j of the block holds columns j, j+32, j+64, j+96 in its 2-bit
+ * fields.  Eight such bytes of each of rows 4g..4g+3 are read as words
+ * and turned into INT2 codes (code - 1 mod 4 per field); field s of
+ * the four rows' bytes j, put together low row first, is the output
+ * byte at ((j + 32s) rows + 4g) / 4.  Returns 0, -1 on code 3. */
 static int
 int2_t2_block(const struct bnt_map_tensor *t, uint64_t blk, unsigned char *out)
 {
+	const uint64_t lo = 0x5555555555555555u, m = 0x0303030303030303u;
 	const struct bnt_tensor *d = &t->t;
-	uint64_t r4 = d->rows / 4, rb = d->row_bytes, g, j, s;
+	uint64_t r4 = d->rows / 4, rb = d->row_bytes, g, j, s, k, o, nl;
+	uint64_t w[4], bad = 0;
 	const uint8_t *p = (const uint8_t *)t->data + 32 * blk;
-	uint32_t w, nl, x, bad = 0;
+	unsigned char ob[8];
+	unsigned i;
 
 	for (g = 0; g < r4; g++, p += 4 * rb)
-		for (j = 0; j < 32; j++) {
-			w = (uint32_t)p[j] | (uint32_t)p[rb + j] << 8 |
-			    (uint32_t)p[2 * rb + j] << 16 |
-			    (uint32_t)p[3 * rb + j] << 24;
-			bad |= w & w >> 1;
-			/* code - 1 mod 4 per field: the low bit flips, the
-			 * high bit flips where the low bit was 0 */
-			nl = ~w & 0x55555555u;
-			w = ((w & 0xaaaaaaaau) ^ nl << 1) | nl;
-			x = (w ^ w >> 6) & 0x00cc00ccu;
-			w ^= x ^ x << 6;
-			x = (w ^ w >> 12) & 0x0000f0f0u;
-			w ^= x ^ x << 12;
-			for (s = 0; s < 4; s++)
-				out[(j + 32 * s) * r4 + g] =
-				    (unsigned char)(w >> 8 * s);
+		for (j = 0; j < 32; j += 8) {
+			for (i = 0; i < 4; i++) {
+				memcpy(&w[i], p + i * rb + j, 8);
+				bad |= w[i] & w[i] >> 1;
+				/* the low bit flips, the high bit flips
+				 * where the low bit was 0 */
+				nl = ~w[i] & lo;
+				w[i] = ((w[i] & ~lo) ^ nl << 1) | nl;
+			}
+			for (s = 0; s < 4; s++) {
+				o = (w[0] >> 2 * s & m) |
+				    (w[1] >> 2 * s & m) << 2 |
+				    (w[2] >> 2 * s & m) << 4 |
+				    (w[3] >> 2 * s & m) << 6;
+				memcpy(ob, &o, 8);	/* bytes j..j+7 */
+				for (k = 0; k < 8; k++)
+					out[(j + k + 32 * s) * r4 + g] = ob[k];
+			}
 		}
-	return bad & 0x55555555u ? -1 : 0;
+	return bad & lo ? -1 : 0;
 }
 
 /* Whether int2_t2_block serves t. */
