@@ -7,10 +7,11 @@
  * nodes, initializers, inputs and outputs are built in memory, but for
  * the initializers' payloads, which are written from where they lie
  * (float weights from the mapped input, converted codes from their own
- * buffers), after the model's own fields.  Protobuf limits a message to
- * 2 GiB and external data files are not written, so larger models are
- * refused (BitNet b1.58 2B-4T, bf16 embeddings and 2-bit weights,
- * fits).
+ * buffers; large t2 tensors' INT2 codes are made block by block as they
+ * are written), after the model's own fields.  Protobuf limits a
+ * message to 2 GiB and external data files are not written, so larger
+ * models are refused (BitNet b1.58 2B-4T, bf16 embeddings and 2-bit
+ * weights, fits).
  *
  * The graph computes what model/model.c computes, with standard
  * operators: Gather for the embeddings; RMSNorm as
@@ -968,7 +969,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 			return "";
 		}
 		if (q == NULL)
-			;
+			;	/* lazy: write_int2_t2 makes the codes */
 		else if (packed && rows % 4 == 0) {
 			if ((bad = int2_transposed(t, q)) == -2) {
 				free(sc);
