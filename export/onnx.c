@@ -62,7 +62,6 @@
  * only, at the price of int8 weights in memory. */
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1408,81 +1407,24 @@ wr(FILE *f, const void *p, size_t n, struct bn_err *e)
 	return BN_OK;
 }
 
-/* write_int2_t2's converter thread: blocks of t into buf, in order,
- * done counting them; it stops at an invalid code or when told. */
-struct conv {
-	const struct bnt_map_tensor *t;
-	unsigned char *buf;
-	size_t part;		/* bytes per block */
-	uint64_t nblk, done;
-	int bad, stop;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-};
-
-static void *
-conv_main(void *arg)
-{
-	struct conv *c = arg;
-	uint64_t b;
-	int bad = 0, stop = 0;
-
-	for (b = 0; b < c->nblk && !bad && !stop; b++) {
-		bad = int2_t2_block(c->t, b, c->buf + b * c->part) != 0;
-		pthread_mutex_lock(&c->mu);
-		c->done = b + 1;
-		c->bad = bad;
-		stop = c->stop;
-		pthread_cond_signal(&c->cv);
-		pthread_mutex_unlock(&c->mu);
-	}
-	return NULL;
-}
-
-/* A t2 tensor as INT2 [n, rows], a block of 128 columns at a time: a
- * second thread converts the blocks while this one writes them (the
- * write, a copy into the page cache, costs about what converting does).
- * Without the thread, one block after the other. */
+/* A t2 tensor as INT2 [n, rows], a block of 128 columns at a time. */
 static int
 write_int2_t2(FILE *f, const struct bnt_map_tensor *t, struct bn_err *e)
 {
-	struct conv c;
-	pthread_t th;
-	uint64_t b;
-	int st = BN_OK, bad = 0;
+	size_t part = 128 * (size_t)(t->t.rows / 4);
+	uint64_t blk;
+	unsigned char *buf = malloc(part);
+	int st = BN_OK;
 
-	memset(&c, 0, sizeof c);
-	c.t = t;
-	c.part = 128 * (size_t)(t->t.rows / 4);
-	c.nblk = t->t.row_len / 128;
-	if ((c.buf = malloc(c.nblk * c.part)) == NULL)
+	if (buf == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
-	pthread_mutex_init(&c.mu, NULL);
-	pthread_cond_init(&c.cv, NULL);
-	if (pthread_create(&th, NULL, conv_main, &c) != 0) {
-		conv_main(&c);
-		th = pthread_self();
-	}
-	for (b = 0; b < c.nblk && st == BN_OK; b++) {
-		pthread_mutex_lock(&c.mu);
-		while (c.done <= b && !c.bad)
-			pthread_cond_wait(&c.cv, &c.mu);
-		bad = c.bad && c.done <= b + 1;
-		pthread_mutex_unlock(&c.mu);
-		if (bad)
+	for (blk = 0; blk < t->t.row_len / 128 && st == BN_OK; blk++)
+		if (int2_t2_block(t, blk, buf) != 0)
 			st = bn_seterr(e, BN_EFORMAT, "tensor '%s': invalid "
 			    "packed code", t->t.name);
 		else
-			st = wr(f, c.buf + b * c.part, c.part, e);
-	}
-	pthread_mutex_lock(&c.mu);
-	c.stop = 1;
-	pthread_mutex_unlock(&c.mu);
-	if (!pthread_equal(th, pthread_self()))
-		pthread_join(th, NULL);
-	pthread_mutex_destroy(&c.mu);
-	pthread_cond_destroy(&c.cv);
-	free(c.buf);
+			st = wr(f, buf, part, e);
+	free(buf);
 	return st;
 }
 
