@@ -4,7 +4,8 @@
  *                    -o OUT.bnt
  *
  * --bad-code NAME: the last byte of projection NAME holds the invalid
- * code 3 in its top field (a well-formed file whose codes are not). *
+ * code 3 in its top field (a well-formed file whose codes are not).
+ *
  * Projections are t2 with one f32 tensor scale (multiply), codes -1, 0
  * and +1 about a third each; norms are f32 ones; token_embd and output
  * are f16, small uniform values.  No tokenizer record (bnrun --bench
