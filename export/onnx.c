@@ -813,6 +813,31 @@ int2_transposed(const struct bnt_map_tensor *t, unsigned char *q)
 	return bad ? -1 : 0;
 }
 
+/* The codes of tensor t [rows, n] transposed to [n, rows] into q
+ * (zeroed): INT2, 4 per byte, when packed, else INT8.  Returns 0, -1 on
+ * an invalid code, -2 out of memory. */
+static int
+codes_transposed(const struct bnt_map_tensor *t, int packed, unsigned char *q)
+{
+	uint64_t rows = t->t.rows, n = t->t.row_len, r, c, k;
+	int v, bad = 0;
+
+	if (packed && rows % 4 == 0)
+		return int2_transposed(t, q);
+	for (r = 0; r < rows; r++)
+		for (c = 0; c < n; c++) {
+			k = c * rows + r;
+			v = code_at(t, r, c);
+			bad |= packed && v == 2;
+			if (packed)
+				q[k / 4] |= (unsigned char)((v & 3) <<
+				    2 * (k % 4));
+			else
+				q[k] = (unsigned char)(int8_t)v;
+		}
+	return bad ? -1 : 0;
+}
+
 /* Per-token int8 absmax quantization of x [.., n] (kernels' quant_i8):
  * *xq gets the codes as f32, *s the scale [.., 1]. */
 static void
@@ -962,35 +987,17 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		if (int2_t2_ok(t) && bytes >= HOLE_MIN)
 			/* made as it is written: codes checked then */
 			init_lazy_t2(g, base, dims, t, bytes);
-		else if ((q = calloc(bytes ? bytes : 1, 1)) == NULL) {
-			free(sc);
-			*st = bn_seterr(e, BN_ENOMEM, "out of memory");
-			return "";
-		}
-		if (q == NULL)
-			;	/* lazy: write_int2_t2 makes the codes */
-		else if (packed && rows % 4 == 0) {
-			if ((bad = int2_transposed(t, q)) == -2) {
+		else {
+			if ((q = calloc(bytes ? bytes : 1, 1)) == NULL ||
+			    (bad = codes_transposed(t, packed, q)) == -2) {
+				free(q);
 				free(sc);
 				*st = bn_seterr(e, BN_ENOMEM, "out of memory");
 				return "";
 			}
-		} else
-			for (r = 0; r < rows; r++)
-				for (c = 0; c < n; c++) {
-					size_t k = c * rows + r;
-
-					v = code_at(t, r, c);
-					bad |= packed && v == 2;
-					if (packed)
-						q[k / 4] |= (unsigned char)
-						    ((v & 3) << 2 * (k % 4));
-					else
-						q[k] = (unsigned char)(int8_t)v;
-				}
-		if (q != NULL)
 			init_raw(g, base, packed ? OT_INT2 : OT_INT8, dims, 2,
 			    q, bytes, q);
+		}
 		if (g->packing == BN_ONNX_INT2_MMI) {
 			/* u8 activations (code + 128, zero point 128) times
 			 * the s8 weights: MLAS's u8s8 integer GEMM, exact */
