@@ -2,9 +2,9 @@
 # bnexport(1): GGUF for llama.cpp, Hugging Face directories for
 # transformers.  The GGUF files are checked by llama.cpp itself
 # (node-llama-cpp 3.21.1 in tests/peers/llamacpp, which .ci/run installs),
-# the Hugging Face directories by our importer and an independent Python
-# reader (tests/peers/st-compare.py); transformers itself runs
-# tests/peers/hf-check.py where it is installed.
+# the Hugging Face directories by our importer, an independent Python
+# reader (tests/peers/st-compare.py) and NumPy; transformers itself ran
+# tests/interop/hf-check.py on the same bytes (tests/interop/hf-check.out).
 
 load helper
 
@@ -315,6 +315,28 @@ numpy_check() {
 	run -0 numpy_check "$BATS_TEST_TMPDIR/tiny" "$FIX/bitnet-tiny/reference.safetensors" 8e-2
 	# the check can fail: the float model is not the ternary one
 	run -1 numpy_check "$BATS_TEST_TMPDIR/austen" "$BATS_TEST_TMPDIR/at.ref" 1e-4
+}
+
+@test "hf: the exports are the bytes transformers 5.17 ran (tests/interop/hf-check.out)" {
+	# tests/interop/hf-check.out is transformers loading these five
+	# directories; if an export changes, run the check again (README there)
+	bnpack -o "$BATS_TEST_TMPDIR/tiny-bf16.bnt" "$FIX/bitnet-tiny-bf16"
+	cd "$BATS_TEST_TMPDIR"
+	for m in austen austen-t tiny; do
+		bnexport -F hf -o "$m" "$S/$m.bnt"
+	done
+	bnexport -F hf -o tiny-bf16 tiny-bf16.bnt
+	bnexport -F hf --shard-size 4M -o austen-s "$S/austen.bnt"
+	run -0 sha256sum -c "$ROOT/tests/interop/hf-check.sha256"
+	[ "${#lines[@]}" -eq 29 ]
+	# transformers' run passed every check there
+	run -0 grep -c ': ok$' "$ROOT/tests/interop/hf-check.out"
+	[ "$output" -eq 8 ]
+	run -1 grep -e FAIL -e DIFFERENT "$ROOT/tests/interop/hf-check.out"
+	# the digests can fail: a sharding of another size is other bytes
+	rm -r austen-s
+	bnexport -F hf --shard-size 5M -o austen-s "$S/austen.bnt"
+	run -1 sha256sum --quiet -c "$ROOT/tests/interop/hf-check.sha256"
 }
 
 @test "hf: a model from a GGUF (rope_style=interleaved) goes back to transformers' rows" {
