@@ -168,6 +168,27 @@ main(void)
 	CHECK(bn_f32_to_bf16(1.01171875f) == 0x3f82);
 	CHECK(bn_crc32c(0, "123456789", 9) == 0xe3069283u);
 	CHECK(bn_crc32c_sw(0, "123456789", 9) == 0xe3069283u);
+	/* long buffers (three-stream hardware path): the table's result,
+	 * at every split and length around the 3 x 4096-byte strides */
+	{
+		size_t lens[] = { 12287, 12288, 12289, 24576 + 13, 100000 };
+		unsigned char *big = malloc(100000);
+		size_t k, cut;
+
+		for (k = 0; k < 100000; k++)
+			big[k] = (unsigned char)(k * 2654435761u >> 13);
+		for (k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+			uint32_t want = bn_crc32c_sw(0, big, lens[k]);
+
+			CHECK(bn_crc32c(0, big, lens[k]) == want);
+			cut = lens[k] / 3;
+			CHECK(bn_crc32c(bn_crc32c(0, big, cut), big + cut,
+			    lens[k] - cut) == want);
+		}
+		CHECK(bn_crc32c(0, big, 100000) != bn_crc32c(0, big + 1,
+		    99999));
+		free(big);
+	}
 
 	make_tensor(&s[0], "blk.0.attn_q.weight", BN_DTYPE_T2, 4, 300,
 	    BNT_SCALE_TENSOR, 0);
