@@ -72,6 +72,7 @@
 #include "config.h"
 #include "dtype.h"
 #include "export.h"
+#include "kernels.h"
 #include "status.h"
 
 #ifndef BN_VERSION
@@ -698,89 +699,17 @@ t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
 	return bad & 0x01010101u ? -1 : 0;
 }
 
-/* Transposes the 8x8 matrix of bytes x[i] byte k (little-endian words):
- * afterwards x[k] byte i is what x[i] byte k was. */
-static void
-transpose8x8(uint64_t x[8])
-{
-	uint64_t t;
-	int i;
-
-	for (i = 0; i < 8; i += 2) {
-		t = (x[i] >> 8 ^ x[i + 1]) & 0x00ff00ff00ff00ffu;
-		x[i + 1] ^= t;
-		x[i] ^= t << 8;
-	}
-	for (i = 0; i < 8; i += i % 4 == 1 ? 3 : 1) {
-		t = (x[i] >> 16 ^ x[i + 2]) & 0x0000ffff0000ffffu;
-		x[i + 2] ^= t;
-		x[i] ^= t << 16;
-	}
-	for (i = 0; i < 4; i++) {
-		t = (x[i] >> 32 ^ x[i + 4]) & 0x00000000ffffffffu;
-		x[i + 4] ^= t;
-		x[i] ^= t << 32;
-	}
-}
-
 /* Columns 128 blk..128 blk + 127 of a t2 tensor [rows, n] (rows a
  * multiple of 4, n of 128) as INT2 [n, rows] (see int2_transposed):
- * out[0 .. 128 rows / 4), the part of the output those columns fill.
- * Byte j of the block holds columns j, j+32, j+64, j+96 in its 2-bit
- * fields.  Eight such bytes of each of rows 4g..4g+3 are read as words
- * and turned into INT2 codes (code - 1 mod 4 per field); field s of
- * the four rows' bytes j, put together low row first, is the output
- * byte at ((j + 32s) rows + 4g) / 4.  Eight groups g are done at once:
- * their words for one s, transposed as 8x8 bytes, are 8 output bytes
- * in a row for each of 8 columns.  Returns 0, -1 on code 3. */
+ * out[0 .. 128 rows / 4), the part of the output those columns fill,
+ * by the kernel table's int2_t2.  Returns 0, -1 on code 3. */
 static int
 int2_t2_block(const struct bnt_map_tensor *t, uint64_t blk, unsigned char *out)
 {
-	const uint64_t lo = 0x5555555555555555u, m = 0x0303030303030303u;
 	const struct bnt_tensor *d = &t->t;
-	uint64_t r4 = d->rows / 4, rb = d->row_bytes, g, g0, j, s, k, nl;
-	uint64_t w[4], x[4][8], bad = 0;
-	const uint8_t *p0 = (const uint8_t *)t->data + 32 * blk, *p;
-	unsigned i, ng;
 
-	for (g0 = 0; g0 < r4; g0 += ng) {
-		ng = r4 - g0 < 8 ? (unsigned)(r4 - g0) : 8;
-		for (j = 0; j < 32; j += 8) {
-			for (g = 0; g < ng; g++) {
-				p = p0 + (g0 + g) * 4 * rb + j;
-				for (i = 0; i < 4; i++) {
-					memcpy(&w[i], p + i * rb, 8);
-					bad |= w[i] & w[i] >> 1;
-					/* the low bit flips, the high bit
-					 * flips where the low bit was 0 */
-					nl = ~w[i] & lo;
-					w[i] = ((w[i] & ~lo) ^ nl << 1) | nl;
-				}
-				for (s = 0; s < 4; s++)
-					x[s][g] = (w[0] >> 2 * s & m) |
-					    (w[1] >> 2 * s & m) << 2 |
-					    (w[2] >> 2 * s & m) << 4 |
-					    (w[3] >> 2 * s & m) << 6;
-			}
-			for (s = 0; s < 4; s++) {
-				unsigned char *o = out + (j + 32 * s) * r4 + g0;
-				unsigned char b[8];
-
-				if (ng == 8) {
-					transpose8x8(x[s]);
-					for (k = 0; k < 8; k++)
-						memcpy(o + k * r4, &x[s][k], 8);
-					continue;
-				}
-				for (g = 0; g < ng; g++) {	/* the last few */
-					memcpy(b, &x[s][g], 8);
-					for (k = 0; k < 8; k++)
-						o[k * r4 + g] = b[k];
-				}
-			}
-		}
-	}
-	return bad & lo ? -1 : 0;
+	return bn_k->int2_t2((const uint8_t *)t->data + 32 * blk,
+	    d->row_bytes, d->rows / 4, out, d->rows / 4) ? -1 : 0;
 }
 
 /* Whether int2_t2_block serves t. */

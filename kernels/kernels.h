@@ -66,7 +66,20 @@ struct bn_kernels {
 	float (*dot_f32)(const float *a, const float *b, size_t n);
 	/* y[i] += a * x[i] (fmaf), for attention's weighted sum of V. */
 	void (*axpy_f32)(float *y, float a, const float *x, size_t n);
+
+	/* One 128-column block of t2 rows as ONNX's INT2, transposed (the
+	 * ONNX export): w points at the block in row 0, rows 4 * groups.
+	 * out[c * ld + g], c in [0, 128), g in [0, groups): the codes of
+	 * column c in rows 4g .. 4g + 3, low row first, each as 2-bit two's
+	 * complement (value = code - 1).  Returns nonzero if a code was 3
+	 * (invalid; the output is then unspecified). */
+	int (*int2_t2)(const uint8_t *w, size_t row_bytes, size_t groups,
+	    uint8_t *out, size_t ld);
 };
+
+/* ref's int2_t2, for tables without their own */
+int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,
+    uint8_t *out, size_t ld);
 
 extern const struct bn_kernels bn_kernels_ref;
 extern const struct bn_kernels bn_kernels_avx2;	/* x86-64 builds only */

@@ -18,6 +18,7 @@
 #include "dtype.h"
 #include "err.h"
 #include "export.h"
+#include "kernels.h"
 #include "parse.h"
 #include "status.h"
 #include "version.h"
@@ -624,6 +625,9 @@ main(int argc, char *argv[])
 
 	bn_setprogname(argv[0]);
 	parse_args(argc, argv, &o);
+	if (bn_kernels_init(NULL) != 0)
+		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
+		    "CPU", getenv("BN_KERNEL"));
 	name = bn_display_name(o.input);
 	open_model(&o, &m, name);
 	if (o.format == FMT_GGUF)

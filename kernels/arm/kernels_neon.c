@@ -536,6 +536,7 @@ const struct bn_kernels bn_kernels_neon = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
+	.int2_t2 = bn_int2_t2_ref,
 };
 
 /* The same table with the sdot int8 kernels. */
@@ -550,4 +551,5 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
+	.int2_t2 = bn_int2_t2_ref,
 };

@@ -170,6 +170,88 @@ matvec_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
+/* Transposes the 8x8 matrix of bytes x[i] byte k (little-endian words):
+ * afterwards x[k] byte i is what x[i] byte k was. */
+static void
+transpose8x8(uint64_t x[8])
+{
+	uint64_t t;
+	int i;
+
+	for (i = 0; i < 8; i += 2) {
+		t = (x[i] >> 8 ^ x[i + 1]) & 0x00ff00ff00ff00ffu;
+		x[i + 1] ^= t;
+		x[i] ^= t << 8;
+	}
+	for (i = 0; i < 8; i += i % 4 == 1 ? 3 : 1) {
+		t = (x[i] >> 16 ^ x[i + 2]) & 0x0000ffff0000ffffu;
+		x[i + 2] ^= t;
+		x[i] ^= t << 16;
+	}
+	for (i = 0; i < 4; i++) {
+		t = (x[i] >> 32 ^ x[i + 4]) & 0x00000000ffffffffu;
+		x[i + 4] ^= t;
+		x[i] ^= t << 32;
+	}
+}
+
+/* Byte j of a block holds columns j, j+32, j+64, j+96 in its 2-bit
+ * fields.  Eight such bytes of each of rows 4g..4g+3 are read as words
+ * and turned into INT2 codes (code - 1 mod 4 per field); field s of the
+ * four rows' bytes j, put together low row first, is out[(j + 32s) ld
+ * + g].  Eight groups are done at once: their words for one s,
+ * transposed as 8x8 bytes, are 8 output bytes in a row for each of 8
+ * columns. */
+int
+bn_int2_t2_ref(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
+    size_t ld)
+{
+	const uint64_t lo = 0x5555555555555555u, m = 0x0303030303030303u;
+	uint64_t w[4], x[4][8], bad = 0, nl;
+	size_t g0, g, j, s, k;
+	const uint8_t *p;
+	unsigned i, ng;
+
+	for (g0 = 0; g0 < groups; g0 += ng) {
+		ng = groups - g0 < 8 ? (unsigned)(groups - g0) : 8;
+		for (j = 0; j < 32; j += 8) {
+			for (g = 0; g < ng; g++) {
+				p = w0 + (g0 + g) * 4 * rb + j;
+				for (i = 0; i < 4; i++) {
+					memcpy(&w[i], p + i * rb, 8);
+					bad |= w[i] & w[i] >> 1;
+					/* the low bit flips, the high bit
+					 * flips where the low bit was 0 */
+					nl = ~w[i] & lo;
+					w[i] = ((w[i] & ~lo) ^ nl << 1) | nl;
+				}
+				for (s = 0; s < 4; s++)
+					x[s][g] = (w[0] >> 2 * s & m) |
+					    (w[1] >> 2 * s & m) << 2 |
+					    (w[2] >> 2 * s & m) << 4 |
+					    (w[3] >> 2 * s & m) << 6;
+			}
+			for (s = 0; s < 4; s++) {
+				uint8_t *o = out + (j + 32 * s) * ld + g0;
+				unsigned char b[8];
+
+				if (ng == 8) {
+					transpose8x8(x[s]);
+					for (k = 0; k < 8; k++)
+						memcpy(o + k * ld, &x[s][k], 8);
+					continue;
+				}
+				for (g = 0; g < ng; g++) {	/* the last few */
+					memcpy(b, &x[s][g], 8);
+					for (k = 0; k < 8; k++)
+						o[k * ld + g] = b[k];
+				}
+			}
+		}
+	}
+	return (bad & lo) != 0;
+}
+
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
 	.name = "ref",
@@ -181,4 +263,5 @@ const struct bn_kernels bn_kernels_ref = {
 	.rmsnorm = rmsnorm_ref,
 	.dot_f32 = dot_f32_ref,
 	.axpy_f32 = axpy_f32_ref,
+	.int2_t2 = bn_int2_t2_ref,
 };

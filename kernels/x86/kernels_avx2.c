@@ -647,6 +647,99 @@ matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
+/* ref's int2_t2 on whole 32-byte blocks: the same code conversion, then
+ * a 4x4 transpose of 2-bit fields (row i field s -> row s field i) by
+ * two delta swaps, then eight groups' vectors for a field transposed as
+ * four 8x8 byte matrices at once, one per 64-bit lane: lane q of vector
+ * k holds the 8 output bytes of column 8q + k + 32s.  The last groups
+ * (fewer than 8) go to ref. */
+static int
+int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
+    size_t ld)
+{
+	const __m256i lo = _mm256_set1_epi8(0x55), m33 = _mm256_set1_epi8(0x33);
+	const __m256i m0f = _mm256_set1_epi8(0x0f);
+	const __m256i b8 = _mm256_set1_epi64x(0x00ff00ff00ff00ff);
+	const __m256i b16 = _mm256_set1_epi64x(0x0000ffff0000ffff);
+	const __m256i b32 = _mm256_set1_epi64x(0x00000000ffffffff);
+	__m256i bad = _mm256_setzero_si256(), x[4][8], v[4], a, nl, t;
+	size_t g0, g;
+	unsigned i, s, k;
+
+	for (g0 = 0; g0 + 8 <= groups; g0 += 8) {
+		for (g = 0; g < 8; g++) {
+			const uint8_t *p = w0 + (g0 + g) * 4 * rb;
+
+			for (i = 0; i < 4; i++) {
+				a = _mm256_loadu_si256((const __m256i *)(p +
+				    i * rb));
+				bad = _mm256_or_si256(bad, _mm256_and_si256(a,
+				    _mm256_srli_epi64(a, 1)));
+				nl = _mm256_andnot_si256(a, lo);
+				v[i] = _mm256_or_si256(_mm256_xor_si256(
+				    _mm256_andnot_si256(lo, a),
+				    _mm256_slli_epi64(nl, 1)), nl);
+			}
+			for (i = 0; i < 4; i += 2) {	/* 2-bit fields */
+				t = _mm256_and_si256(_mm256_xor_si256(
+				    _mm256_srli_epi64(v[i], 2), v[i + 1]), m33);
+				v[i + 1] = _mm256_xor_si256(v[i + 1], t);
+				v[i] = _mm256_xor_si256(v[i],
+				    _mm256_slli_epi64(t, 2));
+			}
+			for (i = 0; i < 2; i++) {	/* nibbles */
+				t = _mm256_and_si256(_mm256_xor_si256(
+				    _mm256_srli_epi64(v[i], 4), v[i + 2]), m0f);
+				v[i + 2] = _mm256_xor_si256(v[i + 2], t);
+				v[i] = _mm256_xor_si256(v[i],
+				    _mm256_slli_epi64(t, 4));
+			}
+			for (s = 0; s < 4; s++)
+				x[s][g] = v[s];
+		}
+		for (s = 0; s < 4; s++) {
+			__m256i *y = x[s];
+			uint8_t *o = out + 32 * s * ld + g0;
+
+			for (k = 0; k < 8; k += 2) {
+				t = _mm256_and_si256(_mm256_xor_si256(
+				    _mm256_srli_epi64(y[k], 8), y[k + 1]), b8);
+				y[k + 1] = _mm256_xor_si256(y[k + 1], t);
+				y[k] = _mm256_xor_si256(y[k],
+				    _mm256_slli_epi64(t, 8));
+			}
+			for (k = 0; k < 8; k += k % 4 == 1 ? 3 : 1) {
+				t = _mm256_and_si256(_mm256_xor_si256(
+				    _mm256_srli_epi64(y[k], 16), y[k + 2]), b16);
+				y[k + 2] = _mm256_xor_si256(y[k + 2], t);
+				y[k] = _mm256_xor_si256(y[k],
+				    _mm256_slli_epi64(t, 16));
+			}
+			for (k = 0; k < 4; k++) {
+				t = _mm256_and_si256(_mm256_xor_si256(
+				    _mm256_srli_epi64(y[k], 32), y[k + 4]), b32);
+				y[k + 4] = _mm256_xor_si256(y[k + 4], t);
+				y[k] = _mm256_xor_si256(y[k],
+				    _mm256_slli_epi64(t, 32));
+			}
+			for (k = 0; k < 8; k++) {
+				__m128i l = _mm256_castsi256_si128(y[k]);
+				__m128i h = _mm256_extracti128_si256(y[k], 1);
+
+				_mm_storel_epi64((__m128i *)(o + k * ld), l);
+				_mm_storeh_pd((double *)(o + (8 + k) * ld),
+				    _mm_castsi128_pd(l));
+				_mm_storel_epi64((__m128i *)(o + (16 + k) * ld),
+				    h);
+				_mm_storeh_pd((double *)(o + (24 + k) * ld),
+				    _mm_castsi128_pd(h));
+			}
+		}
+	}
+	return !_mm256_testz_si256(bad, lo) | (g0 < groups &&
+	    bn_int2_t2_ref(w0 + g0 * 4 * rb, rb, groups - g0, out + g0, ld));
+}
+
 const struct bn_kernels bn_kernels_avx2 = {
 	.matvec_i8 = matvec_i8_avx2,
 	.name = "avx2",
@@ -658,4 +751,5 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
+	.int2_t2 = int2_t2_avx2,
 };

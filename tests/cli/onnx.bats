@@ -129,6 +129,20 @@ peer() {
 	cmp "$BATS_TEST_TMPDIR/m.onnx" "$BATS_TEST_TMPDIR/g.onnx"
 }
 
+@test "every kernel path writes the same INT2 bytes; an unknown one exits 69" {
+	# (t_kernels covers row counts that are not a multiple of 32)
+	"$BUILDDIR/tests/mkrandmodel" --shape tiny -o "$BATS_TEST_TMPDIR/r.bnt"
+	for m in "$S/tiny.bnt" "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/r.bnt"; do
+		BN_KERNEL=ref bnexport -F onnx -o "$BATS_TEST_TMPDIR/ref.onnx" "$m"
+		bnexport -F onnx -o "$BATS_TEST_TMPDIR/best.onnx" "$m"
+		cmp "$BATS_TEST_TMPDIR/ref.onnx" "$BATS_TEST_TMPDIR/best.onnx"
+		rm "$BATS_TEST_TMPDIR"/*.onnx
+	done
+	run -69 --separate-stderr env BN_KERNEL=$FOREIGN bnexport -F onnx -o "$BATS_TEST_TMPDIR/x.onnx" "$S/tiny.bnt"
+	[ "$stderr" = "bnexport: BN_KERNEL=$FOREIGN: not available on this CPU" ]
+	[ ! -e "$BATS_TEST_TMPDIR/x.onnx" ]
+}
+
 @test "the check fails when the logits differ: a wrong model is caught" {
 	need_peer
 	onnx_export "$S/austen-t.bnt" "$BATS_TEST_TMPDIR/m.onnx"

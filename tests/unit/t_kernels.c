@@ -270,6 +270,52 @@ same_f(const float *a, const float *b, size_t n)
 
 static const struct bn_kernels *K, *R = &bn_kernels_ref;
 
+/* int2_t2 on random codes, groups groups (4 rows each), out[c * ld + g]
+ * with ld > groups (the gap must stay): against the definition, element
+ * by element (K == R), or against ref.  bad: put a code 3 in (both
+ * must say so). */
+static int
+cmp_int2(const struct bn_kernels *k, size_t groups, int bad)
+{
+	size_t rows = 4 * groups, rb = 32 + (size_t)(rnd() % 2) * 32;
+	size_t ld = groups + rnd() % 5, r, c, i;
+	uint8_t *w = xmalloc(rows * rb + 1), *o1 = xmalloc(128 * ld + 1);
+	uint8_t *o2 = xmalloc(128 * ld + 1), v, want;
+	int ok = 1, b1, b2;
+
+	for (i = 0; i < rows * rb; i++)
+		w[i] = (uint8_t)(rnd() % 3 | rnd() % 3 << 2 | rnd() % 3 << 4 |
+		    rnd() % 3 << 6);
+	if (bad && rows > 0)
+		w[(rnd() % rows) * rb + rnd() % 32] |= (uint8_t)(3 << 2 *
+		    (rnd() % 4));
+	memset(o1, 0xa5, 128 * ld);
+	memset(o2, 0xa5, 128 * ld);
+	b2 = k->int2_t2(w, rb, groups, o2, ld);
+	if (k == R) {	/* the definition */
+		b1 = 0;
+		for (c = 0; c < 128; c++)
+			for (r = 0; r < rows; r++) {
+				v = w[r * rb + c % 32] >> 2 * (c / 32) & 3;
+				b1 |= v == 3;
+				want = (uint8_t)((v - 1) & 3);
+				if (r % 4 == 0)
+					o1[c * ld + r / 4] = 0;
+				o1[c * ld + r / 4] |= (uint8_t)(want << 2 *
+				    (r % 4));
+			}
+	} else
+		b1 = R->int2_t2(w, rb, groups, o1, ld);
+	ok &= (b1 != 0) == (b2 != 0) && (b2 != 0) == (bad && rows > 0);
+	if (!bad)	/* else the output is unspecified */
+		ok &= memcmp(o1, o2, 128 * ld) == 0;
+	if (!ok)
+		fprintf(stderr, "%s int2_t2 groups %zu bad %d differs\n",
+		    k->name, groups, bad);
+	free(w), free(o1), free(o2);
+	return ok;
+}
+
 static int
 cmp_matf(int dtype, size_t n, size_t rows, size_t T, int big, int off)
 {
@@ -396,6 +442,10 @@ test_table(void)
 
 	for (n = 0; n <= 72; n++)
 		CHECK(cmp_vec(n, (int)(n % 2), (int)(n % 3 == 0)));
+	for (n = 0; n <= 40; n++)	/* whole eights and the rest */
+		CHECK(cmp_int2(K, n, (int)(n % 7 == 3)));
+	CHECK(cmp_int2(K, 384, 0));
+	CHECK(cmp_int2(K, 384 + 5, 1));
 	for (n = 100; n < 5000; n += 997) {
 		CHECK(cmp_vec(n, 0, 0));
 		CHECK(cmp_vec(n, 1, 1));
@@ -543,6 +593,9 @@ main(void)
 	CHECK(bn_kernels_init("") == 0);
 	test_ref_float();
 	test_ref_int();
+	for (have = 0; have <= 20; have++)
+		CHECK(cmp_int2(R, (size_t)have, have % 5 == 2));
+	CHECK(cmp_int2(R, 96 + 3, 0));
 	test_pool();
 	have = bn_kernels_init("avx2") == 0;
 #if defined(__x86_64__)
