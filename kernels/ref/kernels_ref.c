@@ -170,29 +170,30 @@ matvec_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
+/* Delta swap: the bits of *a at mask << sh trade places with the bits
+ * of *b at mask. */
+static void
+dswap(uint64_t *a, uint64_t *b, int sh, uint64_t mask)
+{
+	uint64_t t = (*a >> sh ^ *b) & mask;
+
+	*b ^= t;
+	*a ^= t << sh;
+}
+
 /* Transposes the 8x8 matrix of bytes x[i] byte k (little-endian words):
  * afterwards x[k] byte i is what x[i] byte k was. */
 static void
 transpose8x8(uint64_t x[8])
 {
-	uint64_t t;
 	int i;
 
-	for (i = 0; i < 8; i += 2) {
-		t = (x[i] >> 8 ^ x[i + 1]) & 0x00ff00ff00ff00ffu;
-		x[i + 1] ^= t;
-		x[i] ^= t << 8;
-	}
-	for (i = 0; i < 8; i += i % 4 == 1 ? 3 : 1) {
-		t = (x[i] >> 16 ^ x[i + 2]) & 0x0000ffff0000ffffu;
-		x[i + 2] ^= t;
-		x[i] ^= t << 16;
-	}
-	for (i = 0; i < 4; i++) {
-		t = (x[i] >> 32 ^ x[i + 4]) & 0x00000000ffffffffu;
-		x[i + 4] ^= t;
-		x[i] ^= t << 32;
-	}
+	for (i = 0; i < 8; i += 2)
+		dswap(&x[i], &x[i + 1], 8, 0x00ff00ff00ff00ffu);
+	for (i = 0; i < 8; i += i % 4 == 1 ? 3 : 1)
+		dswap(&x[i], &x[i + 2], 16, 0x0000ffff0000ffffu);
+	for (i = 0; i < 4; i++)
+		dswap(&x[i], &x[i + 4], 32, 0x00000000ffffffffu);
 }
 
 /* Byte j of a block holds columns j, j+32, j+64, j+96 in its 2-bit

@@ -647,6 +647,18 @@ matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
+/* Delta swap: the bits of *a at mask << sh trade places with the bits
+ * of *b at mask, in each 64-bit lane. */
+AI void
+dswap(__m256i *a, __m256i *b, int sh, __m256i mask)
+{
+	__m256i t = _mm256_and_si256(_mm256_xor_si256(_mm256_srli_epi64(*a,
+	    sh), *b), mask);
+
+	*b = _mm256_xor_si256(*b, t);
+	*a = _mm256_xor_si256(*a, _mm256_slli_epi64(t, sh));
+}
+
 /* ref's int2_t2 on whole 32-byte blocks: the same code conversion, then
  * a 4x4 transpose of 2-bit fields (row i field s -> row s field i) by
  * two delta swaps, then eight groups' vectors for a field transposed as
@@ -662,7 +674,7 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 	const __m256i b8 = _mm256_set1_epi64x(0x00ff00ff00ff00ff);
 	const __m256i b16 = _mm256_set1_epi64x(0x0000ffff0000ffff);
 	const __m256i b32 = _mm256_set1_epi64x(0x00000000ffffffff);
-	__m256i bad = _mm256_setzero_si256(), x[4][8], v[4], a, nl, t;
+	__m256i bad = _mm256_setzero_si256(), x[4][8], v[4], a, nl;
 	size_t g0, g;
 	unsigned i, s, k;
 
@@ -680,20 +692,10 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 				    _mm256_andnot_si256(lo, a),
 				    _mm256_slli_epi64(nl, 1)), nl);
 			}
-			for (i = 0; i < 4; i += 2) {	/* 2-bit fields */
-				t = _mm256_and_si256(_mm256_xor_si256(
-				    _mm256_srli_epi64(v[i], 2), v[i + 1]), m33);
-				v[i + 1] = _mm256_xor_si256(v[i + 1], t);
-				v[i] = _mm256_xor_si256(v[i],
-				    _mm256_slli_epi64(t, 2));
-			}
-			for (i = 0; i < 2; i++) {	/* nibbles */
-				t = _mm256_and_si256(_mm256_xor_si256(
-				    _mm256_srli_epi64(v[i], 4), v[i + 2]), m0f);
-				v[i + 2] = _mm256_xor_si256(v[i + 2], t);
-				v[i] = _mm256_xor_si256(v[i],
-				    _mm256_slli_epi64(t, 4));
-			}
+			dswap(&v[0], &v[1], 2, m33);	/* 2-bit fields */
+			dswap(&v[2], &v[3], 2, m33);
+			dswap(&v[0], &v[2], 4, m0f);	/* nibbles */
+			dswap(&v[1], &v[3], 4, m0f);
 			for (s = 0; s < 4; s++)
 				x[s][g] = v[s];
 		}
@@ -701,27 +703,12 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 			__m256i *y = x[s];
 			uint8_t *o = out + 32 * s * ld + g0;
 
-			for (k = 0; k < 8; k += 2) {
-				t = _mm256_and_si256(_mm256_xor_si256(
-				    _mm256_srli_epi64(y[k], 8), y[k + 1]), b8);
-				y[k + 1] = _mm256_xor_si256(y[k + 1], t);
-				y[k] = _mm256_xor_si256(y[k],
-				    _mm256_slli_epi64(t, 8));
-			}
-			for (k = 0; k < 8; k += k % 4 == 1 ? 3 : 1) {
-				t = _mm256_and_si256(_mm256_xor_si256(
-				    _mm256_srli_epi64(y[k], 16), y[k + 2]), b16);
-				y[k + 2] = _mm256_xor_si256(y[k + 2], t);
-				y[k] = _mm256_xor_si256(y[k],
-				    _mm256_slli_epi64(t, 16));
-			}
-			for (k = 0; k < 4; k++) {
-				t = _mm256_and_si256(_mm256_xor_si256(
-				    _mm256_srli_epi64(y[k], 32), y[k + 4]), b32);
-				y[k + 4] = _mm256_xor_si256(y[k + 4], t);
-				y[k] = _mm256_xor_si256(y[k],
-				    _mm256_slli_epi64(t, 32));
-			}
+			for (k = 0; k < 8; k += 2)
+				dswap(&y[k], &y[k + 1], 8, b8);
+			for (k = 0; k < 8; k += k % 4 == 1 ? 3 : 1)
+				dswap(&y[k], &y[k + 2], 16, b16);
+			for (k = 0; k < 4; k++)
+				dswap(&y[k], &y[k + 4], 32, b32);
 			for (k = 0; k < 8; k++) {
 				__m128i l = _mm256_castsi256_si128(y[k]);
 				__m128i h = _mm256_extracti128_si256(y[k], 1);
