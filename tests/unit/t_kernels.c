@@ -271,7 +271,7 @@ same_f(const float *a, const float *b, size_t n)
 static const struct bn_kernels *K, *R = &bn_kernels_ref;
 
 /* int2_t2 on random codes, groups groups (4 rows each), out[c * ld + g]
- * with ld > groups (the gap must stay): against the definition, element
+ * with ld >= groups (bytes past groups must stay): against the definition, element
  * by element (K == R), or against ref.  bad: put a code 3 in (both
  * must say so). */
 static int
@@ -586,6 +586,7 @@ test_pool(void)
 int
 main(void)
 {
+	size_t g;
 	int have;
 
 	CHECK(bn_kernels_init("ref") == 0 && bn_k == &bn_kernels_ref);
@@ -593,8 +594,8 @@ main(void)
 	CHECK(bn_kernels_init("") == 0);
 	test_ref_float();
 	test_ref_int();
-	for (have = 0; have <= 20; have++)
-		CHECK(cmp_int2(R, (size_t)have, have % 5 == 2));
+	for (g = 0; g <= 20; g++)
+		CHECK(cmp_int2(R, g, g % 5 == 2));
 	CHECK(cmp_int2(R, 96 + 3, 0));
 	test_pool();
 	have = bn_kernels_init("avx2") == 0;
