@@ -710,16 +710,13 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 			for (k = 0; k < 4; k++)
 				dswap(&y[k], &y[k + 4], 32, b32);
 			for (k = 0; k < 8; k++) {
-				__m128i l = _mm256_castsi256_si128(y[k]);
-				__m128i h = _mm256_extracti128_si256(y[k], 1);
+				uint64_t q[4];	/* unaligned stores via memcpy */
 
-				_mm_storel_epi64((__m128i *)(o + k * ld), l);
-				_mm_storeh_pd((double *)(o + (8 + k) * ld),
-				    _mm_castsi128_pd(l));
-				_mm_storel_epi64((__m128i *)(o + (16 + k) * ld),
-				    h);
-				_mm_storeh_pd((double *)(o + (24 + k) * ld),
-				    _mm_castsi128_pd(h));
+				_mm256_storeu_si256((__m256i *)q, y[k]);
+				memcpy(o + k * ld, &q[0], 8);
+				memcpy(o + (8 + k) * ld, &q[1], 8);
+				memcpy(o + (16 + k) * ld, &q[2], 8);
+				memcpy(o + (24 + k) * ld, &q[3], 8);
 			}
 		}
 	}
