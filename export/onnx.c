@@ -722,18 +722,19 @@ int2_t2_ok(const struct bnt_map_tensor *t)
 
 /* The codes of a packed tensor [rows, n] (rows a multiple of 4) as
  * INT2 [n, rows]: element (r, c) at index c * rows + r, 4 per byte, low
- * bits first, two's complement.  A tile of up to 64 rows is decoded at a
- * time, so each column's bytes of the tile are written together.
- * Returns 0, -1 on an invalid code, -2 out of memory. */
+ * bits first, two's complement.  t2 (n a multiple of 128, as linear()
+ * requires of packed codes) goes through the kernel a block at a time;
+ * t3 and b1 a tile of up to 64 rows at a time, so each column's bytes
+ * of the tile are written together.  Returns 0, -1 on an invalid code,
+ * -2 out of memory. */
 #define TILE 64
 
 static int
 int2_transposed(const struct bnt_map_tensor *t, unsigned char *q)
 {
 	const struct bnt_tensor *d = &t->t;
-	uint64_t rows = d->rows, n = d->row_len, r0, r, c, j, tr;
+	uint64_t rows = d->rows, n = d->row_len, r0, r, c, tr;
 	int8_t *e;
-	const uint8_t *p, *b;
 	unsigned char *o;
 	int bad = 0;
 
@@ -746,26 +747,9 @@ int2_transposed(const struct bnt_map_tensor *t, unsigned char *q)
 		return -2;
 	for (r0 = 0; r0 < rows; r0 += TILE) {
 		tr = rows - r0 < TILE ? rows - r0 : TILE;
-		for (r = 0; r < tr; r++) {
-			int8_t *er = e + r * n;
-
-			p = (const uint8_t *)t->data + (r0 + r) * d->row_bytes;
-			if (d->dtype != BN_DTYPE_T2) {
-				for (c = 0; c < n; c++)
-					er[c] = (int8_t)code_at(t, r0 + r, c);
-				continue;
-			}
-			for (c = 0; c < n; c += 128)	/* a t2 block */
-				for (b = p + c / 4, j = 0; j < 32; j++) {
-					er[c + j] = (int8_t)((b[j] & 3) - 1);
-					er[c + j + 32] = (int8_t)((b[j] >> 2 &
-					    3) - 1);
-					er[c + j + 64] = (int8_t)((b[j] >> 4 &
-					    3) - 1);
-					er[c + j + 96] = (int8_t)((b[j] >> 6) -
-					    1);
-				}
-		}
+		for (r = 0; r < tr; r++)
+			for (c = 0; c < n; c++)
+				e[r * n + c] = (int8_t)code_at(t, r0 + r, c);
 		for (c = 0; c < n; c++) {
 			o = q + (c * rows + r0) / 4;
 			for (r = 0; r < tr; r += 4) {
