@@ -32,6 +32,7 @@ COMMON_SRC = $(sort $(wildcard common/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
 EXPORT_SRC = $(sort $(wildcard export/*.c))
 MODEL_SRC = $(sort $(wildcard model/*.c))
+INSPECT_SRC = $(sort $(wildcard inspect/*.c))
 # SIMD kernels for the target only: kernels/x86/ on x86-64,
 # kernels/arm/ on aarch64, neither elsewhere
 KERNEL_SRC = $(sort $(wildcard kernels/*.c kernels/ref/*.c \
@@ -44,10 +45,12 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o) $(IMPORT_SRC:%.c=$(BUILD)/%.o) \
 	$(EXPORT_SRC:%.c=$(BUILD)/%.o)
 KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
+INSPECT_OBJ = $(INSPECT_SRC:%.c=$(BUILD)/%.o)
 LIBCOMMON = $(BUILD)/libcommon.a
 LIBKERNELS = $(BUILD)/libkernels.a
 LIBMODEL = $(BUILD)/libmodel.a
-LIBS = $(LIBMODEL) $(LIBKERNELS) $(LIBCOMMON)
+LIBINSPECT = $(BUILD)/libinspect.a
+LIBS = $(LIBINSPECT) $(LIBMODEL) $(LIBKERNELS) $(LIBCOMMON)
 
 BINS = $(TOOLS:%=$(BINDIR)/%)
 UNIT = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -82,6 +85,10 @@ $(LIBCOMMON): $(COMMON_OBJ)
 $(LIBMODEL): $(MODEL_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(MODEL_OBJ)
+
+$(LIBINSPECT): $(INSPECT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(INSPECT_OBJ)
 
 $(LIBKERNELS): $(KERNEL_OBJ)
 	@rm -f $@

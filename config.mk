@@ -9,7 +9,7 @@ CROSS =
 CC = $(CROSS)$(if $(CROSS),gcc,cc)
 AR = $(CROSS)ar
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L -DBN_VERSION=\"$(VERSION)\" \
-	-Icommon -Iimport -Iexport -Ikernels -Imodel
+	-Icommon -Iimport -Iexport -Ikernels -Imodel -Iinspect
 CFLAGS = -std=c11 -O2 -g -ffp-contract=off -Wall -Wextra -Wpedantic \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes
 LDFLAGS =

@@ -1164,23 +1164,31 @@ bnt_map_find(const struct bnt_map *m, const char *name)
 	return NULL;
 }
 
-void
-bnt_map_row_f32(const struct bnt_map_tensor *t, uint64_t r, float *out)
+int
+bnt_tensor_row_f32(const struct bnt_tensor *t, const void *data,
+    const void *scales, uint64_t r, float *out)
 {
-	const unsigned char *p = (const unsigned char *)t->data +
-	    r * t->t.row_bytes;
+	const unsigned char *p = (const unsigned char *)data +
+	    r * t->row_bytes;
 	uint64_t c;
 	float s;
 
-	bn_row_to_f32(t->t.dtype, p, t->t.row_len, out);
-	if (t->t.scale_kind == BNT_SCALE_NONE)
-		return;
-	for (c = 0; c < t->t.row_len; c++) {
-		s = bnt_tensor_scale(&t->t, t->scales,
-		    bnt_scale_index(&t->t, r, c));
-		out[c] = t->t.scale_flags & BNT_SCALE_DIV ? out[c] / s :
+	if (bn_row_to_f32(t->dtype, p, t->row_len, out) != 0)
+		return -1;
+	if (t->scale_kind == BNT_SCALE_NONE)
+		return 0;
+	for (c = 0; c < t->row_len; c++) {
+		s = bnt_tensor_scale(t, scales, bnt_scale_index(t, r, c));
+		out[c] = t->scale_flags & BNT_SCALE_DIV ? out[c] / s :
 		    out[c] * s;
 	}
+	return 0;
+}
+
+int
+bnt_map_row_f32(const struct bnt_map_tensor *t, uint64_t r, float *out)
+{
+	return bnt_tensor_row_f32(&t->t, t->data, t->scales, r, out);
 }
 
 int

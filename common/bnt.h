@@ -189,10 +189,14 @@ int bnt_map_open(struct bnt_map *m, const char *path, unsigned flags,
     struct bn_err *e);
 const struct bnt_map_tensor *bnt_map_find(const struct bnt_map *m,
     const char *name);
-/* Row r of a mapped tensor as f32 values (float types widened, codes
- * times their scale, or divided by it with BNT_SCALE_DIV); out holds
- * row_len values. */
-void bnt_map_row_f32(const struct bnt_map_tensor *t, uint64_t r, float *out);
+/* The one row dequantizer: row r of tensor t, whose rows start at data
+ * and scales at scales, as f32 values (float types widened, codes times
+ * their scale, or divided by it with BNT_SCALE_DIV); out holds row_len
+ * values.  0, or -1 on an invalid code. */
+int bnt_tensor_row_f32(const struct bnt_tensor *t, const void *data,
+    const void *scales, uint64_t r, float *out);
+/* The same for a mapped tensor. */
+int bnt_map_row_f32(const struct bnt_map_tensor *t, uint64_t r, float *out);
 /* One scale per row when the tensor's scales allow it: out[r] for each
  * row (1 for a tensor without scales).  0, or -1 if the scales vary
  * within a row, or one is 0 or not finite. */

@@ -666,3 +666,64 @@ bn_json_type_name(int type)
 		return "?";
 	return names[type];
 }
+
+/* ---- writing ---- */
+
+/* s[0..n) as a JSON string through put(ctx, bytes, len). */
+static void
+escape(const char *s, size_t n, void (*put)(void *, const char *, size_t),
+    void *ctx)
+{
+	size_t i, run = 0;
+	unsigned char c;
+	char u[8];
+
+	put(ctx, "\"", 1);
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		put(ctx, s + run, i - run);
+		run = i + 1;
+		if (c == '"')
+			put(ctx, "\\\"", 2);
+		else if (c == '\\')
+			put(ctx, "\\\\", 2);
+		else if (c == '\n')
+			put(ctx, "\\n", 2);
+		else if (c == '\t')
+			put(ctx, "\\t", 2);
+		else if (c == '\r')
+			put(ctx, "\\r", 2);
+		else {
+			snprintf(u, sizeof u, "\\u%04x", c);
+			put(ctx, u, 6);
+		}
+	}
+	put(ctx, s + run, n - run);
+	put(ctx, "\"", 1);
+}
+
+static void
+put_buf(void *ctx, const char *p, size_t n)
+{
+	bn_buf_put(ctx, p, n);
+}
+
+static void
+put_file(void *ctx, const char *p, size_t n)
+{
+	fwrite(p, 1, n, ctx);
+}
+
+void
+bn_json_put_str(struct bn_buf *b, const char *s, size_t n)
+{
+	escape(s, n, put_buf, b);
+}
+
+void
+bn_json_fput_str(FILE *fp, const char *s)
+{
+	escape(s, strlen(s), put_file, fp);
+}

@@ -16,8 +16,10 @@
 #define BN_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
+#include "mem.h"
 #include "status.h"
 
 #define BN_JSON_MAX_DEPTH 256
@@ -71,5 +73,12 @@ int bn_json_i64(const struct bn_json *v, int64_t *out);
 int bn_json_u64(const struct bn_json *v, uint64_t *out);
 /* "null", "false", ..., "object"; "?" for a bad type. */
 const char *bn_json_type_name(int type);
+
+/* The one JSON string writer: s[0..n) quoted, with '"', '\\', \n, \r
+ * and \t escaped short and other control characters as \u00XX; other
+ * bytes go as they are (the caller checked UTF-8 where it matters). */
+void bn_json_put_str(struct bn_buf *b, const char *s, size_t n);
+/* The same to a stream, for a NUL-terminated s. */
+void bn_json_fput_str(FILE *fp, const char *s);
 
 #endif

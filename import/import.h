@@ -70,10 +70,4 @@ int bn_import_tokenizer_json(const struct bn_file *f, struct bn_vocab *v,
 int bn_import_bnt(const struct bn_file *f, struct bn_sink *s,
     struct bn_err *e);
 
-/* Hugging Face tensor names -> bnt names (llama.cpp's GGUF names:
- * model.layers.3.self_attn.q_proj.weight -> blk.3.attn_q.weight).
- * Unknown names are copied unchanged.  Returns 0, or -1 if out is too
- * small. */
-int bn_name_from_hf(const char *hf, char *out, size_t size);
-
 #endif

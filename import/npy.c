@@ -12,6 +12,7 @@
 #include "dtype.h"
 #include "fileset.h"
 #include "import.h"
+#include "roles.h"
 #include "mem.h"
 #include "status.h"
 

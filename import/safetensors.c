@@ -7,6 +7,7 @@
 #include "dtype.h"
 #include "json.h"
 #include "mem.h"
+#include "roles.h"
 #include "safetensors.h"
 
 #define ST_MAX_HEADER (100u * 1000 * 1000)	/* bytes of JSON header */

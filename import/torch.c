@@ -14,6 +14,7 @@
 #include "dtype.h"
 #include "fileset.h"
 #include "import.h"
+#include "roles.h"
 #include "mem.h"
 #include "pickle.h"
 #include "status.h"
