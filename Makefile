@@ -29,6 +29,7 @@ endif
 TOOLS = $(sort $(basename $(notdir $(wildcard tools/*.c))))
 
 COMMON_SRC = $(sort $(wildcard common/*.c))
+TOOLLIB_SRC = $(sort $(wildcard tools/lib/*.c))
 IMPORT_SRC = $(sort $(wildcard import/*.c))
 EXPORT_SRC = $(sort $(wildcard export/*.c))
 MODEL_SRC = $(sort $(wildcard model/*.c))
@@ -41,28 +42,44 @@ KERNEL_SRC = $(sort $(wildcard kernels/*.c kernels/ref/*.c \
 UNIT_SRC = $(sort $(wildcard tests/unit/t_*.c))
 GEN_SRC = $(sort $(wildcard tests/gen/*.c))
 
-COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o) $(IMPORT_SRC:%.c=$(BUILD)/%.o) \
-	$(EXPORT_SRC:%.c=$(BUILD)/%.o)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(BUILD)/%.o)
 KERNEL_OBJ = $(KERNEL_SRC:%.c=$(BUILD)/%.o)
+IMPORT_OBJ = $(IMPORT_SRC:%.c=$(BUILD)/%.o)
+EXPORT_OBJ = $(EXPORT_SRC:%.c=$(BUILD)/%.o)
 MODEL_OBJ = $(MODEL_SRC:%.c=$(BUILD)/%.o)
 INSPECT_OBJ = $(INSPECT_SRC:%.c=$(BUILD)/%.o)
+TOOLLIB_OBJ = $(TOOLLIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ = $(COMMON_OBJ) $(KERNEL_OBJ) $(IMPORT_OBJ) $(EXPORT_OBJ) \
+	$(MODEL_OBJ) $(INSPECT_OBJ) $(TOOLLIB_OBJ)
 LIBCOMMON = $(BUILD)/libcommon.a
 LIBKERNELS = $(BUILD)/libkernels.a
+LIBIMPORT = $(BUILD)/libimport.a
+LIBEXPORT = $(BUILD)/libexport.a
 LIBMODEL = $(BUILD)/libmodel.a
 LIBINSPECT = $(BUILD)/libinspect.a
-LIBS = $(LIBINSPECT) $(LIBMODEL) $(LIBKERNELS) $(LIBCOMMON)
+# the tools' own helpers (diagnostics, output files, --version): they
+# print and exit, so no library links them
+LIBTOOL = $(BUILD)/libtool.a
+# The floors, top to bottom (README, "Architecture"): a library uses
+# only the libraries after it, so one pass of the linker resolves them.
+# import and export share a floor and do not use each other.  make
+# check-floors checks it with nm.
+FLOORS = $(LIBINSPECT) $(LIBMODEL) $(LIBEXPORT):$(LIBIMPORT) $(LIBKERNELS) \
+	$(LIBCOMMON)
+LIBS = $(LIBINSPECT) $(LIBMODEL) $(LIBEXPORT) $(LIBIMPORT) $(LIBKERNELS) \
+	$(LIBCOMMON)
 
 BINS = $(TOOLS:%=$(BINDIR)/%)
 UNIT = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 GEN = $(GEN_SRC:tests/gen/%.c=$(BUILD)/tests/%)
 MAN = $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
 
-all: $(BINS) $(UNIT) $(GEN)
+all: $(BINS) $(UNIT) $(GEN) $(BUILD)/tests/floors
 
 .SECONDARY:
 
 .PHONY: all check check-mpi check-unit check-cli lint install uninstall clean fuzz bench \
-	check-arm64 check-arm64-run
+	check-arm64 check-arm64-run check-floors
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -82,6 +99,18 @@ $(LIBCOMMON): $(COMMON_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(COMMON_OBJ)
 
+$(LIBKERNELS): $(KERNEL_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(KERNEL_OBJ)
+
+$(LIBIMPORT): $(IMPORT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(IMPORT_OBJ)
+
+$(LIBEXPORT): $(EXPORT_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(EXPORT_OBJ)
+
 $(LIBMODEL): $(MODEL_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(MODEL_OBJ)
@@ -90,13 +119,13 @@ $(LIBINSPECT): $(INSPECT_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $(INSPECT_OBJ)
 
-$(LIBKERNELS): $(KERNEL_OBJ)
+$(LIBTOOL): $(TOOLLIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $(KERNEL_OBJ)
+	$(AR) rcs $@ $(TOOLLIB_OBJ)
 
-$(BINDIR)/%: $(BUILD)/tools/%.o $(LIBS)
+$(BINDIR)/%: $(BUILD)/tools/%.o $(LIBTOOL) $(LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBTOOL) $(LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	@mkdir -p $(@D)
@@ -105,6 +134,17 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 $(BUILD)/tests/%: $(BUILD)/tests/gen/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+# the floors check as a test make check runs (tests/floors.sh): libtool.a
+# sits on top of them all, so no library may call a tool's helper
+$(BUILD)/tests/floors: tests/floors.sh Makefile
+	@mkdir -p $(@D)
+	printf '#!/bin/sh\nexec sh tests/floors.sh %s %s\n' '$(NM)' \
+	    '$(LIBTOOL) $(FLOORS)' >$@
+	chmod +x $@
+
+check-floors: $(BUILD)/tests/floors $(LIBTOOL) $(LIBS)
+	@./$(BUILD)/tests/floors
 
 # make check-mpi: bnquant --train across processes (needs mpicc and
 # mpirun: libopenmpi-dev, openmpi-bin); its own tree, one closing tally
@@ -126,8 +166,8 @@ check-arm64-run: $(BINS) $(BUILD)/tests/t_kernels $(BUILD)/tests/t_train
 
 # make check: unit tests, BATS suites, man-page lint; one closing tally
 check: all
-	@BUILD=$(BUILD) BINDIR=$(BINDIR) UNIT="$(UNIT)" MAN="$(MAN)" \
-	    sh tests/run.sh
+	@BUILD=$(BUILD) BINDIR=$(BINDIR) UNIT="$(UNIT) $(BUILD)/tests/floors" \
+	    MAN="$(MAN)" sh tests/run.sh
 
 lint:
 	mandoc -Tlint -Wwarning $(MAN)
@@ -196,7 +236,7 @@ deps:
 	    "and the npm packages of tests/peers (npm ci: see .ci/run)" >&2
 
 ifneq ($(filter demo check deps,$(MAKECMDGOALS)),)
-$(COMMON_OBJ) $(KERNEL_OBJ) $(MODEL_OBJ) $(TOOLS:%=$(BUILD)/tools/%.o) \
+$(LIB_OBJ) $(TOOLS:%=$(BUILD)/tools/%.o) \
     $(UNIT_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:%.c=$(BUILD)/%.o): | deps
 endif
 .PHONY: demo deps
@@ -204,8 +244,10 @@ endif
 bench: all
 	sh bench/pack
 
+# every tree this Makefile makes, and only those
 clean:
-	rm -rf build build-san bin build-arm64 build-arm64-san bin-arm64
+	rm -rf build bin build-san build-mpi build-arm64 build-arm64-san \
+	    build-arm64-mpi bin-arm64 build-fuzz build-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -8,8 +8,9 @@ MANPREFIX = $(PREFIX)/share/man
 CROSS =
 CC = $(CROSS)$(if $(CROSS),gcc,cc)
 AR = $(CROSS)ar
+NM = $(CROSS)nm
 CPPFLAGS = -D_POSIX_C_SOURCE=200809L -DBN_VERSION=\"$(VERSION)\" \
-	-Icommon -Iimport -Iexport -Ikernels -Imodel -Iinspect
+	-Icommon -Iimport -Iexport -Ikernels -Imodel -Iinspect -Itools/lib
 CFLAGS = -std=c11 -O2 -g -ffp-contract=off -Wall -Wextra -Wpedantic \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes
 LDFLAGS =
