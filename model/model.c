@@ -72,12 +72,10 @@ ternarize(struct bn_linear *l, const struct bnt_map_tensor *t,
 	}
 	for (r = 0; r < rows; r++)
 		bnt_map_row_f32(t, r, v + r * n);
-	s = bn_ternary_scale(v, rows * n);
-	memset(w, 0x55, rows * (n / 4));
-	for (r = 0; r < rows; r++) {
-		bn_ternary_codes(v + r * n, n, s, w + r * (n / 4), 0);
+	bn_quant_tensor(v, rows, n, &(struct bn_quant){ .kind =
+	    BN_QUANT_TERNARY, .codes = w, .row_bytes = n / 4, .scales = &s });
+	for (r = 0; r < rows; r++)
 		l->owned_scale[r] = s;
-	}
 	free(v);
 	l->kind = BN_LIN_T2;
 	l->owned = w;

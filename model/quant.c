@@ -1,5 +1,6 @@
 /* quant.c: post-training quantizers. */
 #include <math.h>
+#include <string.h>
 
 #include "dtype.h"
 #include "quant.h"
@@ -57,4 +58,68 @@ bn_binary_codes(const float *w, size_t n, float alpha, uint8_t *row,
 		else
 			row[k / 8] &= (uint8_t)~(1u << (k % 8));
 	}
+}
+
+/* The statistic of the n elements w: s (ternary) or beta and alpha,
+ * stored at scope si. */
+static void
+stat(const float *w, size_t n, const struct bn_quant *q, size_t si,
+    float *s, float *a)
+{
+	*a = 0;
+	if (q->kind == BN_QUANT_BINARY)
+		bn_binary_stats(w, n, a, s);
+	else
+		*s = bn_ternary_scale(w, n);
+	if (q->scales != NULL)
+		q->scales[si] = *s;
+	if (q->alphas != NULL)
+		q->alphas[si] = *a;
+}
+
+/* The dequantized values of n elements w with statistic s, a. */
+static void
+values(const float *w, size_t n, int kind, float s, float a, float *val)
+{
+	size_t i;
+	float v;
+
+	for (i = 0; i < n; i++)
+		if (kind == BN_QUANT_BINARY)
+			val[i] = w[i] - a > 0 ? s : -s;
+		else {
+			v = nearbyintf(w[i] * s);
+			v = v > 1 ? 1 : v < -1 ? -1 : v;
+			val[i] = v / s;
+		}
+}
+
+void
+bn_quant_tensor(const float *w, size_t rows, size_t cols,
+    const struct bn_quant *q)
+{
+	size_t block = q->block ? q->block : cols, r, c, si = 0;
+	float s = 0, a = 0;
+
+	if (q->codes != NULL)
+		memset(q->codes, q->kind == BN_QUANT_BINARY ? 0 : 0x55,
+		    rows * q->row_bytes);
+	if (q->block == 0)
+		stat(w, rows * cols, q, si, &s, &a);
+	for (r = 0; r < rows; r++)
+		for (c = 0; c < cols; c += block) {
+			const float *p = w + r * cols + c;
+
+			if (q->block != 0)
+				stat(p, block, q, si++, &s, &a);
+			if (q->codes != NULL && q->kind == BN_QUANT_BINARY)
+				bn_binary_codes(p, block, a,
+				    q->codes + r * q->row_bytes, c);
+			else if (q->codes != NULL)
+				bn_ternary_codes(p, block, s,
+				    q->codes + r * q->row_bytes, c);
+			if (q->values != NULL)
+				values(p, block, q->kind, s, a,
+				    q->values + r * cols + c);
+		}
 }

@@ -20,4 +20,30 @@ void bn_binary_stats(const float *w, size_t n, float *alpha, float *beta);
 void bn_binary_codes(const float *w, size_t n, float alpha, uint8_t *row,
     size_t off);
 
+enum bn_quant_kind {
+	BN_QUANT_TERNARY = 0,	/* absmean: codes t2, value t / s */
+	BN_QUANT_BINARY		/* sign: codes b1, value code * beta */
+};
+
+/* What to quantize a tensor into; a NULL pointer is not written. */
+struct bn_quant {
+	int kind;		/* enum bn_quant_kind */
+	size_t block;		/* scope: 0 the tensor, else that many elements
+				 * of a row (cols: one per row); it divides
+				 * cols */
+	uint8_t *codes;		/* packed rows (t2 or b1) of row_bytes each;
+				 * the bytes after a row's codes hold code 0
+				 * (t2) or zero bits (b1) */
+	size_t row_bytes;
+	float *scales;		/* one per scope: ternary s, binary beta */
+	float *alphas;		/* one per scope: binary alpha */
+	float *values;		/* rows * cols dequantized values */
+};
+
+/* Quantize the rows x cols floats w (row major) with one statistic per
+ * scope, as q says: the one quantizer of whole tensors that the loader,
+ * the trainer and bnquant share. */
+void bn_quant_tensor(const float *w, size_t rows, size_t cols,
+    const struct bn_quant *q);
+
 #endif

@@ -517,28 +517,12 @@ quant_weights(struct bn_train *t)
 
 	for (i = 0; i < t->np; i++) {
 		const struct bn_tparam *p = &t->p[i];
-		const float *w = t->w + p->off;
-		float *q = t->wq + p->off;
-		size_t n = p->rows * p->cols, k;
 
-		if (!p->quant)
-			continue;
-		if (t->quant == BN_TQ_TERNARY) {
-			float s = bn_ternary_scale(w, n);
-
-			for (k = 0; k < n; k++) {
-				float v = nearbyintf(w[k] * s);
-
-				v = v > 1 ? 1 : v < -1 ? -1 : v;
-				q[k] = v / s;
-			}
-		} else {
-			float alpha, beta;
-
-			bn_binary_stats(w, n, &alpha, &beta);
-			for (k = 0; k < n; k++)
-				q[k] = w[k] - alpha > 0 ? beta : -beta;
-		}
+		if (p->quant)
+			bn_quant_tensor(t->w + p->off, p->rows, p->cols,
+			    &(struct bn_quant){ .kind = t->quant ==
+			    BN_TQ_TERNARY ? BN_QUANT_TERNARY : BN_QUANT_BINARY,
+			    .values = t->wq + p->off });
 	}
 }
 

@@ -349,10 +349,9 @@ quantize(const struct opts *o, const struct bnt_record *rec,
 	const struct bnt_tensor *in = &rec->tensor;
 	struct bnt_tensor t = *in;
 	struct bn_err e = { "" };
-	uint64_t r, c, len, scope;
-	float *v, *sc, s = 0, a = 0;
+	uint64_t r, len;
+	float *v, *sc;
 	uint8_t *q;
-	size_t si = 0;
 	int st;
 
 	t.dtype = o->binary ? BN_DTYPE_B1 : BN_DTYPE_T2;
@@ -364,40 +363,18 @@ quantize(const struct opts *o, const struct bnt_record *rec,
 		bn_errx(EX_DATAERR, "%s: %s", name, e.msg);
 	len = in->row_len;
 	v = malloc((in->nelem ? in->nelem : 1) * sizeof *v);
-	q = calloc(t.data_bytes ? t.data_bytes : 1, 1);
+	q = malloc(t.data_bytes ? t.data_bytes : 1);
 	sc = malloc((t.nscales ? t.nscales : 1) * sizeof *sc);
 	if (v == NULL || q == NULL || sc == NULL)
 		bn_errx(EX_OSERR, "out of memory");
-	if (!o->binary)
-		memset(q, 0x55, t.data_bytes);	/* t2 padding: code 0 */
 	for (r = 0; r < in->rows; r++)
 		bn_row_to_f32(in->dtype, rec->data + r * in->row_bytes, len,
 		    v + r * len);
-	scope = o->scale_kind == BNT_SCALE_BLOCK ? o->block : len;
-	if (o->scale_kind == BNT_SCALE_TENSOR) {
-		if (o->binary) {
-			bn_binary_stats(v, in->nelem, &a, &s);
-		} else
-			s = bn_ternary_scale(v, in->nelem);
-		sc[si++] = s;
-	}
-	for (r = 0; r < in->rows; r++)
-		for (c = 0; c < len; c += scope) {
-			const float *p = v + r * len + c;
-			uint8_t *row = q + r * t.row_bytes;
-
-			if (o->scale_kind != BNT_SCALE_TENSOR) {
-				if (o->binary)
-					bn_binary_stats(p, scope, &a, &s);
-				else
-					s = bn_ternary_scale(p, scope);
-				sc[si++] = s;
-			}
-			if (o->binary)
-				bn_binary_codes(p, scope, a, row, c);
-			else
-				bn_ternary_codes(p, scope, s, row, c);
-		}
+	bn_quant_tensor(v, in->rows, len, &(struct bn_quant){ .kind =
+	    o->binary ? BN_QUANT_BINARY : BN_QUANT_TERNARY, .block =
+	    o->scale_kind == BNT_SCALE_BLOCK ? o->block :
+	    o->scale_kind == BNT_SCALE_ROW ? len : 0, .codes = q,
+	    .row_bytes = t.row_bytes, .scales = sc });
 	if (o->verbose)
 		bn_warnx("%s: %s, %llu scales", t.name,
 		    bn_dtype_traits(t.dtype)->name,

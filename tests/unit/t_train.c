@@ -3,8 +3,8 @@
  *     transposition and awkward sizes; the same bits with 1 and 3
  *     threads and with the ref and AVX2 micro-kernels;
  *   - every layer's backward in model/layers.inc, instantiated in
- *     double, against central finite differences of its forward;
- *   - the quantizers on the worked examples of the HF 1.58-bit blog. */
+ *     double, against central finite differences of its forward
+ *     (the quantizers' tests are in t_quant.c). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,8 +13,6 @@
 #include "check.h"
 #include "gemm.h"
 #include "kernels.h"
-#include "quant.h"
-#include "dtype.h"
 
 static double
 ddot(const double *a, const double *b, size_t n)
@@ -341,36 +339,6 @@ test_loss(int kd, double alpha, double tau)
 	}
 }
 
-/* HF "Fine-tuning LLMs to 1.58bit": W -> codes, X -> int8 */
-static void
-test_quant(void)
-{
-	static const float W[9] = { 0.8f, -0.5f, 1.2f, -1.5f, 0.4f, -0.9f,
-	    1.3f, -0.7f, 0.2f };
-	static const int code[9] = { 1, -1, 1, -1, 0, -1, 1, -1, 0 };
-	static const float X[3][3] = { { 1.0f, -0.6f, 0.7f },
-	    { -0.9f, 0.4f, -1.2f }, { 0.8f, -0.5f, 0.3f } };
-	static const int8_t q8[3][3] = { { 127, -76, 89 }, { -95, 42, -127 },
-	    { 127, -79, 48 } };
-	uint8_t row[16];
-	int8_t q[3];
-	float s = bn_ternary_scale(W, 9);
-	int i, r, ok = 1;
-
-	CHECK(fabsf(1.0f / s - 0.8333333f) < 1e-6f);
-	memset(row, 0x55, sizeof row);
-	bn_ternary_codes(W, 9, s, row, 0);
-	for (i = 0; i < 9; i++)
-		ok &= bn_t2_get(row, (uint64_t)i) == code[i];
-	CHECK(ok);
-	for (r = 0, ok = 1; r < 3; r++) {
-		bn_k->quant_i8(X[r], q, 3);
-		for (i = 0; i < 3; i++)
-			ok &= q[i] == q8[r][i];
-	}
-	CHECK(ok);
-}
-
 int
 main(void)
 {
@@ -408,6 +376,5 @@ main(void)
 	test_loss(0, 1, 1);
 	test_loss(1, 0.5, 1);
 	test_loss(1, 0.3, 2.5);
-	test_quant();
 	return check_done();
 }
