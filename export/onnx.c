@@ -1,9 +1,8 @@
 /* onnx.c: bnt(5) model -> ONNX graph for ONNX Runtime (export.h).
  *
- * The file is protobuf (onnx.proto, proto2), written by the small
- * encoder below: varints, fixed32 floats and length-delimited fields.
- * Each nested message is encoded in place and its length inserted when
- * it ends, so one message is a single growing buffer.  The graph's
+ * The file is protobuf (onnx.proto, proto2), written by the encoder of
+ * pb.h: each nested message is encoded in place and its length inserted
+ * when it ends, so one message is a single growing buffer.  The graph's
  * nodes, initializers, inputs and outputs are built in memory, but for
  * the initializers' payloads, which are written from where they lie
  * (float weights from the mapped input, converted codes from their own
@@ -37,18 +36,8 @@
  *   BN_ONNX_DQ_INT2 DequantizeLinear of the INT2 initializer, scale 1,
  *                   then MatMul (opset 25).
  * All three are exact: integer sums, then bnrun's scale arithmetic.
- * Measured with onnxruntime-node 1.30.0 (CPU EP, 1 thread, graph
- * optimization "basic"; a shared 2-core AVX-512 VNNI machine, all rows
- * from one run, a loaded one) on a random ternary model of 700M
- * parameters (tests/gen/mkrandmodel --shape 700m: 595M ternary weights,
- * f16 embeddings and head), KV-cache export:
- *
- *                       file bytes   resident  decode/token  10-token prompt
- *   INT2 MatMulInteger  347,276,152   1.40 GB      165 ms          218 ms
- *   MatMulNBits bits=2  347,752,664   1.00 GB     4571 ms         4329 ms
- *     + mlas.use_lut_gemm=1           1.00 GB       73 ms          371 ms
- *   INT2 Dequantize     347,261,168   3.60 GB     2168 ms         4966 ms
- *   (bnrun, same model, same run:                  25 ms          121 ms)
+ * bench/README.md ("ONNX packings") has the measurements, with ONNX
+ * Runtime, of file size, memory, decode and prompt times of each.
  *
  * ONNX Runtime constant-folds the Cast (and DequantizeLinear) of an
  * initializer at load: INT2 weights become INT8 (1 byte each) for
@@ -73,6 +62,7 @@
 #include "dtype.h"
 #include "export.h"
 #include "kernels.h"
+#include "pb.h"
 #include "status.h"
 
 #ifndef BN_VERSION
@@ -89,140 +79,6 @@ enum {
 enum { OA_FLOAT = 1, OA_INT = 2, OA_STRING = 3, OA_INTS = 7 };
 
 #define PB_MAX ((size_t)INT32_MAX)	/* protobuf's 2 GiB message limit */
-
-/* ---- the protobuf encoder ---- */
-
-struct pb {
-	unsigned char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void
-pb_raw(struct pb *b, const void *p, size_t n)
-{
-	unsigned char *q;
-	size_t cap;
-
-	if (b->oom)
-		return;
-	if (n > SIZE_MAX / 2 - b->n) {
-		b->oom = 1;
-		return;
-	}
-	if (b->n + n > b->cap) {
-		cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n)
-			cap *= 2;
-		if ((q = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	if (n > 0)
-		memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
-static size_t
-pb_varint_enc(unsigned char *c, uint64_t v)
-{
-	size_t k = 0;
-
-	while (v >= 0x80) {
-		c[k++] = (unsigned char)(v | 0x80);
-		v >>= 7;
-	}
-	c[k++] = (unsigned char)v;
-	return k;
-}
-
-static void
-pb_varint(struct pb *b, uint64_t v)
-{
-	unsigned char c[10];
-
-	pb_raw(b, c, pb_varint_enc(c, v));
-}
-
-/* wire types: 0 varint, 2 length-delimited, 5 fixed32 */
-static void
-pb_tag(struct pb *b, unsigned field, unsigned wire)
-{
-	pb_varint(b, (uint64_t)field << 3 | wire);
-}
-
-/* int32/int64/enum fields: negative values take ten bytes */
-static void
-pb_int(struct pb *b, unsigned field, int64_t v)
-{
-	pb_tag(b, field, 0);
-	pb_varint(b, (uint64_t)v);
-}
-
-static void
-pb_float(struct pb *b, unsigned field, float f)
-{
-	unsigned char c[4];
-	uint32_t u;
-
-	memcpy(&u, &f, 4);
-	c[0] = (unsigned char)u;
-	c[1] = (unsigned char)(u >> 8);
-	c[2] = (unsigned char)(u >> 16);
-	c[3] = (unsigned char)(u >> 24);
-	pb_tag(b, field, 5);
-	pb_raw(b, c, 4);
-}
-
-static void
-pb_bytes(struct pb *b, unsigned field, const void *p, size_t n)
-{
-	pb_tag(b, field, 2);
-	pb_varint(b, n);
-	pb_raw(b, p, n);
-}
-
-static void
-pb_str(struct pb *b, unsigned field, const char *s)
-{
-	pb_bytes(b, field, s, strlen(s));
-}
-
-/* Open a nested message: returns where its body starts. */
-static size_t
-pb_begin(struct pb *b, unsigned field)
-{
-	pb_tag(b, field, 2);
-	return b->n;
-}
-
-/* Close it: insert the body's length in front of the body. */
-static void
-pb_end(struct pb *b, size_t start)
-{
-	unsigned char c[10];
-	size_t len, k;
-
-	if (b->oom)
-		return;
-	len = b->n - start;
-	k = pb_varint_enc(c, len);
-	pb_raw(b, c, k);		/* grow by k bytes */
-	if (b->oom)
-		return;
-	memmove(b->p + start + k, b->p + start, len);
-	memcpy(b->p + start, c, k);
-}
-
-static void
-pb_free(struct pb *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
 
 /* ---- the graph builder ---- */
 
@@ -702,7 +558,14 @@ t2_to_nbits(const uint8_t *p, uint64_t n, uint8_t *out)
 /* Columns 128 blk..128 blk + 127 of a t2 tensor [rows, n] (rows a
  * multiple of 4, n of 128) as INT2 [n, rows] (see int2_transposed):
  * out[0 .. 128 rows / 4), the part of the output those columns fill,
- * by the kernel table's int2_t2.  Returns 0, -1 on code 3. */
+ * by the kernel table's int2_t2.  Returns 0, -1 on code 3.
+ *
+ * The transpose is a kernel because it is the export's hot loop (it
+ * bounds the export's throughput: bench/README.md), so it has a plain-C
+ * reference and an AVX2 version chosen at start-up like every other.
+ * export/ sits above kernels/ in the floors (README, "Architecture";
+ * the Makefile's LIBS), so calling the table from here is a use of a
+ * lower floor; bn_k points to the reference until bn_kernels_init. */
 static int
 int2_t2_block(const struct bnt_map_tensor *t, uint64_t blk, unsigned char *out)
 {
