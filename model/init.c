@@ -36,6 +36,7 @@
 #include "init.h"
 #include "mem.h"
 #include "rng.h"
+#include "roles.h"
 
 /* ---- the generator ---- */
 
@@ -44,12 +45,6 @@ struct rng {
 	double spare;
 	int has_spare;
 };
-
-static uint64_t
-xoshiro(struct rng *r)
-{
-	return bn_rng_next(&r->x);
-}
 
 static void
 rng_seed(struct rng *r, uint64_t seed)
@@ -115,8 +110,8 @@ rng_normal(struct rng *r)
 		r->has_spare = 0;
 		return r->spare;
 	}
-	u1 = (double)((xoshiro(r) >> 11) + 1) * 0x1p-53;
-	u2 = (double)(xoshiro(r) >> 11) * 0x1p-53;
+	u1 = (double)((bn_rng_next(&r->x) >> 11) + 1) * 0x1p-53;
+	u2 = (double)(bn_rng_next(&r->x) >> 11) * 0x1p-53;
 	rad = sqrt(-2 * det_log(u1));
 	det_cossin(u2, &c, &s);
 	r->spare = rad * s;
@@ -358,56 +353,56 @@ put_config(struct bnt_writer *w, const struct bn_init_opts *o,
 	return st;
 }
 
+/* Role id of layer l, present in the architecture: ones for a norm,
+ * N(0, std^2) for the rest; the embedding's pad row zero. */
+static int
+put_role(struct bnt_writer *w, struct rng *r, int id, int l,
+    const struct bn_dims *d, int64_t pad, struct bn_err *e)
+{
+	const struct bn_role *ro = &bn_roles[id];
+	uint64_t rows, cols;
+	char nm[64];
+
+	bn_role_shape(id, d, &rows, &cols);
+	bn_role_name(id, l, nm, sizeof nm);
+	if (rows == 0)
+		return put_tensor(w, r, nm, cols, 0, 0, -1, e);
+	return put_tensor(w, r, nm, rows, cols, ro->kind != BN_ROLE_NORM,
+	    ro->kind == BN_ROLE_EMBED ? pad : -1, e);
+}
+
+/* The tensors in the order of the table (roles.h): the top ones before
+ * the layers, each layer's, the top ones after. */
 int
 bn_init_model(struct bnt_writer *w, const struct bn_init_opts *o,
     const struct bn_vocab *vocab, struct bn_err *e)
 {
-	uint64_t V = vocab->n_tokens, H = (uint64_t)o->hidden;
-	uint64_t F = (uint64_t)o->ffn, hd = H / (uint64_t)o->heads;
-	uint64_t Q = hd * (uint64_t)o->heads, KV = hd * (uint64_t)o->kv_heads;
-	int bitnet = o->arch == BN_ARCH_BITNET, i, st;
+	uint64_t H = (uint64_t)o->hidden, hd = H / (uint64_t)o->heads;
+	int64_t pad = vocab_id(vocab, BN_VOC_PAD);
+	int bitnet = o->arch == BN_ARCH_BITNET, i, id, j, end, st;
+	struct bn_dims d;
 	struct rng r;
-	char nm[64];
 
+	d.d[BN_DIM_NONE] = 0;
+	d.d[BN_DIM_VOCAB] = vocab->n_tokens;
+	d.d[BN_DIM_HIDDEN] = H;
+	d.d[BN_DIM_Q] = hd * (uint64_t)o->heads;
+	d.d[BN_DIM_KV] = hd * (uint64_t)o->kv_heads;
+	d.d[BN_DIM_FFN] = (uint64_t)o->ffn;
 	if ((st = put_config(w, o, vocab, e)) != BN_OK)
 		return st;
 	if ((st = bnt_write_tokenizer(w, vocab)) != BN_OK)
 		return bn_seterr(e, st, "%s", bnt_writer_error(w));
 	rng_seed(&r, o->seed);
-	if ((st = put_tensor(w, &r, "token_embd.weight", V, H, 1,
-	    vocab_id(vocab, BN_VOC_PAD), e)) != BN_OK)
-		return st;
-	for (i = 0; i < o->layers; i++) {
-#define NM(s) (snprintf(nm, sizeof nm, "blk.%d." s, i), nm)
-		if ((st = put_tensor(w, &r, NM("attn_norm.weight"), H, 0, 0,
-		    -1, e)) ||
-		    (st = put_tensor(w, &r, NM("attn_q.weight"), Q, H, 1, -1,
-		    e)) ||
-		    (st = put_tensor(w, &r, NM("attn_k.weight"), KV, H, 1, -1,
-		    e)) ||
-		    (st = put_tensor(w, &r, NM("attn_v.weight"), KV, H, 1, -1,
-		    e)) ||
-		    (bitnet && (st = put_tensor(w, &r,
-		    NM("attn_sub_norm.weight"), Q, 0, 0, -1, e))) ||
-		    (st = put_tensor(w, &r, NM("attn_output.weight"), H, Q, 1,
-		    -1, e)) ||
-		    (st = put_tensor(w, &r, NM("ffn_norm.weight"), H, 0, 0, -1,
-		    e)) ||
-		    (st = put_tensor(w, &r, NM("ffn_gate.weight"), F, H, 1, -1,
-		    e)) ||
-		    (st = put_tensor(w, &r, NM("ffn_up.weight"), F, H, 1, -1,
-		    e)) ||
-		    (bitnet && (st = put_tensor(w, &r,
-		    NM("ffn_sub_norm.weight"), F, 0, 0, -1, e))) ||
-		    (st = put_tensor(w, &r, NM("ffn_down.weight"), H, F, 1, -1,
-		    e)))
-			return st;
-#undef NM
+	for (id = 0; id < BN_R_COUNT; id = end) {
+		for (end = id + 1; bn_roles[id].layer && end < BN_R_COUNT &&
+		    bn_roles[end].layer; end++)
+			;
+		for (i = 0; i < (bn_roles[id].layer ? o->layers : 1); i++)
+			for (j = id; j < end; j++)
+				if (bn_role_present(j, o->arch, bitnet) &&
+				    (st = put_role(w, &r, j, i, &d, pad, e)))
+					return st;
 	}
-	if ((st = put_tensor(w, &r, "output_norm.weight", H, 0, 0, -1, e)))
-		return st;
-	if (!bitnet && (st = put_tensor(w, &r, "output.weight", V, H, 1, -1,
-	    e)))
-		return st;
 	return BN_OK;
 }

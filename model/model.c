@@ -1,5 +1,6 @@
 /* model.c: bind a bnt(5) model in place and run its forward pass. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "mem.h"
 #include "model.h"
 #include "quant.h"
+#include "roles.h"
 
 /* ---- binding tensors ---- */
 
@@ -208,6 +210,34 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 	return to_float(l, t, e);
 }
 
+/* Where each per-layer role binds in struct bn_layer: a struct bn_vec
+ * for a norm, a struct bn_linear for a projection. */
+static const size_t layer_off[BN_R_COUNT] = {
+	[BN_R_ATTN_NORM] = offsetof(struct bn_layer, attn_norm),
+	[BN_R_ATTN_Q] = offsetof(struct bn_layer, q),
+	[BN_R_ATTN_K] = offsetof(struct bn_layer, k),
+	[BN_R_ATTN_V] = offsetof(struct bn_layer, v),
+	[BN_R_ATTN_SUB_NORM] = offsetof(struct bn_layer, attn_sub_norm),
+	[BN_R_ATTN_OUTPUT] = offsetof(struct bn_layer, o),
+	[BN_R_FFN_NORM] = offsetof(struct bn_layer, ffn_norm),
+	[BN_R_FFN_GATE] = offsetof(struct bn_layer, gate),
+	[BN_R_FFN_UP] = offsetof(struct bn_layer, up),
+	[BN_R_FFN_SUB_NORM] = offsetof(struct bn_layer, ffn_sub_norm),
+	[BN_R_FFN_DOWN] = offsetof(struct bn_layer, down),
+};
+
+static struct bn_linear *
+layer_lin(struct bn_layer *L, int id)
+{
+	return (struct bn_linear *)(void *)((char *)L + layer_off[id]);
+}
+
+static struct bn_vec *
+layer_vec(struct bn_layer *L, int id)
+{
+	return (struct bn_vec *)(void *)((char *)L + layer_off[id]);
+}
+
 static void
 free_linear(struct bn_linear *l)
 {
@@ -261,20 +291,14 @@ bn_model_quantize_head(struct bn_model *m, struct bn_err *e)
 void
 bn_model_close(struct bn_model *m)
 {
-	int i;
+	int i, id;
 
 	if (m->layer != NULL)
-		for (i = 0; i < m->c.layers; i++) {
-			struct bn_layer *L = &m->layer[i];
-
-			free_linear(&L->q);
-			free_linear(&L->k);
-			free_linear(&L->v);
-			free_linear(&L->o);
-			free_linear(&L->gate);
-			free_linear(&L->up);
-			free_linear(&L->down);
-		}
+		for (i = 0; i < m->c.layers; i++)
+			for (id = 0; id < BN_R_COUNT; id++)
+				if (bn_roles[id].layer && bn_role_is_proj(id))
+					free_linear(layer_lin(&m->layer[i],
+					    id));
 	free(m->layer);
 	free_linear(&m->head);
 	bnt_map_close(&m->map);
@@ -293,9 +317,10 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 {
 	const struct bnt_map_tensor *t;
 	struct bn_config *c = &m->c;
+	struct bn_dims d;
 	char name[64];
-	size_t H, Q, KV;
-	int i, st, bl;
+	uint64_t rows, cols;
+	int i, id, st, bl;
 
 	memset(m, 0, sizeof *m);
 	if ((st = bnt_map_open(&m->map, path, 0, e)) != BN_OK)
@@ -307,63 +332,59 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 	}
 	if ((st = bn_config_from_kv(c, &m->map.config, e)) != BN_OK)
 		goto fail;
-	H = (size_t)c->hidden;
-	Q = (size_t)c->heads * (size_t)c->head_dim;
-	KV = (size_t)c->kv_heads * (size_t)c->head_dim;
+	bn_dims_from_config(&d, c);
 	bl = flags & BN_MODEL_NOQUANT ? -1 : c->bitlinear;
-	if ((t = find(m, "token_embd.weight", e)) == NULL) {
+	bn_role_name(BN_R_TOKEN_EMBD, 0, name, sizeof name);
+	bn_role_shape(BN_R_TOKEN_EMBD, &d, &rows, &cols);
+	if ((t = find(m, name, e)) == NULL) {
 		st = BN_EFORMAT;
 		goto fail;
 	}
-	if ((st = shape2(t, (size_t)c->vocab, H, e)) != BN_OK)
+	if ((st = shape2(t, (size_t)rows, (size_t)cols, e)) != BN_OK)
 		goto fail;
 	if (!bn_dtype_traits(t->t.dtype)->is_float ||
 	    t->t.dtype == BN_DTYPE_F64) {
-		st = bn_seterr(e, BN_EUNSUPPORTED, "token_embd.weight: type %s "
-		    "is not supported for embeddings",
+		st = bn_seterr(e, BN_EUNSUPPORTED, "%s: type %s is not "
+		    "supported for embeddings", name,
 		    bn_dtype_traits(t->t.dtype)->name);
 		goto fail;
 	}
 	m->embd = t->data;
 	m->embd_dtype = t->t.dtype;
 	m->embd_row_bytes = (size_t)t->t.row_bytes;
-	if ((st = bind_vec(m, &m->out_norm, "output_norm.weight", H, e)))
+	bn_role_shape(BN_R_OUTPUT_NORM, &d, &rows, &cols);
+	if ((st = bind_vec(m, &m->out_norm, bn_role_name(BN_R_OUTPUT_NORM, 0,
+	    name, sizeof name), (size_t)cols, e)))
 		goto fail;
-	if ((st = bind_linear(m, &m->head, c->tied ? "token_embd.weight" :
-	    "output.weight", (size_t)c->vocab, H, bl < 0 ? -1 : 0, e)) !=
+	/* the head: token_embd itself when tied */
+	id = c->tied ? BN_R_TOKEN_EMBD : BN_R_OUTPUT;
+	bn_role_shape(id, &d, &rows, &cols);
+	if ((st = bind_linear(m, &m->head, bn_role_name(id, 0, name,
+	    sizeof name), (size_t)rows, (size_t)cols, bl < 0 ? -1 : 0, e)) !=
 	    BN_OK)
 		goto fail;
 	if ((m->layer = calloc((size_t)c->layers, sizeof *m->layer)) == NULL) {
 		st = bn_seterr(e, BN_ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (i = 0; i < c->layers; i++) {
-		struct bn_layer *L = &m->layer[i];
-		size_t F = (size_t)c->ffn;
+	for (i = 0; i < c->layers; i++)
+		for (id = 0; id < BN_R_COUNT; id++) {
+			struct bn_layer *L = &m->layer[i];
 
-#define NM(s) (snprintf(name, sizeof name, "blk.%d." s, i), name)
-		if ((st = bind_vec(m, &L->attn_norm, NM("attn_norm.weight"), H,
-		    e)) || (st = bind_vec(m, &L->ffn_norm,
-		    NM("ffn_norm.weight"), H, e)) ||
-		    (st = bind_linear(m, &L->q, NM("attn_q.weight"), Q, H, bl,
-		    e)) || (st = bind_linear(m, &L->k, NM("attn_k.weight"), KV,
-		    H, bl, e)) || (st = bind_linear(m, &L->v,
-		    NM("attn_v.weight"), KV, H, bl, e)) ||
-		    (st = bind_linear(m, &L->o, NM("attn_output.weight"), H, Q,
-		    bl, e)) || (st = bind_linear(m, &L->gate,
-		    NM("ffn_gate.weight"), F, H, bl, e)) ||
-		    (st = bind_linear(m, &L->up, NM("ffn_up.weight"), F, H, bl,
-		    e)) || (st = bind_linear(m, &L->down, NM("ffn_down.weight"),
-		    H, F, bl, e)))
-			goto fail;
-		if (c->arch == BN_ARCH_BITNET &&
-		    ((st = bind_vec(m, &L->attn_sub_norm,
-		    NM("attn_sub_norm.weight"), Q, e)) ||
-		    (st = bind_vec(m, &L->ffn_sub_norm,
-		    NM("ffn_sub_norm.weight"), F, e))))
-			goto fail;
-#undef NM
-	}
+			if (!bn_roles[id].layer ||
+			    !bn_role_present(id, c->arch, c->tied))
+				continue;
+			bn_role_name(id, i, name, sizeof name);
+			bn_role_shape(id, &d, &rows, &cols);
+			if (bn_role_is_proj(id))
+				st = bind_linear(m, layer_lin(L, id), name,
+				    (size_t)rows, (size_t)cols, bl, e);
+			else
+				st = bind_vec(m, layer_vec(L, id), name,
+				    (size_t)cols, e);
+			if (st != BN_OK)
+				goto fail;
+		}
 	return BN_OK;
 fail:
 	bn_model_close(m);
@@ -409,7 +430,7 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 	struct bn_state *s;
 	size_t kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
 	size_t qd = (size_t)c->heads * (size_t)c->head_dim;
-	size_t B, maxd, maxr, half = (size_t)c->head_dim / 2, p, i;
+	size_t B, maxd, maxr, half = (size_t)c->head_dim / 2;
 	int bad = 0;
 
 	if (ctx <= 0 || batch <= 0 || nthreads <= 0)
@@ -453,20 +474,29 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 		return bn_seterr(e, BN_ENOMEM, bad == 2 ? "cannot start "
 		    "threads" : "out of memory (context %d)", ctx);
 	}
-	/* RoPE tables as transformers computes them, in f32 */
-	for (i = 0; i < half; i++) {
-		float inv = 1.0f / powf(c->rope_theta,
-		    (float)(2 * i) / (float)c->head_dim);
-
-		for (p = 0; p < (size_t)ctx; p++) {
-			float a = (float)p * inv;
-
-			s->cosv[p * half + i] = cosf(a);
-			s->sinv[p * half + i] = sinf(a);
-		}
-	}
+	bn_rope_table(s->cosv, s->sinv, (size_t)ctx, c->head_dim,
+	    c->rope_theta);
 	*sp = s;
 	return BN_OK;
+}
+
+void
+bn_rope_table(float *cosv, float *sinv, size_t ctx, int head_dim,
+    float theta)
+{
+	size_t half = (size_t)head_dim / 2, i, p;
+
+	for (i = 0; i < half; i++) {
+		float inv = 1.0f / powf(theta, (float)(2 * i) /
+		    (float)head_dim);
+
+		for (p = 0; p < ctx; p++) {
+			float a = (float)p * inv;
+
+			cosv[p * half + i] = cosf(a);
+			sinv[p * half + i] = sinf(a);
+		}
+	}
 }
 
 void

@@ -11,13 +11,16 @@
  * is split by rows, columns or heads, never inside a sum), so a run
  * repeats bit for bit. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dtype.h"
 #include "gemm.h"
+#include "model.h"
 #include "quant.h"
+#include "roles.h"
 #include "train.h"
 
 #define REAL float
@@ -62,6 +65,43 @@ add_param(struct bn_train *t, const char *name, size_t rows, size_t cols,
 	p->off = t->n;
 	t->n += rows * cols;
 	return (size_t)t->np++;
+}
+
+/* Where each per-layer role's parameter index is in struct
+ * bn_train_layer. */
+static const size_t param_off[BN_R_COUNT] = {
+	[BN_R_ATTN_NORM] = offsetof(struct bn_train_layer, an),
+	[BN_R_ATTN_Q] = offsetof(struct bn_train_layer, q),
+	[BN_R_ATTN_K] = offsetof(struct bn_train_layer, k),
+	[BN_R_ATTN_V] = offsetof(struct bn_train_layer, v),
+	[BN_R_ATTN_SUB_NORM] = offsetof(struct bn_train_layer, asn),
+	[BN_R_ATTN_OUTPUT] = offsetof(struct bn_train_layer, o),
+	[BN_R_FFN_NORM] = offsetof(struct bn_train_layer, fn),
+	[BN_R_FFN_GATE] = offsetof(struct bn_train_layer, gate),
+	[BN_R_FFN_UP] = offsetof(struct bn_train_layer, up),
+	[BN_R_FFN_SUB_NORM] = offsetof(struct bn_train_layer, fsn),
+	[BN_R_FFN_DOWN] = offsetof(struct bn_train_layer, down),
+};
+
+static int *
+layer_param(struct bn_train_layer *S, int id)
+{
+	return (int *)(void *)((char *)S + param_off[id]);
+}
+
+/* Add role id of layer l with its shape; a projection is quantized if
+ * bl.  Its index into t->p. */
+static int
+add_role(struct bn_train *t, int id, int l, const struct bn_dims *d,
+    int bl)
+{
+	char name[64];
+	uint64_t rows, cols;
+
+	bn_role_shape(id, d, &rows, &cols);
+	return (int)add_param(t, bn_role_name(id, l, name, sizeof name),
+	    rows ? (size_t)rows : 1, (size_t)cols, rows ? 2 : 1,
+	    bl && bn_role_is_proj(id));
 }
 
 int
@@ -212,9 +252,9 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 {
 	struct bn_train *t;
 	struct bn_config *c;
-	char name[64];
-	size_t C, F, qd, kvd, V, half, i, p, np;
-	int l, st;
+	struct bn_dims d;
+	size_t C, V, np;
+	int l, id, bl, st;
 
 	*tp = NULL;
 	if ((t = calloc(1, sizeof *t)) == NULL)
@@ -243,43 +283,24 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	t->T = T;
 	t->nthreads = nthreads;
 	C = (size_t)c->hidden;
-	F = (size_t)c->ffn;
 	V = (size_t)c->vocab;
-	qd = (size_t)c->heads * (size_t)c->head_dim;
-	kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
-	np = 3 + (size_t)c->layers * 11;
+	np = BN_R_COUNT + (size_t)c->layers * BN_R_COUNT;
 	if ((t->p = calloc(np, sizeof *t->p)) == NULL ||
 	    (t->L = calloc((size_t)c->layers, sizeof *t->L)) == NULL) {
 		bn_train_free(t);
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	}
-	t->emb = (int)add_param(t, "token_embd.weight", V, C, 2, 0);
-	for (l = 0; l < c->layers; l++) {
-		struct bn_train_layer *S = &t->L[l];
-		int bl = quant != BN_TQ_FLOAT;
-
-#define NM(s) (snprintf(name, sizeof name, "blk.%d." s, l), name)
-		S->an = (int)add_param(t, NM("attn_norm.weight"), 1, C, 1, 0);
-		S->q = (int)add_param(t, NM("attn_q.weight"), qd, C, 2, bl);
-		S->k = (int)add_param(t, NM("attn_k.weight"), kvd, C, 2, bl);
-		S->v = (int)add_param(t, NM("attn_v.weight"), kvd, C, 2, bl);
-		S->asn = c->arch == BN_ARCH_BITNET ? (int)add_param(t,
-		    NM("attn_sub_norm.weight"), 1, qd, 1, 0) : -1;
-		S->o = (int)add_param(t, NM("attn_output.weight"), C, qd, 2,
-		    bl);
-		S->fn = (int)add_param(t, NM("ffn_norm.weight"), 1, C, 1, 0);
-		S->gate = (int)add_param(t, NM("ffn_gate.weight"), F, C, 2,
-		    bl);
-		S->up = (int)add_param(t, NM("ffn_up.weight"), F, C, 2, bl);
-		S->fsn = c->arch == BN_ARCH_BITNET ? (int)add_param(t,
-		    NM("ffn_sub_norm.weight"), 1, F, 1, 0) : -1;
-		S->down = (int)add_param(t, NM("ffn_down.weight"), C, F, 2,
-		    bl);
-#undef NM
-	}
-	t->out_norm = (int)add_param(t, "output_norm.weight", 1, C, 1, 0);
-	t->head = c->tied ? t->emb : (int)add_param(t, "output.weight", V, C,
-	    2, 0);
+	bn_dims_from_config(&d, c);
+	bl = quant != BN_TQ_FLOAT;
+	t->emb = add_role(t, BN_R_TOKEN_EMBD, 0, &d, 0);
+	for (l = 0; l < c->layers; l++)
+		for (id = 0; id < BN_R_COUNT; id++)
+			if (bn_roles[id].layer)
+				*layer_param(&t->L[l], id) = bn_role_present(id,
+				    c->arch, c->tied) ? add_role(t, id, l, &d,
+				    bl) : -1;
+	t->out_norm = add_role(t, BN_R_OUTPUT_NORM, 0, &d, 0);
+	t->head = c->tied ? t->emb : add_role(t, BN_R_OUTPUT, 0, &d, 0);
 	t->act_n = layer_floats(t) * (size_t)c->layers + NROWS(t) * (2 * C + 1)
 	    + 64;
 	if ((t->w = calloc(t->n, sizeof *t->w)) == NULL ||
@@ -305,18 +326,8 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 			bn_train_free(t);
 			return st;
 		}
-	half = (size_t)c->head_dim / 2;
-	for (i = 0; i < half; i++) {
-		float inv = 1.0f / powf(c->rope_theta,
-		    (float)(2 * i) / (float)c->head_dim);
-
-		for (p = 0; p < (size_t)T; p++) {
-			float a = (float)p * inv;
-
-			t->cosv[p * half + i] = cosf(a);
-			t->sinv[p * half + i] = sinf(a);
-		}
-	}
+	bn_rope_table(t->cosv, t->sinv, (size_t)T, c->head_dim,
+	    c->rope_theta);
 	if ((t->pool = bn_pool_create(nthreads)) == NULL ||
 	    (t->gemm = bn_gemm_new(t->pool)) == NULL ||
 	    (t->tgemm = calloc((size_t)nthreads, sizeof *t->tgemm)) == NULL ||
