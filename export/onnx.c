@@ -63,6 +63,7 @@
 #include "export.h"
 #include "kernels.h"
 #include "pb.h"
+#include "roles.h"
 #include "status.h"
 
 #ifndef BN_VERSION
@@ -958,20 +959,20 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 	char name[96];
 	int st = BN_OK, bl = c->bitlinear;
 
-#define T(s) (snprintf(name, sizeof name, "blk.%d." s, l), \
-	(t = need(m, name, e)) == NULL)
-	if (T("attn_norm.weight"))
+#define T(id) ((t = need(m, bn_role_name(id, l, name, sizeof name), e)) == \
+	NULL)
+	if (T(BN_R_ATTN_NORM))
 		return BN_EFORMAT;
 	xn = rmsnorm(g, x, t);
 	qi.x = xn;
 	qi.xq = qi.s = qi.a8 = NULL;
-	if (T("attn_q.weight"))
+	if (T(BN_R_ATTN_Q))
 		return BN_EFORMAT;
 	q = linear(g, t, bl, &qi, e, &st);
-	if (st != BN_OK || T("attn_k.weight"))
+	if (st != BN_OK || T(BN_R_ATTN_K))
 		return st ? st : BN_EFORMAT;
 	k = linear(g, t, bl, &qi, e, &st);
-	if (st != BN_OK || T("attn_v.weight"))
+	if (st != BN_OK || T(BN_R_ATTN_V))
 		return st ? st : BN_EFORMAT;
 	v = linear(g, t, bl, &qi, e, &st);
 	if (st != BN_OK)
@@ -993,25 +994,25 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 	sc = op(g, "Softmax", sc, NULL, NULL, &sm, 1);
 	o = OP2(g, "MatMul", sc, unsqueeze(g, v, 2));
 	o = reshape(g, transpose(g, reshape(g, o, sh, 4), p0213, 4), s3, 3);
-	if (c->arch == BN_ARCH_BITNET) {
-		if (T("attn_sub_norm.weight"))
+	if (bn_role_present(BN_R_ATTN_SUB_NORM, c->arch, c->tied)) {
+		if (T(BN_R_ATTN_SUB_NORM))
 			return BN_EFORMAT;
 		o = rmsnorm(g, o, t);
 	}
 	qi.x = o;
 	qi.xq = qi.s = qi.a8 = NULL;
-	if (T("attn_output.weight"))
+	if (T(BN_R_ATTN_OUTPUT))
 		return BN_EFORMAT;
 	o = linear(g, t, bl, &qi, e, &st);
-	if (st != BN_OK || T("ffn_norm.weight"))
+	if (st != BN_OK || T(BN_R_FFN_NORM))
 		return st ? st : BN_EFORMAT;
 	x = OP2(g, "Add", x, o);
 	qi.x = rmsnorm(g, x, t);
 	qi.xq = qi.s = qi.a8 = NULL;
-	if (T("ffn_gate.weight"))
+	if (T(BN_R_FFN_GATE))
 		return BN_EFORMAT;
 	gt = linear(g, t, bl, &qi, e, &st);
-	if (st != BN_OK || T("ffn_up.weight"))
+	if (st != BN_OK || T(BN_R_FFN_UP))
 		return st ? st : BN_EFORMAT;
 	up = linear(g, t, bl, &qi, e, &st);
 	if (st != BN_OK)
@@ -1023,14 +1024,14 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 		gt = OP2(g, "Div", gt, OP2(g, "Add", cf(g, 1.0f), OP1(g, "Exp",
 		    OP1(g, "Neg", gt))));
 	h = OP2(g, "Mul", gt, up);
-	if (c->arch == BN_ARCH_BITNET) {
-		if (T("ffn_sub_norm.weight"))
+	if (bn_role_present(BN_R_FFN_SUB_NORM, c->arch, c->tied)) {
+		if (T(BN_R_FFN_SUB_NORM))
 			return BN_EFORMAT;
 		h = rmsnorm(g, h, t);
 	}
 	qi.x = h;
 	qi.xq = qi.s = qi.a8 = NULL;
-	if (T("ffn_down.weight"))
+	if (T(BN_R_FFN_DOWN))
 		return BN_EFORMAT;
 	o = linear(g, t, bl, &qi, e, &st);
 	if (st != BN_OK)
@@ -1061,35 +1062,40 @@ check_shape(const struct bnt_map *m, const char *name, uint64_t rows,
 	return BN_OK;
 }
 
+/* Role id of layer l if the architecture has it. */
+static int
+check_role(const struct bnt_map *m, const struct bn_config *c,
+    const struct bn_dims *d, int id, int l, struct bn_err *e)
+{
+	uint64_t rows, n;
+	char name[96];
+
+	if (!bn_role_present(id, c->arch, c->tied))
+		return BN_OK;
+	bn_role_shape(id, d, &rows, &n);
+	return check_shape(m, bn_role_name(id, l, name, sizeof name), rows,
+	    n, e);
+}
+
+/* The layers' tensors, then the top ones after them (build() checks
+ * token_embd). */
 static int
 check_model(const struct bnt_map *m, const struct bn_config *c,
     struct bn_err *e)
 {
-	uint64_t H = (uint64_t)c->hidden, F = (uint64_t)c->ffn;
-	uint64_t Q = (uint64_t)c->heads * (uint64_t)c->head_dim;
-	uint64_t KV = (uint64_t)c->kv_heads * (uint64_t)c->head_dim;
-	char name[96];
-	int l, st = BN_OK;
+	struct bn_dims d;
+	int l, id, st;
 
-#define CK(s, r, n) (snprintf(name, sizeof name, "blk.%d." s, l), \
-	(st = check_shape(m, name, (r), (n), e)) != BN_OK)
+	bn_dims_from_config(&d, c);
 	for (l = 0; l < c->layers; l++)
-		if (CK("attn_norm.weight", 0, H) ||
-		    CK("ffn_norm.weight", 0, H) ||
-		    CK("attn_q.weight", Q, H) || CK("attn_k.weight", KV, H) ||
-		    CK("attn_v.weight", KV, H) ||
-		    CK("attn_output.weight", H, Q) ||
-		    CK("ffn_gate.weight", F, H) || CK("ffn_up.weight", F, H) ||
-		    CK("ffn_down.weight", H, F) ||
-		    (c->arch == BN_ARCH_BITNET &&
-		    (CK("attn_sub_norm.weight", 0, Q) ||
-		    CK("ffn_sub_norm.weight", 0, F))))
+		for (id = 0; id < BN_R_COUNT; id++)
+			if (bn_roles[id].layer &&
+			    (st = check_role(m, c, &d, id, l, e)) != BN_OK)
+				return st;
+	for (id = 0; id < BN_R_COUNT; id++)
+		if (!bn_roles[id].layer && bn_roles[id].kind != BN_ROLE_EMBED &&
+		    (st = check_role(m, c, &d, id, 0, e)) != BN_OK)
 			return st;
-#undef CK
-	if ((st = check_shape(m, "output_norm.weight", 0, H, e)) != BN_OK ||
-	    (!c->tied && (st = check_shape(m, "output.weight",
-	    (uint64_t)c->vocab, H, e)) != BN_OK))
-		return st;
 	if (c->ctx > (1 << 20))
 		return bn_seterr(e, BN_EUNSUPPORTED, "context length %d: RoPE "
 		    "tables too large", c->ctx);
@@ -1159,13 +1165,14 @@ build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
 	struct qin qi;
 	int l, st = BN_OK;
 
-	if ((emb = need(m, "token_embd.weight", e)) == NULL)
+	if ((emb = need(m, bn_roles[BN_R_TOKEN_EMBD].name, e)) == NULL)
 		return BN_EFORMAT;
 	if (emb->t.ndim != 2 || emb->t.dims[0] != (uint64_t)c->vocab ||
 	    emb->t.dims[1] != (uint64_t)c->hidden ||
 	    !plain_float(emb->t.dtype) || emb->t.scale_kind != BNT_SCALE_NONE)
-		return bn_seterr(e, BN_EUNSUPPORTED, "token_embd.weight: a "
-		    "float [%d, %d] tensor expected", c->vocab, c->hidden);
+		return bn_seterr(e, BN_EUNSUPPORTED, "%s: a float [%d, %d] "
+		    "tensor expected", bn_roles[BN_R_TOKEN_EMBD].name, c->vocab,
+		    c->hidden);
 	if ((st = check_model(m, c, e)) != BN_OK)
 		return st;
 	snprintf(vs, sizeof vs, "%d", c->vocab);
@@ -1203,12 +1210,12 @@ build(struct gb *g, const struct bnt_map *m, struct bn_err *e)
 	for (l = 0; l < c->layers; l++)
 		if ((st = layer(g, m, l, &x, e)) != BN_OK)
 			return st;
-	if ((t = need(m, "output_norm.weight", e)) == NULL)
+	if ((t = need(m, bn_roles[BN_R_OUTPUT_NORM].name, e)) == NULL)
 		return BN_EFORMAT;
 	qi.x = rmsnorm(g, x, t);
 	qi.xq = qi.s = qi.a8 = NULL;
-	if ((t = need(m, c->tied ? "token_embd.weight" : "output.weight",
-	    e)) == NULL)
+	if ((t = need(m, bn_roles[c->tied ? BN_R_TOKEN_EMBD :
+	    BN_R_OUTPUT].name, e)) == NULL)
 		return BN_EFORMAT;
 	if (c->tied) {		/* the embedding initializer, reused */
 		const char *y = matmul_wt(g, qi.x, g->embd, emb->t.dtype,
