@@ -21,6 +21,7 @@
 #include "export.h"
 #include "kv.h"
 #include "parse.h"
+#include "roles.h"
 #include "status.h"
 #include "vocab.h"
 
@@ -188,60 +189,19 @@ cfg_num(struct sb *b, const struct bn_kv *kv, const char *jkey,
 	    v : def);
 }
 
-/* Tensor names: bnt (GGUF) -> transformers. */
-static const struct {
-	const char *bnt, *hf;	/* after "blk.N." / "model.layers.N." */
-} layer_names[] = {
-	{ "attn_k.weight", "self_attn.k_proj.weight" },
-	{ "attn_norm.weight", "input_layernorm.weight" },
-	{ "attn_output.weight", "self_attn.o_proj.weight" },
-	{ "attn_q.weight", "self_attn.q_proj.weight" },
-	{ "attn_sub_norm.weight", "self_attn.attn_sub_norm.weight" },
-	{ "attn_v.weight", "self_attn.v_proj.weight" },
-	{ "ffn_down.weight", "mlp.down_proj.weight" },
-	{ "ffn_gate.weight", "mlp.gate_proj.weight" },
-	{ "ffn_norm.weight", "post_attention_layernorm.weight" },
-	{ "ffn_sub_norm.weight", "mlp.ffn_sub_norm.weight" },
-	{ "ffn_up.weight", "mlp.up_proj.weight" },
-};
-
-static const struct {
-	const char *bnt, *hf;
-} top_names[] = {
-	{ "output.weight", "lm_head.weight" },
-	{ "output_norm.weight", "model.norm.weight" },
-	{ "token_embd.weight", "model.embed_tokens.weight" },
-};
-
-/* malloc'd transformers name (unknown names pass unchanged). */
+/* malloc'd transformers name, by roles.h's table (unknown names pass
+ * unchanged). */
 static char *
 hf_name(const char *name)
 {
-	const char *p;
-	unsigned long layer = 0;
-	size_t i, n;
-	char *out;
+	size_t n = strlen(name) + 64;	/* a renaming adds 25 at most */
+	char *out = malloc(n);
 
-	for (i = 0; i < sizeof top_names / sizeof top_names[0]; i++)
-		if (strcmp(name, top_names[i].bnt) == 0)
-			return strdup(top_names[i].hf);
-	if (strncmp(name, "blk.", 4) == 0) {
-		for (p = name + 4; *p >= '0' && *p <= '9' && layer < 1000000;
-		    p++)
-			layer = layer * 10 + (unsigned long)(*p - '0');
-		if (p > name + 4 && *p == '.')
-			for (i = 0; i < sizeof layer_names /
-			    sizeof layer_names[0]; i++)
-				if (strcmp(p + 1, layer_names[i].bnt) == 0) {
-					n = strlen(layer_names[i].hf) + 40;
-					if ((out = malloc(n)) != NULL)
-						snprintf(out, n,
-						    "model.layers.%lu.%s", layer,
-						    layer_names[i].hf);
-					return out;
-				}
+	if (out != NULL && bn_name_to_hf(name, out, n) != 0) {
+		free(out);
+		out = NULL;
 	}
-	return strdup(name);
+	return out;
 }
 
 enum { K_COPY, K_CONVERT, K_PACK, K_SCALE };
