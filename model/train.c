@@ -2,7 +2,7 @@
  * llm.c's: one flat array of parameters and one of gradients, a
  * forward pass that keeps what the backward pass needs, and the
  * backward pass in reverse order.  Products go through kernels/gemm.c;
- * per-row layers are model/layers.inc.  BitLinear (qat-recipe.md 1.3):
+ * per-row layers are model/layers.inc.  BitLinear (bnquant(1)):
  * the forward uses the dequantized weights Q(W) and activations Q(x);
  * the backward is the float backward at those tensors, and the
  * gradient of Q(W) is the gradient of W (identity STE).

@@ -2,7 +2,7 @@
  * architectures: float master weights, BitLinear projections (absmean
  * ternary or sign binary weights, per-token int8 absmax activations,
  * identity straight-through estimator), the backward pass, AdamW.
- * Formulas: bnquant(1) and ../shared/research/qat-recipe.md. */
+ * Formulas: bnquant(1), "Quantization-aware training". */
 #ifndef BN_TRAIN_H
 #define BN_TRAIN_H
 
