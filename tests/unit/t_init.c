@@ -1,12 +1,128 @@
 /* t_init.c: model/init.c's generator: splitmix64's published first
- * outputs (common/rng.c's seeding), ln/sin/cos series against libm, Box-Muller moments, and the
- * option checks. */
+ * outputs (common/rng.c's seeding), ln/sin/cos series against libm,
+ * Box-Muller moments, the option checks, and the tensors a new model
+ * holds (names, order, shapes, values) as the loader and the trainer
+ * bind them. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "model.h"
+#include "train.h"
 #include "../../model/init.c"
+
+/* A layer's tensors in stream order, "+" marking bitnet's alone; then
+ * the shape in units of the test's sizes: H 16, Q 16, KV 8, F 24
+ * (0: a vector). */
+static const struct {
+	const char *name;
+	unsigned rows, cols;
+} layer_want[] = {
+	{ "attn_norm.weight", 0, 16 }, { "attn_q.weight", 16, 16 },
+	{ "attn_k.weight", 8, 16 }, { "attn_v.weight", 8, 16 },
+	{ "+attn_sub_norm.weight", 0, 16 }, { "attn_output.weight", 16, 16 },
+	{ "ffn_norm.weight", 0, 16 }, { "ffn_gate.weight", 24, 16 },
+	{ "ffn_up.weight", 24, 16 }, { "+ffn_sub_norm.weight", 0, 24 },
+	{ "ffn_down.weight", 16, 24 },
+};
+
+static int
+same_tensor(const struct bnt_map_tensor *t, const char *name,
+    uint64_t rows, uint64_t cols)
+{
+	return strcmp(t->t.name, name) == 0 && t->t.dtype == BN_DTYPE_F32 &&
+	    t->t.ndim == (rows ? 2u : 1u) &&
+	    t->t.dims[0] == (rows ? rows : cols) &&
+	    (rows == 0 || t->t.dims[1] == cols);
+}
+
+/* Write a two-layer model of arch with the fixture's tokenizer, then
+ * check its tensors one by one and that model.c and train.c bind it. */
+static void
+test_schema(int arch, const struct bn_vocab *v)
+{
+	char path[] = "/tmp/t_init.XXXXXX", name[64];
+	struct bn_init_opts o;
+	struct bnt_writer *w;
+	struct bnt_map m;
+	struct bn_model md;
+	struct bn_train *tr;
+	struct bn_err e;
+	const float *x;
+	uint64_t V = v->n_tokens;
+	size_t k = 0, i, j;
+	int fd, l, ok = 1, bitnet = arch == BN_ARCH_BITNET;
+	FILE *f;
+
+	memset(&o, 0, sizeof o);
+	o.arch = arch;
+	o.hidden = 16;
+	o.layers = 2;
+	o.heads = 2;
+	o.kv_heads = 1;
+	o.ffn = 24;
+	o.ctx = 8;
+	o.seed = 3;
+	CHECK(bn_init_check(&o, (uint32_t)V, &e) == BN_OK);
+	CHECK((fd = mkstemp(path)) >= 0 && (f = fdopen(fd, "wb")) != NULL);
+	CHECK((w = bnt_writer_open(f, 0)) != NULL);
+	CHECK(bn_init_model(w, &o, v, &e) == BN_OK);
+	CHECK(bnt_writer_finish(w) == BN_OK);
+	bnt_writer_free(w);
+	CHECK(fclose(f) == 0);
+	CHECK(bnt_map_open(&m, path, 0, &e) == BN_OK);
+	CHECK(m.ntensors == (size_t)(1 + 2 * (bitnet ? 11 : 9) + 1 + !bitnet));
+	ok &= same_tensor(&m.tensors[k++], "token_embd.weight", V, 16);
+	for (l = 0; l < 2; l++)
+		for (i = 0; i < sizeof layer_want / sizeof layer_want[0];
+		    i++) {
+			const char *nm = layer_want[i].name;
+
+			if (*nm == '+' && !bitnet)
+				continue;
+			snprintf(name, sizeof name, "blk.%d.%s", l,
+			    nm + (*nm == '+'));
+			ok &= k < m.ntensors && same_tensor(&m.tensors[k++],
+			    name, layer_want[i].rows, layer_want[i].cols);
+		}
+	ok &= k < m.ntensors && same_tensor(&m.tensors[k++],
+	    "output_norm.weight", 0, 16);
+	if (!bitnet)
+		ok &= k < m.ntensors && same_tensor(&m.tensors[k++],
+		    "output.weight", V, 16);
+	CHECK(ok && k == m.ntensors);
+	/* norms are ones, the rest normal draws */
+	for (i = 0, ok = 1; i < m.ntensors; i++) {
+		x = m.tensors[i].data;
+		if (m.tensors[i].t.ndim == 1)
+			for (j = 0; j < m.tensors[i].t.nelem; j++)
+				ok &= x[j] == 1.0f;
+		else
+			ok &= x[0] != x[1] && fabsf(x[0]) < 0.2f;
+	}
+	CHECK(ok);
+	bnt_map_close(&m);
+
+	CHECK(bn_model_open(&md, path, &e) == BN_OK);
+	CHECK(md.c.arch == arch && md.c.tied == bitnet);
+	CHECK(md.layer[1].down.rows == 16 && md.layer[1].down.n == 24);
+	CHECK(bitnet ? md.layer[0].ffn_sub_norm.n == 24 :
+	    md.layer[0].ffn_sub_norm.w == NULL);
+	bn_model_close(&md);
+	CHECK(bnt_map_open(&m, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&tr, &m, BN_TQ_TERNARY, 1, 4, 1, &e) == BN_OK);
+	CHECK(tr->np == (int)m.ntensors);
+	for (i = 0, ok = 1; i < m.ntensors; i++)
+		ok &= strcmp(tr->p[i].name, m.tensors[i].t.name) == 0 &&
+		    tr->p[i].quant == (m.tensors[i].t.ndim == 2 &&
+		    strstr(m.tensors[i].t.name, "blk.") != NULL);
+	CHECK(ok);
+	bn_train_free(tr);
+	bnt_map_close(&m);
+	unlink(path);
+}
 
 int
 main(void)
@@ -104,5 +220,17 @@ main(void)
 	CHECK(bn_init_check(&o, 0, &e) == BN_EUSAGE);
 	o.arch = 0;
 	CHECK(bn_init_check(&o, 4096, &e) == BN_EUSAGE);
+
+	/* the tensors of a new model */
+	{
+		struct bn_vocab v;
+
+		bn_vocab_init(&v);
+		CHECK(bn_init_load_vocab("tests/fixtures/austen-llama-6m/"
+		    "tokenizer.json", &v, &e) == BN_OK);
+		test_schema(BN_ARCH_LLAMA, &v);
+		test_schema(BN_ARCH_BITNET, &v);
+		bn_vocab_free(&v);
+	}
 	return check_done();
 }
