@@ -107,34 +107,30 @@ bn_hold_values(struct bn_held *h, const struct bnt_record *rec)
 	return st;
 }
 
-/* Re-quantize a float reference as bnquant does (the same functions):
- * ternary absmean over the tensor, or sign around the mean for binary. */
+/* Quantize the float reference as bnquant does (bn_quant_tensor, one
+ * statistic over the whole tensor, taken as one row of n). */
 int
 bn_code_agreement(const struct bn_held *ref, const struct bn_held *pk,
     double *agree)
 {
-	uint64_t i, n = ref->t.nelem, same = 0;
-	uint8_t *q;
-	float s, a, b;
+	struct bn_quant q;
+	uint64_t i, n = ref->t.nelem, same = 0, bytes;
 	int bin = pk->t.dtype == BN_DTYPE_B1;
 
-	if (n == 0) {
-		*agree = 1;
+	*agree = 1;
+	if (n == 0)
 		return BN_OK;
-	}
-	if ((q = calloc(n / 4 + 32, 1)) == NULL)
+	memset(&q, 0, sizeof q);
+	q.kind = bin ? BN_QUANT_BINARY : BN_QUANT_TERNARY;
+	if (bn_dtype_row_bytes(bin ? BN_DTYPE_B1 : BN_DTYPE_T2, n, &bytes) !=
+	    0 || bytes > SIZE_MAX || (q.codes = malloc(bytes)) == NULL)
 		return BN_ENOMEM;
-	if (bin) {
-		bn_binary_stats(ref->val, n, &a, &b);
-		bn_binary_codes(ref->val, n, a, q, 0);
-	} else {
-		s = bn_ternary_scale(ref->val, n);
-		bn_ternary_codes(ref->val, n, s, q, 0);
-	}
+	q.row_bytes = (size_t)bytes;
+	bn_quant_tensor(ref->val, 1, (size_t)n, &q);
 	for (i = 0; i < n; i++)
-		same += (bin ? bn_b1_get(q, i) : bn_t2_get(q, i)) ==
-		    pk->code[i];
-	free(q);
+		same += (bin ? bn_b1_get(q.codes, i) :
+		    bn_t2_get(q.codes, i)) == pk->code[i];
+	free(q.codes);
 	*agree = (double)same / (double)n;
 	return BN_OK;
 }
