@@ -18,9 +18,9 @@
  * (batch / ranks sequences) and of the validation windows; the
  * gradients, averaged with one MPI_Allreduce per step, are the same
  * mean over the global batch up to the order of the float sums, so the
- * optimizer steps agree on every rank.  Rank 0 writes the log, the
- * checkpoints and the output.  The state is global, so a run resumes
- * with any number of ranks. */
+ * optimizer steps agree on every rank.  Rank 0 calls the hooks and
+ * writes the checkpoints and the output.  The state is global, so a run
+ * resumes with any number of ranks. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -33,13 +33,12 @@
 
 #include "bnt.h"
 #include "dtype.h"
-#include "err.h"
+#include "mem.h"
 #include "model.h"
 #include "qat.h"
 #include "rng.h"
 #include "tokenizer.h"
 #include "train.h"
-#include "xio.h"
 
 #ifdef BN_MPI
 #include <mpi.h>
@@ -76,14 +75,54 @@ now(void)
 	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A whole text file ("-": stdin) into *text (NUL-terminated, malloc'd),
+ * its length in *len. */
+static int
+read_text(const char *path, char **text, size_t *len, struct bn_err *e)
+{
+	int in = strcmp(path, "-") == 0;
+	FILE *fp = in ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+	int st = BN_OK;
+
+	if (fp == NULL)
+		return bn_seterr(e, BN_ENOINPUT, "%s: %s", path,
+		    strerror(errno));
+	do {
+		if (cap - n < 65536 && bn_grow(&buf, &cap, n + 65536 + 1,
+		    1) != 0) {
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			break;
+		}
+		r = fread(buf + n, 1, cap - 1 - n, fp);
+		n += r;
+	} while (r > 0);
+	if (st == BN_OK && ferror(fp))
+		st = bn_seterr(e, BN_EIO, "%s: %s", in ? "<stdin>" : path,
+		    strerror(errno));
+	if (!in)
+		fclose(fp);
+	if (st != BN_OK) {
+		free(buf);
+		return st;
+	}
+	buf[n] = '\0';
+	*text = buf;
+	*len = n;
+	return BN_OK;
+}
+
 static int
 tokenize_file(const struct bn_tokenizer *tk, const char *path, int32_t **ids,
     size_t *n, struct bn_err *e)
 {
-	size_t len;
-	char *text = bn_slurp(path, &len);	/* exits if unreadable */
+	size_t len = 0;
+	char *text = NULL;
 	int st;
 
+	if ((st = read_text(path, &text, &len, e)) != BN_OK)
+		return st;
 	st = bn_tokenizer_encode(tk, text, len, ids, n, e);
 	free(text);
 	if (st != BN_OK)
@@ -105,7 +144,6 @@ struct run {
 	struct bn_rng rng;
 	uint64_t windows;		/* windows drawn so far */
 	int step;			/* steps done */
-	FILE *log;
 	int have_teacher;
 	int rank, nranks;		/* MPI; 0 and 1 without */
 	int lb;				/* sequences per rank per step */
@@ -293,21 +331,36 @@ write_model(struct run *r, FILE *fp, int ckpt, struct bn_err *e)
 	return st;
 }
 
-static void
-checkpoint(struct run *r)
+/* A checkpoint into the stream the hooks open (or path, in place).  A
+ * write error is BN_EIO, "path: detail". */
+static int
+checkpoint(struct run *r, struct bn_err *e)
 {
+	const struct bn_qat_hooks *h = &r->o->hooks;
 	char path[4096];
-	struct bn_out out;
-	struct bn_err e = { "" };
+	struct bn_err we = { "" };
+	FILE *fp = NULL;
+	int st, cst;
 
 	snprintf(path, sizeof path, "%s/ckpt-%06d.bnt", r->o->ckpt_dir,
 	    r->step);
-	bn_out_open(&out, path, 1, 1);
-	if (write_model(r, out.fp, 1, &e) != BN_OK)
-		bn_errx(bn_exit_code(BN_EIO), "%s: %s", path, e.msg);
-	bn_out_close(&out);
-	if (r->o->verbose)
-		bn_warnx("%s: step %d", path, r->step);
+	if (h->ckpt_open != NULL) {
+		if ((st = h->ckpt_open(h->ctx, path, r->step, &fp, e)) !=
+		    BN_OK)
+			return st;
+	} else if ((fp = fopen(path, "wb")) == NULL)
+		return bn_seterr(e, BN_ECANTCREAT, "%s: %s", path,
+		    strerror(errno));
+	st = BN_OK;
+	if (write_model(r, fp, 1, &we) != BN_OK)
+		st = bn_seterr(e, BN_EIO, "%s: %s", path, we.msg);
+	if (h->ckpt_close != NULL)
+		cst = h->ckpt_close(h->ctx, fp, st == BN_OK, e);
+	else if ((fclose(fp) != 0) && st == BN_OK)
+		cst = bn_seterr(e, BN_EIO, "%s: %s", path, strerror(errno));
+	else
+		cst = BN_OK;
+	return st != BN_OK ? st : cst;
 }
 
 /* Restore the run's state from the checkpoint in r->map. */
@@ -361,18 +414,6 @@ restore(struct run *r, struct bn_err *e)
 }
 
 static void
-progress(const struct run *r, double loss, double val, double tps,
-    double eta)
-{
-	fprintf(stderr, "\rstep %d/%d  loss %.4f", r->step, r->o->steps, loss);
-	if (!isnan(val))
-		fprintf(stderr, "  val %.4f", val);
-	fprintf(stderr, "  %.0f tok/s  ETA %dm%02ds\033[K", tps,
-	    (int)(eta / 60), (int)fmod(eta, 60));
-	fflush(stderr);
-}
-
-static void
 run_free(struct run *r)
 {
 	bn_train_free(r->t);
@@ -386,14 +427,13 @@ run_free(struct run *r)
 	if (r->have_teacher)
 		bn_model_close(&r->teacher);
 	bnt_map_close(&r->map);
-	if (r->log != NULL && r->log != stderr)
-		fclose(r->log);
 }
 
 int
 bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 {
 	struct run r;
+	const struct bn_qat_hooks *h = &o->hooks;
 	const char *src = o->resume != NULL ? o->resume : o->input;
 	size_t T = (size_t)o->ctx, V, nwin = 0, b, tokens = 0;
 	double t0, last = NAN, val = NAN, loss = 0;
@@ -466,12 +506,9 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		bn_err_prefix(e, "%s", o->resume);
 		goto fail;
 	}
-	if (r.rank == 0 && o->log != NULL && (r.log = fopen(o->log, r.step > 0 ? "a" : "w")) ==
-	    NULL) {
-		st = bn_seterr(e, BN_ECANTCREAT, "%s: %s", o->log,
-		    strerror(errno));
+	if (r.rank == 0 && h->start != NULL &&
+	    (st = h->start(h->ctx, r.step, e)) != BN_OK)
 		goto fail;
-	}
 	if (r.rank == 0 && o->ckpt_dir != NULL && mkdir(o->ckpt_dir, 0777) != 0 &&
 	    errno != EEXIST) {
 		st = bn_seterr(e, BN_ECANTCREAT, "%s: %s", o->ckpt_dir,
@@ -481,6 +518,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	t0 = now();
 	s0 = r.step;
 	while (r.step < o->steps) {
+		struct bn_qat_step rs;
 		double ce, kl, norm, dt, sums[3];
 		float lr = bn_train_lr(r.step, o->steps, warmup, o->lr,
 		    o->min_lr);
@@ -524,36 +562,33 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		    r.step % o->eval_every == 0) || r.step == o->steps))
 			val = last = validate(&r, &nwin);
 		dt = now() - t0;
-		if (r.log != NULL) {
-			fprintf(r.log, "{\"step\":%d,\"loss\":%.6f,\"ce\":%.6f",
-			    r.step, loss, ce);
-			if (r.have_teacher)
-				fprintf(r.log, ",\"kl\":%.6f", kl);
-			fprintf(r.log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"
-			    "\"tokens\":%" PRIu64, (double)lr, norm,
-			    (uint64_t)r.step * (uint64_t)o->batch * T);
-			if (!isnan(val))
-				fprintf(r.log, ",\"val\":%.6f", val);
-			if (r.nranks > 1)
-				fprintf(r.log, ",\"ranks\":%d,\"comm_s\":%.4f",
-				    r.nranks, r.comm);
-			fprintf(r.log, ",\"tok_s\":%.1f}\n",
-			    (double)tokens / dt);
-			fflush(r.log);
+		if (r.rank == 0 && h->step != NULL) {
+			memset(&rs, 0, sizeof rs);
+			rs.step = r.step;
+			rs.steps = o->steps;
+			rs.loss = loss;
+			rs.ce = ce;
+			rs.teacher = r.have_teacher;
+			rs.kl = r.have_teacher ? kl : 0;
+			rs.lr = lr;
+			rs.grad_norm = norm;
+			rs.tokens = (uint64_t)r.step * (uint64_t)o->batch * T;
+			rs.val = val;
+			rs.last_val = last;
+			rs.ranks = r.nranks;
+			rs.comm_s = r.comm;
+			rs.tok_s = (double)tokens / dt;
+			rs.eta_s = dt / (double)(r.step - s0) *
+			    (double)(o->steps - r.step);
+			h->step(h->ctx, &rs);
 		}
-		if (o->progress && r.rank == 0)
-			progress(&r, loss, last, (double)tokens / dt,
-			    dt / (double)(r.step - s0) *
-			    (double)(o->steps - r.step));
 		if (r.rank == 0 && o->ckpt_dir != NULL && o->ckpt_every > 0 &&
-		    (r.step % o->ckpt_every == 0 || r.step == o->steps))
-			checkpoint(&r);
+		    (r.step % o->ckpt_every == 0 || r.step == o->steps) &&
+		    (st = checkpoint(&r, e)) != BN_OK)
+			goto fail;
 	}
-	if (o->progress && r.rank == 0)
-		fputc('\n', stderr);
-	if (o->verbose && r.rank == 0 && !isnan(last))
-		bn_warnx("validation loss %.6f (%zu windows of %zu)", last,
-		    nwin, T);
+	if (r.rank == 0 && h->end != NULL)
+		h->end(h->ctx, last, nwin);
 	st = out != NULL ? write_model(&r, out, 0, e) : BN_OK;
 fail:
 	run_free(&r);

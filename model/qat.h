@@ -1,7 +1,8 @@
-/* qat.h: bnquant's training run: data, teacher, schedule, evaluation,
- * logs and checkpoints around the trainer of train.h.  Writes
- * checkpoints through xio.h, so it exits on an output error (tools
- * only). */
+/* qat.h: bnquant's training run: data, teacher, schedule, evaluation
+ * and checkpoints around the trainer of train.h.  Like every library
+ * it prints nothing and never exits: the caller is told of each step,
+ * of the checkpoints and of the end through the hooks, and it writes
+ * the log, the progress line and the notices itself. */
 #ifndef BN_QAT_H
 #define BN_QAT_H
 
@@ -10,16 +11,52 @@
 
 #include "status.h"
 
+/* One step as the run reports it. */
+struct bn_qat_step {
+	int step, steps;	/* steps done (a resumed run's included), of */
+	double loss, ce, kl;	/* kl with a teacher only (else 0) */
+	int teacher;		/* whether there is one */
+	float lr;
+	double grad_norm;	/* the gradients' L2 norm, before clipping */
+	uint64_t tokens;	/* trained on so far, a resumed run's included */
+	double val;		/* validation loss of this step, else NAN */
+	double last_val;	/* the latest validation loss, else NAN */
+	int ranks;		/* MPI processes (1 without) */
+	double comm_s;		/* seconds of this step's gradient all-reduce */
+	double tok_s;		/* tokens per second since this run started */
+	double eta_s;		/* seconds left at that rate */
+};
+
+/* What the run tells its caller, all on MPI rank 0 only; any member may
+ * be NULL.  A hook that returns a status other than BN_OK stops the run
+ * with that status (its detail in e). */
+struct bn_qat_hooks {
+	void *ctx;
+	/* Before the first step, the run's state restored: the step it
+	 * starts from (> 0 when resumed). */
+	int (*start)(void *ctx, int step, struct bn_err *e);
+	/* After each step. */
+	void (*step)(void *ctx, const struct bn_qat_step *s);
+	/* A checkpoint of step into path: open a stream (*fp) to write
+	 * it to, then close it, ok or not (ok 0: throw it away).  Without
+	 * them the run writes path with fopen in place. */
+	int (*ckpt_open)(void *ctx, const char *path, int step, FILE **fp,
+	    struct bn_err *e);
+	int (*ckpt_close)(void *ctx, FILE *fp, int ok, struct bn_err *e);
+	/* After the last step, before the output is written: the last
+	 * validation loss (NAN if none) over nwin windows. */
+	void (*end)(void *ctx, double val, size_t nwin);
+};
+
 struct bn_qat_opts {
 	const char *input;	/* model to train (NULL: from resume) */
-	const char *train, *val, *teacher, *resume, *ckpt_dir, *log;
+	const char *train, *val, *teacher, *resume, *ckpt_dir;
 	int quant;		/* enum bn_tquant */
 	int steps, batch, ctx, warmup;	/* warmup < 0: steps / 10 */
 	float lr, min_lr, wd, clip, beta1, beta2, eps, alpha, tau;
 	uint64_t seed;
 	int eval_every, ckpt_every, threads;
-	int progress;		/* a progress line on stderr */
-	int verbose;
+	struct bn_qat_hooks hooks;
 };
 
 /* Defaults (bnquant(1)). */

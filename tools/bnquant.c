@@ -2,7 +2,10 @@
  * (BitNet b1.58 absmean) or binary (BitNet sign): post-training, or by
  * quantization-aware training with distillation (model/qat.c); and
  * initialise new models (model/init.c). */
+#include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,7 @@ struct opts {
 	const char *tokenizer;	/* --tokenizer FILE */
 	struct bn_init_opts io;	/* --init sizes and seed */
 	struct bn_qat_opts qo;	/* --train */
+	const char *log;	/* --log FILE */
 	int keep_master;
 };
 
@@ -226,7 +230,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			o->qo.tau = number("--kd-temp", 1e-3, 1e3);
 			break;
 		case OPT_KEEP_MASTER: o->keep_master = 1; break;
-		case OPT_LOG: o->qo.log = optarg; break;
+		case OPT_LOG: o->log = optarg; break;
 		case OPT_LR: o->qo.lr = number("--lr", 0, 10); break;
 		case OPT_MIN_LR: o->qo.min_lr = number("--min-lr", 0, 10); break;
 		case OPT_RESUME: o->qo.resume = optarg; break;
@@ -329,8 +333,6 @@ parse_args(int argc, char *argv[], struct opts *o)
 			bn_errx(EX_USAGE, "-C and --ckpt-every go together");
 		if (o->qo.threads == 0)
 			o->qo.threads = bn_pool_default_threads();
-		o->qo.verbose = o->verbose;
-		o->qo.progress = isatty(STDERR_FILENO);
 	} else if (!q || initopt || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
@@ -490,6 +492,106 @@ ptq(struct opts *op, FILE *in, const char *name, struct bn_out *outp)
 	bnt_reader_close(r);
 }
 
+/* What --train prints and writes as the run goes (qat.h's hooks, MPI
+ * rank 0): the JSON log (--log), the progress line on a terminal, the
+ * checkpoints, and with -v a notice of each and the validation loss. */
+struct report {
+	const struct opts *o;
+	FILE *log;
+	int progress;
+	struct bn_out ck;	/* the checkpoint being written */
+	int ckstep;
+};
+
+static int
+report_start(void *ctx, int step, struct bn_err *e)
+{
+	struct report *rp = ctx;
+
+	/* a resumed run appends */
+	if (rp->o->log != NULL && (rp->log = fopen(rp->o->log, step > 0 ?
+	    "a" : "w")) == NULL)
+		return bn_seterr(e, BN_ECANTCREAT, "%s: %s", rp->o->log,
+		    strerror(errno));
+	return BN_OK;
+}
+
+static void
+report_step(void *ctx, const struct bn_qat_step *s)
+{
+	struct report *rp = ctx;
+
+	if (rp->log != NULL) {
+		fprintf(rp->log, "{\"step\":%d,\"loss\":%.6f,\"ce\":%.6f",
+		    s->step, s->loss, s->ce);
+		if (s->teacher)
+			fprintf(rp->log, ",\"kl\":%.6f", s->kl);
+		fprintf(rp->log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"
+		    "\"tokens\":%" PRIu64, (double)s->lr, s->grad_norm,
+		    s->tokens);
+		if (!isnan(s->val))
+			fprintf(rp->log, ",\"val\":%.6f", s->val);
+		if (s->ranks > 1)
+			fprintf(rp->log, ",\"ranks\":%d,\"comm_s\":%.4f",
+			    s->ranks, s->comm_s);
+		fprintf(rp->log, ",\"tok_s\":%.1f}\n", s->tok_s);
+		fflush(rp->log);
+	}
+	if (rp->progress) {
+		fprintf(stderr, "\rstep %d/%d  loss %.4f", s->step, s->steps,
+		    s->loss);
+		if (!isnan(s->last_val))
+			fprintf(stderr, "  val %.4f", s->last_val);
+		fprintf(stderr, "  %.0f tok/s  ETA %dm%02ds\033[K", s->tok_s,
+		    (int)(s->eta_s / 60), (int)fmod(s->eta_s, 60));
+		fflush(stderr);
+	}
+}
+
+/* A checkpoint goes in place under a temporary name, like -o. */
+static int
+report_ckpt_open(void *ctx, const char *path, int step, FILE **fp,
+    struct bn_err *e)
+{
+	struct report *rp = ctx;
+
+	(void)e;
+	bn_out_open(&rp->ck, path, 1, 1);
+	rp->ckstep = step;
+	*fp = rp->ck.fp;
+	return BN_OK;
+}
+
+static int
+report_ckpt_close(void *ctx, FILE *fp, int ok, struct bn_err *e)
+{
+	struct report *rp = ctx;
+	const char *name = rp->ck.name;
+
+	(void)fp;
+	(void)e;
+	if (!ok) {
+		bn_out_abort(&rp->ck);
+		return BN_OK;
+	}
+	bn_out_close(&rp->ck);
+	if (rp->o->verbose)
+		bn_warnx("%s: step %d", name, rp->ckstep);
+	return BN_OK;
+}
+
+static void
+report_end(void *ctx, double val, size_t nwin)
+{
+	struct report *rp = ctx;
+
+	if (rp->progress)
+		fputc('\n', stderr);
+	if (rp->o->verbose && !isnan(val))
+		bn_warnx("validation loss %.6f (%zu windows of %d)", val,
+		    nwin, rp->o->qo.ctx);
+}
+
 /* --train: the run writes master weights into a temporary file, which
  * is then quantized as -q does (or copied, --keep-master). */
 static void
@@ -497,8 +599,19 @@ do_train(struct opts *o)
 {
 	struct bn_err e = { "" };
 	struct bn_out out;
+	struct report rp;
 	FILE *tmp;
 	int st, rank = 0;
+
+	memset(&rp, 0, sizeof rp);
+	rp.o = o;
+	rp.progress = isatty(STDERR_FILENO);
+	o->qo.hooks.ctx = &rp;
+	o->qo.hooks.start = report_start;
+	o->qo.hooks.step = report_step;
+	o->qo.hooks.ckpt_open = report_ckpt_open;
+	o->qo.hooks.ckpt_close = report_ckpt_close;
+	o->qo.hooks.end = report_end;
 
 #ifdef BN_MPI
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -514,7 +627,10 @@ do_train(struct opts *o)
 	if ((tmp = tmpfile()) == NULL)
 		bn_err(EX_CANTCREAT, "tmpfile");
 	bn_out_open(&out, o->output, 1, o->force);
-	if ((st = bn_qat_run(&o->qo, tmp, &e)) != BN_OK) {
+	st = bn_qat_run(&o->qo, tmp, &e);
+	if (rp.log != NULL)
+		fclose(rp.log);
+	if (st != BN_OK) {
 		bn_out_abort(&out);
 		bn_errx(bn_exit_code(st), "%s", e.msg);
 	}
