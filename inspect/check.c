@@ -229,16 +229,16 @@ bn_check_vocab(struct bn_report *rep, const struct bnt_record *rec)
 	return status(rep);
 }
 
-/* Is role id one that every architecture of the table has? */
-static int
-common_role(int id)
+/* The architectures of the table of roles, as BN_ARCH_BIT()s. */
+static unsigned
+all_archs(void)
 {
 	unsigned all = 0;
 	int i;
 
 	for (i = 0; i < BN_R_COUNT; i++)
 		all |= bn_roles[i].archs;
-	return (bn_roles[id].archs & all) == all;
+	return all;
 }
 
 /* Role id in layer l (top tensors: l is -1) against seen. */
@@ -275,7 +275,8 @@ bn_check_arch(struct bn_report *rep, const struct bn_kv *cfg,
 	const char *arch = bn_kv_get(cfg, BN_CFG_ARCH);
 	uint64_t V, H, L, nh, nkv, hd, F, tied = 0, l;
 	struct bn_dims d;
-	int a, id, pass;
+	unsigned all = all_archs();
+	int a, id, pass, common;
 
 	if (arch == NULL || seen->n == 0)
 		return BN_OK;
@@ -313,12 +314,14 @@ bn_check_arch(struct bn_report *rep, const struct bn_kv *cfg,
 	 */
 	for (l = 0; l <= L; l++)
 		for (pass = 0; pass < 2; pass++)
-			for (id = 0; id < BN_R_COUNT; id++)
+			for (id = 0; id < BN_R_COUNT; id++) {
+				common = (bn_roles[id].archs & all) == all;
 				if (bn_roles[id].layer == (l < L) &&
-				    common_role(id) == !pass &&
+				    common == !pass &&
 				    bn_role_present(id, a, tied != 0))
 					check_role(rep, arch, &d, seen, id,
 					    l < L ? (int)l : -1);
+			}
 	return status(rep);
 }
 

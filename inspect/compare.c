@@ -70,7 +70,8 @@ hold_rows(struct bn_held *h, const struct bnt_record *rec)
 		v = h->val + r * t->row_len;
 		/* the codes are the row's values before its scales */
 		if (h->code != NULL) {
-			if (bnt_tensor_row_f32(&raw, rec->data, NULL, r, v) != 0)
+			if (bnt_tensor_row_f32(&raw, rec->data, NULL, r,
+			    v) != 0)
 				return BN_EFORMAT;
 			for (c = 0; c < t->row_len; c++)
 				h->code[r * t->row_len + c] = (int8_t)v[c];

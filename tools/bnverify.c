@@ -302,7 +302,7 @@ verify(const struct opts *o, const char *path, struct bn_tset *ref,
 			bn_errx(EX_OSERR, "out of memory");
 		if (out != NULL && forwarding) {
 			if (chk.rep.np != before)
-				forwarding = 0;		/* stop at the bad one */
+				forwarding = 0;	/* stop at the bad one */
 			else if (bnt_reader_forward(r, out->fp) != BN_OK)
 				bn_err(EX_IOERR, "%s", out->name);
 		}
@@ -375,8 +375,8 @@ verify_model(const struct opts *o)
 		snprintf(name, sizeof name, "logits.%d", K);
 		if ((lg = ref_get(&ref, name, BN_DTYPE_F32, &tl)) == NULL ||
 		    tl->nelem != T * V)
-			bn_errx(EX_DATAERR, "%s: no %s of %zux%zu", o->reference,
-			    name, T, V);
+			bn_errx(EX_DATAERR, "%s: no %s of %zux%zu",
+			    o->reference, name, T, V);
 		if ((st = bn_state_new(&s, &m, (int)T + 64, (int)T, 1, &e)))
 			bn_errx(bn_exit_code(st), "%s", e.msg);
 		cap.T = T;
