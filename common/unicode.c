@@ -98,6 +98,20 @@ bn_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+int
+bn_utf8_valid(const unsigned char *s, size_t n)
+{
+	uint32_t cp;
+	size_t i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = bn_utf8_decode(s + i, n - i, &cp);
+		if (cp == BN_UC_INVALID)
+			return 0;
+	}
+	return 1;
+}
+
 size_t
 bn_utf8_encode(uint32_t cp, unsigned char out[4])
 {

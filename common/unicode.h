@@ -28,6 +28,8 @@ const char *bn_unicode_version(void);
  * continuation, overlong form, surrogate, past U+10FFFF, truncated)
  * is returned alone as BN_UC_INVALID, length 1. */
 size_t bn_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* Is s[0..n) all well-formed UTF-8 (as bn_utf8_decode() judges it)? */
+int bn_utf8_valid(const unsigned char *s, size_t n);
 /* Encode cp (at most U+10FFFF) into out; returns 1 to 4, or 0 if cp is
  * out of range. */
 size_t bn_utf8_encode(uint32_t cp, unsigned char out[4]);

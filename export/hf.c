@@ -19,132 +19,14 @@
 #include "config.h"
 #include "dtype.h"
 #include "export.h"
+#include "json.h"
 #include "kv.h"
+#include "mem.h"
 #include "parse.h"
 #include "roles.h"
 #include "status.h"
+#include "unicode.h"
 #include "vocab.h"
-
-/* A growing text buffer. */
-struct sb {
-	char *p;
-	size_t n, cap;
-	int oom;
-};
-
-static void
-sb_put(struct sb *b, const char *s, size_t n)
-{
-	size_t cap;
-	char *q;
-
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		if ((q = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void sb_printf(struct sb *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n :
-		    sizeof tmp - 1);
-}
-
-/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
-static int
-utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, len;
-	uint32_t c;
-
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf)
-			len = 2, c = s[i] & 0x1f;
-		else if (s[i] >= 0xe0 && s[i] <= 0xef)
-			len = 3, c = s[i] & 0x0f;
-		else if (s[i] >= 0xf0 && s[i] <= 0xf4)
-			len = 4, c = s[i] & 0x07;
-		else
-			return 0;
-		if (i + len > n)
-			return 0;
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = c << 6 | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
-		    || (len == 4 && (c < 0x10000 || c > 0x10ffff)))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
-/* A JSON string; the caller checked UTF-8. */
-static void
-sb_jstr(struct sb *b, const char *s, size_t n)
-{
-	size_t i, run = 0;
-	unsigned char c;
-
-	sb_put(b, "\"", 1);
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		sb_put(b, s + run, i - run);
-		run = i + 1;
-		if (c == '"')
-			sb_put(b, "\\\"", 2);
-		else if (c == '\\')
-			sb_put(b, "\\\\", 2);
-		else if (c == '\n')
-			sb_put(b, "\\n", 2);
-		else if (c == '\t')
-			sb_put(b, "\\t", 2);
-		else if (c == '\r')
-			sb_put(b, "\\r", 2);
-		else
-			sb_printf(b, "\\u%04x", c);
-	}
-	sb_put(b, s + run, n - run);
-	sb_put(b, "\"", 1);
-}
-
-static void
-sb_cstr(struct sb *b, const char *s)
-{
-	sb_jstr(b, s, strlen(s));
-}
 
 /* A JSON number as RFC 8259 spells it. */
 static int
@@ -180,12 +62,12 @@ json_number(const char *s)
 /* "key": the configuration's own text for a number if it has a valid
  * one (so that a round trip gives the same text), else def. */
 static void
-cfg_num(struct sb *b, const struct bn_kv *kv, const char *jkey,
+cfg_num(struct bn_buf *b, const struct bn_kv *kv, const char *jkey,
     const char *kkey, const char *def)
 {
 	const char *v = bn_kv_get(kv, kkey);
 
-	sb_printf(b, ",\n  \"%s\": %s", jkey, v != NULL && json_number(v) ?
+	bn_buf_printf(b, ",\n  \"%s\": %s", jkey, v != NULL && json_number(v) ?
 	    v : def);
 }
 
@@ -225,7 +107,7 @@ struct ctx {
 	const struct bn_hf_sink *s;
 	struct bn_config c;
 	struct out_tensor *t;
-	size_t n;
+	size_t n, cap;
 	int packed, floaty;	/* projections: packed / float seen */
 	int fdtype;		/* the model's float type (config's dtype) */
 };
@@ -284,11 +166,8 @@ elem_size(int dtype)
 static int
 add(struct ctx *x, const struct out_tensor *t, struct bn_err *e)
 {
-	struct out_tensor *q;
-
-	if ((q = realloc(x->t, (x->n + 1) * sizeof *q)) == NULL)
+	if (bn_grow(&x->t, &x->cap, x->n + 1, sizeof *x->t) != 0)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
-	x->t = q;
 	x->t[x->n++] = *t;
 	return BN_OK;
 }
@@ -406,7 +285,7 @@ src_row(const struct ctx *x, const struct out_tensor *o, uint64_t r)
 
 /* config.json */
 static int
-write_json(const struct ctx *x, const char *name, struct sb *b,
+write_json(const struct ctx *x, const char *name, struct bn_buf *b,
     struct bn_err *e)
 {
 	int st;
@@ -427,14 +306,15 @@ config_json(const struct ctx *x, struct bn_err *e)
 	const struct bn_config *c = &x->c;
 	int bitnet = c->arch == BN_ARCH_BITNET;
 	const char *theta = bn_kv_get(kv, BN_CFG_ROPE_THETA);
-	struct sb b = { 0 };
+	struct bn_buf b = { 0 };
 	char d[64];
 	int st;
 
 	if (theta == NULL || !json_number(theta))
 		theta = "10000.0";
-	sb_printf(&b, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": "
-	    "\"%s\"", bitnet ? "BitNetForCausalLM" : "LlamaForCausalLM",
+	bn_buf_printf(&b, "{\n  \"architectures\": [\"%s\"],\n  "
+	    "\"model_type\": \"%s\"",
+	    bitnet ? "BitNetForCausalLM" : "LlamaForCausalLM",
 	    bitnet ? "bitnet" : "llama");
 	snprintf(d, sizeof d, "%d", c->vocab);
 	cfg_num(&b, kv, "vocab_size", BN_CFG_VOCAB, d);
@@ -454,48 +334,48 @@ config_json(const struct ctx *x, struct bn_err *e)
 	cfg_num(&b, kv, "max_position_embeddings", BN_CFG_CTX, d);
 	snprintf(d, sizeof d, "%.9g", (double)c->norm_eps);
 	cfg_num(&b, kv, "rms_norm_eps", BN_CFG_NORM_EPS, d);
-	sb_printf(&b, ",\n  \"rope_theta\": %s", theta);
-	sb_printf(&b, ",\n  \"rope_parameters\": {\"rope_theta\": %s, "
+	bn_buf_printf(&b, ",\n  \"rope_theta\": %s", theta);
+	bn_buf_printf(&b, ",\n  \"rope_parameters\": {\"rope_theta\": %s, "
 	    "\"rope_type\": \"default\"}", theta);
-	sb_printf(&b, ",\n  \"hidden_act\": \"%s\"", c->act == BN_ACT_RELU2 ?
-	    "relu2" : "silu");
-	sb_printf(&b, ",\n  \"tie_word_embeddings\": %s", c->tied ? "true" :
-	    "false");
+	bn_buf_printf(&b, ",\n  \"hidden_act\": \"%s\"",
+	    c->act == BN_ACT_RELU2 ? "relu2" : "silu");
+	bn_buf_printf(&b, ",\n  \"tie_word_embeddings\": %s",
+	    c->tied ? "true" : "false");
 	if (c->bos >= 0)
 		cfg_num(&b, kv, "bos_token_id", BN_CFG_BOS, "null");
 	if (c->eos >= 0)
 		cfg_num(&b, kv, "eos_token_id", BN_CFG_EOS, "null");
 	cfg_num(&b, kv, "pad_token_id", BN_CFG_PAD, "null");
-	sb_printf(&b, ",\n  \"attention_bias\": false,\n  "
+	bn_buf_puts(&b, ",\n  \"attention_bias\": false,\n  "
 	    "\"attention_dropout\": 0.0,\n  \"mlp_bias\": false,\n  "
 	    "\"initializer_range\": 0.02,\n  \"use_cache\": true");
-	sb_printf(&b, ",\n  \"dtype\": \"%s\",\n  \"torch_dtype\": \"%s\"",
+	bn_buf_printf(&b, ",\n  \"dtype\": \"%s\",\n  \"torch_dtype\": \"%s\"",
 	    torch_dtype(x->fdtype), torch_dtype(x->fdtype));
 	if (c->bitlinear || bitnet)
-		sb_printf(&b, ",\n  \"quantization_config\": {\"quant_method\": "
-		    "\"bitnet\", \"linear_class\": \"%s\", "
+		bn_buf_printf(&b, ",\n  \"quantization_config\": "
+		    "{\"quant_method\": \"bitnet\", \"linear_class\": \"%s\", "
 		    "\"quantization_mode\": \"%s\"}", x->packed ? "bitlinear" :
 		    "autobitlinear", x->packed ? "offline" : "online");
-	sb_printf(&b, "\n}\n");
+	bn_buf_puts(&b, "\n}\n");
 	st = write_json(x, "config.json", &b, e);
-	free(b.p);
+	bn_buf_free(&b);
 	return st;
 }
 
 static int
 generation_json(const struct ctx *x, struct bn_err *e)
 {
-	struct sb b = { 0 };
+	struct bn_buf b = { 0 };
 	int st;
 
-	sb_printf(&b, "{\n  \"_from_model_config\": true");
+	bn_buf_puts(&b, "{\n  \"_from_model_config\": true");
 	if (x->c.bos >= 0)
-		sb_printf(&b, ",\n  \"bos_token_id\": %d", x->c.bos);
+		bn_buf_printf(&b, ",\n  \"bos_token_id\": %d", x->c.bos);
 	if (x->c.eos >= 0)
-		sb_printf(&b, ",\n  \"eos_token_id\": %d", x->c.eos);
-	sb_printf(&b, "\n}\n");
+		bn_buf_printf(&b, ",\n  \"eos_token_id\": %d", x->c.eos);
+	bn_buf_puts(&b, "\n}\n");
 	st = write_json(x, "generation_config.json", &b, e);
-	free(b.p);
+	bn_buf_free(&b);
 	return st;
 }
 
@@ -531,11 +411,11 @@ tok_id(const struct bn_vocab *v, const char *key, int64_t *id)
 }
 
 static void
-template_item(struct sb *b, const struct bn_vocab *v, int64_t id)
+template_item(struct bn_buf *b, const struct bn_vocab *v, int64_t id)
 {
-	sb_put(b, "{\"SpecialToken\": {\"id\": ", 24);
-	sb_jstr(b, v->tokens[id], v->token_len[id]);
-	sb_put(b, ", \"type_id\": 0}}", 16);
+	bn_buf_put(b, "{\"SpecialToken\": {\"id\": ", 24);
+	bn_json_put_str(b, v->tokens[id], v->token_len[id]);
+	bn_buf_put(b, ", \"type_id\": 0}}", 16);
 }
 
 static int
@@ -545,7 +425,7 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 	const char *model = bn_kv_get(&v->kv, BN_VOC_MODEL);
 	const char *pre = bn_kv_get(&v->kv, BN_VOC_PRE);
 	const char *sp;
-	struct sb b = { 0 }, tc = { 0 };
+	struct bn_buf b = { 0 }, tc = { 0 };
 	int64_t bos = -1, eos = -1, unk = -1;
 	uint64_t flag;
 	uint32_t i, first;
@@ -557,12 +437,12 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 		return BN_OK;
 	}
 	for (i = 0; i < v->n_tokens; i++)
-		if (!utf8_ok((const unsigned char *)v->tokens[i],
+		if (!bn_utf8_valid((const unsigned char *)v->tokens[i],
 		    v->token_len[i]))
 			return bn_seterr(e, BN_EUNSUPPORTED, "token %" PRIu32
 			    ": not UTF-8, cannot go in tokenizer.json", i);
 	for (i = 0; i < v->n_merges; i++)
-		if (!utf8_ok((const unsigned char *)v->merges[i],
+		if (!bn_utf8_valid((const unsigned char *)v->merges[i],
 		    v->merge_len[i]) || (sp = memchr(v->merges[i], ' ',
 		    v->merge_len[i])) == NULL)
 			return bn_seterr(e, BN_EUNSUPPORTED, "merge %" PRIu32
@@ -575,71 +455,77 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 	if (bn_kv_get_u64(&v->kv, BN_VOC_ADD_EOS, &flag) == 0)
 		add_eos = flag != 0 && eos >= 0;
 
-	sb_printf(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n"
+	bn_buf_puts(&b, "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n"
 	    "  \"padding\": null,\n  \"added_tokens\": [");
 	for (first = 1, i = 0; i < v->n_tokens; i++) {
 		if (v->types == NULL || (v->types[i] != BN_TOK_CONTROL &&
 		    v->types[i] != BN_TOK_USER))
 			continue;
-		sb_printf(&b, "%s\n    {\"id\": %" PRIu32 ", \"content\": ",
+		bn_buf_printf(&b, "%s\n    {\"id\": %" PRIu32 ", \"content\": ",
 		    first ? "" : ",", i);
-		sb_jstr(&b, v->tokens[i], v->token_len[i]);
-		sb_printf(&b, ", \"single_word\": false, \"lstrip\": false, "
-		    "\"rstrip\": false, \"normalized\": %s, \"special\": %s}",
+		bn_json_put_str(&b, v->tokens[i], v->token_len[i]);
+		bn_buf_printf(&b, ", \"single_word\": false, "
+		    "\"lstrip\": false, \"rstrip\": false, "
+		    "\"normalized\": %s, \"special\": %s}",
 		    v->types[i] == BN_TOK_CONTROL ? "false" : "true",
 		    v->types[i] == BN_TOK_CONTROL ? "true" : "false");
 		first = 0;
 	}
-	sb_printf(&b, "%s],\n  \"normalizer\": null,\n", first ? "" : "\n  ");
+	bn_buf_printf(&b, "%s],\n  \"normalizer\": null,\n",
+	    first ? "" : "\n  ");
 	if (is_llama3(pre))
-		sb_printf(&b, "  \"pre_tokenizer\": {\"type\": \"Sequence\", "
+		bn_buf_puts(&b, "  \"pre_tokenizer\": {\"type\": \"Sequence\", "
 		    "\"pretokenizers\": [{\"type\": \"Split\", \"pattern\": "
 		    "{\"Regex\": ");
 	if (is_llama3(pre)) {
-		sb_cstr(&b, llama3_regex);
-		sb_printf(&b, "}, \"behavior\": \"Isolated\", \"invert\": "
+		bn_json_put_str(&b, llama3_regex, strlen(llama3_regex));
+		bn_buf_puts(&b, "}, \"behavior\": \"Isolated\", \"invert\": "
 		    "false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": "
-		    "false, \"trim_offsets\": true, \"use_regex\": false}]},\n");
+		    "false, \"trim_offsets\": true, \"use_regex\": false}]},"
+		    "\n");
 	} else
-		sb_printf(&b, "  \"pre_tokenizer\": {\"type\": \"ByteLevel\", "
-		    "\"add_prefix_space\": false, \"trim_offsets\": true, "
-		    "\"use_regex\": true},\n");
+		bn_buf_puts(&b, "  \"pre_tokenizer\": {\"type\": "
+		    "\"ByteLevel\", \"add_prefix_space\": false, "
+		    "\"trim_offsets\": true, \"use_regex\": true},\n");
 	if (add_bos || add_eos) {
-		sb_printf(&b, "  \"post_processor\": {\"type\": \"Sequence\", "
-		    "\"processors\": [{\"type\": \"ByteLevel\", "
+		bn_buf_puts(&b, "  \"post_processor\": {\"type\": "
+		    "\"Sequence\", \"processors\": [{\"type\": \"ByteLevel\", "
 		    "\"add_prefix_space\": true, \"trim_offsets\": false, "
 		    "\"use_regex\": true}, {\"type\": \"TemplateProcessing\", "
 		    "\"single\": [");
 		if (add_bos) {
 			template_item(&b, v, bos);
-			sb_put(&b, ", ", 2);
+			bn_buf_put(&b, ", ", 2);
 		}
-		sb_printf(&b, "{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}");
+		bn_buf_puts(&b, "{\"Sequence\": {"
+		    "\"id\": \"A\", \"type_id\": 0}}");
 		if (add_eos) {
-			sb_put(&b, ", ", 2);
+			bn_buf_put(&b, ", ", 2);
 			template_item(&b, v, eos);
 		}
-		sb_printf(&b, "], \"pair\": [");
+		bn_buf_puts(&b, "], \"pair\": [");
 		if (add_bos) {
 			template_item(&b, v, bos);
-			sb_put(&b, ", ", 2);
+			bn_buf_put(&b, ", ", 2);
 		}
-		sb_printf(&b, "{\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}");
+		bn_buf_puts(&b, "{\"Sequence\": {"
+		    "\"id\": \"A\", \"type_id\": 0}}");
 		if (add_eos) {
-			sb_put(&b, ", ", 2);
+			bn_buf_put(&b, ", ", 2);
 			template_item(&b, v, eos);
 		}
-		sb_put(&b, ", ", 2);
+		bn_buf_put(&b, ", ", 2);
 		if (add_bos) {
 			template_item(&b, v, bos);
-			sb_put(&b, ", ", 2);
+			bn_buf_put(&b, ", ", 2);
 		}
-		sb_printf(&b, "{\"Sequence\": {\"id\": \"B\", \"type_id\": 1}}");
+		bn_buf_puts(&b, "{\"Sequence\": {"
+		    "\"id\": \"B\", \"type_id\": 1}}");
 		if (add_eos) {
-			sb_put(&b, ", ", 2);
+			bn_buf_put(&b, ", ", 2);
 			template_item(&b, v, eos);
 		}
-		sb_printf(&b, "], \"special_tokens\": {");
+		bn_buf_puts(&b, "], \"special_tokens\": {");
 		for (i = 0; i < 2; i++) {
 			int64_t id = i == 0 ? bos : eos;
 
@@ -647,106 +533,108 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 			    (i == 1 && add_bos && eos == bos))
 				continue;
 			if (i == 1 && add_bos)
-				sb_put(&b, ", ", 2);
-			sb_jstr(&b, v->tokens[id], v->token_len[id]);
-			sb_printf(&b, ": {\"id\": ");
-			sb_jstr(&b, v->tokens[id], v->token_len[id]);
-			sb_printf(&b, ", \"ids\": [%" PRId64 "], \"tokens\": [",
-			    id);
-			sb_jstr(&b, v->tokens[id], v->token_len[id]);
-			sb_put(&b, "]}", 2);
+				bn_buf_put(&b, ", ", 2);
+			bn_json_put_str(&b, v->tokens[id], v->token_len[id]);
+			bn_buf_puts(&b, ": {\"id\": ");
+			bn_json_put_str(&b, v->tokens[id], v->token_len[id]);
+			bn_buf_printf(&b, ", \"ids\": [%" PRId64 "], "
+			    "\"tokens\": [", id);
+			bn_json_put_str(&b, v->tokens[id], v->token_len[id]);
+			bn_buf_put(&b, "]}", 2);
 		}
-		sb_printf(&b, "}}]},\n");
+		bn_buf_puts(&b, "}}]},\n");
 	} else
-		sb_printf(&b, "  \"post_processor\": {\"type\": \"ByteLevel\", "
-		    "\"add_prefix_space\": true, \"trim_offsets\": false, "
-		    "\"use_regex\": true},\n");
-	sb_printf(&b, "  \"decoder\": {\"type\": \"ByteLevel\", "
+		bn_buf_puts(&b, "  \"post_processor\": {\"type\": "
+		    "\"ByteLevel\", \"add_prefix_space\": true, "
+		    "\"trim_offsets\": false, \"use_regex\": true},\n");
+	bn_buf_puts(&b, "  \"decoder\": {\"type\": \"ByteLevel\", "
 	    "\"add_prefix_space\": true, \"trim_offsets\": true, "
 	    "\"use_regex\": true},\n  \"model\": {\n    \"type\": \"BPE\",\n"
 	    "    \"dropout\": null,\n    \"unk_token\": ");
 	if (unk >= 0)
-		sb_jstr(&b, v->tokens[unk], v->token_len[unk]);
+		bn_json_put_str(&b, v->tokens[unk], v->token_len[unk]);
 	else
-		sb_put(&b, "null", 4);
-	sb_printf(&b, ",\n    \"continuing_subword_prefix\": null,\n"
+		bn_buf_put(&b, "null", 4);
+	bn_buf_printf(&b, ",\n    \"continuing_subword_prefix\": null,\n"
 	    "    \"end_of_word_suffix\": null,\n    \"fuse_unk\": false,\n"
 	    "    \"byte_fallback\": false,\n    \"ignore_merges\": %s,\n"
 	    "    \"vocab\": {", is_llama3(pre) ? "true" : "false");
 	for (i = 0; i < v->n_tokens; i++) {
-		sb_put(&b, i ? ",\n      " : "\n      ", i ? 8 : 7);
-		sb_jstr(&b, v->tokens[i], v->token_len[i]);
-		sb_printf(&b, ": %" PRIu32, i);
+		bn_buf_put(&b, i ? ",\n      " : "\n      ", i ? 8 : 7);
+		bn_json_put_str(&b, v->tokens[i], v->token_len[i]);
+		bn_buf_printf(&b, ": %" PRIu32, i);
 	}
-	sb_printf(&b, "\n    },\n    \"merges\": [");
+	bn_buf_puts(&b, "\n    },\n    \"merges\": [");
 	for (i = 0; i < v->n_merges; i++) {
 		sp = memchr(v->merges[i], ' ', v->merge_len[i]);
-		sb_put(&b, i ? ",\n      [" : "\n      [", i ? 9 : 8);
-		sb_jstr(&b, v->merges[i], (size_t)(sp - v->merges[i]));
-		sb_put(&b, ", ", 2);
-		sb_jstr(&b, sp + 1, v->merge_len[i] - (size_t)(sp + 1 -
+		bn_buf_put(&b, i ? ",\n      [" : "\n      [", i ? 9 : 8);
+		bn_json_put_str(&b, v->merges[i], (size_t)(sp - v->merges[i]));
+		bn_buf_put(&b, ", ", 2);
+		bn_json_put_str(&b, sp + 1, v->merge_len[i] - (size_t)(sp + 1 -
 		    v->merges[i]));
-		sb_put(&b, "]", 1);
+		bn_buf_put(&b, "]", 1);
 	}
-	sb_printf(&b, "\n    ]\n  }\n}\n");
+	bn_buf_puts(&b, "\n    ]\n  }\n}\n");
 	if ((st = write_json(x, "tokenizer.json", &b, e)) != BN_OK)
 		goto out;
 
-	sb_printf(&tc, "{\n  \"tokenizer_class\": \"PreTrainedTokenizerFast\","
-	    "\n  \"clean_up_tokenization_spaces\": false,\n  "
+	bn_buf_printf(&tc, "{\n  \"tokenizer_class\": "
+	    "\"PreTrainedTokenizerFast\",\n  "
+	    "\"clean_up_tokenization_spaces\": false,\n  "
 	    "\"model_max_length\": %d,\n  \"add_bos_token\": %s,\n  "
 	    "\"add_eos_token\": %s", x->c.ctx, add_bos ? "true" : "false",
 	    add_eos ? "true" : "false");
 	if (bos >= 0) {
-		sb_printf(&tc, ",\n  \"bos_token\": ");
-		sb_jstr(&tc, v->tokens[bos], v->token_len[bos]);
+		bn_buf_puts(&tc, ",\n  \"bos_token\": ");
+		bn_json_put_str(&tc, v->tokens[bos], v->token_len[bos]);
 	}
 	if (eos >= 0) {
-		sb_printf(&tc, ",\n  \"eos_token\": ");
-		sb_jstr(&tc, v->tokens[eos], v->token_len[eos]);
+		bn_buf_puts(&tc, ",\n  \"eos_token\": ");
+		bn_json_put_str(&tc, v->tokens[eos], v->token_len[eos]);
 	}
 	if (unk >= 0) {
-		sb_printf(&tc, ",\n  \"unk_token\": ");
-		sb_jstr(&tc, v->tokens[unk], v->token_len[unk]);
+		bn_buf_puts(&tc, ",\n  \"unk_token\": ");
+		bn_json_put_str(&tc, v->tokens[unk], v->token_len[unk]);
 	}
-	sb_printf(&tc, "\n}\n");
+	bn_buf_puts(&tc, "\n}\n");
 	st = write_json(x, "tokenizer_config.json", &tc, e);
 out:
-	free(b.p);
-	free(tc.p);
+	bn_buf_free(&b);
+	bn_buf_free(&tc);
 	return st;
 }
 
 /* model.safetensors: the header of shard k. */
 static int
-st_header(const struct ctx *x, unsigned k, struct sb *h, struct bn_err *e)
+st_header(const struct ctx *x, unsigned k, struct bn_buf *h, struct bn_err *e)
 {
 	const struct out_tensor *o;
 	size_t i, pad;
 	unsigned j;
 	int first = 1;
 
-	sb_printf(h, "{\"__metadata__\":{\"format\":\"pt\"}");
+	bn_buf_puts(h, "{\"__metadata__\":{\"format\":\"pt\"}");
 	for (i = 0; i < x->n; i++) {
 		o = &x->t[i];
 		if (o->shard != k)
 			continue;
-		sb_put(h, ",", 1);
-		sb_cstr(h, o->name);
-		sb_printf(h, ":{\"dtype\":\"%s\",\"shape\":[",
+		bn_buf_put(h, ",", 1);
+		bn_json_put_str(h, o->name, strlen(o->name));
+		bn_buf_printf(h, ":{\"dtype\":\"%s\",\"shape\":[",
 		    st_dtype(o->dtype));
 		for (j = 0; j < o->ndim; j++)
-			sb_printf(h, "%s%" PRIu64, j ? "," : "", o->dims[j]);
-		sb_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}",
-		    o->off, o->off + o->bytes);
+			bn_buf_printf(h, "%s%" PRIu64, j ? "," : "",
+			    o->dims[j]);
+		bn_buf_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64
+		    "]}", o->off, o->off + o->bytes);
 		first = 0;
 	}
 	(void)first;
-	sb_put(h, "}", 1);
+	bn_buf_put(h, "}", 1);
 	/* pad with spaces so the data starts 8-byte aligned */
 	pad = (8 - h->n % 8) % 8;
 	while (pad-- > 0)
-		sb_put(h, " ", 1);
+		bn_buf_put(h, " ", 1);
 	if (h->oom)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	return BN_OK;
@@ -805,7 +693,6 @@ write_data(const struct ctx *x, const struct out_tensor *o,
 	uint64_t r, sr, np, p, c, rows = t->rows;
 	unsigned g;
 	int v, st, es = elem_size(o->dtype);
-	float s;
 
 	switch (o->kind) {
 	case K_SCALE:
@@ -853,16 +740,9 @@ write_data(const struct ctx *x, const struct out_tensor *o,
 				return st;
 			continue;
 		}
-		if (bn_row_to_f32(t->dtype, src, t->row_len, f) != 0)
+		if (bnt_map_row_f32(mt, sr, f) != 0)
 			return bn_seterr(e, BN_EFORMAT, "tensor '%s': invalid "
 			    "code in row %" PRIu64, t->name, sr);
-		if (t->scale_kind != BNT_SCALE_NONE)
-			for (c = 0; c < t->row_len; c++) {
-				s = bnt_tensor_scale(t, mt->scales,
-				    bnt_scale_index(t, sr, c));
-				f[c] = t->scale_flags & BNT_SCALE_DIV ?
-				    f[c] / s : f[c] * s;
-			}
 		if (bn_dtype_traits(o->dtype)->is_float)
 			bn_row_from_f32(o->dtype, f, t->row_len, buf);
 		else
@@ -877,7 +757,7 @@ write_data(const struct ctx *x, const struct out_tensor *o,
 static int
 weights(struct ctx *x, struct bn_err *e)
 {
-	struct sb h = { 0 }, idx = { 0 };
+	struct bn_buf h = { 0 }, idx = { 0 };
 	unsigned char len8[8], *buf = NULL;
 	float *f = NULL;
 	uint64_t used = 0, total = 0, maxlen = 1;
@@ -936,19 +816,19 @@ weights(struct ctx *x, struct bn_err *e)
 	}
 	if (st != BN_OK || nshards == 1)
 		goto out;
-	sb_printf(&idx, "{\n  \"metadata\": {\"total_size\": %" PRIu64 "},\n"
-	    "  \"weight_map\": {", total);
+	bn_buf_printf(&idx, "{\n  \"metadata\": {\"total_size\": %" PRIu64
+	    "},\n  \"weight_map\": {", total);
 	for (i = 0; i < x->n; i++) {
-		sb_put(&idx, i ? ",\n    " : "\n    ", i ? 6 : 5);
-		sb_cstr(&idx, x->t[i].name);
-		sb_printf(&idx, ": \"model-%05u-of-%05u.safetensors\"",
+		bn_buf_put(&idx, i ? ",\n    " : "\n    ", i ? 6 : 5);
+		bn_json_put_str(&idx, x->t[i].name, strlen(x->t[i].name));
+		bn_buf_printf(&idx, ": \"model-%05u-of-%05u.safetensors\"",
 		    x->t[i].shard + 1, nshards);
 	}
-	sb_printf(&idx, "\n  }\n}\n");
+	bn_buf_puts(&idx, "\n  }\n}\n");
 	st = write_json(x, "model.safetensors.index.json", &idx, e);
 out:
-	free(h.p);
-	free(idx.p);
+	bn_buf_free(&h);
+	bn_buf_free(&idx);
 	free(buf);
 	free(f);
 	return st;
