@@ -18,6 +18,7 @@
 #include "config.h"
 #include "export.h"
 #include "kv.h"
+#include "mem.h"
 #include "parse.h"
 #include "status.h"
 #include "vocab.h"
@@ -43,37 +44,8 @@ enum {
 #define QK8_0 32
 #define Q8_BYTES 34		/* f16 d, qs[32] */
 
-struct buf {
-	unsigned char *p;
-	size_t n, cap;
-	int oom;
-};
-
 static void
-put(struct buf *b, const void *p, size_t n)
-{
-	unsigned char *q;
-	size_t cap;
-
-	if (b->oom)
-		return;
-	if (b->n + n > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->n + n)
-			cap *= 2;
-		if ((q = realloc(b->p, cap)) == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, p, n);
-	b->n += n;
-}
-
-static void
-put_u32(struct buf *b, uint32_t v)
+put_u32(struct bn_buf *b, uint32_t v)
 {
 	unsigned char c[4];
 
@@ -81,18 +53,18 @@ put_u32(struct buf *b, uint32_t v)
 	c[1] = (unsigned char)(v >> 8);
 	c[2] = (unsigned char)(v >> 16);
 	c[3] = (unsigned char)(v >> 24);
-	put(b, c, 4);
+	bn_buf_put(b, c, 4);
 }
 
 static void
-put_u64(struct buf *b, uint64_t v)
+put_u64(struct bn_buf *b, uint64_t v)
 {
 	put_u32(b, (uint32_t)v);
 	put_u32(b, (uint32_t)(v >> 32));
 }
 
 static void
-put_f32(struct buf *b, float f)
+put_f32(struct bn_buf *b, float f)
 {
 	uint32_t v;
 
@@ -101,15 +73,15 @@ put_f32(struct buf *b, float f)
 }
 
 static void
-put_str(struct buf *b, const char *s, size_t n)
+put_str(struct bn_buf *b, const char *s, size_t n)
 {
 	put_u64(b, n);
-	put(b, s, n);
+	bn_buf_put(b, s, n);
 }
 
 /* The key/value section and its count. */
 struct kvs {
-	struct buf b;
+	struct bn_buf b;
 	uint64_t n;
 };
 
@@ -141,7 +113,7 @@ kv_bool(struct kvs *k, const char *name, int v)
 	unsigned char c = v != 0;
 
 	key(k, name, GV_BOOL);
-	put(&k->b, &c, 1);
+	bn_buf_put(&k->b, &c, 1);
 }
 
 static void
@@ -311,7 +283,7 @@ struct ctx {
 	struct bn_config c;
 	const char *arch;	/* GGUF general.architecture */
 	struct plan *pl;
-	size_t n;
+	size_t n, cap;
 };
 
 static void
@@ -369,11 +341,8 @@ read_cfg(struct ctx *x, struct bn_err *e)
 static int
 add_plan(struct ctx *x, const struct plan *p, struct bn_err *e)
 {
-	struct plan *q;
-
-	if ((q = realloc(x->pl, (x->n + 1) * sizeof *q)) == NULL)
+	if (bn_grow(&x->pl, &x->cap, x->n + 1, sizeof *x->pl) != 0)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
-	x->pl = q;
 	x->pl[x->n++] = *p;
 	return BN_OK;
 }
@@ -533,27 +502,6 @@ mul_scale(const struct bnt_map_tensor *mt, uint64_t i)
 	return t->scale_flags & BNT_SCALE_DIV ? 1.0f / s : s;
 }
 
-/* Row sr of a tensor as f32, scales applied; -1 on an invalid code. */
-static int
-row_f32(const struct bnt_map_tensor *mt, uint64_t sr, float *f)
-{
-	const struct bnt_tensor *t = &mt->t;
-	const unsigned char *src = (const unsigned char *)mt->data +
-	    sr * t->row_bytes;
-	uint64_t i;
-	float s;
-
-	if (bn_row_to_f32(t->dtype, src, t->row_len, f) != 0)
-		return -1;
-	if (t->scale_kind == BNT_SCALE_NONE)
-		return 0;
-	for (i = 0; i < t->row_len; i++) {
-		s = bnt_tensor_scale(t, mt->scales, bnt_scale_index(t, sr, i));
-		f[i] = t->scale_flags & BNT_SCALE_DIV ? f[i] / s : f[i] * s;
-	}
-	return 0;
-}
-
 static void
 put_f16(unsigned char *p, float f)
 {
@@ -708,7 +656,7 @@ write_tensor(const struct ctx *x, const struct plan *p, FILE *out,
 				}
 				break;
 			}
-			if (row_f32(mt, sr, f) != 0)
+			if (bnt_map_row_f32(mt, sr, f) != 0)
 				return bn_seterr(e, BN_EFORMAT, "invalid code in "
 				    "row %" PRIu64, sr);
 			q8_row(f, t->row_len, row);
@@ -718,7 +666,7 @@ write_tensor(const struct ctx *x, const struct plan *p, FILE *out,
 				memcpy(row, src, p->row_out);
 				break;
 			}
-			if (row_f32(mt, sr, f) != 0)
+			if (bnt_map_row_f32(mt, sr, f) != 0)
 				return bn_seterr(e, BN_EFORMAT, "invalid code in "
 				    "row %" PRIu64, sr);
 			if (p->type == GT_F32)
@@ -759,7 +707,7 @@ bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 	static const unsigned char zeros[GGUF_ALIGN];
 	struct ctx x;
 	struct kvs k;
-	struct buf info, head;
+	struct bn_buf info, head;
 	const struct bnt_tensor *t;
 	const struct plan *p;
 	unsigned char *row = NULL, *t2 = NULL;
@@ -837,7 +785,7 @@ bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 		if (p->row_out > maxrow)
 			maxrow = p->row_out;
 	}
-	put(&head, "GGUF", 4);
+	bn_buf_put(&head, "GGUF", 4);
 	put_u32(&head, 3);
 	put_u64(&head, x.n);
 	put_u64(&head, k.n);
@@ -874,8 +822,8 @@ out:
 	free(row);
 	free(f);
 	free(t2);
-	free(k.b.p);
-	free(info.p);
-	free(head.p);
+	bn_buf_free(&k.b);
+	bn_buf_free(&info);
+	bn_buf_free(&head);
 	return rc;
 }
