@@ -555,26 +555,6 @@ rd(struct bnt_reader *r, unsigned char *buf, size_t n)
 	return (int64_t)got;
 }
 
-/* Make room for n bytes at r->buf + used, growing at most to what the
- * input has shown: reading in chunks of at most 64 MiB. */
-static int
-reserve(struct bnt_reader *r, size_t need)
-{
-	unsigned char *nb;
-	size_t ncap;
-
-	if (need <= r->cap)
-		return 0;
-	ncap = r->cap ? r->cap : 4096;
-	while (ncap < need)
-		ncap = ncap > SIZE_MAX / 2 ? need : 2 * ncap;
-	if ((nb = realloc(r->buf, ncap)) == NULL)
-		return -1;
-	r->buf = nb;
-	r->cap = ncap;
-	return 0;
-}
-
 /* Read n bytes appended at r->buf + at, in bounded chunks. */
 static int
 read_body(struct bnt_reader *r, size_t at, uint64_t n, const char *what)
@@ -589,7 +569,7 @@ read_body(struct bnt_reader *r, size_t at, uint64_t n, const char *what)
 		chunk = done < (1u << 20) ? 1u << 20 : done < (64u << 20) ?
 		    (size_t)done : 64u << 20;
 		step = n - done > chunk ? chunk : (size_t)(n - done);
-		if (reserve(r, at + done + step) != 0)
+		if (bn_grow(&r->buf, &r->cap, at + done + step, 1) != 0)
 			return bn_seterr(&r->err, BN_ENOMEM, "out of memory");
 		got = rd(r, r->buf + at + done, step);
 		if (got < 0)
@@ -703,7 +683,7 @@ read_one(struct bnt_reader *r, struct bnt_record *rec)
 	r->have_last = 0;
 	ml = (size_t)rh.meta_len;
 	dl = (size_t)rh.data_len;
-	if (reserve(r, BNT_RECORD_SIZE) != 0)
+	if (bn_grow(&r->buf, &r->cap, BNT_RECORD_SIZE, 1) != 0)
 		return bn_seterr(&r->err, BN_ENOMEM, "out of memory");
 	memcpy(r->buf, h, BNT_RECORD_SIZE);
 	if ((st = read_body(r, BNT_RECORD_SIZE, ml, "metadata")) != BN_OK)

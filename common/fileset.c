@@ -19,20 +19,16 @@
 static int
 slurp(int fd, struct bn_file *f, struct bn_err *e)
 {
-	unsigned char *buf = NULL, *nb;
+	unsigned char *buf = NULL;
 	size_t cap = 0, len = 0;
 	ssize_t n;
 
 	for (;;) {
-		if (len == cap) {
-			size_t ncap = cap ? 2 * cap : 1 << 16;
-
-			if (ncap < cap || (nb = realloc(buf, ncap)) == NULL) {
-				free(buf);
-				return bn_seterr(e, BN_ENOMEM, "out of memory");
-			}
-			buf = nb;
-			cap = ncap;
+		/* 64 KiB at first, then doubling */
+		if (len == cap &&
+		    bn_grow(&buf, &cap, len + (1 << 16), 1) != 0) {
+			free(buf);
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -140,17 +136,8 @@ bn_fileset_free(struct bn_fileset *fs)
 static struct bn_file *
 add(struct bn_fileset *fs)
 {
-	struct bn_file *nf;
-
-	if (fs->n == fs->cap) {
-		size_t cap = fs->cap ? 2 * fs->cap : 16;
-
-		nf = bn_reallocarray(fs->files, cap, sizeof *nf);
-		if (nf == NULL)
-			return NULL;
-		fs->files = nf;
-		fs->cap = cap;
-	}
+	if (bn_grow(&fs->files, &fs->cap, fs->n + 1, sizeof *fs->files) != 0)
+		return NULL;
 	memset(&fs->files[fs->n], 0, sizeof fs->files[0]);
 	return &fs->files[fs->n++];
 }
@@ -228,7 +215,7 @@ bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
 	struct archive *a;
 	struct archive_entry *ent;
 	struct bn_file *m;
-	unsigned char *buf, *nb;
+	unsigned char *buf;
 	size_t cap, len;
 	la_ssize_t n;
 	int r, st = BN_OK;
@@ -259,18 +246,11 @@ bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
 		buf = NULL;
 		cap = len = 0;
 		for (;;) {	/* grow with what arrives, not what is claimed */
-			if (len == cap) {
-				size_t ncap = cap ? 2 * cap : 1 << 16;
-
-				if (ncap < cap ||
-				    (nb = realloc(buf, ncap)) == NULL) {
-					free(buf);
-					st = bn_seterr(e, BN_ENOMEM,
-					    "out of memory");
-					goto out;
-				}
-				buf = nb;
-				cap = ncap;
+			if (len == cap &&
+			    bn_grow(&buf, &cap, len + (1 << 16), 1) != 0) {
+				free(buf);
+				st = bn_seterr(e, BN_ENOMEM, "out of memory");
+				goto out;
 			}
 			n = archive_read_data(a, buf + len, cap - len);
 			if (n < 0) {

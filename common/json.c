@@ -322,19 +322,13 @@ parse_literal(struct parser *P, struct bn_json *v)
 static int
 open_container(struct parser *P, struct bn_json *v, size_t *slot)
 {
-	size_t cap, n;
-	size_t *c;
+	size_t n;
 
 	if (!P->build) {
-		if (P->ncont == P->capcont) {
-			cap = P->capcont ? 2 * P->capcont : 64;
-			c = bn_reallocarray(P->counts, cap, sizeof *c);
-			if (c == NULL) {
-				P->oom = 1;
-				return fail(P, P->pos, "out of memory");
-			}
-			P->counts = c;
-			P->capcont = cap;
+		if (bn_grow(&P->counts, &P->capcont, P->ncont + 1,
+		    sizeof *P->counts) != 0) {
+			P->oom = 1;
+			return fail(P, P->pos, "out of memory");
 		}
 		*slot = P->ncont;
 		P->counts[P->ncont++] = 0;

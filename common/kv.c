@@ -32,7 +32,6 @@ bn_kv_free(struct bn_kv *kv)
 int
 bn_kv_set(struct bn_kv *kv, const char *key, const char *val)
 {
-	struct bn_kv_pair *p;
 	char *k, *v;
 	size_t i;
 
@@ -47,15 +46,8 @@ bn_kv_set(struct bn_kv *kv, const char *key, const char *val)
 			kv->v[i].val = v;
 			return 0;
 		}
-	if (kv->n == kv->cap) {
-		size_t cap = kv->cap ? 2 * kv->cap : 16;
-
-		p = bn_reallocarray(kv->v, cap, sizeof *p);
-		if (p == NULL)
-			goto fail;
-		kv->v = p;
-		kv->cap = cap;
-	}
+	if (bn_grow(&kv->v, &kv->cap, kv->n + 1, sizeof *kv->v) != 0)
+		goto fail;
 	if ((k = strdup(key)) == NULL)
 		goto fail;
 	kv->v[kv->n].key = k;

@@ -500,41 +500,14 @@ struct sess {
 	int nomem;		/* 1: out of memory, 2: a fragment too long */
 };
 
-/* p grown to hold need elements of size bytes (cap updated); NULL if
- * out of memory (p is kept then). */
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-	size_t c = *cap > 0 ? *cap : 16;
-	void *q;
-
-	if (need <= *cap)
-		return p;
-	while (c < need) {
-		if (c > SIZE_MAX / 2)
-			return NULL;
-		c *= 2;
-	}
-	if ((q = bn_reallocarray(p, c, size)) == NULL)
-		return NULL;
-	*cap = c;
-	return q;
-}
-
 static void
 emit(struct sess *s, int32_t id)
 {
-	int32_t *q;
-
 	if (id < 0 || s->nomem)
 		return;
-	if (s->n == s->cap) {
-		if ((q = grow(s->out, &s->cap, s->n + 1, sizeof *s->out)) ==
-		    NULL) {
-			s->nomem = 1;
-			return;
-		}
-		s->out = q;
+	if (bn_grow(&s->out, &s->cap, s->n + 1, sizeof *s->out) != 0) {
+		s->nomem = 1;
+		return;
 	}
 	s->out[s->n++] = id;
 }
@@ -542,16 +515,12 @@ emit(struct sess *s, int32_t id)
 static void
 heap_push(struct sess *s, const struct cand *c)
 {
-	struct cand *q;
 	size_t i, p;
 
-	if (s->nheap == s->heapcap) {
-		if ((q = grow(s->heap, &s->heapcap, s->nheap + 1,
-		    sizeof *s->heap)) == NULL) {
-			s->nomem = 1;
-			return;
-		}
-		s->heap = q;
+	if (bn_grow(&s->heap, &s->heapcap, s->nheap + 1,
+	    sizeof *s->heap) != 0) {
+		s->nomem = 1;
+		return;
 	}
 	i = s->nheap++;
 	while (i > 0) {
@@ -623,7 +592,6 @@ static void
 bpe_word(struct sess *s, const unsigned char *w, size_t wl)
 {
 	const struct bn_tokenizer *tk = s->tk;
-	unsigned char *b;
 	struct sym *y;
 	struct cand c;
 	size_t i, ml = 0;
@@ -634,11 +602,10 @@ bpe_word(struct sess *s, const unsigned char *w, size_t wl)
 		return;
 	}
 	if (tk->ignore_merges) {
-		if ((b = grow(s->buf, &s->bufcap, wl * 2, 1)) == NULL) {
+		if (bn_grow(&s->buf, &s->bufcap, wl * 2, 1) != 0) {
 			s->nomem = 1;
 			return;
 		}
-		s->buf = b;
 		for (i = 0; i < wl; i++) {
 			memcpy(s->buf + ml, tk->bmap[w[i]], tk->bmap_len[w[i]]);
 			ml += tk->bmap_len[w[i]];
@@ -649,11 +616,11 @@ bpe_word(struct sess *s, const unsigned char *w, size_t wl)
 			return;
 		}
 	}
-	if ((y = grow(s->sym, &s->symcap, wl, sizeof *s->sym)) == NULL) {
+	if (bn_grow(&s->sym, &s->symcap, wl, sizeof *s->sym) != 0) {
 		s->nomem = 1;
 		return;
 	}
-	s->sym = y;
+	y = s->sym;
 	for (i = 0; i < wl; i++) {
 		y[i].prev = (int32_t)i - 1;
 		y[i].next = i + 1 < wl ? (int32_t)i + 1 : -1;
@@ -929,16 +896,13 @@ spm_fragment(struct sess *s, const unsigned char *p, size_t n, int prefix)
 		s->nomem = 2;
 		return;
 	}
-	if ((b = grow(s->buf, &s->bufcap, 3 * (n + 1), 1)) == NULL) {
+	if (bn_grow(&s->buf, &s->bufcap, 3 * (n + 1), 1) != 0 ||
+	    bn_grow(&s->sym, &s->symcap, n + 1, sizeof *s->sym) != 0) {
 		s->nomem = 1;
 		return;
 	}
-	s->buf = b;
-	if ((y = grow(s->sym, &s->symcap, n + 1, sizeof *s->sym)) == NULL) {
-		s->nomem = 1;
-		return;
-	}
-	s->sym = y;
+	b = s->buf;
+	y = s->sym;
 	/* the space prefix, and ' ' -> U+2581 LOWER ONE EIGHTH BLOCK */
 	if (prefix) {
 		memcpy(b, "\xe2\x96\x81", 3);

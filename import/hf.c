@@ -461,12 +461,8 @@ merge_text(const struct bn_json *m, size_t i, char **buf, size_t *cap,
 	}
 	if (need > UINT32_MAX)
 		return bn_seterr(e, BN_EFORMAT, "merge %zu: too long", i);
-	if (need > *cap) {
-		if ((p = realloc(*buf, need)) == NULL)
-			return bn_seterr(e, BN_ENOMEM, "out of memory");
-		*buf = p;
-		*cap = need;
-	}
+	if (bn_grow(buf, cap, need, 1) != 0)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	memcpy(*buf, a->str, a->len);
 	*len = a->len;
 	if (b != NULL) {

@@ -179,17 +179,10 @@ static struct bn_pickle_obj *
 node(struct ld *l, int kind)
 {
 	struct bn_pickle *pk = l->pk;
-	struct bn_pickle_obj *o, **a;
-	size_t cap;
+	struct bn_pickle_obj *o;
 
-	if (pk->nall == pk->capall) {
-		cap = pk->capall ? pk->capall * 2 : 64;
-		a = bn_reallocarray(pk->all, cap, sizeof *a);
-		if (a == NULL)
-			return NULL;
-		pk->all = a;
-		pk->capall = cap;
-	}
+	if (bn_grow(&pk->all, &pk->capall, pk->nall + 1, sizeof *pk->all) != 0)
+		return NULL;
 	if ((o = calloc(1, sizeof *o)) == NULL)
 		return NULL;
 	o->kind = kind;
@@ -200,16 +193,8 @@ node(struct ld *l, int kind)
 static int
 add_item(struct bn_pickle_obj *o, struct bn_pickle_obj *it)
 {
-	struct bn_pickle_obj **a;
-	size_t cap;
-
-	if (o->n == o->cap) {
-		cap = o->cap ? o->cap * 2 : 4;
-		if ((a = bn_reallocarray(o->items, cap, sizeof *a)) == NULL)
-			return -1;
-		o->items = a;
-		o->cap = cap;
-	}
+	if (bn_grow(&o->items, &o->cap, o->n + 1, sizeof *o->items) != 0)
+		return -1;
 	o->items[o->n++] = it;
 	return 0;
 }
@@ -217,9 +202,6 @@ add_item(struct bn_pickle_obj *o, struct bn_pickle_obj *it)
 static int
 push(struct ld *l, struct bn_pickle_obj *o)
 {
-	struct bn_pickle_obj **a;
-	size_t cap;
-
 	if (o == NULL)
 		return nomem(l);
 	if (l->sp == l->scap) {
@@ -227,11 +209,9 @@ push(struct ld *l, struct bn_pickle_obj *o)
 			return fail(l, BN_EFORMAT,
 			    "stack deeper than %u at offset %zu",
 			    BN_PICKLE_MAX_STACK, l->op_off);
-		cap = l->scap ? l->scap * 2 : 64;
-		if ((a = bn_reallocarray(l->stack, cap, sizeof *a)) == NULL)
+		if (bn_grow(&l->stack, &l->scap, l->sp + 1,
+		    sizeof *l->stack) != 0)
 			return nomem(l);
-		l->stack = a;
-		l->scap = cap;
 	}
 	l->stack[l->sp++] = o;
 	return BN_OK;
@@ -271,18 +251,14 @@ top(struct ld *l, struct bn_pickle_obj **o)
 static int
 push_mark(struct ld *l)
 {
-	size_t *a, cap;
-
 	if (l->nmarks == l->mcap) {
 		if (l->mcap >= BN_PICKLE_MAX_MARKS)
 			return fail(l, BN_EFORMAT,
 			    "more than %u open MARKs at offset %zu",
 			    BN_PICKLE_MAX_MARKS, l->op_off);
-		cap = l->mcap ? l->mcap * 2 : 16;
-		if ((a = bn_reallocarray(l->marks, cap, sizeof *a)) == NULL)
+		if (bn_grow(&l->marks, &l->mcap, l->nmarks + 1,
+		    sizeof *l->marks) != 0)
 			return nomem(l);
-		l->marks = a;
-		l->mcap = cap;
 	}
 	l->marks[l->nmarks++] = l->sp;
 	return BN_OK;
@@ -314,8 +290,8 @@ take_items(struct ld *l, struct bn_pickle_obj *o, size_t start)
 static int
 memo_put(struct ld *l, uint64_t idx)
 {
-	struct bn_pickle_obj *o, **a;
-	size_t cap;
+	struct bn_pickle_obj *o = NULL;
+	size_t old;
 	int rc;
 
 	if ((rc = top(l, &o)) != BN_OK)
@@ -323,15 +299,11 @@ memo_put(struct ld *l, uint64_t idx)
 	if (idx >= BN_PICKLE_MAX_MEMO)
 		return fail(l, BN_EFORMAT, "memo index %llu at offset %zu "
 		    "is too large", (unsigned long long)idx, l->op_off);
-	if (idx >= l->memocap) {
-		cap = l->memocap ? l->memocap : 64;
-		while (cap <= idx)
-			cap *= 2;
-		if ((a = bn_reallocarray(l->memo, cap, sizeof *a)) == NULL)
+	if (idx >= (old = l->memocap)) {
+		if (bn_grow(&l->memo, &l->memocap, (size_t)idx + 1,
+		    sizeof *l->memo) != 0)
 			return nomem(l);
-		memset(a + l->memocap, 0, (cap - l->memocap) * sizeof *a);
-		l->memo = a;
-		l->memocap = cap;
+		memset(l->memo + old, 0, (l->memocap - old) * sizeof *l->memo);
 	}
 	if (l->memo[idx] == NULL)
 		l->memolen++;

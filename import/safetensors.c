@@ -85,15 +85,9 @@ static struct bn_st_entry *
 add_entry(struct bn_st_list *l)
 {
 	struct bn_st_entry *p;
-	size_t cap;
 
-	if (l->n == l->cap) {
-		cap = l->cap ? 2 * l->cap : 64;
-		if ((p = bn_reallocarray(l->v, cap, sizeof *p)) == NULL)
-			return NULL;
-		l->v = p;
-		l->cap = cap;
-	}
+	if (bn_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v) != 0)
+		return NULL;
 	p = &l->v[l->n++];
 	memset(p, 0, sizeof *p);
 	return p;

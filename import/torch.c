@@ -83,17 +83,13 @@ static int
 add_ent(struct walk *w, const struct bn_pickle_obj *call)
 {
 	struct ent *a;
-	size_t cap;
 
 	if (w->n == w->cap) {
 		if (w->cap >= MAX_TENSORS)
 			return bn_seterr(w->e, BN_EFORMAT, "more than %u "
 			    "tensors", MAX_TENSORS);
-		cap = w->cap ? w->cap * 2 : 64;
-		if ((a = bn_reallocarray(w->v, cap, sizeof *a)) == NULL)
+		if (bn_grow(&w->v, &w->cap, w->n + 1, sizeof *w->v) != 0)
 			return bn_seterr(w->e, BN_ENOMEM, "out of memory");
-		w->v = a;
-		w->cap = cap;
 	}
 	a = &w->v[w->n];
 	a->name = NULL;

@@ -12,6 +12,7 @@
 #include "dtype.h"
 #include "err.h"
 #include "import.h"
+#include "mem.h"
 #include "parse.h"
 #include "version.h"
 #include "xio.h"
@@ -40,7 +41,7 @@ struct packer {
 	struct bnt_writer *w;
 	struct bn_out out;
 	struct listrow *rows;
-	size_t nrows;
+	size_t nrows, caprows;
 	unsigned long long ntensors, nbytes;
 	struct bn_err err;	/* the sink's own failure */
 };
@@ -199,11 +200,9 @@ add_row(struct packer *p, const struct bnt_tensor *t)
 	struct listrow *r;
 	char shape[256];
 
-	r = realloc(p->rows, (p->nrows + 1) * sizeof *r);
-	if (r == NULL)
+	if (bn_grow(&p->rows, &p->caprows, p->nrows + 1, sizeof *p->rows) != 0)
 		return bn_seterr(&p->err, BN_ENOMEM, "out of memory");
-	p->rows = r;
-	r += p->nrows;
+	r = &p->rows[p->nrows];
 	r->name = strdup(t->name);
 	r->dtype = strdup(bn_dtype_traits(t->dtype)->name);
 	r->shape = strdup(bnt_shape_str(t, shape, sizeof shape));
