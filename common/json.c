@@ -9,6 +9,7 @@
 
 #include "json.h"
 #include "mem.h"
+#include "unicode.h"
 
 struct parser {
 	const unsigned char *p;
@@ -81,78 +82,14 @@ hex4(struct parser *P, size_t pos)
 	return v;
 }
 
-static size_t
-utf8_put(unsigned char *out, unsigned long cp)
-{
-	if (cp < 0x80) {
-		if (out != NULL)
-			out[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		if (out != NULL) {
-			out[0] = (unsigned char)(0xC0 | cp >> 6);
-			out[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		}
-		return 2;
-	}
-	if (cp < 0x10000) {
-		if (out != NULL) {
-			out[0] = (unsigned char)(0xE0 | cp >> 12);
-			out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-			out[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		}
-		return 3;
-	}
-	if (out != NULL) {
-		out[0] = (unsigned char)(0xF0 | cp >> 18);
-		out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-		out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-		out[3] = (unsigned char)(0x80 | (cp & 0x3F));
-	}
-	return 4;
-}
-
-/* Length of the valid UTF-8 sequence at pos (lead byte >= 0x80), or 0. */
-static size_t
-utf8_len(struct parser *P, size_t pos)
-{
-	const unsigned char *s = P->p + pos;
-	size_t left = P->len - pos, n, i;
-	unsigned char lo = 0x80, hi = 0xBF, c = s[0];
-
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2;
-	else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		if (c == 0xE0)
-			lo = 0xA0;
-		else if (c == 0xED)
-			hi = 0x9F;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		if (c == 0xF0)
-			lo = 0x90;
-		else if (c == 0xF4)
-			hi = 0x8F;
-	} else
-		return 0;
-	if (left < n || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xBF)
-			return 0;
-	return n;
-}
-
 /* A string at pos (at the opening quote).  Build pass: decoded into the
  * text buffer, *out and *outlen set. */
 static int
 parse_string(struct parser *P, const char **out, size_t *outlen)
 {
-	unsigned char *dst = NULL;
+	unsigned char *dst = NULL, u8[4];
 	size_t n = 0, start = P->pos, k;
-	unsigned long cp;
+	uint32_t cp;
 	long u, u2;
 
 	if (P->build)
@@ -169,7 +106,9 @@ parse_string(struct parser *P, const char **out, size_t *outlen)
 		if (c < 0x20)
 			return fail(P, P->pos, "control character in string");
 		if (c >= 0x80) {
-			if ((k = utf8_len(P, P->pos)) == 0)
+			k = bn_utf8_decode(P->p + P->pos, P->len - P->pos,
+			    &cp);
+			if (cp == BN_UC_INVALID)
 				return fail(P, P->pos,
 				    "invalid UTF-8 in string");
 			if (dst != NULL)
@@ -209,19 +148,21 @@ parse_string(struct parser *P, const char **out, size_t *outlen)
 				    u2 > 0xDFFF)
 					return fail(P, P->pos,
 					    "lone high surrogate");
-				cp = 0x10000 +
-				    ((unsigned long)(u - 0xD800) << 10) +
-				    (unsigned long)(u2 - 0xDC00);
+				cp = 0x10000 + ((uint32_t)(u - 0xD800) << 10) +
+				    (uint32_t)(u2 - 0xDC00);
 				P->pos += 6;
 			} else
-				cp = (unsigned long)u;
+				cp = (uint32_t)u;
 			P->pos += 4;
 			break;
 		default:
 			return fail(P, P->pos, "bad escape in string");
 		}
 		P->pos += 2;
-		n += utf8_put(dst != NULL ? dst + n : NULL, cp);
+		k = bn_utf8_encode(cp, u8);
+		if (dst != NULL)
+			memcpy(dst + n, u8, k);
+		n += k;
 	}
 	P->pos++;
 	if (dst != NULL) {
