@@ -137,7 +137,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/gen/%.o $(LIBS)
 
 # the floors check as a test make check runs (tests/floors.sh): libtool.a
 # sits on top of them all, so no library may call a tool's helper
-$(BUILD)/tests/floors: tests/floors.sh Makefile
+$(BUILD)/tests/floors: tests/floors.sh Makefile config.mk
 	@mkdir -p $(@D)
 	printf '#!/bin/sh\nexec sh tests/floors.sh %s %s\n' '$(NM)' \
 	    '$(LIBTOOL) $(FLOORS)' >$@
@@ -263,6 +263,8 @@ FUZZ_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_SRC = $(sort $(wildcard tests/fuzz/fz_*.c))
 FUZZ_BINS = $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
+# every library but inspect's in one libbn.a (the linker resolves within
+# an archive, so it needs no order; make check-floors checks the floors)
 LIB_SRC = $(COMMON_SRC) $(IMPORT_SRC) $(EXPORT_SRC) $(MODEL_SRC) \
 	$(KERNEL_SRC)
 TSAN_FLAGS = -fsanitize=thread -fno-omit-frame-pointer
