@@ -356,7 +356,7 @@ checkpoint(struct run *r, struct bn_err *e)
 		st = bn_seterr(e, BN_EIO, "%s: %s", path, we.msg);
 	if (h->ckpt_close != NULL)
 		cst = h->ckpt_close(h->ctx, fp, st == BN_OK, e);
-	else if ((fclose(fp) != 0) && st == BN_OK)
+	else if (fclose(fp) != 0 && st == BN_OK)
 		cst = bn_seterr(e, BN_EIO, "%s: %s", path, strerror(errno));
 	else
 		cst = BN_OK;
