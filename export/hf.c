@@ -418,6 +418,23 @@ template_item(struct bn_buf *b, const struct bn_vocab *v, int64_t id)
 	bn_buf_put(b, ", \"type_id\": 0}}", 16);
 }
 
+/* Sequence seq of a template, between bos and eos where they are >= 0. */
+static void
+template_seq(struct bn_buf *b, const struct bn_vocab *v, int64_t bos,
+    int64_t eos, char seq, int type_id)
+{
+	if (bos >= 0) {
+		template_item(b, v, bos);
+		bn_buf_put(b, ", ", 2);
+	}
+	bn_buf_printf(b, "{\"Sequence\": {\"id\": \"%c\", \"type_id\": %d}}",
+	    seq, type_id);
+	if (eos >= 0) {
+		bn_buf_put(b, ", ", 2);
+		template_item(b, v, eos);
+	}
+}
+
 static int
 tokenizer_json(const struct ctx *x, struct bn_err *e)
 {
@@ -426,7 +443,7 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 	const char *pre = bn_kv_get(&v->kv, BN_VOC_PRE);
 	const char *sp;
 	struct bn_buf b = { 0 }, tc = { 0 };
-	int64_t bos = -1, eos = -1, unk = -1;
+	int64_t bos = -1, eos = -1, unk = -1, tb, te;
 	uint64_t flag;
 	uint32_t i, first;
 	int add_bos = 0, add_eos = 0, st;
@@ -493,38 +510,13 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 		    "\"add_prefix_space\": true, \"trim_offsets\": false, "
 		    "\"use_regex\": true}, {\"type\": \"TemplateProcessing\", "
 		    "\"single\": [");
-		if (add_bos) {
-			template_item(&b, v, bos);
-			bn_buf_put(&b, ", ", 2);
-		}
-		bn_buf_puts(&b, "{\"Sequence\": {"
-		    "\"id\": \"A\", \"type_id\": 0}}");
-		if (add_eos) {
-			bn_buf_put(&b, ", ", 2);
-			template_item(&b, v, eos);
-		}
+		tb = add_bos ? bos : -1;
+		te = add_eos ? eos : -1;
+		template_seq(&b, v, tb, te, 'A', 0);
 		bn_buf_puts(&b, "], \"pair\": [");
-		if (add_bos) {
-			template_item(&b, v, bos);
-			bn_buf_put(&b, ", ", 2);
-		}
-		bn_buf_puts(&b, "{\"Sequence\": {"
-		    "\"id\": \"A\", \"type_id\": 0}}");
-		if (add_eos) {
-			bn_buf_put(&b, ", ", 2);
-			template_item(&b, v, eos);
-		}
+		template_seq(&b, v, tb, te, 'A', 0);
 		bn_buf_put(&b, ", ", 2);
-		if (add_bos) {
-			template_item(&b, v, bos);
-			bn_buf_put(&b, ", ", 2);
-		}
-		bn_buf_puts(&b, "{\"Sequence\": {"
-		    "\"id\": \"B\", \"type_id\": 1}}");
-		if (add_eos) {
-			bn_buf_put(&b, ", ", 2);
-			template_item(&b, v, eos);
-		}
+		template_seq(&b, v, tb, te, 'B', 1);
 		bn_buf_puts(&b, "], \"special_tokens\": {");
 		for (i = 0; i < 2; i++) {
 			int64_t id = i == 0 ? bos : eos;
