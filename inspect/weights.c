@@ -50,13 +50,6 @@ bn_moments_f32(const float *v, uint64_t n, struct bn_moments *m)
 	m->max = mx;
 }
 
-int
-bn_is_packed(int dtype)
-{
-	return dtype == BN_DTYPE_T2 || dtype == BN_DTYPE_T3 ||
-	    dtype == BN_DTYPE_B1;
-}
-
 static int
 is_latent(const struct bnt_tensor *t)
 {
@@ -68,7 +61,7 @@ int
 bn_has_codes(const struct bnt_tensor *t)
 {
 	return strncmp(t->name, "optim.", 6) != 0 &&
-	    (bn_is_packed(t->dtype) || is_latent(t));
+	    (bn_dtype_traits(t->dtype)->is_packed || is_latent(t));
 }
 
 static void *
@@ -175,7 +168,7 @@ bn_tensor_codes(const struct bnt_tensor *t, const unsigned char *data,
 	memset(c, 0, sizeof *c);
 	if ((c->code = alloc(t->nelem, 1)) == NULL)
 		return BN_ENOMEM;
-	if (bn_is_packed(t->dtype)) {
+	if (bn_dtype_traits(t->dtype)->is_packed) {
 		if ((st = packed_codes(t, data, c->code)) != BN_OK) {
 			bn_codes_free(c);
 			return st;

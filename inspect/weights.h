@@ -24,10 +24,9 @@ struct bn_moments {
 
 void bn_moments_f32(const float *v, uint64_t n, struct bn_moments *m);
 
-/* Is the tensor ternary or binary codes as stored (t2, t3, b1)? */
-int bn_is_packed(int dtype);
-/* Does it have codes: packed, or a float projection the loader codes
- * (2-D, unscaled); never an optimizer state ("optim.")? */
+/* Does the tensor have codes: packed (t2, t3, b1: the dtype's
+ * is_packed), or a float projection the loader codes (2-D, unscaled);
+ * never an optimizer state ("optim.")? */
 int bn_has_codes(const struct bnt_tensor *t);
 
 /* All elements as floats, scales applied, as the loader computes them,
