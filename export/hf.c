@@ -71,6 +71,17 @@ cfg_num(struct bn_buf *b, const struct bn_kv *kv, const char *jkey,
 	    v : def);
 }
 
+/* The same for an integer def. */
+static void
+cfg_int(struct bn_buf *b, const struct bn_kv *kv, const char *jkey,
+    const char *kkey, int def)
+{
+	char d[16];
+
+	snprintf(d, sizeof d, "%d", def);
+	cfg_num(b, kv, jkey, kkey, d);
+}
+
 /* malloc'd transformers name, by roles.h's table (unknown names pass
  * unchanged). */
 static char *
@@ -316,22 +327,14 @@ config_json(const struct ctx *x, struct bn_err *e)
 	    "\"model_type\": \"%s\"",
 	    bitnet ? "BitNetForCausalLM" : "LlamaForCausalLM",
 	    bitnet ? "bitnet" : "llama");
-	snprintf(d, sizeof d, "%d", c->vocab);
-	cfg_num(&b, kv, "vocab_size", BN_CFG_VOCAB, d);
-	snprintf(d, sizeof d, "%d", c->hidden);
-	cfg_num(&b, kv, "hidden_size", BN_CFG_HIDDEN, d);
-	snprintf(d, sizeof d, "%d", c->ffn);
-	cfg_num(&b, kv, "intermediate_size", BN_CFG_FFN, d);
-	snprintf(d, sizeof d, "%d", c->layers);
-	cfg_num(&b, kv, "num_hidden_layers", BN_CFG_LAYERS, d);
-	snprintf(d, sizeof d, "%d", c->heads);
-	cfg_num(&b, kv, "num_attention_heads", BN_CFG_HEADS, d);
-	snprintf(d, sizeof d, "%d", c->kv_heads);
-	cfg_num(&b, kv, "num_key_value_heads", BN_CFG_KV_HEADS, d);
-	snprintf(d, sizeof d, "%d", c->head_dim);
-	cfg_num(&b, kv, "head_dim", BN_CFG_HEAD_DIM, d);
-	snprintf(d, sizeof d, "%d", c->ctx);
-	cfg_num(&b, kv, "max_position_embeddings", BN_CFG_CTX, d);
+	cfg_int(&b, kv, "vocab_size", BN_CFG_VOCAB, c->vocab);
+	cfg_int(&b, kv, "hidden_size", BN_CFG_HIDDEN, c->hidden);
+	cfg_int(&b, kv, "intermediate_size", BN_CFG_FFN, c->ffn);
+	cfg_int(&b, kv, "num_hidden_layers", BN_CFG_LAYERS, c->layers);
+	cfg_int(&b, kv, "num_attention_heads", BN_CFG_HEADS, c->heads);
+	cfg_int(&b, kv, "num_key_value_heads", BN_CFG_KV_HEADS, c->kv_heads);
+	cfg_int(&b, kv, "head_dim", BN_CFG_HEAD_DIM, c->head_dim);
+	cfg_int(&b, kv, "max_position_embeddings", BN_CFG_CTX, c->ctx);
 	snprintf(d, sizeof d, "%.9g", (double)c->norm_eps);
 	cfg_num(&b, kv, "rms_norm_eps", BN_CFG_NORM_EPS, d);
 	bn_buf_printf(&b, ",\n  \"rope_theta\": %s", theta);
