@@ -43,6 +43,31 @@ get_float(const struct bn_kv *kv, const char *key, double def, float *out,
 	return BN_OK;
 }
 
+static const char *const arch_names[] = {
+	[BN_ARCH_LLAMA] = "llama",
+	[BN_ARCH_BITNET] = "bitnet",
+};
+
+int
+bn_arch_from_name(const char *s)
+{
+	size_t i;
+
+	for (i = 1; i < sizeof arch_names / sizeof arch_names[0]; i++)
+		if (arch_names[i] != NULL && strcmp(s, arch_names[i]) == 0)
+			return (int)i;
+	return 0;
+}
+
+const char *
+bn_arch_name(int arch)
+{
+	if (arch <= 0 || (size_t)arch >= sizeof arch_names /
+	    sizeof arch_names[0] || arch_names[arch] == NULL)
+		return "?";
+	return arch_names[arch];
+}
+
 int
 bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
     struct bn_err *e)
@@ -53,11 +78,7 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 	memset(c, 0, sizeof *c);
 	if ((s = bn_kv_get(kv, BN_CFG_ARCH)) == NULL)
 		return bn_seterr(e, BN_EFORMAT, "config: no arch");
-	if (strcmp(s, "llama") == 0)
-		c->arch = BN_ARCH_LLAMA;
-	else if (strcmp(s, "bitnet") == 0)
-		c->arch = BN_ARCH_BITNET;
-	else
+	if ((c->arch = bn_arch_from_name(s)) == 0)
 		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
 		    "arch '%s'", s);
 	if ((st = get_int(kv, BN_CFG_VOCAB, INT32_MIN, &c->vocab, e)) ||
@@ -96,4 +117,23 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported act "
 		    "'%s'", s);
 	return BN_OK;
+}
+
+void
+bn_rope_table(const struct bn_config *c, size_t npos, float *cosv,
+    float *sinv)
+{
+	size_t half = (size_t)c->head_dim / 2, i, p;
+
+	for (i = 0; i < half; i++) {
+		float inv = 1.0f / powf(c->rope_theta, (float)(2 * i) /
+		    (float)c->head_dim);
+
+		for (p = 0; p < npos; p++) {
+			float a = (float)p * inv;
+
+			cosv[p * half + i] = cosf(a);
+			sinv[p * half + i] = sinf(a);
+		}
+	}
 }

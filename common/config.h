@@ -20,9 +20,21 @@ struct bn_config {
 	int bos, eos;		/* -1 if none */
 };
 
+/* The architecture named s (the config record's arch value): BN_ARCH_*,
+ * or 0 if bntools has no such architecture; and back ("?" for 0). */
+int bn_arch_from_name(const char *s);
+const char *bn_arch_name(int arch);
+
 /* Fill c from a configuration record; BN_OK, or BN_EFORMAT /
  * BN_EUNSUPPORTED with a detail in e. */
 int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
     struct bn_err *e);
+
+/* The one RoPE table builder, as transformers computes the angles, in
+ * f32: for positions p < npos and i < head_dim / 2, cosv and sinv
+ * [p * head_dim / 2 + i] of p / rope_theta^(2i / head_dim).  The forward
+ * pass, the trainer and the ONNX export use it. */
+void bn_rope_table(const struct bn_config *c, size_t npos, float *cosv,
+    float *sinv);
 
 #endif

@@ -73,25 +73,3 @@ bn_has_suffix(const char *s, const char *suffix)
 
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
-
-int
-bn_is_projection(const char *name)
-{
-	static const char *const proj[] = { "attn_q", "attn_k", "attn_v",
-	    "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
-	const char *p;
-	size_t i, n;
-
-	if (strncmp(name, "blk.", 4) != 0)
-		return 0;
-	for (p = name + 4; *p >= '0' && *p <= '9'; p++)
-		;
-	if (p == name + 4 || *p++ != '.')
-		return 0;
-	for (i = 0; i < sizeof proj / sizeof proj[0]; i++) {
-		n = strlen(proj[i]);
-		if (strncmp(p, proj[i], n) == 0 && strcmp(p + n, ".weight") == 0)
-			return 1;
-	}
-	return 0;
-}

@@ -14,8 +14,5 @@ int bn_parse_f64(const char *s, double *v);	/* finite or not, no junk */
 
 /* 1 if s ends with suffix. */
 int bn_has_suffix(const char *s, const char *suffix);
-/* 1 for the projections BitLinear quantizes: blk.N.attn_q, attn_k,
- * attn_v, attn_output, ffn_gate, ffn_up or ffn_down, then ".weight". */
-int bn_is_projection(const char *name);
 
 #endif

@@ -49,3 +49,9 @@ bn_rng_below(struct bn_rng *r, uint64_t n)
 		;
 	return x % n;
 }
+
+double
+bn_rng_double(struct bn_rng *r)
+{
+	return (double)(bn_rng_next(r) >> 11) * 0x1p-53;
+}

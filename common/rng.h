@@ -15,5 +15,7 @@ void bn_rng_seed(struct bn_rng *r, uint64_t seed);
 uint64_t bn_rng_next(struct bn_rng *r);
 /* Uniform in [0, n), n >= 1 (rejection: no modulo bias). */
 uint64_t bn_rng_below(struct bn_rng *r, uint64_t n);
+/* Uniform in [0, 1): the top 53 bits of the next output. */
+double bn_rng_double(struct bn_rng *r);
 
 #endif

@@ -131,6 +131,23 @@ bn_role_of(const char *name, int *layer)
 	return -1;
 }
 
+int
+bn_is_projection(const char *name)
+{
+	int layer;
+
+	return bn_role_is_proj(bn_role_of(name, &layer));
+}
+
+uint64_t
+bn_rope_perm_heads(const struct bn_config *c, const char *name)
+{
+	int layer, id = bn_role_of(name, &layer);
+
+	return id == BN_R_ATTN_Q ? (uint64_t)c->heads : id == BN_R_ATTN_K ?
+	    (uint64_t)c->kv_heads : 0;
+}
+
 static int
 copy(char *out, size_t size, const char *s)
 {

@@ -84,9 +84,17 @@ char *bn_role_name(int id, int layer, char *buf, size_t size);
 /* The shape of role id: rows (0 for a vector) and cols. */
 void bn_role_shape(int id, const struct bn_dims *d, uint64_t *rows,
     uint64_t *cols);
+/* 1 if name is a projection BitLinear quantizes (blk.N.attn_q, ...,
+ * a row of kind BN_ROLE_PROJ). */
+int bn_is_projection(const char *name);
 /* The role of a bnt name and its layer (-1 for top tensors); -1 if the
  * name is none of the table's. */
 int bn_role_of(const char *name, int *layer);
+
+/* The heads of a query or key projection (n_heads, n_kv_heads), whose
+ * rows a RoPE convention change permutes head by head; 0 for any other
+ * tensor. */
+uint64_t bn_rope_perm_heads(const struct bn_config *c, const char *name);
 
 /* Hugging Face name -> bnt name and back, by the table; a name the
  * table does not know passes unchanged.  0, or -1 if out is too

@@ -52,7 +52,8 @@ int bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 int bn_export_gguf(const struct bnt_map *m, FILE *out, struct bn_err *e);
 
 /* ONNX packings of ternary weights, all 2 bits in the file
- * (export/onnx.c has the measurements that chose the default). */
+ * (bench/README.md, "ONNX packings", has the measurements that chose
+ * the default). */
 enum bn_onnx_packing {
 	BN_ONNX_NBITS = 1,	/* com.microsoft.MatMulNBits bits=2 */
 	BN_ONNX_DQ_INT2 = 2,	/* DequantizeLinear of INT2 (opset 25) */

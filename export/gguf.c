@@ -19,7 +19,7 @@
 #include "export.h"
 #include "kv.h"
 #include "mem.h"
-#include "parse.h"
+#include "roles.h"
 #include "status.h"
 #include "vocab.h"
 
@@ -328,9 +328,10 @@ read_cfg(struct ctx *x, struct bn_err *e)
 	if (c->rope_interleaved)
 		return bn_seterr(e, BN_EUNSUPPORTED, "rope_style "
 		    "interleaved: llama.cpp's bitnet rotates halves");
-	if (bnt_map_find(m, "output.weight") != NULL)
-		return bn_seterr(e, BN_EUNSUPPORTED, "tensor 'output.weight': "
-		    "llama.cpp's bitnet ties the output to token_embd");
+	if (bnt_map_find(m, bn_roles[BN_R_OUTPUT].name) != NULL)
+		return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': llama.cpp's "
+		    "bitnet ties the output to %s", bn_roles[BN_R_OUTPUT].name,
+		    bn_roles[BN_R_TOKEN_EMBD].name);
 	if (c->act != BN_ACT_SILU)
 		notice(x, "warning: llama.cpp's bitnet graph computes SiLU "
 		    "where this model uses squared ReLU: it loads the file "
@@ -430,18 +431,12 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 		p.type = (uint32_t)pt;
 		p.copy = 1;
 	}
-	if (c->arch == BN_ARCH_LLAMA && !c->rope_interleaved && t->ndim == 2) {
-		if (bn_has_suffix(t->name, ".attn_q.weight"))
-			p.perm_heads = (uint64_t)c->heads;
-		else if (bn_has_suffix(t->name, ".attn_k.weight"))
-			p.perm_heads = (uint64_t)c->kv_heads;
-		if (p.perm_heads && t->rows != p.perm_heads *
-		    (uint64_t)c->head_dim)
-			return bn_seterr(e, BN_EFORMAT, "tensor '%s': %" PRIu64
-			    " rows for %" PRIu64 " heads of %" PRIu64,
-			    t->name, t->rows, p.perm_heads,
-			    (uint64_t)c->head_dim);
-	}
+	if (c->arch == BN_ARCH_LLAMA && !c->rope_interleaved && t->ndim == 2)
+		p.perm_heads = bn_rope_perm_heads(c, t->name);
+	if (p.perm_heads && t->rows != p.perm_heads * (uint64_t)c->head_dim)
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': %" PRIu64 " rows "
+		    "for %" PRIu64 " heads of %" PRIu64, t->name, t->rows,
+		    p.perm_heads, (uint64_t)c->head_dim);
 	p.row_out = row_size(p.type, t->row_len);
 	p.bytes = t->rows * p.row_out;
 	if ((st = add_plan(x, &p, e)) != BN_OK)

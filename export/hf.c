@@ -22,7 +22,6 @@
 #include "json.h"
 #include "kv.h"
 #include "mem.h"
-#include "parse.h"
 #include "roles.h"
 #include "status.h"
 #include "unicode.h"
@@ -198,17 +197,11 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 	o.ndim = t->ndim;
 	memcpy(o.dims, t->dims, sizeof o.dims);
 	if (x->c.arch == BN_ARCH_LLAMA && x->c.rope_interleaved &&
-	    t->ndim == 2) {
-		if (bn_has_suffix(t->name, ".attn_q.weight"))
-			o.perm_heads = (uint64_t)x->c.heads;
-		else if (bn_has_suffix(t->name, ".attn_k.weight"))
-			o.perm_heads = (uint64_t)x->c.kv_heads;
-		if (o.perm_heads && t->rows != o.perm_heads *
-		    (uint64_t)x->c.head_dim)
-			return bn_seterr(e, BN_EFORMAT, "tensor '%s': %" PRIu64
-			    " rows for %" PRIu64 " heads", t->name, t->rows,
-			    o.perm_heads);
-	}
+	    t->ndim == 2)
+		o.perm_heads = bn_rope_perm_heads(&x->c, t->name);
+	if (o.perm_heads && t->rows != o.perm_heads * (uint64_t)x->c.head_dim)
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': %" PRIu64 " rows "
+		    "for %" PRIu64 " heads", t->name, t->rows, o.perm_heads);
 	if (tr->is_packed) {
 		if (t->dtype == BN_DTYPE_B1)
 			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
@@ -240,7 +233,7 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 		    K_CONVERT;
 		if (bn_is_projection(t->name))
 			x->floaty = 1;
-		if (strcmp(t->name, "token_embd.weight") == 0)
+		if (strcmp(t->name, bn_roles[BN_R_TOKEN_EMBD].name) == 0)
 			x->fdtype = o.dtype;
 	} else {
 		if (st_dtype(t->dtype) == NULL)

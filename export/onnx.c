@@ -1107,7 +1107,7 @@ static int
 positions(struct gb *g)
 {
 	const struct bn_config *c = g->c;
-	size_t half = (size_t)c->head_dim / 2, ctx = (size_t)c->ctx, i, p;
+	size_t half = (size_t)c->head_dim / 2, ctx = (size_t)c->ctx;
 	float *cv, *sv;
 	int64_t dims[2] = { (int64_t)ctx, (int64_t)half };
 	const char *seq, *pos, *qpos, *kpos, *zero, *one, *past, *total;
@@ -1117,18 +1117,7 @@ positions(struct gb *g)
 		free(cv);
 		return BN_ENOMEM;
 	}
-	/* as model.c's bn_state_new computes them */
-	for (i = 0; i < half; i++) {
-		float inv = 1.0f / powf(c->rope_theta, (float)(2 * i) /
-		    (float)c->head_dim);
-
-		for (p = 0; p < ctx; p++) {
-			float a = (float)p * inv;
-
-			cv[p * half + i] = cosf(a);
-			sv[p * half + i] = sinf(a);
-		}
-	}
+	bn_rope_table(c, ctx, cv, sv);
 	init_f32(g, "rope.cos", dims, 2, cv, ctx * half);
 	init_f32(g, "rope.sin", dims, 2, sv, ctx * half);
 	free(cv);

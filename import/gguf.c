@@ -11,6 +11,7 @@
 #include "import.h"
 #include "kv.h"
 #include "mem.h"
+#include "roles.h"
 #include "status.h"
 #include "vocab.h"
 
@@ -742,8 +743,9 @@ build_config(struct gguf *g, struct bn_kv *kv, const char *arch)
 	SET(BN_CFG_ROPE_STYLE, "interleaved");
 	SET(BN_CFG_ACT, "%s", strcmp(arch, "bitnet") == 0 ? "relu2" : "silu");
 	if (g->n_tensors > 0)
-		SET(BN_CFG_TIED, "%d", !has_tensor(g, "output.weight") &&
-		    has_tensor(g, "token_embd.weight"));
+		SET(BN_CFG_TIED, "%d", !has_tensor(g,
+		    bn_roles[BN_R_OUTPUT].name) && has_tensor(g,
+		    bn_roles[BN_R_TOKEN_EMBD].name));
 	SET(BN_CFG_BITLINEAR, "%d", strcmp(arch, "bitnet") == 0);
 	if ((rc = set_uint(g, kv, BN_CFG_BOS,
 	    "tokenizer.ggml.bos_token_id")) != BN_OK ||

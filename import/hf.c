@@ -7,6 +7,7 @@
 #include "json.h"
 #include "mem.h"
 #include "parse.h"
+#include "roles.h"
 #include "safetensors.h"
 
 /* The split regexes of GPT-2 and LLaMA-3, as tokenizer.json spells them
@@ -828,7 +829,7 @@ tie_tensor(void *ctx, const struct bnt_tensor *t, const void *data,
 {
 	struct tie_sink *ts = ctx;
 
-	if (ts->tied && strcmp(t->name, "output.weight") == 0)
+	if (ts->tied && strcmp(t->name, bn_roles[BN_R_OUTPUT].name) == 0)
 		return BN_OK;
 	if (ts->s->tensor == NULL)
 		return BN_OK;
@@ -914,7 +915,8 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 		goto out;
 	if (have_st) {
 		for (i = 0; i < l.n && st == BN_OK; i++)
-			if (!tied || strcmp(l.v[i].name, "output.weight") != 0)
+			if (!tied || strcmp(l.v[i].name,
+			    bn_roles[BN_R_OUTPUT].name) != 0)
 				st = bn_st_emit(&l, i, s, e);
 		goto out;
 	}

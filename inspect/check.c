@@ -280,11 +280,7 @@ bn_check_arch(struct bn_report *rep, const struct bn_kv *cfg,
 
 	if (arch == NULL || seen->n == 0)
 		return BN_OK;
-	if (strcmp(arch, "bitnet") == 0)
-		a = BN_ARCH_BITNET;
-	else if (strcmp(arch, "llama") == 0)
-		a = BN_ARCH_LLAMA;
-	else
+	if ((a = bn_arch_from_name(arch)) == 0)
 		return BN_OK;
 	if (bn_kv_get_u64(cfg, BN_CFG_VOCAB, &V) != 0 ||
 	    bn_kv_get_u64(cfg, BN_CFG_HIDDEN, &H) != 0 ||

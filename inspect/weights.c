@@ -7,7 +7,7 @@
 #include "bnt.h"
 #include "dtype.h"
 #include "mem.h"
-#include "parse.h"
+#include "roles.h"
 #include "quant.h"
 #include "status.h"
 #include "table.h"

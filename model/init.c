@@ -111,7 +111,7 @@ rng_normal(struct rng *r)
 		return r->spare;
 	}
 	u1 = (double)((bn_rng_next(&r->x) >> 11) + 1) * 0x1p-53;
-	u2 = (double)(bn_rng_next(&r->x) >> 11) * 0x1p-53;
+	u2 = bn_rng_double(&r->x);
 	rad = sqrt(-2 * det_log(u1));
 	det_cossin(u2, &c, &s);
 	r->spare = rad * s;
@@ -322,7 +322,7 @@ put_config(struct bnt_writer *w, const struct bn_init_opts *o,
 	struct bn_kv kv;
 
 	bn_kv_init(&kv);
-	st |= bn_kv_set(&kv, BN_CFG_ARCH, bitnet ? "bitnet" : "llama");
+	st |= bn_kv_set(&kv, BN_CFG_ARCH, bn_arch_name(o->arch));
 	st |= bn_kv_setf(&kv, BN_CFG_VOCAB, "%lu", (unsigned long)v->n_tokens);
 	st |= bn_kv_setf(&kv, BN_CFG_HIDDEN, "%d", o->hidden);
 	st |= bn_kv_setf(&kv, BN_CFG_LAYERS, "%d", o->layers);

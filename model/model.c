@@ -474,29 +474,9 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 		return bn_seterr(e, BN_ENOMEM, bad == 2 ? "cannot start "
 		    "threads" : "out of memory (context %d)", ctx);
 	}
-	bn_rope_table(s->cosv, s->sinv, (size_t)ctx, c->head_dim,
-	    c->rope_theta);
+	bn_rope_table(c, (size_t)ctx, s->cosv, s->sinv);
 	*sp = s;
 	return BN_OK;
-}
-
-void
-bn_rope_table(float *cosv, float *sinv, size_t ctx, int head_dim,
-    float theta)
-{
-	size_t half = (size_t)head_dim / 2, i, p;
-
-	for (i = 0; i < half; i++) {
-		float inv = 1.0f / powf(theta, (float)(2 * i) /
-		    (float)head_dim);
-
-		for (p = 0; p < ctx; p++) {
-			float a = (float)p * inv;
-
-			cosv[p * half + i] = cosf(a);
-			sinv[p * half + i] = sinf(a);
-		}
-	}
 }
 
 void

@@ -67,12 +67,6 @@ void bn_model_close(struct bn_model *m);
  * that halves the bytes an f16 head reads per token. */
 int bn_model_quantize_head(struct bn_model *m, struct bn_err *e);
 
-/* RoPE tables as transformers computes them, in f32: for positions
- * 0..ctx-1 and i < head_dim / 2, cosv and sinv [p * head_dim / 2 + i]
- * of p / theta^(2i / head_dim).  The forward pass and the trainer use
- * them. */
-void bn_rope_table(float *cosv, float *sinv, size_t ctx, int head_dim,
-    float theta);
 
 /* Activation sites for hooks. */
 enum bn_site {

@@ -326,8 +326,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 			bn_train_free(t);
 			return st;
 		}
-	bn_rope_table(t->cosv, t->sinv, (size_t)T, c->head_dim,
-	    c->rope_theta);
+	bn_rope_table(c, (size_t)T, t->cosv, t->sinv);
 	if ((t->pool = bn_pool_create(nthreads)) == NULL ||
 	    (t->gemm = bn_gemm_new(t->pool)) == NULL ||
 	    (t->tgemm = calloc((size_t)nthreads, sizeof *t->tgemm)) == NULL ||

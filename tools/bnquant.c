@@ -253,11 +253,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			initopt = 1;
 			break;
 		case OPT_INIT:
-			if (strcmp(optarg, "llama") == 0)
-				o->io.arch = BN_ARCH_LLAMA;
-			else if (strcmp(optarg, "bitnet") == 0)
-				o->io.arch = BN_ARCH_BITNET;
-			else
+			if ((o->io.arch = bn_arch_from_name(optarg)) == 0)
 				bn_errx(EX_USAGE, "--init: invalid architecture "
 				    "'%s'", optarg);
 			o->init = optarg;

@@ -16,6 +16,7 @@
 #include "kernels.h"
 #include "model.h"
 #include "parse.h"
+#include "rng.h"
 #include "tokenizer.h"
 #include "version.h"
 #include "xio.h"
@@ -245,18 +246,8 @@ emit(const struct bn_tokenizer *tk, int32_t id)
 		fwrite(buf, 1, len, stdout);
 }
 
-/* xorshift64*, for sampling */
-static uint64_t rng_state;
-
-static double
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return (double)((rng_state * 0x2545f4914f6cdd1dull) >> 11) *
-	    (1.0 / 9007199254740992.0);
-}
+/* the sampler's random numbers (common/rng.h), seeded by --seed */
+static struct bn_rng rng;
 
 struct cand {
 	float p;
@@ -316,7 +307,7 @@ sample(const struct opts *o, const float *l, int n, struct cand *c)
 	}
 	for (sum = 0, i = 0; i < k; i++)
 		sum += c[i].p;
-	r = rnd() * sum;
+	r = bn_rng_double(&rng) * sum;
 	for (i = 0; i < k - 1; i++) {
 		r -= c[i].p;
 		if (r < 0)
@@ -535,7 +526,7 @@ main(int argc, char *argv[])
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));
-	rng_state = o.seed * 0x9e3779b97f4a7c15ull + 1;
+	bn_rng_seed(&rng, o.seed);
 	if (o.threads == 0)
 		o.threads = bn_pool_default_threads();
 	if (o.tokenize) {

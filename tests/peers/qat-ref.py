@@ -11,9 +11,10 @@ bitnet + ternary, llama + binary), a Hugging Face style directory
   hparams    f32   [7]              lr, warm-up, weight decay, clip, Adam
                                     eps, distillation alpha and tau
 computed with PyTorch in float64 (from the f32 values stored) from the
-formulas in
-../shared/research/qat-recipe.md (written from them, not from bntools'
-C code).  Run with Debian's python3-torch:
+published formulas
+(BitNet b1.58, Ma et al. 2024, arXiv:2402.17764; AdamW, Loshchilov and
+Hutter 2019; distillation, Hinton et al. 2015), written from the papers,
+not from bntools' C code.  Run with Debian's python3-torch:
   /usr/bin/python3 tests/peers/qat-ref.py tests/fixtures/qat
 """
 import json
