@@ -46,6 +46,8 @@ get_float(const struct bn_kv *kv, const char *key, double def, float *out,
 static const char *const arch_names[] = {
 	[BN_ARCH_LLAMA] = "llama",
 	[BN_ARCH_BITNET] = "bitnet",
+	[BN_ARCH_QWEN2] = "qwen2",
+	[BN_ARCH_QWEN3] = "qwen3",
 };
 
 int
@@ -81,6 +83,11 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 	if ((c->arch = bn_arch_from_name(s)) == 0)
 		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
 		    "arch '%s'", s);
+	/* XXX issue 17: the forward pass, trainer and exporters do not run
+	 * these yet */
+	if (c->arch == BN_ARCH_QWEN2 || c->arch == BN_ARCH_QWEN3)
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: arch '%s' is not "
+		    "implemented yet", s);
 	if ((st = get_int(kv, BN_CFG_VOCAB, INT32_MIN, &c->vocab, e)) ||
 	    (st = get_int(kv, BN_CFG_HIDDEN, INT32_MIN, &c->hidden, e)) ||
 	    (st = get_int(kv, BN_CFG_LAYERS, INT32_MIN, &c->layers, e)) ||
@@ -109,6 +116,29 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 		    c->head_dim);
 	s = bn_kv_get(kv, BN_CFG_ROPE_STYLE);
 	c->rope_interleaved = s != NULL && strcmp(s, "interleaved") == 0;
+	s = bn_kv_get(kv, BN_CFG_ROPE_SCALING);
+	if (s == NULL || strcmp(s, "none") == 0)
+		c->rope_scaling = BN_ROPE_NONE;
+	else if (strcmp(s, "llama3") == 0) {
+		c->rope_scaling = BN_ROPE_LLAMA3;
+		if ((st = get_float(kv, BN_CFG_ROPE_FACTOR, 8, &c->rope_factor,
+		    e)) || (st = get_float(kv, BN_CFG_ROPE_LOW_FREQ, 1,
+		    &c->rope_low_freq, e)) || (st = get_float(kv,
+		    BN_CFG_ROPE_HIGH_FREQ, 4, &c->rope_high_freq, e)) ||
+		    (st = get_int(kv, BN_CFG_ROPE_ORIG_CTX, 8192,
+		    &c->rope_orig_ctx, e)))
+			return st;
+		if (c->rope_high_freq <= c->rope_low_freq ||
+		    c->rope_orig_ctx <= 0)
+			return bn_seterr(e, BN_EFORMAT, "config: bad llama3 "
+			    "rope_scaling (high_freq_factor must exceed "
+			    "low_freq_factor)");
+		/* XXX issue 17: bn_rope_table does not scale yet */
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: rope_scaling "
+		    "'llama3' is not implemented yet");
+	} else
+		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
+		    "rope_scaling '%s'", s);
 	s = bn_kv_get(kv, BN_CFG_ACT);
 	c->act = s != NULL ? (strcmp(s, "relu2") == 0 ? BN_ACT_RELU2 :
 	    strcmp(s, "silu") == 0 ? BN_ACT_SILU : 0) :

@@ -6,7 +6,13 @@
 #include "kv.h"
 #include "status.h"
 
-enum bn_arch { BN_ARCH_LLAMA = 1, BN_ARCH_BITNET = 2 };
+enum bn_arch {
+	BN_ARCH_LLAMA = 1,
+	BN_ARCH_BITNET = 2,	/* + attn_sub_norm, ffn_sub_norm */
+	BN_ARCH_QWEN2 = 3,	/* + q, k, v biases */
+	BN_ARCH_QWEN3 = 4	/* + per-head q and k RMSNorm before RoPE */
+};
+enum bn_rope_scaling { BN_ROPE_NONE = 0, BN_ROPE_LLAMA3 = 1 };
 enum bn_act { BN_ACT_SILU = 1, BN_ACT_RELU2 = 2 };
 
 struct bn_config {
@@ -14,6 +20,9 @@ struct bn_config {
 	int vocab, hidden, layers, heads, kv_heads, head_dim, ffn, ctx;
 	float norm_eps, rope_theta;
 	int rope_interleaved;	/* 0: HF rotate-half, 1: GGUF pairs */
+	int rope_scaling;	/* enum bn_rope_scaling */
+	float rope_factor, rope_low_freq, rope_high_freq;	/* llama3 */
+	int rope_orig_ctx;	/* llama3: original_max_position_embeddings */
 	int act;
 	int tied;
 	int bitlinear;		/* float projections ternarized on load */

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 /* Documented configuration keys (bnt(5), "Configuration record"). */
-#define BN_CFG_ARCH		"arch"		/* llama | bitnet */
+#define BN_CFG_ARCH		"arch"	/* llama | bitnet | qwen2 | qwen3 */
 #define BN_CFG_VOCAB		"vocab_size"
 #define BN_CFG_HIDDEN		"hidden_size"
 #define BN_CFG_LAYERS		"n_layers"
@@ -18,6 +18,11 @@
 #define BN_CFG_NORM_EPS		"norm_eps"
 #define BN_CFG_ROPE_THETA	"rope_theta"
 #define BN_CFG_ROPE_STYLE	"rope_style"	/* half | interleaved */
+#define BN_CFG_ROPE_SCALING	"rope_scaling"	/* none | llama3 */
+#define BN_CFG_ROPE_FACTOR	"rope_factor"
+#define BN_CFG_ROPE_LOW_FREQ	"rope_low_freq_factor"
+#define BN_CFG_ROPE_HIGH_FREQ	"rope_high_freq_factor"
+#define BN_CFG_ROPE_ORIG_CTX	"rope_orig_ctx_len"
 #define BN_CFG_ACT		"act"		/* silu | relu2 */
 #define BN_CFG_TIED		"tie_embeddings"	/* 0 | 1 */
 #define BN_CFG_BITLINEAR	"bitlinear"	/* 0 | 1 */

@@ -4,8 +4,11 @@
 
 #include "roles.h"
 
-#define LL (BN_ARCH_BIT(BN_ARCH_LLAMA) | BN_ARCH_BIT(BN_ARCH_BITNET))
+#define LL (BN_ARCH_BIT(BN_ARCH_LLAMA) | BN_ARCH_BIT(BN_ARCH_BITNET) | \
+	BN_ARCH_BIT(BN_ARCH_QWEN2) | BN_ARCH_BIT(BN_ARCH_QWEN3))
 #define BN BN_ARCH_BIT(BN_ARCH_BITNET)
+#define Q2 BN_ARCH_BIT(BN_ARCH_QWEN2)
+#define Q3 BN_ARCH_BIT(BN_ARCH_QWEN3)
 
 const struct bn_role bn_roles[BN_R_COUNT] = {
 	[BN_R_TOKEN_EMBD] = { "token_embd.weight",
@@ -15,10 +18,20 @@ const struct bn_role bn_roles[BN_R_COUNT] = {
 	    1, BN_ROLE_NORM, BN_DIM_NONE, BN_DIM_HIDDEN, LL },
 	[BN_R_ATTN_Q] = { "attn_q.weight", "self_attn.q_proj.weight", 1,
 	    BN_ROLE_PROJ, BN_DIM_Q, BN_DIM_HIDDEN, LL },
+	[BN_R_ATTN_Q_BIAS] = { "attn_q.bias", "self_attn.q_proj.bias", 1,
+	    BN_ROLE_BIAS, BN_DIM_NONE, BN_DIM_Q, Q2 },
 	[BN_R_ATTN_K] = { "attn_k.weight", "self_attn.k_proj.weight", 1,
 	    BN_ROLE_PROJ, BN_DIM_KV, BN_DIM_HIDDEN, LL },
+	[BN_R_ATTN_K_BIAS] = { "attn_k.bias", "self_attn.k_proj.bias", 1,
+	    BN_ROLE_BIAS, BN_DIM_NONE, BN_DIM_KV, Q2 },
 	[BN_R_ATTN_V] = { "attn_v.weight", "self_attn.v_proj.weight", 1,
 	    BN_ROLE_PROJ, BN_DIM_KV, BN_DIM_HIDDEN, LL },
+	[BN_R_ATTN_V_BIAS] = { "attn_v.bias", "self_attn.v_proj.bias", 1,
+	    BN_ROLE_BIAS, BN_DIM_NONE, BN_DIM_KV, Q2 },
+	[BN_R_ATTN_Q_NORM] = { "attn_q_norm.weight", "self_attn.q_norm.weight",
+	    1, BN_ROLE_NORM, BN_DIM_NONE, BN_DIM_HEAD, Q3 },
+	[BN_R_ATTN_K_NORM] = { "attn_k_norm.weight", "self_attn.k_norm.weight",
+	    1, BN_ROLE_NORM, BN_DIM_NONE, BN_DIM_HEAD, Q3 },
 	[BN_R_ATTN_SUB_NORM] = { "attn_sub_norm.weight",
 	    "self_attn.attn_sub_norm.weight", 1, BN_ROLE_NORM, BN_DIM_NONE,
 	    BN_DIM_Q, BN },
@@ -55,6 +68,7 @@ bn_dims_from_config(struct bn_dims *d, const struct bn_config *c)
 	d->d[BN_DIM_Q] = (uint64_t)c->heads * (uint64_t)c->head_dim;
 	d->d[BN_DIM_KV] = (uint64_t)c->kv_heads * (uint64_t)c->head_dim;
 	d->d[BN_DIM_FFN] = (uint64_t)c->ffn;
+	d->d[BN_DIM_HEAD] = (uint64_t)c->head_dim;
 }
 
 int

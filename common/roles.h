@@ -21,6 +21,7 @@ enum bn_dim {
 	BN_DIM_Q,		/* n_heads * head_dim */
 	BN_DIM_KV,		/* n_kv_heads * head_dim */
 	BN_DIM_FFN,		/* ffn_size */
+	BN_DIM_HEAD,		/* head_dim */
 	BN_DIM_COUNT
 };
 
@@ -28,6 +29,7 @@ enum bn_role_kind {
 	BN_ROLE_EMBED = 1,	/* token embedding rows */
 	BN_ROLE_NORM,		/* a norm's weight vector */
 	BN_ROLE_PROJ,		/* a projection: BitLinear quantizes it */
+	BN_ROLE_BIAS,		/* a projection's bias vector */
 	BN_ROLE_HEAD		/* the output head (absent when tied) */
 };
 
@@ -38,8 +40,13 @@ enum bn_role_id {
 	BN_R_TOKEN_EMBD = 0,
 	BN_R_ATTN_NORM,
 	BN_R_ATTN_Q,
+	BN_R_ATTN_Q_BIAS,
 	BN_R_ATTN_K,
+	BN_R_ATTN_K_BIAS,
 	BN_R_ATTN_V,
+	BN_R_ATTN_V_BIAS,
+	BN_R_ATTN_Q_NORM,
+	BN_R_ATTN_K_NORM,
 	BN_R_ATTN_SUB_NORM,
 	BN_R_ATTN_OUTPUT,
 	BN_R_FFN_NORM,

@@ -211,31 +211,29 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 }
 
 /* Where each per-layer role binds in struct bn_layer: a struct bn_vec
- * for a norm, a struct bn_linear for a projection. */
+ * for a norm, a struct bn_linear for a projection; 1 + the offset, so
+ * that 0 says a role has no place here. */
+#define SLOT(m) (1 + offsetof(struct bn_layer, m))
 static const size_t layer_off[BN_R_COUNT] = {
-	[BN_R_ATTN_NORM] = offsetof(struct bn_layer, attn_norm),
-	[BN_R_ATTN_Q] = offsetof(struct bn_layer, q),
-	[BN_R_ATTN_K] = offsetof(struct bn_layer, k),
-	[BN_R_ATTN_V] = offsetof(struct bn_layer, v),
-	[BN_R_ATTN_SUB_NORM] = offsetof(struct bn_layer, attn_sub_norm),
-	[BN_R_ATTN_OUTPUT] = offsetof(struct bn_layer, o),
-	[BN_R_FFN_NORM] = offsetof(struct bn_layer, ffn_norm),
-	[BN_R_FFN_GATE] = offsetof(struct bn_layer, gate),
-	[BN_R_FFN_UP] = offsetof(struct bn_layer, up),
-	[BN_R_FFN_SUB_NORM] = offsetof(struct bn_layer, ffn_sub_norm),
-	[BN_R_FFN_DOWN] = offsetof(struct bn_layer, down),
+	[BN_R_ATTN_NORM] = SLOT(attn_norm),
+	[BN_R_ATTN_Q] = SLOT(q),
+	[BN_R_ATTN_K] = SLOT(k),
+	[BN_R_ATTN_V] = SLOT(v),
+	[BN_R_ATTN_SUB_NORM] = SLOT(attn_sub_norm),
+	[BN_R_ATTN_OUTPUT] = SLOT(o),
+	[BN_R_FFN_NORM] = SLOT(ffn_norm),
+	[BN_R_FFN_GATE] = SLOT(gate),
+	[BN_R_FFN_UP] = SLOT(up),
+	[BN_R_FFN_SUB_NORM] = SLOT(ffn_sub_norm),
+	[BN_R_FFN_DOWN] = SLOT(down),
 };
+#undef SLOT
 
-static struct bn_linear *
-layer_lin(struct bn_layer *L, int id)
+/* The member of L that role id binds to; NULL if none. */
+static void *
+layer_slot(struct bn_layer *L, int id)
 {
-	return (struct bn_linear *)(void *)((char *)L + layer_off[id]);
-}
-
-static struct bn_vec *
-layer_vec(struct bn_layer *L, int id)
-{
-	return (struct bn_vec *)(void *)((char *)L + layer_off[id]);
+	return layer_off[id] ? (char *)L + layer_off[id] - 1 : NULL;
 }
 
 static void
@@ -296,8 +294,9 @@ bn_model_close(struct bn_model *m)
 	if (m->layer != NULL)
 		for (i = 0; i < m->c.layers; i++)
 			for (id = 0; id < BN_R_COUNT; id++)
-				if (bn_roles[id].layer && bn_role_is_proj(id))
-					free_linear(layer_lin(&m->layer[i],
+				if (bn_roles[id].layer && bn_role_is_proj(id) &&
+				    layer_off[id])
+					free_linear(layer_slot(&m->layer[i],
 					    id));
 	free(m->layer);
 	free_linear(&m->head);
@@ -376,11 +375,15 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 				continue;
 			bn_role_name(id, i, name, sizeof name);
 			bn_role_shape(id, &d, &rows, &cols);
-			if (bn_role_is_proj(id))
-				st = bind_linear(m, layer_lin(L, id), name,
+			if (layer_slot(L, id) == NULL)
+				st = bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
+				    "the forward pass has no place for it",
+				    name);
+			else if (bn_role_is_proj(id))
+				st = bind_linear(m, layer_slot(L, id), name,
 				    (size_t)rows, (size_t)cols, bl, e);
 			else
-				st = bind_vec(m, layer_vec(L, id), name,
+				st = bind_vec(m, layer_slot(L, id), name,
 				    (size_t)cols, e);
 			if (st != BN_OK)
 				goto fail;

@@ -68,25 +68,30 @@ add_param(struct bn_train *t, const char *name, size_t rows, size_t cols,
 }
 
 /* Where each per-layer role's parameter index is in struct
- * bn_train_layer. */
+ * bn_train_layer: 1 + the offset, so that 0 says a role has no place
+ * here. */
+#define SLOT(m) (1 + offsetof(struct bn_train_layer, m))
 static const size_t param_off[BN_R_COUNT] = {
-	[BN_R_ATTN_NORM] = offsetof(struct bn_train_layer, an),
-	[BN_R_ATTN_Q] = offsetof(struct bn_train_layer, q),
-	[BN_R_ATTN_K] = offsetof(struct bn_train_layer, k),
-	[BN_R_ATTN_V] = offsetof(struct bn_train_layer, v),
-	[BN_R_ATTN_SUB_NORM] = offsetof(struct bn_train_layer, asn),
-	[BN_R_ATTN_OUTPUT] = offsetof(struct bn_train_layer, o),
-	[BN_R_FFN_NORM] = offsetof(struct bn_train_layer, fn),
-	[BN_R_FFN_GATE] = offsetof(struct bn_train_layer, gate),
-	[BN_R_FFN_UP] = offsetof(struct bn_train_layer, up),
-	[BN_R_FFN_SUB_NORM] = offsetof(struct bn_train_layer, fsn),
-	[BN_R_FFN_DOWN] = offsetof(struct bn_train_layer, down),
+	[BN_R_ATTN_NORM] = SLOT(an),
+	[BN_R_ATTN_Q] = SLOT(q),
+	[BN_R_ATTN_K] = SLOT(k),
+	[BN_R_ATTN_V] = SLOT(v),
+	[BN_R_ATTN_SUB_NORM] = SLOT(asn),
+	[BN_R_ATTN_OUTPUT] = SLOT(o),
+	[BN_R_FFN_NORM] = SLOT(fn),
+	[BN_R_FFN_GATE] = SLOT(gate),
+	[BN_R_FFN_UP] = SLOT(up),
+	[BN_R_FFN_SUB_NORM] = SLOT(fsn),
+	[BN_R_FFN_DOWN] = SLOT(down),
 };
+#undef SLOT
 
+/* The member of S holding role id's parameter index; NULL if none. */
 static int *
 layer_param(struct bn_train_layer *S, int id)
 {
-	return (int *)(void *)((char *)S + param_off[id]);
+	return param_off[id] ? (int *)(void *)((char *)S + param_off[id] -
+	    1) : NULL;
 }
 
 /* Add role id of layer l with its shape; a projection is quantized if
@@ -294,11 +299,21 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	bl = quant != BN_TQ_FLOAT;
 	t->emb = add_role(t, BN_R_TOKEN_EMBD, 0, &d, 0);
 	for (l = 0; l < c->layers; l++)
-		for (id = 0; id < BN_R_COUNT; id++)
-			if (bn_roles[id].layer)
-				*layer_param(&t->L[l], id) = bn_role_present(id,
-				    c->arch, c->tied) ? add_role(t, id, l, &d,
-				    bl) : -1;
+		for (id = 0; id < BN_R_COUNT; id++) {
+			int *slot = layer_param(&t->L[l], id), here;
+
+			if (!bn_roles[id].layer)
+				continue;
+			here = bn_role_present(id, c->arch, c->tied);
+			if (here && slot == NULL) {
+				bn_train_free(t);
+				return bn_seterr(e, BN_EUNSUPPORTED, "cannot "
+				    "train a model with %s tensors",
+				    bn_roles[id].name);
+			}
+			if (slot != NULL)
+				*slot = here ? add_role(t, id, l, &d, bl) : -1;
+		}
 	t->out_norm = add_role(t, BN_R_OUTPUT_NORM, 0, &d, 0);
 	t->head = c->tied ? t->emb : add_role(t, BN_R_OUTPUT, 0, &d, 0);
 	t->act_n = layer_floats(t) * (size_t)c->layers + NROWS(t) * (2 * C + 1)

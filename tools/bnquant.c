@@ -253,7 +253,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 			initopt = 1;
 			break;
 		case OPT_INIT:
-			if ((o->io.arch = bn_arch_from_name(optarg)) == 0)
+			o->io.arch = bn_arch_from_name(optarg);
+			if (o->io.arch != BN_ARCH_LLAMA &&
+			    o->io.arch != BN_ARCH_BITNET)
 				bn_errx(EX_USAGE, "--init: invalid architecture "
 				    "'%s'", optarg);
 			o->init = optarg;

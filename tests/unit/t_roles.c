@@ -107,10 +107,21 @@ shapes(void)
 	CHECK(bn_rope_perm_heads(&c, "blk.1.attn_q.weight") == 4);
 	CHECK(bn_rope_perm_heads(&c, "blk.1.attn_k.weight") == 2);
 	CHECK(bn_rope_perm_heads(&c, "blk.1.attn_v.weight") == 0);
-	/* every projection is a matrix, every norm a vector */
+	/* norms and biases are vectors, the rest matrices */
 	for (id = 0; id < BN_R_COUNT; id++)
-		CHECK((bn_roles[id].kind == BN_ROLE_NORM) ==
+		CHECK((bn_roles[id].kind == BN_ROLE_NORM ||
+		    bn_roles[id].kind == BN_ROLE_BIAS) ==
 		    (bn_roles[id].rows == BN_DIM_NONE));
+	CHECK(pair("model.layers.4.self_attn.k_proj.bias",
+	    "blk.4.attn_k.bias"));
+	CHECK(pair("model.layers.4.self_attn.q_norm.weight",
+	    "blk.4.attn_q_norm.weight"));
+	CHECK(bn_role_present(BN_R_ATTN_V_BIAS, BN_ARCH_QWEN2, 0));
+	CHECK(!bn_role_present(BN_R_ATTN_V_BIAS, BN_ARCH_QWEN3, 0));
+	CHECK(bn_role_present(BN_R_ATTN_K_NORM, BN_ARCH_QWEN3, 0));
+	CHECK(!bn_role_present(BN_R_ATTN_K_NORM, BN_ARCH_LLAMA, 0));
+	bn_role_shape(BN_R_ATTN_Q_NORM, &d, &r, &k);
+	CHECK(r == 0 && k == 24);
 }
 
 static void
