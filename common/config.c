@@ -133,9 +133,6 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 			return bn_seterr(e, BN_EFORMAT, "config: bad llama3 "
 			    "rope_scaling (high_freq_factor must exceed "
 			    "low_freq_factor)");
-		/* XXX issue 17: bn_rope_table does not scale yet */
-		return bn_seterr(e, BN_EUNSUPPORTED, "config: rope_scaling "
-		    "'llama3' is not implemented yet");
 	} else
 		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
 		    "rope_scaling '%s'", s);
@@ -149,6 +146,40 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 	return BN_OK;
 }
 
+/*
+ * transformers' _compute_llama3_parameters, in f32 as torch does it: the
+ * wavelengths longer than orig_ctx / low_freq are slowed by factor, those
+ * shorter than orig_ctx / high_freq are kept, and those between are blended
+ * by the smooth factor.  torch computes x / t as t.reciprocal() * x.
+ */
+static float
+llama3_inv_freq(const struct bn_config *c, float inv)
+{
+	float wavelen = (1.0f / inv) * 6.28318530717958647692f;
+	float lo = (float)((double)c->rope_orig_ctx / c->rope_low_freq);
+	float hi = (float)((double)c->rope_orig_ctx / c->rope_high_freq);
+	float s;
+
+	if (wavelen > lo)
+		return inv / c->rope_factor;
+	if (wavelen < hi)
+		return inv;
+	s = ((1.0f / wavelen) * (float)c->rope_orig_ctx - c->rope_low_freq) /
+	    (float)((double)c->rope_high_freq - c->rope_low_freq);
+	return (1.0f - s) * inv / c->rope_factor + s * inv;
+}
+
+float
+bn_rope_inv_freq(const struct bn_config *c, int i)
+{
+	float inv = 1.0f / powf(c->rope_theta, (float)(2 * i) /
+	    (float)c->head_dim);
+
+	if (c->rope_scaling == BN_ROPE_LLAMA3)
+		inv = llama3_inv_freq(c, inv);
+	return inv;
+}
+
 void
 bn_rope_table(const struct bn_config *c, size_t npos, float *cosv,
     float *sinv)
@@ -156,8 +187,7 @@ bn_rope_table(const struct bn_config *c, size_t npos, float *cosv,
 	size_t half = (size_t)c->head_dim / 2, i, p;
 
 	for (i = 0; i < half; i++) {
-		float inv = 1.0f / powf(c->rope_theta, (float)(2 * i) /
-		    (float)c->head_dim);
+		float inv = bn_rope_inv_freq(c, (int)i);
 
 		for (p = 0; p < npos; p++) {
 			float a = (float)p * inv;

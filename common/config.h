@@ -41,9 +41,13 @@ int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 
 /* The one RoPE table builder, as transformers computes the angles, in
  * f32: for positions p < npos and i < head_dim / 2, cosv and sinv
- * [p * head_dim / 2 + i] of p / rope_theta^(2i / head_dim).  The forward
+ * [p * head_dim / 2 + i] of p * bn_rope_inv_freq(c, i).  The forward
  * pass, the trainer and the ONNX export use it. */
 void bn_rope_table(const struct bn_config *c, size_t npos, float *cosv,
     float *sinv);
+
+/* The inverse frequency of pair i < head_dim / 2 that bn_rope_table uses:
+ * 1 / rope_theta^(2i / head_dim), with the llama3 rope_scaling applied. */
+float bn_rope_inv_freq(const struct bn_config *c, int i);
 
 #endif
