@@ -218,7 +218,12 @@ static const size_t layer_off[BN_R_COUNT] = {
 	[BN_R_ATTN_NORM] = SLOT(attn_norm),
 	[BN_R_ATTN_Q] = SLOT(q),
 	[BN_R_ATTN_K] = SLOT(k),
+	[BN_R_ATTN_Q_BIAS] = SLOT(q_bias),
+	[BN_R_ATTN_K_BIAS] = SLOT(k_bias),
 	[BN_R_ATTN_V] = SLOT(v),
+	[BN_R_ATTN_V_BIAS] = SLOT(v_bias),
+	[BN_R_ATTN_Q_NORM] = SLOT(q_norm),
+	[BN_R_ATTN_K_NORM] = SLOT(k_norm),
 	[BN_R_ATTN_SUB_NORM] = SLOT(attn_sub_norm),
 	[BN_R_ATTN_OUTPUT] = SLOT(o),
 	[BN_R_FFN_NORM] = SLOT(ffn_norm),
@@ -408,6 +413,7 @@ struct bn_state {
 	int32_t *isum;		/* [batch][max rows] */
 	float *scores;		/* [nthreads][ctx] */
 	float *cosv, *sinv;	/* [ctx][head_dim / 2] */
+	float *bias;		/* [heads * head_dim]: a bias in f32 */
 	bn_hook_fn hook;
 	void *hook_ctx;
 };
@@ -470,6 +476,7 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 	    &bad);
 	s->cosv = zalloc((size_t)ctx, half * sizeof(float), &bad);
 	s->sinv = zalloc((size_t)ctx, half * sizeof(float), &bad);
+	s->bias = zalloc(qd, sizeof(float), &bad);
 	if (!bad && (s->pool = bn_pool_create(nthreads)) == NULL)
 		bad = 2;
 	if (bad) {
@@ -505,6 +512,7 @@ bn_state_free(struct bn_state *s)
 	free(s->scores);
 	free(s->cosv);
 	free(s->sinv);
+	free(s->bias);
 	free(s);
 }
 
@@ -608,6 +616,18 @@ rmsnorm_rows(const struct bn_state *s, float *y, const float *x,
 	for (t = 0; t < T; t++)
 		bn_k->rmsnorm(y + t * w->n, x + t * w->n, w->dtype, w->w, w->n,
 		    s->m->c.norm_eps);
+}
+
+/* y[t] += b for T rows of b->n values (qwen2's q, k and v biases). */
+static void
+add_bias(struct bn_state *s, float *y, const struct bn_vec *b, size_t T)
+{
+	size_t t, i;
+
+	bn_row_to_f32(b->dtype, b->w, (uint64_t)b->n, s->bias);
+	for (t = 0; t < T; t++)
+		for (i = 0; i < b->n; i++)
+			y[t * b->n + i] += s->bias[i];
 }
 
 static void
@@ -739,6 +759,17 @@ bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
 		    L->k.kind == BN_LIN_T2);
 		linear(s, &L->v, s->xn, s->v, T, L->k.kind == BN_LIN_T2 &&
 		    L->v.kind == BN_LIN_T2);
+		if (c->arch == BN_ARCH_QWEN2) {
+			add_bias(s, s->q, &L->q_bias, T);
+			add_bias(s, s->k, &L->k_bias, T);
+			add_bias(s, s->v, &L->v_bias, T);
+		}
+		if (c->arch == BN_ARCH_QWEN3) {	/* each head on its own */
+			rmsnorm_rows(s, s->q, s->q, &L->q_norm,
+			    T * (size_t)c->heads);
+			rmsnorm_rows(s, s->k, s->k, &L->k_norm,
+			    T * (size_t)c->kv_heads);
+		}
 		for (t = 0; t < T; t++) {
 			rope(s, s->q + t * qd, pos0 + (int)t, c->heads);
 			rope(s, s->k + t * kvd, pos0 + (int)t, c->kv_heads);

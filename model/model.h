@@ -1,6 +1,6 @@
-/* model.h: the one transformer (architectures llama and bitnet): config
- * and weights bound in place from a mapped bnt(5) file, a forward pass
- * with a KV cache, and hooks that expose activations. */
+/* model.h: the one transformer (architectures llama, bitnet, qwen2 and
+ * qwen3): config and weights bound in place from a mapped bnt(5) file, a
+ * forward pass with a KV cache, and hooks that expose activations. */
 #ifndef BN_MODEL_H
 #define BN_MODEL_H
 
@@ -29,7 +29,7 @@ struct bn_linear {
 	float *owned_scale;
 };
 
-struct bn_vec {			/* a norm's weight vector */
+struct bn_vec {			/* a norm's weight or a bias vector */
 	int dtype;
 	const void *w;
 	size_t n;
@@ -37,6 +37,8 @@ struct bn_vec {			/* a norm's weight vector */
 
 struct bn_layer {
 	struct bn_vec attn_norm, ffn_norm, attn_sub_norm, ffn_sub_norm;
+	struct bn_vec q_bias, k_bias, v_bias;	/* qwen2 */
+	struct bn_vec q_norm, k_norm;		/* qwen3: per head */
 	struct bn_linear q, k, v, o, gate, up, down;
 };
 
