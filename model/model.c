@@ -55,34 +55,46 @@ bind_vec(const struct bn_model *m, struct bn_vec *v, const char *name,
 	return BN_OK;
 }
 
+/* Row length n rounded up to whole t2 blocks: the width of t2 rows and
+ * of the int8 activations they multiply.  The padding holds zero codes
+ * and zero activations, which add nothing to a sum, so a BitLinear of
+ * any width runs on the block kernels exactly. */
+static size_t
+t2_width(size_t n)
+{
+	return (n + BN_T2_BLOCK - 1) / BN_T2_BLOCK * BN_T2_BLOCK;
+}
+
 /* Ternarize float weights on load, as BitNet's online mode does:
- * s = 1 / max(mean |W|, 1e-5); t = clamp(round(W * s), -1, 1); the
- * linear then computes isum / (as * s). */
+ * s = 1 / max(mean |W|, 1e-5) over the real elements; t = clamp(round(
+ * W * s), -1, 1); the linear then computes isum / (as * s). */
 static int
 ternarize(struct bn_linear *l, const struct bnt_map_tensor *t,
     struct bn_err *e)
 {
-	size_t rows = l->rows, n = l->n, r;
+	size_t rows = l->rows, n = l->n, rb = t2_width(n) / 4, r;
 	float *v, s;
-	uint8_t *w;
+	uint8_t *w = NULL;
 
 	if ((v = malloc(rows * n * sizeof *v)) == NULL ||
-	    (w = malloc(rows * (n / 4))) == NULL ||
+	    (w = malloc(rows * rb)) == NULL ||
 	    (l->owned_scale = malloc(rows * sizeof(float))) == NULL) {
 		free(v);
+		free(w);
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	}
 	for (r = 0; r < rows; r++)
 		bnt_map_row_f32(t, r, v + r * n);
+	/* the bytes past each row's n codes get code 1 (zero) */
 	bn_quant_tensor(v, rows, n, &(struct bn_quant){ .kind =
-	    BN_QUANT_TERNARY, .codes = w, .row_bytes = n / 4, .scales = &s });
+	    BN_QUANT_TERNARY, .codes = w, .row_bytes = rb, .scales = &s });
 	for (r = 0; r < rows; r++)
 		l->owned_scale[r] = s;
 	free(v);
 	l->kind = BN_LIN_T2;
 	l->owned = w;
 	l->w = w;
-	l->row_bytes = n / 4;
+	l->row_bytes = rb;
 	l->scale = l->owned_scale;
 	l->div = 1;
 	return BN_OK;
@@ -108,12 +120,14 @@ to_float(struct bn_linear *l, const struct bnt_map_tensor *t,
 	return BN_OK;
 }
 
-/* Packed codes (t3, b1) re-packed as t2, scales as for t2. */
+/* Packed codes (t3, b1, or t2 whose rows end inside a block) re-packed
+ * as t2 rows of whole blocks, the padding code 1 (zero) whatever the
+ * stream's padding holds; scales as for t2. */
 static int
 repack_t2(struct bn_linear *l, const struct bnt_map_tensor *t,
     struct bn_err *e)
 {
-	size_t r, c, rb = l->n / 4;
+	size_t r, c, rb = t2_width(l->n) / 4;
 	uint8_t *w = malloc(l->rows * rb);
 	const unsigned char *p;
 
@@ -166,7 +180,7 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 	dt = t->t.dtype;
 	if (bn_dtype_traits(dt)->is_float && dt != BN_DTYPE_F64 &&
 	    t->t.scale_kind == BNT_SCALE_NONE) {
-		if (bitlinear > 0 && n % BN_T2_BLOCK == 0)
+		if (bitlinear > 0)
 			return ternarize(l, t, e);
 		l->kind = BN_LIN_FLOAT;
 		l->dtype = dt;
@@ -189,14 +203,15 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 		l->owned_scale = NULL;
 		l->scale = NULL;
 	}
-	if ((dt == BN_DTYPE_T2 || dt == BN_DTYPE_T3 || dt == BN_DTYPE_B1) &&
-	    n % BN_T2_BLOCK == 0) {
+	if (dt == BN_DTYPE_T2 || dt == BN_DTYPE_T3 || dt == BN_DTYPE_B1) {
 		rc = row_scales(l, t);
 		if (rc == -2)
 			return bn_seterr(e, BN_ENOMEM, "out of memory");
 		if (rc == 0) {
 			l->kind = BN_LIN_T2;
-			if (dt == BN_DTYPE_T2) {
+			/* in place only where no row ends inside a block:
+			 * a reader must not trust the stream's padding */
+			if (dt == BN_DTYPE_T2 && n % BN_T2_BLOCK == 0) {
 				l->w = t->data;
 				l->row_bytes = (size_t)t->t.row_bytes;
 				return BN_OK;
@@ -469,7 +484,7 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 	s->att = zalloc(B, qd * sizeof(float), &bad);
 	s->g = zalloc(B, (size_t)c->ffn * sizeof(float), &bad);
 	s->u = zalloc(B, (size_t)c->ffn * sizeof(float), &bad);
-	s->xq = zalloc(B, maxd, &bad);
+	s->xq = zalloc(B, t2_width(maxd), &bad);
 	s->as = zalloc(B, sizeof(float), &bad);
 	s->isum = zalloc(B, maxr * sizeof(int32_t), &bad);
 	s->scores = zalloc((size_t)nthreads, (size_t)ctx * sizeof(float),
@@ -539,7 +554,7 @@ bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx)
 struct linjob {
 	const struct bn_linear *l;
 	const float *x;		/* [T][n] f32 (float weights) */
-	const int8_t *xq;	/* [T][n] int8 (t2 weights) */
+	const int8_t *xq;	/* [T][t2_width(n)] int8, zero past n */
 	const float *as;
 	int32_t *isum;
 	float *y;		/* [T][rows] */
@@ -552,6 +567,7 @@ lin_task(void *ctx, int i, int n)
 	const struct linjob *j = ctx;
 	const struct bn_linear *l = j->l;
 	size_t per = (l->rows + (size_t)n - 1) / (size_t)n, r0, r1, t, r;
+	size_t nq = t2_width(l->n);
 
 	per = (per + 7) & ~(size_t)7;
 	r0 = (size_t)i * per;
@@ -572,14 +588,14 @@ lin_task(void *ctx, int i, int n)
 	if (l->kind == BN_LIN_I8)
 		for (t = 0; t < j->T; t++)
 			bn_k->matvec_i8((const int8_t *)l->w + r0 * l->row_bytes,
-			    l->row_bytes, j->xq + t * l->n,
+			    l->row_bytes, j->xq + t * nq,
 			    j->isum + t * l->rows + r0, l->n, r1 - r0);
-	else if (j->T == 1)
+	else if (j->T == 1)	/* t2 rows of nq codes, zero past n */
 		bn_k->matvec_t2((const uint8_t *)l->w + r0 * l->row_bytes,
-		    l->row_bytes, j->xq, j->isum + r0, l->n, r1 - r0);
+		    l->row_bytes, j->xq, j->isum + r0, nq, r1 - r0);
 	else
 		bn_k->matmul_t2((const uint8_t *)l->w + r0 * l->row_bytes,
-		    l->row_bytes, j->xq, l->n, j->isum + r0, l->rows, l->n,
+		    l->row_bytes, j->xq, nq, j->isum + r0, l->rows, nq,
 		    r1 - r0, j->T);
 	/* BitNet's post-quant step: isum / (as * ws), in f32 */
 	for (t = 0; t < j->T; t++)
@@ -592,18 +608,22 @@ lin_task(void *ctx, int i, int n)
 		}
 }
 
-/* Y[T][rows] = linear(X[T][n]); X already quantized if xq_ready. */
+/* Y[T][rows] = linear(X[T][n]); X already quantized if xq_ready.  The
+ * absmax is over the n real elements; the int8 rows are t2_width(n)
+ * long, zero past n, to meet rows padded with zero codes. */
 static void
 linear(struct bn_state *s, const struct bn_linear *l, const float *x,
     float *y, size_t T, int xq_ready)
 {
 	struct linjob j = { l, x, s->xq, s->as, s->isum, y, T };
-	size_t t;
+	size_t t, nq = t2_width(l->n);
 
 	if (l->kind != BN_LIN_FLOAT && !xq_ready)
-		for (t = 0; t < T; t++)
-			s->as[t] = bn_k->quant_i8(x + t * l->n, s->xq + t * l->n,
+		for (t = 0; t < T; t++) {
+			s->as[t] = bn_k->quant_i8(x + t * l->n, s->xq + t * nq,
 			    l->n);
+			memset(s->xq + t * nq + l->n, 0, nq - l->n);
+		}
 	bn_pool_run(s->pool, lin_task, &j);
 }
 
