@@ -143,18 +143,277 @@ put_token_id(const struct bn_json *o, const char *name, const char *key,
 	return id >= 0 ? put(kv, key, v->str, e) : BN_OK;
 }
 
+/* What a bitnet quantization_config says the projections hold. */
+struct hf_quant {
+	int bitnet;		/* quant_method bitnet */
+	int online;		/* float masters, ternarized at load */
+	unsigned scale_flags;	/* of packed weights: BNT_SCALE_DIV or 0 */
+};
+
 static int
-config_kv(const struct bn_json *c, struct bn_kv *kv, struct bn_err *e)
+is_true(const struct bn_json *o, const char *name)
 {
-	const struct bn_json *v, *qc, *heads;
-	uint64_t hidden = 0, nh = 0, u;
+	const struct bn_json *v = bn_json_get(o, name);
+
+	return v != NULL && v->type == BN_JSON_TRUE;
+}
+
+/* A member that is present and not null. */
+static const struct bn_json *
+member(const struct bn_json *o, const char *name)
+{
+	const struct bn_json *v = bn_json_get(o, name);
+
+	return v != NULL && v->type != BN_JSON_NULL ? v : NULL;
+}
+
+/* Keys that change the maths and that bntools does not implement:
+ * refused by name rather than dropped. */
+static int
+check_maths(const struct bn_json *c, const char *arch, struct bn_err *e)
+{
+	static const char *const softcap[] = {
+		"final_logit_softcapping", "attn_logit_softcapping"
+	};
+	const struct bn_json *v, *lt;
+	char b1[64];
+	size_t i;
+
+	/* qwen2's q/k/v biases are fixed by its architecture, not by
+	 * attention_bias, which Qwen2 does not read */
+	if (is_true(c, "attention_bias") && strcmp(arch, "qwen2") != 0)
+		return bn_seterr(e, BN_EUNSUPPORTED, "'attention_bias': "
+		    "attention biases are not implemented for '%s'", arch);
+	if (is_true(c, "mlp_bias"))
+		return bn_seterr(e, BN_EUNSUPPORTED, "'mlp_bias': MLP biases "
+		    "are not implemented");
+	if (is_true(c, "use_sliding_window"))
+		return bn_seterr(e, BN_EUNSUPPORTED, "'sliding_window': "
+		    "sliding-window attention (use_sliding_window true) is "
+		    "not implemented");
+	lt = member(c, "layer_types");
+	for (i = 0; lt != NULL && lt->type == BN_JSON_ARRAY && i < lt->n; i++)
+		if (!bn_json_streq(&lt->kids[i], "full_attention"))
+			return bn_seterr(e, BN_EUNSUPPORTED, "'layer_types': "
+			    "layer %zu is not full_attention (sliding-window "
+			    "attention is not implemented)", i);
+	for (i = 0; i < sizeof softcap / sizeof softcap[0]; i++)
+		if (member(c, softcap[i]) != NULL)
+			return bn_seterr(e, BN_EUNSUPPORTED, "'%s': logit "
+			    "soft-capping is not implemented", softcap[i]);
+	v = member(c, "partial_rotary_factor");
+	if (v == NULL)
+		v = member(member(c, "rope_parameters"),
+		    "partial_rotary_factor");
+	if (v != NULL && (v->type != BN_JSON_NUMBER ||
+	    strtod(v->str, NULL) != 1.0))
+		return bn_seterr(e, BN_EUNSUPPORTED, "'partial_rotary_factor':"
+		    " %s: partial rotary embeddings are not implemented",
+		    v->type == BN_JSON_NUMBER ? show(v->str, v->len, b1,
+		    sizeof b1) : "not a number");
+	return BN_OK;
+}
+
+/* hidden_act: silu (swish is its other name) or relu2. */
+static int
+act_kv(const struct bn_json *c, struct bn_kv *kv, struct bn_err *e)
+{
+	const struct bn_json *v = member(c, "hidden_act");
+	char b1[64];
+
+	if (v == NULL)
+		return BN_OK;
+	if (v->type != BN_JSON_STRING || strlen(v->str) != v->len)
+		return bn_seterr(e, BN_EFORMAT, "'hidden_act': expected a "
+		    "string");
+	if (strcmp(v->str, "silu") == 0 || strcmp(v->str, "swish") == 0)
+		return put(kv, BN_CFG_ACT, "silu", e);
+	if (strcmp(v->str, "relu2") == 0)
+		return put(kv, BN_CFG_ACT, "relu2", e);
+	return bn_seterr(e, BN_EUNSUPPORTED, "'hidden_act': '%s' is not "
+	    "implemented (silu and relu2 are)", show(v->str, v->len, b1,
+	    sizeof b1));
+}
+
+/* rope_theta and rope_scaling (transformers 5: rope_parameters, which
+ * holds both).  Only the llama3 scaling is implemented. */
+static int
+rope_kv(const struct bn_json *c, struct bn_kv *kv, struct bn_err *e)
+{
+	static const struct {
+		const char *name, *key;
+	} llama3[] = {
+		{ "factor", BN_CFG_ROPE_FACTOR },
+		{ "low_freq_factor", BN_CFG_ROPE_LOW_FREQ },
+		{ "high_freq_factor", BN_CFG_ROPE_HIGH_FREQ },
+		{ "original_max_position_embeddings", BN_CFG_ROPE_ORIG_CTX },
+	};
+	const struct bn_json *rp, *rs, *v, *type;
+	const char *where;
+	char b1[64];
+	size_t i;
+	int st;
+
+	rp = member(c, "rope_parameters");
+	if ((v = member(c, "rope_theta")) == NULL)
+		v = member(rp, "rope_theta");
+	if (v == NULL)
+		st = put(kv, BN_CFG_ROPE_THETA, "10000", e);
+	else
+		st = put_number(v, "rope_theta", BN_CFG_ROPE_THETA, kv, e);
+	if (st != BN_OK || (st = put(kv, BN_CFG_ROPE_STYLE, "half", e)))
+		return st;
+	where = "rope_scaling";
+	if ((rs = member(c, where)) == NULL) {
+		where = "rope_parameters";
+		rs = rp;
+	}
+	if (rs == NULL)
+		return BN_OK;
+	if (rs->type != BN_JSON_OBJECT)
+		return bn_seterr(e, BN_EFORMAT, "'%s': expected an object",
+		    where);
+	if ((type = member(rs, "rope_type")) == NULL)
+		type = member(rs, "type");
+	if (type == NULL && rs == rp)
+		return BN_OK;	/* rope_theta alone */
+	if (type == NULL || type->type != BN_JSON_STRING)
+		return bn_seterr(e, BN_EFORMAT, "'%s': no rope_type", where);
+	if (strcmp(type->str, "default") == 0)
+		return BN_OK;
+	if (strcmp(type->str, "llama3") != 0)
+		return bn_seterr(e, BN_EUNSUPPORTED, "'%s': rope_type '%s' is "
+		    "not implemented (llama3 is)", where,
+		    show(type->str, type->len, b1, sizeof b1));
+	if ((st = put(kv, BN_CFG_ROPE_SCALING, "llama3", e)) != BN_OK)
+		return st;
+	for (i = 0; i < sizeof llama3 / sizeof llama3[0]; i++) {
+		if ((v = member(rs, llama3[i].name)) == NULL)
+			return bn_seterr(e, BN_EFORMAT, "'%s': llama3 needs "
+			    "'%s'", where, llama3[i].name);
+		if (v->type != BN_JSON_NUMBER)
+			return bn_seterr(e, BN_EFORMAT, "'%s.%s': expected a "
+			    "number", where, llama3[i].name);
+		if ((st = put(kv, llama3[i].key, v->str, e)) != BN_OK)
+			return st;
+	}
+	return BN_OK;
+}
+
+/* Does modules_to_not_convert keep a projection of one of n layers in
+ * float?  transformers leaves a Linear unconverted when any entry is a
+ * substring of its dotted module name. */
+static int
+keeps_projection(const struct bn_json *list, uint64_t n, struct bn_err *e)
+{
+	const struct bn_json *m;
+	char mod[256], b1[64];
+	const char *hf;
+	uint64_t l;
+	size_t i, len;
+	int id;
+
+	if (list->type != BN_JSON_ARRAY)
+		return bn_seterr(e, BN_EFORMAT, "'quantization_config."
+		    "modules_to_not_convert': expected a list");
+	for (i = 0; i < list->n; i++) {
+		m = &list->kids[i];
+		if (m->type != BN_JSON_STRING || strlen(m->str) != m->len)
+			return bn_seterr(e, BN_EFORMAT, "'quantization_config."
+			    "modules_to_not_convert': entry %zu is not a "
+			    "string", i);
+		for (id = 0; id < BN_R_COUNT; id++) {
+			if (!bn_role_is_proj(id))
+				continue;
+			hf = bn_roles[id].hf;
+			len = strlen(hf);
+			if (len > 7 && strcmp(hf + len - 7, ".weight") == 0)
+				len -= 7;
+			for (l = 0; l < n; l++) {
+				snprintf(mod, sizeof mod, "model.layers.%llu."
+				    "%.*s", (unsigned long long)l, (int)len,
+				    hf);
+				if (strstr(mod, m->str) != NULL)
+					return bn_seterr(e, BN_EUNSUPPORTED,
+					    "'quantization_config."
+					    "modules_to_not_convert': '%s' "
+					    "keeps %s in float, which a bnt "
+					    "BitLinear model cannot say",
+					    show(m->str, m->len, b1,
+					    sizeof b1), mod);
+			}
+		}
+	}
+	return BN_OK;
+}
+
+/* quantization_config: only quant_method bitnet (BitNetQuantConfig). */
+static int
+quant_config(const struct bn_json *c, uint64_t layers, struct hf_quant *q,
+    struct bn_err *e)
+{
+	const struct bn_json *qc, *v, *cls, *mode;
+	char b1[64];
+
+	memset(q, 0, sizeof *q);
+	q->scale_flags = BNT_SCALE_DIV;
+	if ((qc = member(c, "quantization_config")) == NULL)
+		return BN_OK;
+	if (qc->type != BN_JSON_OBJECT)
+		return bn_seterr(e, BN_EFORMAT, "'quantization_config': "
+		    "expected an object");
+	v = member(qc, "quant_method");
+	if (v == NULL || v->type != BN_JSON_STRING)
+		return bn_seterr(e, BN_EFORMAT, "'quantization_config."
+		    "quant_method': expected a string");
+	if (strcmp(v->str, "bitnet") != 0)
+		return bn_seterr(e, BN_EUNSUPPORTED, "'quantization_config."
+		    "quant_method': '%s' is not supported (bitnet is)",
+		    show(v->str, v->len, b1, sizeof b1));
+	q->bitnet = 1;
+	cls = member(qc, "linear_class");
+	mode = member(qc, "quantization_mode");
+	if (cls != NULL && !bn_json_streq(cls, "bitlinear") &&
+	    !bn_json_streq(cls, "autobitlinear"))
+		return bn_seterr(e, BN_EUNSUPPORTED, "'quantization_config."
+		    "linear_class': expected bitlinear or autobitlinear");
+	if (mode != NULL && !bn_json_streq(mode, "offline") &&
+	    !bn_json_streq(mode, "online"))
+		return bn_seterr(e, BN_EUNSUPPORTED, "'quantization_config."
+		    "quantization_mode': expected offline or online");
+	q->online = bn_json_streq(mode, "online");
+	if (bn_json_streq(cls, "autobitlinear"))
+		q->scale_flags = 0;	/* AutoBitLinear multiplies */
+	else if (q->online)
+		return bn_seterr(e, BN_EUNSUPPORTED, "'quantization_config."
+		    "quantization_mode': online needs linear_class "
+		    "autobitlinear (bitlinear holds packed codes)");
+	if ((v = member(qc, "use_rms_norm")) != NULL &&
+	    v->type != BN_JSON_FALSE)
+		return bn_seterr(e, BN_EUNSUPPORTED, "'quantization_config."
+		    "use_rms_norm': an RMSNorm inside every BitLinear is not "
+		    "implemented");
+	if ((v = member(qc, "modules_to_not_convert")) != NULL)
+		return keeps_projection(v, layers, e);
+	return BN_OK;
+}
+
+static int
+config_kv(const struct bn_json *c, struct bn_kv *kv, struct hf_quant *q,
+    struct bn_err *e)
+{
+	const struct bn_json *v, *heads, *mt;
+	uint64_t hidden = 0, nh = 0, layers = 0, u;
 	int st, tied = 0, bitlinear;
 
+	mt = member(c, "model_type");
 	if ((st = put_string(c, "model_type", BN_CFG_ARCH, kv, e)) ||
+	    (st = check_maths(c, mt != NULL ? mt->str : "", e)) ||
 	    (st = put_uint(c, "vocab_size", BN_CFG_VOCAB, kv, NULL, e)) ||
 	    (st = put_uint(c, "hidden_size", BN_CFG_HIDDEN, kv, &hidden, e)) ||
-	    (st = put_uint(c, "num_hidden_layers", BN_CFG_LAYERS, kv, NULL,
+	    (st = put_uint(c, "num_hidden_layers", BN_CFG_LAYERS, kv, &layers,
 	    e)) ||
+	    (st = quant_config(c, layers, q, e)) ||
 	    (st = put_uint(c, "num_attention_heads", BN_CFG_HEADS, kv, &nh,
 	    e)))
 		return st;
@@ -184,19 +443,7 @@ config_kv(const struct bn_json *c, struct bn_kv *kv, struct bn_err *e)
 	    (st = put_number(bn_json_get(c, "rms_norm_eps"), "rms_norm_eps",
 	    BN_CFG_NORM_EPS, kv, e)))
 		return st;
-	/* transformers 4: rope_theta; 5: rope_parameters.rope_theta */
-	v = bn_json_get(c, "rope_theta");
-	if (v == NULL || v->type == BN_JSON_NULL)
-		v = bn_json_get(bn_json_get(c, "rope_parameters"),
-		    "rope_theta");
-	if (v == NULL || v->type == BN_JSON_NULL)
-		st = put(kv, BN_CFG_ROPE_THETA, "10000", e);
-	else
-		st = put_number(v, "rope_theta", BN_CFG_ROPE_THETA, kv, e);
-	if (st != BN_OK)
-		return st;
-	if ((st = put(kv, BN_CFG_ROPE_STYLE, "half", e)) ||
-	    (st = put_string(c, "hidden_act", BN_CFG_ACT, kv, e)))
+	if ((st = rope_kv(c, kv, e)) || (st = act_kv(c, kv, e)))
 		return st;
 	v = bn_json_get(c, "tie_word_embeddings");
 	if (v != NULL && v->type != BN_JSON_NULL) {
@@ -205,9 +452,7 @@ config_kv(const struct bn_json *c, struct bn_kv *kv, struct bn_err *e)
 			    " expected true or false");
 		tied = v->type == BN_JSON_TRUE;
 	}
-	qc = bn_json_get(c, "quantization_config");
-	bitlinear = bn_json_streq(bn_json_get(qc, "quant_method"), "bitnet") ||
-	    bn_json_streq(bn_json_get(c, "model_type"), "bitnet");
+	bitlinear = q->bitnet || bn_json_streq(mt, "bitnet");
 	if ((st = put(kv, BN_CFG_TIED, tied ? "1" : "0", e)) ||
 	    (st = put(kv, BN_CFG_BITLINEAR, bitlinear ? "1" : "0", e)) ||
 	    (st = put_token_id(c, "bos_token_id", BN_CFG_BOS, kv, e)) ||
@@ -218,8 +463,8 @@ config_kv(const struct bn_json *c, struct bn_kv *kv, struct bn_err *e)
 	return BN_OK;
 }
 
-int
-bn_import_config_json(const struct bn_file *f, struct bn_kv *kv,
+static int
+read_config(const struct bn_file *f, struct bn_kv *kv, struct hf_quant *q,
     struct bn_err *e)
 {
 	struct bn_json_doc d;
@@ -227,11 +472,20 @@ bn_import_config_json(const struct bn_file *f, struct bn_kv *kv,
 
 	bn_kv_init(kv);
 	if ((st = parse_file(f, &d, e)) == BN_OK)
-		st = config_kv(d.root, kv, e);
+		st = config_kv(d.root, kv, q, e);
 	bn_json_free(&d);
 	if (st != BN_OK)
 		bn_kv_free(kv);
 	return st;
+}
+
+int
+bn_import_config_json(const struct bn_file *f, struct bn_kv *kv,
+    struct bn_err *e)
+{
+	struct hf_quant q;
+
+	return read_config(f, kv, &q, e);
 }
 
 /* tokenizer.json */
@@ -800,6 +1054,36 @@ find_torch(const struct bn_fileset *fs, const struct bn_file **tf,
 	return BN_OK;
 }
 
+/* A bitnet quantization_config's mode against the stored projections:
+ * offline holds packed codes and a weight_scale for each, online float
+ * masters. */
+static int
+check_packing(const struct bn_st_list *l, const struct hf_quant *q,
+    struct bn_err *e)
+{
+	const struct bn_st_entry *en;
+	char b1[160];
+	size_t i;
+
+	for (i = 0; q->bitnet && i < l->n; i++) {
+		en = &l->v[i];
+		if (en->is_scale || !bn_is_projection(en->name))
+			continue;
+		if (q->online && en->scale != NULL)
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': packed "
+			    "codes, but quantization_mode is online",
+			    show(en->hf_name, strlen(en->hf_name), b1,
+			    sizeof b1));
+		if (!q->online && en->scale == NULL)
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': not "
+			    "packed codes with a weight_scale, but "
+			    "quantization_mode is offline",
+			    show(en->hf_name, strlen(en->hf_name), b1,
+			    sizeof b1));
+	}
+	return BN_OK;
+}
+
 /* Forwards tensors to the real sink, dropping output.weight when the
  * embeddings are tied. */
 struct tie_sink {
@@ -847,6 +1131,7 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 	struct bn_st_list l;
 	struct bn_vocab v;
 	struct bn_kv kv;
+	struct hf_quant q;
 	const char *val;
 	size_t i;
 	int st = BN_OK, have_st = 0, tied = 0;
@@ -857,8 +1142,10 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 	bn_fileset_init(&zip);
 	cf = bn_fileset_get(fs, "config.json");
 	tf = bn_fileset_get(fs, "tokenizer.json");
+	memset(&q, 0, sizeof q);
+	q.scale_flags = BNT_SCALE_DIV;
 	if (cf != NULL) {
-		if ((st = bn_import_config_json(cf, &kv, e)) != BN_OK) {
+		if ((st = read_config(cf, &kv, &q, e)) != BN_OK) {
 			bn_err_prefix(e, "config.json");
 			goto out;
 		}
@@ -894,8 +1181,10 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 		have_st = 1;
 	} else if ((st = scan_shards(fs, &l, &have_st, e)) != BN_OK)
 		goto out;
+	l.scale_flags = q.scale_flags;
 	if (have_st) {
-		if ((st = bn_st_finish(&l, e)) != BN_OK)
+		if ((st = bn_st_finish(&l, e)) != BN_OK ||
+		    (st = check_packing(&l, &q, e)) != BN_OK)
 			goto out;
 	} else {
 		if ((st = find_torch(fs, &torch, e)) != BN_OK)

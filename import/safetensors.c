@@ -66,6 +66,7 @@ void
 bn_st_init(struct bn_st_list *l)
 {
 	memset(l, 0, sizeof *l);
+	l->scale_flags = BNT_SCALE_DIV;
 }
 
 void
@@ -451,9 +452,11 @@ out:
 
 /* Packed BitNet weight: [out/4, in] bytes, 4 codes per byte; row r of
  * the unpacked matrix is packed row r mod (out/4), bits 2 (r div
- * (out/4)).  Value = code - 1; code 3 is invalid. */
+ * (out/4)).  Value = code - 1; code 3 is invalid.  The scale is
+ * stored as is, with flags saying whether it divides or multiplies. */
 static int
-emit_packed(const struct bn_st_entry *w, struct bn_sink *s, struct bn_err *e)
+emit_packed(const struct bn_st_entry *w, unsigned flags, struct bn_sink *s,
+    struct bn_err *e)
 {
 	const struct bn_st_entry *sc = w->scale;
 	uint64_t np = w->dims[0], in = w->dims[1], p, c;
@@ -472,7 +475,7 @@ emit_packed(const struct bn_st_entry *w, struct bn_sink *s, struct bn_err *e)
 	t.dims[1] = in;
 	t.scale_kind = BNT_SCALE_TENSOR;
 	t.scale_dtype = sc->dtype;
-	t.scale_flags = BNT_SCALE_DIV;
+	t.scale_flags = flags;	/* the scale as stored: never inverted */
 	if ((st = bnt_tensor_layout(&t, e)) != BN_OK)
 		return st;
 	if (t.data_bytes > SIZE_MAX)
@@ -516,7 +519,7 @@ bn_st_emit(const struct bn_st_list *l, size_t i, struct bn_sink *s,
 	if (en->is_scale)
 		return BN_OK;
 	if (en->scale != NULL)
-		return emit_packed(en, s, e);
+		return emit_packed(en, l->scale_flags, s, e);
 	memset(&t, 0, sizeof t);
 	t.name = en->name;
 	t.dtype = en->dtype;

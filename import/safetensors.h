@@ -29,6 +29,9 @@ struct bn_st_entry {
 struct bn_st_list {
 	struct bn_st_entry *v;
 	size_t n, cap;
+	/* packed weights' scale: BNT_SCALE_DIV (BitLinear divides, the
+	 * default) or 0 (AutoBitLinear multiplies) */
+	unsigned scale_flags;
 };
 
 void bn_st_init(struct bn_st_list *l);
