@@ -267,6 +267,7 @@ struct plan {
 	const struct bnt_map_tensor *mt;
 	char *name;		/* "<stem>.scale" (malloc'd) or mt->t.name */
 	int scale_only;		/* bitnet: mt's per-tensor scale, F32 [1] */
+	int rope_freqs;		/* llama3 rope_scaling: F32 [head_dim / 2] */
 	int fold;		/* ternary: the block d carries the scale */
 	int direct;		/* scaled i8, f16 scales per 32 -> Q8_0 */
 	int copy;		/* rows go out as they are */
@@ -599,6 +600,47 @@ t2_row(const struct bnt_map_tensor *mt, uint64_t sr, unsigned char *buf,
 	return t->dtype == BN_DTYPE_T2 ? src : buf;
 }
 
+/*
+ * llama3 rope_scaling as llama.cpp's converter writes it: the tensor
+ * rope_freqs.weight, by whose element i llama.cpp divides the angle of pair
+ * i.  Each is the unscaled inverse frequency over bn_rope_inv_freq's, so
+ * llama.cpp turns by bnrun's angles.
+ */
+static int
+plan_rope_freqs(struct ctx *x, struct bn_err *e)
+{
+	struct plan p;
+
+	if (x->c.rope_scaling == BN_ROPE_NONE)
+		return BN_OK;
+	if (x->c.arch != BN_ARCH_LLAMA)
+		return bn_seterr(e, BN_EUNSUPPORTED, "rope_scaling '%s': "
+		    "llama.cpp's %s graph has no rope_freqs", bn_kv_get(
+		    &x->m->config, BN_CFG_ROPE_SCALING), x->arch);
+	memset(&p, 0, sizeof p);
+	p.name = "rope_freqs.weight";
+	p.rope_freqs = 1;
+	p.type = GT_F32;
+	p.row_out = p.bytes = (uint64_t)x->c.head_dim / 2 * 4;
+	return add_plan(x, &p, e);
+}
+
+static int
+rope_freqs(const struct ctx *x, FILE *out, unsigned char *row,
+    struct bn_err *e)
+{
+	struct bn_config plain = x->c;
+	float f;
+	int i;
+
+	plain.rope_scaling = BN_ROPE_NONE;
+	for (i = 0; i < x->c.head_dim / 2; i++) {
+		f = bn_rope_inv_freq(&plain, i) / bn_rope_inv_freq(&x->c, i);
+		memcpy(row + 4 * i, &f, 4);	/* little-endian, as bnt */
+	}
+	return wr(out, row, (size_t)x->c.head_dim / 2 * 4, e);
+}
+
 static int
 write_tensor(const struct ctx *x, const struct plan *p, FILE *out,
     unsigned char *row, float *f, unsigned char *t2, struct bn_err *e)
@@ -727,6 +769,8 @@ bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 		return bn_seterr(e, BN_EUSAGE, "bad GGUF type option");
 	if ((rc = read_cfg(&x, e)) != BN_OK)
 		return rc;
+	if ((rc = plan_rope_freqs(&x, e)) != BN_OK)
+		goto out;
 	for (i = 0; i < m->ntensors; i++)
 		if ((rc = plan_tensor(&x, &m->tensors[i], e)) != BN_OK)
 			goto out;
@@ -759,14 +803,17 @@ bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 
 	for (i = 0; i < x.n; i++) {
 		p = &x.pl[i];
-		t = &p->mt->t;
 		x.pl[i].offset = off;
 		off += (p->bytes + GGUF_ALIGN - 1) / GGUF_ALIGN * GGUF_ALIGN;
 		put_str(&info, p->name, strlen(p->name));
-		if (p->scale_only) {
+		if (p->rope_freqs) {
+			put_u32(&info, 1);
+			put_u64(&info, (uint64_t)x.c.head_dim / 2);
+		} else if (p->scale_only) {
 			put_u32(&info, 1);
 			put_u64(&info, 1);
 		} else {
+			t = &p->mt->t;
 			put_u32(&info, t->ndim ? t->ndim : 1);
 			if (t->ndim == 0)
 				put_u64(&info, 1);
@@ -800,7 +847,8 @@ bn_export_gguf_opts(const struct bnt_map *m, FILE *out,
 	for (i = 0; i < x.n; i++) {
 		p = &x.pl[i];
 		memset(t2, 0x55, maxlen / 4 + 64);
-		rc = write_tensor(&x, p, out, row, f, t2, e);
+		rc = p->rope_freqs ? rope_freqs(&x, out, row, e) :
+		    write_tensor(&x, p, out, row, f, t2, e);
 		if (rc != BN_OK || (rc = wr(out, zeros, (GGUF_ALIGN -
 		    p->bytes % GGUF_ALIGN) % GGUF_ALIGN, e)) != BN_OK) {
 			bn_err_prefix(e, "tensor '%s'", p->name);
