@@ -303,6 +303,39 @@ write_json(const struct ctx *x, const char *name, struct bn_buf *b,
 	return BN_OK;
 }
 
+/* One float of rope_scaling: the record's text, else v (with a point,
+ * as transformers checks for floats). */
+static void
+rope_num(struct bn_buf *b, const struct bn_kv *kv, const char *jkey,
+    const char *kkey, float v)
+{
+	const char *s = bn_kv_get(kv, kkey);
+	char d[32];
+
+	if (s == NULL || !json_number(s)) {
+		snprintf(d, sizeof d, "%.9g", (double)v);
+		if (strpbrk(d, ".e") == NULL)
+			strcat(d, ".0");
+		s = d;
+	}
+	bn_buf_printf(b, ", \"%s\": %s", jkey, s);
+}
+
+/* The members of a llama3 rope_scaling object. */
+static void
+llama3_json(struct bn_buf *b, const struct bn_kv *kv,
+    const struct bn_config *c)
+{
+	bn_buf_puts(b, "\"rope_type\": \"llama3\"");
+	rope_num(b, kv, "factor", BN_CFG_ROPE_FACTOR, c->rope_factor);
+	rope_num(b, kv, "low_freq_factor", BN_CFG_ROPE_LOW_FREQ,
+	    c->rope_low_freq);
+	rope_num(b, kv, "high_freq_factor", BN_CFG_ROPE_HIGH_FREQ,
+	    c->rope_high_freq);
+	bn_buf_printf(b, ", \"original_max_position_embeddings\": %d",
+	    c->rope_orig_ctx);
+}
+
 static int
 config_json(const struct ctx *x, struct bn_err *e)
 {
@@ -331,8 +364,17 @@ config_json(const struct ctx *x, struct bn_err *e)
 	snprintf(d, sizeof d, "%.9g", (double)c->norm_eps);
 	cfg_num(&b, kv, "rms_norm_eps", BN_CFG_NORM_EPS, d);
 	bn_buf_printf(&b, ",\n  \"rope_theta\": %s", theta);
-	bn_buf_printf(&b, ",\n  \"rope_parameters\": {\"rope_theta\": %s, "
-	    "\"rope_type\": \"default\"}", theta);
+	if (c->rope_scaling == BN_ROPE_LLAMA3) {
+		/* transformers 4 reads rope_scaling, 5 rope_parameters */
+		bn_buf_puts(&b, ",\n  \"rope_scaling\": {");
+		llama3_json(&b, kv, c);
+		bn_buf_printf(&b, "},\n  \"rope_parameters\": {\"rope_theta\": "
+		    "%s, ", theta);
+		llama3_json(&b, kv, c);
+		bn_buf_puts(&b, "}");
+	} else
+		bn_buf_printf(&b, ",\n  \"rope_parameters\": {\"rope_theta\": "
+		    "%s, \"rope_type\": \"default\"}", theta);
 	bn_buf_printf(&b, ",\n  \"hidden_act\": \"%s\"",
 	    c->act == BN_ACT_RELU2 ? "relu2" : "silu");
 	bn_buf_printf(&b, ",\n  \"tie_word_embeddings\": %s",
