@@ -1,11 +1,13 @@
 /* gguf.c: GGUF v2 and v3 (llama.cpp) -> config, vocab and tensor records. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bnt.h"
+#include "config.h"
 #include "dtype.h"
 #include "fileset.h"
 #include "import.h"
@@ -122,6 +124,7 @@ struct gguf {
 	struct gg_tensor *t;
 	uint64_t align;
 	uint64_t data_off;
+	const struct gg_tensor *rope_freqs;	/* read into the config */
 	struct bn_err *e;
 };
 
@@ -694,6 +697,82 @@ has_tensor(const struct gguf *g, const char *name)
 	return 0;
 }
 
+/*
+ * llama.cpp's llama3 rope_scaling: rope_freqs.weight, F32 [head_dim / 2],
+ * by whose element i llama.cpp divides the angle of pair i.  Only the
+ * ratios of original_max_position_embeddings to the two band factors
+ * change the maths, so the keys come back with low_freq_factor 1: factor
+ * from the slowest pair, and orig_ctx and high_freq_factor from a line
+ * through the pairs between the bands.  The factors these keys give must
+ * be the file's, else the tensor is refused.
+ */
+#define ROPE_FREQS "rope_freqs.weight"
+
+static int
+rope_freqs_keys(struct gguf *g, struct bn_kv *kv, const struct gg_tensor *t)
+{
+	const unsigned char *p = g->p + g->data_off + t->offset;
+	struct bn_config c;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, a, b, x, y, high, orig;
+	float f, fac, want;
+	int i, half, n = 0, one = 1, st;
+
+	if ((st = bn_config_from_kv(&c, kv, g->e)) != BN_OK)
+		return st;
+	half = c.head_dim / 2;
+	if (t->type->ggml != GT_F32 || t->ndim != 1 ||
+	    t->ne[0] != (uint64_t)half)
+		return bn_seterr(g->e, BN_EFORMAT, "tensor '" ROPE_FREQS "': "
+		    "expected F32 [%d]", half);
+	memcpy(&fac, p + 4 * (size_t)(half - 1), 4);
+	for (i = 0; i < half; i++) {
+		memcpy(&f, p + 4 * (size_t)i, 4);
+		if (!(f >= 1.0f && f <= fac))
+			goto refuse;
+		one &= f == 1.0f;
+		if (f <= 1.0f || f >= fac)
+			continue;
+		/* smooth s = orig / wavelen - low over high - low */
+		x = bn_rope_inv_freq(&c, i) / 6.283185307179586;
+		y = (1.0 / f - 1.0 / fac) / (1.0 - 1.0 / fac);
+		sx += x, sy += y, sxx += x * x, sxy += x * y, n++;
+	}
+	g->rope_freqs = t;
+	if (one)
+		return BN_OK;	/* no scaling */
+	if (n < 2 || (a = n * sxx - sx * sx) == 0)
+		goto refuse;
+	a = (n * sxy - sx * sy) / a;	/* orig / (high - low) */
+	b = (sy - a * sx) / n;		/* -low / (high - low) */
+	if (!(b < 0))
+		goto refuse;
+	high = 1.0 - 1.0 / b;
+	orig = -a / b;
+	if (!(orig >= 1 && orig < 1 << 30))
+		goto refuse;
+	if (bn_kv_set(kv, BN_CFG_ROPE_SCALING, "llama3") != 0 ||
+	    bn_kv_setf(kv, BN_CFG_ROPE_FACTOR, "%.9g", (double)fac) != 0 ||
+	    bn_kv_set(kv, BN_CFG_ROPE_LOW_FREQ, "1") != 0 ||
+	    bn_kv_setf(kv, BN_CFG_ROPE_HIGH_FREQ, "%.6g", high) != 0 ||
+	    bn_kv_setf(kv, BN_CFG_ROPE_ORIG_CTX, "%.0f", orig) != 0)
+		return bn_seterr(g->e, BN_ENOMEM, "out of memory");
+	if (bn_config_from_kv(&c, kv, g->e) != BN_OK)
+		goto refuse;
+	for (i = 0; i < half; i++) {
+		struct bn_config plain = c;
+
+		plain.rope_scaling = BN_ROPE_NONE;
+		want = bn_rope_inv_freq(&plain, i) / bn_rope_inv_freq(&c, i);
+		memcpy(&f, p + 4 * (size_t)i, 4);
+		if (!(fabsf(f - want) <= 1e-5f * want))
+			goto refuse;
+	}
+	return BN_OK;
+refuse:
+	return bn_seterr(g->e, BN_EUNSUPPORTED, "tensor '" ROPE_FREQS "': "
+	    "factors that no llama3 rope_scaling gives");
+}
+
 static int
 build_config(struct gguf *g, struct bn_kv *kv, const char *arch)
 {
@@ -755,6 +834,9 @@ build_config(struct gguf *g, struct bn_kv *kv, const char *arch)
 	    "tokenizer.ggml.padding_token_id")) != BN_OK)
 		return rc;
 	SET(BN_CFG_SOURCE, "gguf");
+	for (i = 0; i < g->n_tensors; i++)
+		if (strcmp(g->t[i].name, ROPE_FREQS) == 0)
+			return rope_freqs_keys(g, kv, &g->t[i]);
 	return BN_OK;
 #undef AKEY
 #undef SET
@@ -1137,7 +1219,8 @@ bn_import_gguf(const struct bn_file *f, struct bn_sink *s, struct bn_err *e)
 	    (rc = emit_vocab(&g, s)) != BN_OK)
 		goto out;
 	for (i = 0; i < g.n_tensors; i++)
-		if ((rc = emit_tensor(&g, &g.t[i], s)) != BN_OK)
+		if (&g.t[i] != g.rope_freqs &&
+		    (rc = emit_tensor(&g, &g.t[i], s)) != BN_OK)
 			goto out;
 out:
 	if (g.t != NULL)
