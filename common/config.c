@@ -83,11 +83,6 @@ bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
 	if ((c->arch = bn_arch_from_name(s)) == 0)
 		return bn_seterr(e, BN_EUNSUPPORTED, "config: unsupported "
 		    "arch '%s'", s);
-	/* XXX issue 17: the forward pass, trainer and exporters do not run
-	 * these yet */
-	if (c->arch == BN_ARCH_QWEN2 || c->arch == BN_ARCH_QWEN3)
-		return bn_seterr(e, BN_EUNSUPPORTED, "config: arch '%s' is not "
-		    "implemented yet", s);
 	if ((st = get_int(kv, BN_CFG_VOCAB, INT32_MIN, &c->vocab, e)) ||
 	    (st = get_int(kv, BN_CFG_HIDDEN, INT32_MIN, &c->hidden, e)) ||
 	    (st = get_int(kv, BN_CFG_LAYERS, INT32_MIN, &c->layers, e)) ||

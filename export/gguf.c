@@ -325,6 +325,20 @@ read_cfg(struct ctx *x, struct bn_err *e)
 			    bn_kv_get(&m->config, BN_CFG_ACT));
 		return BN_OK;
 	}
+	if (c->arch == BN_ARCH_QWEN2 || c->arch == BN_ARCH_QWEN3) {
+		/* llama.cpp's names; its graphs rotate halves (NEOX) as
+		 * transformers does, so q and k keep their rows */
+		x->arch = bn_arch_name(c->arch);
+		if (c->rope_interleaved)
+			return bn_seterr(e, BN_EUNSUPPORTED, "rope_style "
+			    "interleaved: llama.cpp's %s rotates halves",
+			    x->arch);
+		if (c->act != BN_ACT_SILU)
+			return bn_seterr(e, BN_EUNSUPPORTED, "act '%s': "
+			    "llama.cpp's %s needs silu",
+			    bn_kv_get(&m->config, BN_CFG_ACT), x->arch);
+		return BN_OK;
+	}
 	x->arch = "bitnet";
 	if (c->rope_interleaved)
 		return bn_seterr(e, BN_EUNSUPPORTED, "rope_style "

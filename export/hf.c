@@ -351,8 +351,9 @@ config_json(const struct ctx *x, struct bn_err *e)
 		theta = "10000.0";
 	bn_buf_printf(&b, "{\n  \"architectures\": [\"%s\"],\n  "
 	    "\"model_type\": \"%s\"",
-	    bitnet ? "BitNetForCausalLM" : "LlamaForCausalLM",
-	    bitnet ? "bitnet" : "llama");
+	    bitnet ? "BitNetForCausalLM" : c->arch == BN_ARCH_QWEN2 ?
+	    "Qwen2ForCausalLM" : c->arch == BN_ARCH_QWEN3 ?
+	    "Qwen3ForCausalLM" : "LlamaForCausalLM", bn_arch_name(c->arch));
 	cfg_int(&b, kv, "vocab_size", BN_CFG_VOCAB, c->vocab);
 	cfg_int(&b, kv, "hidden_size", BN_CFG_HIDDEN, c->hidden);
 	cfg_int(&b, kv, "intermediate_size", BN_CFG_FFN, c->ffn);
@@ -384,9 +385,12 @@ config_json(const struct ctx *x, struct bn_err *e)
 	if (c->eos >= 0)
 		cfg_num(&b, kv, "eos_token_id", BN_CFG_EOS, "null");
 	cfg_num(&b, kv, "pad_token_id", BN_CFG_PAD, "null");
-	bn_buf_puts(&b, ",\n  \"attention_bias\": false,\n  "
-	    "\"attention_dropout\": 0.0,\n  \"mlp_bias\": false,\n  "
-	    "\"initializer_range\": 0.02,\n  \"use_cache\": true");
+	/* qwen2's q, k and v always have biases: no attention_bias */
+	if (c->arch != BN_ARCH_QWEN2)
+		bn_buf_puts(&b, ",\n  \"attention_bias\": false");
+	bn_buf_puts(&b, ",\n  \"attention_dropout\": 0.0,\n  "
+	    "\"mlp_bias\": false,\n  \"initializer_range\": 0.02,\n  "
+	    "\"use_cache\": true");
 	bn_buf_printf(&b, ",\n  \"dtype\": \"%s\",\n  \"torch_dtype\": \"%s\"",
 	    torch_dtype(x->fdtype), torch_dtype(x->fdtype));
 	if (c->bitlinear || bitnet)
@@ -891,9 +895,9 @@ bn_export_hf(const struct bnt_map *m, const struct bn_hf_opts *o,
 		return bn_seterr(e, BN_EFORMAT, "no configuration record");
 	if ((st = bn_config_from_kv(&x.c, &m->config, e)) != BN_OK)
 		return st;
-	if (x.c.arch == BN_ARCH_BITNET && x.c.rope_interleaved)
+	if (x.c.arch != BN_ARCH_LLAMA && x.c.rope_interleaved)
 		return bn_seterr(e, BN_EUNSUPPORTED, "rope_style interleaved "
-		    "in a bitnet model");
+		    "in a %s model", bn_arch_name(x.c.arch));
 	for (i = 0; i < m->ntensors; i++)
 		if ((st = plan_tensor(&x, &m->tensors[i], e)) != BN_OK)
 			goto out;

@@ -977,8 +977,32 @@ layer(struct gb *g, const struct bnt_map *m, int l, const char **xp,
 	v = linear(g, t, bl, &qi, e, &st);
 	if (st != BN_OK)
 		return st;
-	q = transpose(g, rope(g, reshape(g, q, s4q, 4)), p0213, 4);
-	k = transpose(g, rope(g, reshape(g, k, s4k, 4)), p0213, 4);
+	if (bn_role_present(BN_R_ATTN_Q_BIAS, c->arch, c->tied)) {
+		if (T(BN_R_ATTN_Q_BIAS))
+			return BN_EFORMAT;
+		q = OP2(g, "Add", q, float_weight(g, t));
+		if (T(BN_R_ATTN_K_BIAS))
+			return BN_EFORMAT;
+		k = OP2(g, "Add", k, float_weight(g, t));
+		if (T(BN_R_ATTN_V_BIAS))
+			return BN_EFORMAT;
+		v = OP2(g, "Add", v, float_weight(g, t));
+	}
+	/* [B, S, nh, hd]: qwen3's norms are over each head's hd */
+	q = reshape(g, q, s4q, 4);
+	if (bn_role_present(BN_R_ATTN_Q_NORM, c->arch, c->tied)) {
+		if (T(BN_R_ATTN_Q_NORM))
+			return BN_EFORMAT;
+		q = rmsnorm(g, q, t);
+	}
+	q = transpose(g, rope(g, q), p0213, 4);
+	k = reshape(g, k, s4k, 4);
+	if (bn_role_present(BN_R_ATTN_K_NORM, c->arch, c->tied)) {
+		if (T(BN_R_ATTN_K_NORM))
+			return BN_EFORMAT;
+		k = rmsnorm(g, k, t);
+	}
+	k = transpose(g, rope(g, k), p0213, 4);
 	v = transpose(g, reshape(g, v, s4k, 4), p0213, 4);
 	if (g->o->kv_cache) {		/* [B, KV, P + S, hd] */
 		k = concat(g, fmt(g, "past_key_values.%d.key", l), k, 2,

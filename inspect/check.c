@@ -303,6 +303,7 @@ bn_check_arch(struct bn_report *rep, const struct bn_kv *cfg,
 	d.d[BN_DIM_Q] = nh * hd;
 	d.d[BN_DIM_KV] = nkv * hd;
 	d.d[BN_DIM_FFN] = F;
+	d.d[BN_DIM_HEAD] = hd;
 	/*
 	 * Each layer's tensors, then the top ones (l == L).  The roles
 	 * every architecture has come first, then the architecture's own,

@@ -6,6 +6,8 @@
  * The reference, per token row x (transformers' Llama and BitNet):
  *   rms(x, g) = g * x / sqrt(mean(x^2) + eps)
  *   h = rms(x, attn_norm); q, k, v = Wq h, Wk h, Wv h
+ *   qwen2: q, k, v += bq, bk, bv; qwen3: each head's hd values of q
+ *     and k <- rms(., q_norm) and rms(., k_norm), before RoPE
  *   RoPE, rotate-half (or pairs with rope_style interleaved): for
  *     i < hd / 2, a = pos * theta^(-2i / hd),
  *     (x_i, x_{i+hd/2}) <- (x_i cos a - x_{i+hd/2} sin a,
@@ -91,6 +93,11 @@ static const struct tcase cases[] = {
 	/* ternarized on load, no width a whole block (160, 200, 96) */
 	{ "bitnet-online-odd", BN_ARCH_BITNET, ST_F32, 160, 200, 24, 0, 0, 0,
 	    0 },
+	/* q, k and v biases, untied and tied */
+	{ "qwen2", BN_ARCH_QWEN2, ST_F32, 8, 16, 4, 0, 0, 0, -1 },
+	{ "qwen2-tied", BN_ARCH_QWEN2, ST_F32, 8, 16, 2, 1, 0, 0, -1 },
+	/* per-head q and k norms; heads x head_dim 24, not hidden 8 */
+	{ "qwen3-tied", BN_ARCH_QWEN3, ST_F32, 8, 16, 6, 1, 0, 0, -1 },
 };
 
 /* One weight matrix as written. */
@@ -112,6 +119,8 @@ struct net {
 	float *embd;		/* [VOCAB][H] */
 	int bf16;		/* embd and blk.0.attn_norm stored as bf16 */
 	float *norm[NLAYER][NNORM], *out_norm;
+	float *bias[NLAYER][3];	/* qwen2: q, k, v */
+	float *qknorm[NLAYER][2];	/* qwen3: q, k, per head */
 	struct lin lin[NLAYER][NLIN], head;
 };
 
@@ -250,6 +259,10 @@ net_make(struct net *nt, const struct tcase *tc)
 		lin_make(&nt->lin[l][LGATE], nt, nt->F, nt->H, LGATE);
 		lin_make(&nt->lin[l][LUP], nt, nt->F, nt->H, LUP);
 		lin_make(&nt->lin[l][LDOWN], nt, nt->H, nt->F, LDOWN);
+		for (j = 0; j < 3 && tc->arch == BN_ARCH_QWEN2; j++)
+			nt->bias[l][j] = fvec(j ? nt->KV : nt->Q, 0, 0.5, 0);
+		for (j = 0; j < 2 && tc->arch == BN_ARCH_QWEN3; j++)
+			nt->qknorm[l][j] = fvec(nt->HD, 1, 0.25, 0);
 	}
 	nt->out_norm = fvec(nt->H, 1, 0.25, 0);
 	lin_make(&nt->head, nt, VOCAB, nt->H, -1);
@@ -272,6 +285,10 @@ net_free(struct net *nt)
 			free(nt->norm[l][j]);
 		for (j = 0; j < NLIN; j++)
 			lin_free(&nt->lin[l][j]);
+		for (j = 0; j < 3; j++)
+			free(nt->bias[l][j]);
+		for (j = 0; j < 2; j++)
+			free(nt->qknorm[l][j]);
 	}
 	free(nt->out_norm);
 	lin_free(&nt->head);
@@ -346,8 +363,7 @@ write_net(const struct net *nt, const char *path)
 	if ((fp = fopen(path, "wb")) == NULL)
 		return -1;
 	bn_kv_init(&kv);
-	bn_kv_set(&kv, "arch", tc->arch == BN_ARCH_BITNET ? "bitnet" :
-	    "llama");
+	bn_kv_set(&kv, "arch", bn_arch_name(tc->arch));
 	bn_kv_setf(&kv, "vocab_size", "%d", VOCAB);
 	bn_kv_setf(&kv, "hidden_size", "%d", tc->hidden);
 	bn_kv_setf(&kv, "n_layers", "%d", NLAYER);
@@ -382,6 +398,18 @@ write_net(const struct net *nt, const char *path)
 			    lin_name[j]);
 			st = put(w, name, 2, li->rows, li->n, li->f, 0,
 			    tc->store == ST_T2 ? li : NULL) != BN_OK;
+		}
+		for (j = 0; j < 3 && nt->bias[l][j] != NULL && !st; j++) {
+			snprintf(name, sizeof name, "blk.%d.%s.bias", l,
+			    lin_name[j]);
+			st = put(w, name, 1, 1, j ? nt->KV : nt->Q,
+			    nt->bias[l][j], 0, NULL) != BN_OK;
+		}
+		for (j = 0; j < 2 && nt->qknorm[l][j] != NULL && !st; j++) {
+			snprintf(name, sizeof name, "blk.%d.%s_norm.weight", l,
+			    lin_name[j]);
+			st = put(w, name, 1, 1, nt->HD, nt->qknorm[l][j], 0,
+			    NULL) != BN_OK;
 		}
 	}
 	st = st || put(w, "output_norm.weight", 1, 1, nt->H, nt->out_norm, 0,
@@ -551,6 +579,22 @@ r_forward(const struct net *nt, const int32_t *tok, size_t T, int mode,
 		r_linear(&L[LQ], quantized(&L[LQ], mode), xn, q, T);
 		r_linear(&L[LK], quantized(&L[LK], mode), xn, k, T);
 		r_linear(&L[LV], quantized(&L[LV], mode), xn, v, T);
+		for (t = 0; t < T && nt->bias[l][0] != NULL; t++) {
+			for (i = 0; i < Q; i++)
+				q[t * Q + i] += nt->bias[l][0][i];
+			for (i = 0; i < KV; i++) {
+				k[t * KV + i] += nt->bias[l][1][i];
+				v[t * KV + i] += nt->bias[l][2][i];
+			}
+		}
+		for (t = 0; t < T && nt->qknorm[l][0] != NULL; t++) {
+			for (h = 0; h < NHEAD; h++)
+				r_rms(q + t * Q + h * HD, q + t * Q + h * HD,
+				    nt->qknorm[l][0], HD, nt->eps);
+			for (h = 0; h < NKV; h++)
+				r_rms(k + t * KV + h * HD, k + t * KV + h * HD,
+				    nt->qknorm[l][1], HD, nt->eps);
+		}
 		for (t = 0; t < T; t++) {
 			r_rope(nt, q + t * Q, NHEAD, t);
 			r_rope(nt, k + t * KV, NKV, t);
