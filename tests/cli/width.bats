@@ -82,15 +82,16 @@ train() {
 	[ -n "$val" ]
 	run -0 tensors "$BATS_TEST_TMPDIR/q.bnt"
 	assert_line --regexp '^blk\.0\.ffn_down\.weight +t2 +320x864 '
-	# the trainer's BitLinear forward and bnrun's agree on the loss
-	# (float layers at 320 and 864 are 5e-4 off)
+	# the trainer's BitLinear forward and bnrun's agree on the loss to
+	# float32 noise (2e-5 to 8e-5 here, as on this model at 384 x 896)
 	run -0 bnrun -m "$BATS_TEST_TMPDIR/q.bnt" --perplexity "$S/val.txt" \
 	    --ctx 64 -t 2
 	ppl=$output
 	nll=$(sed -n 's/.* nll \([0-9.]*\) .*/\1/p' <<<"$ppl")
 	awk -v a="$val" -v b="$nll" 'BEGIN { d = a - b; if (d < 0) d = -d;
 	    exit !(d < 2e-4) }'
-	# master weights, ternarized on load, run as the packed codes
+	# master weights, ternarized on load, run as the packed codes (as
+	# float layers they were 0.19 nats apart)
 	train --keep-master -o "$BATS_TEST_TMPDIR/m.bnt" "$S/odd.bnt"
 	run -0 tensors "$BATS_TEST_TMPDIR/m.bnt"
 	assert_line --regexp '^blk\.0\.ffn_down\.weight +f32 +320x864 '
