@@ -9,10 +9,13 @@
 #include "status.h"
 #include "tokenizer.h"
 #include "unicode.h"
+#include "unicode_re.h"
 #include "vocab.h"
 
 enum { TK_BPE, TK_SPM };
-enum { PRE_GPT2, PRE_LLAMA3 };
+enum { PRE_GPT2, PRE_LLAMA3, PRE_REGEX };
+
+#define PRE_MAX_RE	6	/* regexes of one pre-tokenizer */
 
 /* A merge (left id, right id) -> (rank, merged id); id -1: empty slot. */
 struct merge {
@@ -24,6 +27,9 @@ struct merge {
 struct bn_tokenizer {
 	int kind;		/* TK_BPE, TK_SPM */
 	int pre;		/* PRE_* (byte-level BPE) */
+	int digits;		/* PRE_LLAMA3: \p{N}{1,digits} */
+	struct bn_re *re[PRE_MAX_RE];	/* PRE_REGEX: split by each in turn */
+	int nre;
 	int ignore_merges;	/* a word that is a token is taken whole */
 	int space_prefix;	/* SentencePiece: add ' ' in front */
 	int add_bos;
@@ -193,31 +199,149 @@ init_byte_map(struct bn_tokenizer *tk)
 	}
 }
 
+/* The pre-tokenizers of llama.cpp's names (tokenizer.ggml.pre), as
+ * the models' tokenizer.json files define them.  PRE_REGEX ones split
+ * the text by each regex in turn: every match and every text between
+ * matches is a piece, and the next regex splits each piece. */
+#define RE_GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+" \
+	"| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
+#define RE_CONTRACT "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]" \
+	"|'[lL][lL]|'[dD])"
+
+static const char *const re_qwen35[] = {
+	RE_CONTRACT "|[^\r\n\\p{L}\\p{N}]?[\\p{L}\\p{M}]+|\\p{N}"
+	"| ?[^\\s\\p{L}\\p{M}\\p{N}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)"
+	"|\\s+",
+	NULL
+};
+
+/* DeepSeek's letters: the cased ones (Lu Ll Lt and a few more) */
+static const char *const re_deepseek_llm[] = {
+	"[\r\n]",
+	"\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}"
+	"\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}"
+	"\\x{376}\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{388}-\\x{38A}"
+	"\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}"
+	"\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}"
+	"\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}"
+	"\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}"
+	"\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}"
+	"\\x{1F20}-\\x{1F45}\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}"
+	"\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}"
+	"\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}"
+	"\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}"
+	"\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}"
+	"\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}\\x{2124}\\x{2126}"
+	"\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}"
+	"\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}\\x{214E}\\x{2183}\\x{2184}"
+	"\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}\\x{2CF2}"
+	"\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}"
+	"\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}"
+	"\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}"
+	"\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}"
+	"\\x{104D8}-\\x{104FB}\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}"
+	"\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+	"\\s?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}"
+	"\\x{3000}-\\x{3002}]+",
+	"\\s+$",
+	"[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+",
+	"\\p{N}+",
+	NULL
+};
+
+static const char *const re_deepseek_coder[] = {
+	"[\r\n]",
+	"\\s?\\p{L}+",
+	"\\s?\\p{P}+",
+	"[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+",
+	"\\p{N}",
+	NULL
+};
+
+static const char *const re_falcon[] = {
+	"[\\p{P}$+<=>^~|`]+",
+	RE_GPT2,
+	"[0-9][0-9][0-9]",
+	NULL
+};
+
+/* StarCoder's: digits one by one, then GPT-2's */
+static const char *const re_starcoder[] = {
+	"\\p{N}",
+	RE_GPT2,
+	NULL
+};
+
+#define F_LLAMA3	0x1	/* ignore_merges and add_bos */
+
+static const struct pre {
+	const char *name;
+	int kind;		/* PRE_* */
+	int digits;		/* PRE_LLAMA3 */
+	int flags;		/* F_* */
+	const char *const *re;	/* PRE_REGEX */
+} pres[] = {
+	{ "gpt2", PRE_GPT2, 0, 0, NULL },
+	{ "gpt-2", PRE_GPT2, 0, 0, NULL },
+	{ "default", PRE_GPT2, 0, 0, NULL },
+	{ "mpt", PRE_GPT2, 0, 0, NULL },
+	{ "olmo", PRE_GPT2, 0, 0, NULL },
+	{ "phi-2", PRE_GPT2, 0, 0, NULL },
+	{ "llama3", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "llama-v3", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "llama-bpe", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "falcon3", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "falcon-h1", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "pixtral", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "midm-2.0", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "lfm2", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "smaug-bpe", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	{ "dbrx", PRE_LLAMA3, 3, F_LLAMA3, NULL },
+	/* LLaMA-3's regex with \p{N} for \p{N}{1,3} */
+	{ "qwen2", PRE_LLAMA3, 1, 0, NULL },
+	{ "deepseek-r1-qwen", PRE_LLAMA3, 1, 0, NULL },
+	{ "stablelm2", PRE_LLAMA3, 1, 0, NULL },
+	{ "qwen35", PRE_REGEX, 0, 0, re_qwen35 },
+	{ "deepseek-llm", PRE_REGEX, 0, 0, re_deepseek_llm },
+	{ "deepseek-coder", PRE_REGEX, 0, 0, re_deepseek_coder },
+	{ "falcon", PRE_REGEX, 0, 0, re_falcon },
+	{ "starcoder", PRE_REGEX, 0, 0, re_starcoder },
+	{ "refact", PRE_REGEX, 0, 0, re_starcoder },
+	{ "command-r", PRE_REGEX, 0, 0, re_starcoder },
+	{ "smollm", PRE_REGEX, 0, 0, re_starcoder },
+	{ "codeshell", PRE_REGEX, 0, 0, re_starcoder },
+};
+
 static int
 set_pre(struct bn_tokenizer *tk, const char *pre, struct bn_err *e)
 {
-	static const char *const llama3[] = {
-		"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1",
-		"pixtral", "midm-2.0", "lfm2", "smaug-bpe", "dbrx", NULL
-	};
+	const struct pre *p = NULL;
 	size_t i;
+	int rc;
 
-	if (pre == NULL || strcmp(pre, "gpt2") == 0 ||
-	    strcmp(pre, "gpt-2") == 0 ||
-	    strcmp(pre, "default") == 0) {
-		tk->pre = PRE_GPT2;
-		return BN_OK;
+	if (pre == NULL)
+		pre = "gpt2";
+	for (i = 0; i < sizeof pres / sizeof pres[0]; i++)
+		if (strcmp(pre, pres[i].name) == 0)
+			p = &pres[i];
+	if (p == NULL)
+		return bn_seterr(e, BN_EUNSUPPORTED, "pre-tokenizer '%s' is "
+		    "not supported (gpt2, llama3, qwen2, qwen35, "
+		    "deepseek-llm, deepseek-coder, falcon, starcoder and "
+		    "their llama.cpp aliases)", pre);
+	tk->pre = p->kind;
+	tk->digits = p->digits;
+	if (p->flags & F_LLAMA3) {
+		/* llama.cpp: ignore_merges, add_bos for these */
+		tk->ignore_merges = 1;
+		tk->add_bos = 1;
 	}
-	for (i = 0; llama3[i] != NULL; i++)
-		if (strcmp(pre, llama3[i]) == 0) {
-			tk->pre = PRE_LLAMA3;
-			/* llama.cpp: ignore_merges, add_bos for these */
-			tk->ignore_merges = 1;
-			tk->add_bos = 1;
-			return BN_OK;
-		}
-	return bn_seterr(e, BN_EUNSUPPORTED, "pre-tokenizer '%s' is not "
-	    "supported (gpt2, llama3)", pre);
+	for (i = 0; p->re != NULL && p->re[i] != NULL; i++) {
+		if ((rc = bn_re_compile(&tk->re[i], p->re[i], e)) != BN_OK)
+			return rc;
+		tk->nre++;
+	}
+	return BN_OK;
 }
 
 static int
@@ -433,7 +557,7 @@ bn_tokenizer_new(struct bn_tokenizer **tkp, const struct bn_vocab *v,
 		rc = bn_seterr(e, BN_EUNSUPPORTED, "tokenizer model '%s' is "
 		    "not supported (gpt2, llama)", model);
 	if (rc != BN_OK) {
-		free(tk);
+		bn_tokenizer_free(tk);
 		return rc;
 	}
 	tk->add_bos = kv_flag(v, BN_VOC_ADD_BOS, tk->add_bos);
@@ -457,8 +581,12 @@ bn_tokenizer_new(struct bn_tokenizer **tkp, const struct bn_vocab *v,
 void
 bn_tokenizer_free(struct bn_tokenizer *tk)
 {
+	int i;
+
 	if (tk == NULL)
 		return;
+	for (i = 0; i < tk->nre; i++)
+		bn_re_free(tk->re[i]);
 	free(tk->blob);
 	free(tk->off);
 	free(tk->len);
@@ -497,6 +625,12 @@ struct sess {
 	size_t nheap, heapcap;
 	unsigned char *buf;
 	size_t bufcap;
+	/* PRE_REGEX: the fragment's code points, flags, byte offsets */
+	uint32_t *cp;
+	unsigned char *fl;
+	size_t *boff;
+	size_t cpcap, flcap, boffcap;
+	struct bn_re_scratch rs;
 	int nomem;		/* 1: out of memory, 2: a fragment too long */
 };
 
@@ -779,7 +913,7 @@ match_gpt2(const struct text *t, size_t i)
 }
 
 static size_t
-match_llama3(const struct text *t, size_t i)
+match_llama3(const struct text *t, size_t i, int digits)
 {
 	size_t l, k, j;
 	unsigned c, c2;
@@ -793,9 +927,10 @@ match_llama3(const struct text *t, size_t i)
 		return run(t, i, BN_UC_L);
 	if (!(c & BN_UC_N) && !is_nl(t, i) && (cls(t, i + l, &k) & BN_UC_L))
 		return run(t, i + l, BN_UC_L);
-	/* \p{N}{1,3} */
+	/* \p{N}{1,3} (Qwen2: \p{N}) */
 	if (c & BN_UC_N) {
-		for (j = i, n = 0; n < 3 && (cls(t, j, &k) & BN_UC_N); n++)
+		for (j = i, n = 0; n < digits && (cls(t, j, &k) & BN_UC_N);
+		    n++)
 			j += k;
 		return j;
 	}
@@ -815,15 +950,70 @@ match_llama3(const struct text *t, size_t i)
 	return spaces(t, i, 1);
 }
 
+/* Split code points [a, b) of the fragment at p by regex lv and what
+ * follows: each match and each text between matches is a piece. */
+static void
+re_split(struct sess *s, const unsigned char *p, size_t a, size_t b, int lv)
+{
+	const struct bn_tokenizer *tk = s->tk;
+	size_t pos = a, ms, me;
+	int r;
+
+	if (lv == tk->nre) {
+		bpe_word(s, p + s->boff[a], s->boff[b] - s->boff[a]);
+		return;
+	}
+	while (pos < b && !s->nomem) {
+		r = bn_re_search(tk->re[lv], s->cp + a, s->fl + a, b - a,
+		    pos - a, &ms, &me, &s->rs);
+		if (r < 0)
+			s->nomem = 1;
+		if (r <= 0)
+			break;
+		if (a + ms > pos)
+			re_split(s, p, pos, a + ms, lv + 1);
+		re_split(s, p, a + ms, a + me, lv + 1);
+		pos = a + me;
+	}
+	if (pos < b && !s->nomem)
+		re_split(s, p, pos, b, lv + 1);
+}
+
+static void
+re_fragment(struct sess *s, const unsigned char *p, size_t n)
+{
+	size_t i, k, m = 0;
+	uint32_t c;
+
+	if (bn_grow(&s->cp, &s->cpcap, n, sizeof *s->cp) != 0 ||
+	    bn_grow(&s->fl, &s->flcap, n, 1) != 0 ||
+	    bn_grow(&s->boff, &s->boffcap, n + 1, sizeof *s->boff) != 0) {
+		s->nomem = 1;
+		return;
+	}
+	for (i = 0; i < n; i += k, m++) {
+		k = bn_utf8_decode(p + i, n - i, &c);
+		s->cp[m] = c;
+		s->fl[m] = (unsigned char)bn_unicode_flags(c);
+		s->boff[m] = i;
+	}
+	s->boff[m] = n;
+	re_split(s, p, 0, m, 0);
+}
+
 static void
 bpe_fragment(struct sess *s, const unsigned char *p, size_t n)
 {
 	struct text t = { p, n };
 	size_t i = 0, j;
 
+	if (s->tk->pre == PRE_REGEX) {
+		re_fragment(s, p, n);
+		return;
+	}
 	while (i < n && !s->nomem) {
 		if (s->tk->pre == PRE_LLAMA3)
-			j = match_llama3(&t, i);
+			j = match_llama3(&t, i, s->tk->digits);
 		else
 			j = match_gpt2(&t, i);
 		if (j <= i)		/* cannot happen; never loop */
@@ -1024,6 +1214,10 @@ bn_tokenizer_encode_flags(const struct bn_tokenizer *tk, const char *text,
 	free(s.sym);
 	free(s.heap);
 	free(s.buf);
+	free(s.cp);
+	free(s.fl);
+	free(s.boff);
+	bn_re_scratch_free(&s.rs);
 	if (s.nomem) {
 		free(s.out);
 		if (s.nomem == 2)

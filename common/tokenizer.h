@@ -1,11 +1,13 @@
 /* tokenizer.h: byte-level BPE (GPT-2, LLaMA-3) and SentencePiece BPE
  * (LLaMA-1/2) encoding and decoding over a struct bn_vocab.
  *
- * Byte-level BPE ("model" gpt2) splits the text with the GPT-2 or the
- * LLaMA-3 pre-tokenizer regex ("pre" gpt2|default, or llama3|llama-bpe
- * and its llama.cpp aliases), maps bytes to GPT-2's printable code
- * points and applies the merges by rank, as Hugging Face tokenizers and
- * llama.cpp do.  SentencePiece ("model" llama) follows llama.cpp's
+ * Byte-level BPE ("model" gpt2) splits the text with the pre-tokenizer
+ * that "pre" names (llama.cpp's tokenizer.ggml.pre: gpt2|gpt-2|default,
+ * llama3|llama-bpe, qwen2, qwen35, deepseek-llm, deepseek-coder, falcon,
+ * starcoder|refact|command-r and aliases; GPT-2 and LLaMA-3 style ones
+ * by hand, the others by regexes, unicode_re.h), maps bytes to GPT-2's
+ * printable code points and applies the merges by rank, as Hugging Face
+ * tokenizers and llama.cpp do.  SentencePiece ("model" llama) follows llama.cpp's
  * llm_tokenizer_spm: a space prefix, ' ' -> U+2581, bigram merges by
  * score, <0xNN> byte fallback.  Added and special tokens written in
  * the text are split out first (leftmost, longest). */

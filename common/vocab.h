@@ -21,7 +21,7 @@ enum bn_token_type {
 
 /* Documented keys of the tokenizer record's metadata (bnt(5)). */
 #define BN_VOC_MODEL	"model"		/* gpt2 (byte-level BPE) | llama (SPM) */
-#define BN_VOC_PRE	"pre"		/* gpt2 | llama3 | default */
+#define BN_VOC_PRE	"pre"		/* gpt2 | llama3 | qwen2 | ... */
 #define BN_VOC_BOS	"bos_id"
 #define BN_VOC_EOS	"eos_id"
 #define BN_VOC_UNK	"unk_id"

@@ -18,6 +18,7 @@
 #include "status.h"
 #include "tokenizer.h"
 #include "unicode.h"
+#include "unicode_re.h"
 #include "vocab.h"
 
 static unsigned nskip;
@@ -44,22 +45,38 @@ struct load {
 	struct bn_tokenizer *tk;
 	int rc;
 	struct bn_err *e;
+	const char *pre;	/* NULL, or the pre-tokenizer to use */
 };
 
 static int
 on_vocab(void *ctx, const struct bn_vocab *v)
 {
 	struct load *l = ctx;
+	struct bn_vocab w;
+	size_t n;
+	char *t;
 
-	l->rc = bn_tokenizer_new(&l->tk, v, l->e);
+	if (l->pre == NULL) {
+		l->rc = bn_tokenizer_new(&l->tk, v, l->e);
+		return l->rc;
+	}
+	/* the same vocabulary under another pre-tokenizer */
+	w = *v;
+	bn_kv_init(&w.kv);
+	t = bn_kv_format(&v->kv, &n);
+	CHECK(t != NULL && bn_kv_parse(&w.kv, t, n) == 0 &&
+	    bn_kv_set(&w.kv, BN_VOC_PRE, l->pre) == 0);
+	free(t);
+	l->rc = bn_tokenizer_new(&l->tk, &w, l->e);
+	bn_kv_free(&w.kv);
 	return l->rc;
 }
 
 static struct bn_tokenizer *
-load_gguf(const char *path)
+load_gguf(const char *path, const char *pre)
 {
 	struct bn_err e;
-	struct load l = { NULL, 0, &e };
+	struct load l = { NULL, 0, &e, pre };
 	struct bn_sink s = { &l, NULL, on_vocab, NULL };
 	struct bn_file f;
 
@@ -235,8 +252,10 @@ split_inputs(const char *p, size_t n, const char **at, size_t *len,
 #define MAXCASES 256
 #define MAXIDS 1024
 
+/* llama.cpp's vectors for vocabulary base (vec: another's vectors,
+ * with the pre-tokenizer pre; NULL: its own). */
 static void
-vocab_set(const char *base, int spm)
+vocab_set(const char *base, const char *vec, const char *pre, int spm)
 {
 	char path[512], pinp[600], pout[600];
 	const char *at[MAXCASES], *lp, *end;
@@ -253,7 +272,14 @@ vocab_set(const char *base, int spm)
 		return;
 	snprintf(pinp, sizeof pinp, "%s.inp", path);
 	snprintf(pout, sizeof pout, "%s.out", path);
-	tk = load_gguf(path);
+	if (vec != NULL) {
+		snprintf(pinp, sizeof pinp, "%.*s/%s.inp",
+		    (int)(strrchr(path, '/') - path), path, vec);
+		snprintf(pout, sizeof pout, "%.*s/%s.out",
+		    (int)(strrchr(path, '/') - path), path, vec);
+		base = vec;
+	}
+	tk = load_gguf(path, pre);
 	CHECK(tk != NULL);
 	if (tk == NULL)
 		return;
@@ -544,7 +570,7 @@ spm_specials(void)
 	size_t n, l;
 
 	if (fixture("vocab", "vocab", "ggml-vocab-llama-spm.gguf", path,
-	    sizeof path) == NULL || (tk = load_gguf(path)) == NULL)
+	    sizeof path) == NULL || (tk = load_gguf(path, NULL)) == NULL)
 		return;
 	CHECK(bn_tokenizer_bos(tk) == 1 && bn_tokenizer_eos(tk) == 2 &&
 	    bn_tokenizer_unk(tk) == 0);
@@ -589,9 +615,9 @@ vocab_errors(void)
 	CHECK(bn_vocab_set_token(&v, 1, "b", 1) == 0);
 	CHECK(bn_vocab_set_merge(&v, 0, "a b", 3) == 0);
 	CHECK(bn_kv_set(&v.kv, BN_VOC_MODEL, "gpt2") == 0);
-	CHECK(bn_kv_set(&v.kv, BN_VOC_PRE, "qwen2") == 0);
+	CHECK(bn_kv_set(&v.kv, BN_VOC_PRE, "tekken") == 0);
 	CHECK(bn_tokenizer_new(&tk, &v, &e) == BN_EUNSUPPORTED && tk == NULL);
-	CHECK(strstr(e.msg, "qwen2") != NULL);
+	CHECK(strstr(e.msg, "tekken") != NULL);
 	CHECK(bn_kv_set(&v.kv, BN_VOC_MODEL, "bert") == 0);
 	CHECK(bn_tokenizer_new(&tk, &v, &e) == BN_EUNSUPPORTED);
 	/* a merge whose result is no token is ignored */
@@ -609,6 +635,140 @@ vocab_errors(void)
 	}
 	bn_tokenizer_free(tk);
 	bn_vocab_free(&v);
+}
+
+/* ---- the pre-tokenizer regex engine ---- */
+
+/* Split text by pat as the tokenizer does (matches and the text
+ * between them), the pieces joined by '|' into out.  0, or -1 if pat
+ * does not compile. */
+static int
+re_pieces(const char *pat, const char *text, char *out, size_t size)
+{
+	struct bn_re_scratch sc;
+	struct bn_re *re;
+	struct bn_err e;
+	uint32_t cp[256];
+	unsigned char fl[256];
+	size_t off[257], n = 0, i, k, pos = 0, ms, me, o = 0, len;
+
+	if (bn_re_compile(&re, pat, &e) != BN_OK)
+		return -1;
+	len = strlen(text);
+	for (i = 0; i < len && n < 256; i += k, n++) {
+		k = bn_utf8_decode((const unsigned char *)text + i, len - i,
+		    &cp[n]);
+		fl[n] = (unsigned char)bn_unicode_flags(cp[n]);
+		off[n] = i;
+	}
+	off[n] = len;
+	memset(&sc, 0, sizeof sc);
+	out[0] = 0;
+	while (pos < n) {
+		if (bn_re_search(re, cp, fl, n, pos, &ms, &me, &sc) != 1)
+			ms = me = n;
+		if (ms > pos)
+			o += (size_t)snprintf(out + o, size - o, "%s%.*s",
+			    o ? "|" : "", (int)(off[ms] - off[pos]),
+			    text + off[pos]);
+		if (me > ms)
+			o += (size_t)snprintf(out + o, size - o, "%s%.*s",
+			    o ? "|" : "", (int)(off[me] - off[ms]),
+			    text + off[ms]);
+		pos = me;
+	}
+	bn_re_scratch_free(&sc);
+	bn_re_free(re);
+	return 0;
+}
+
+static int
+re_is(const char *pat, const char *text, const char *want)
+{
+	char got[1024];
+
+	if (re_pieces(pat, text, got, sizeof got) != 0) {
+		printf("regex '%s' does not compile\n", pat);
+		return 0;
+	}
+	if (strcmp(got, want) != 0) {
+		printf("regex '%s' on '%s': got '%s' want '%s'\n", pat, text,
+		    got, want);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+regex_tests(void)
+{
+	static const char *const bad[] = {
+		"(", "a)", "[a", "a**", "*a", "\\d", "\\p{Lu}", "\\p{", "a{2,1}",
+		"a+?", "(?<x>a)", "\\x{110000}", "[z-a]", "a*", "(a|)", "$",
+		"(?!a)", "(a*)+b", NULL
+	};
+	struct bn_re_scratch sc;
+	struct bn_re *re;
+	struct bn_err e;
+	uint32_t *cp;
+	unsigned char *fl;
+	size_t i, n, ms, me;
+
+	for (i = 0; bad[i] != NULL; i++) {
+		CHECK(bn_re_compile(&re, bad[i], &e) == BN_EFORMAT &&
+		    re == NULL);
+		if (re != NULL)
+			printf("regex '%s' compiled\n", bad[i]);
+	}
+	/* alternatives in order, quantifiers greedy: leftmost-first */
+	CHECK(re_is("a|ab", "abab", "a|b|a|b"));
+	CHECK(re_is("ab|a", "abab", "ab|ab"));
+	CHECK(re_is("\\p{N}{1,3}", "12345678", "123|456|78"));
+	CHECK(re_is("[0-9]{2}", "12345", "12|34|5"));
+	CHECK(re_is("\\s+(?!\\S)|\\s+", "a   b  ", "a|  | |b|  "));
+	CHECK(re_is(" ?\\p{L}+", "h\xc3\xa9llo w\xc3\xb6rld",
+	    "h\xc3\xa9llo| w\xc3\xb6rld"));
+	CHECK(re_is("[^\\s\\p{L}]+", "ab, !?c", "ab|,| |!?|c"));
+	CHECK(re_is("\\s+$", "a  b  ", "a  b|  "));
+	CHECK(re_is("^a", "aaa", "a|aa"));
+	CHECK(re_is("(?=b)\\p{L}", "abab", "a|b|a|b"));
+	CHECK(re_is("[\\x{4E00}-\\x{9FA5}]+", "x\xe4\xb8\x80\xe4\xba\x8cy",
+	    "x|\xe4\xb8\x80\xe4\xba\x8c|y"));
+	CHECK(re_is("[\\p{P}$+]+|\\P{P}", "a$+.b", "a|$+.|b"));
+	CHECK(re_is("(?:'[sS]|'[tT])|.", "it'S", "i|t|'S"));
+	CHECK(re_is("a{2,}", "aaaaab", "aaaaa|b"));
+	CHECK(re_is("\\.\\-", "a.-b", "a|.-|b"));
+	/* a long failing search stays linear (the memo) */
+	n = 200000;
+	cp = malloc(n * sizeof *cp);
+	fl = malloc(n);
+	CHECK(cp != NULL && fl != NULL);
+	if (cp == NULL || fl == NULL) {
+		free(cp);
+		free(fl);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		cp[i] = i + 1 < n ? ' ' : '1';
+		fl[i] = (unsigned char)bn_unicode_flags(cp[i]);
+	}
+	memset(&sc, 0, sizeof sc);
+	CHECK(bn_re_compile(&re, "\\s+$|\\p{L}", &e) == BN_OK);
+	if (re != NULL) {
+		CHECK(bn_re_search(re, cp, fl, n, 0, &ms, &me, &sc) == 0);
+		cp[n - 1] = 'x';
+		fl[n - 1] = BN_UC_L;
+		CHECK(bn_re_search(re, cp, fl, n, 0, &ms, &me, &sc) == 1 &&
+		    ms == n - 1 && me == n);
+		cp[n - 1] = ' ';
+		fl[n - 1] = BN_UC_WS;
+		CHECK(bn_re_search(re, cp, fl, n, 5, &ms, &me, &sc) == 1 &&
+		    ms == 5 && me == n);
+	}
+	bn_re_free(re);
+	bn_re_scratch_free(&sc);
+	free(cp);
+	free(fl);
 }
 
 static void
@@ -709,8 +869,19 @@ main(void)
 
 	unicode_tests();
 	vocab_errors();
-	vocab_set("ggml-vocab-llama-bpe.gguf", 0);
-	vocab_set("ggml-vocab-llama-spm.gguf", 1);
+	regex_tests();
+	vocab_set("ggml-vocab-llama-bpe.gguf", NULL, NULL, 0);
+	vocab_set("ggml-vocab-llama-spm.gguf", NULL, NULL, 1);
+	vocab_set("ggml-vocab-qwen2.gguf", NULL, NULL, 0);
+	/* Qwen3.5's vocabulary is Qwen2's, with its own pre-tokenizer */
+	vocab_set("ggml-vocab-qwen2.gguf", "ggml-vocab-qwen35.gguf", "qwen35",
+	    0);
+	vocab_set("ggml-vocab-deepseek-llm.gguf", NULL, NULL, 0);
+	vocab_set("ggml-vocab-deepseek-coder.gguf", NULL, NULL, 0);
+	vocab_set("ggml-vocab-gpt-2.gguf", NULL, NULL, 0);
+	vocab_set("ggml-vocab-falcon.gguf", NULL, NULL, 0);
+	vocab_set("ggml-vocab-starcoder.gguf", NULL, NULL, 0);
+	vocab_set("ggml-vocab-refact.gguf", NULL, NULL, 0);
 	spm_specials();
 	if (fixture("fixtures/tokenizer", "tokenizer", "tokenizer.json", path,
 	    sizeof path) != NULL) {

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# bnrun --tokenize: every byte-level BPE pre-tokenizer family that
+# llama.cpp's vocabulary tests cover, through bnpack's bnt stream,
+# against their vectors (made by Hugging Face tokenizers).  A process
+# per vector is slow, so these take every fifth and the last; the unit
+# test t_tokenizer runs them all in one process (and Qwen3.5's, whose
+# vocabulary is Qwen2's).  The vocabularies: tests/fixtures/vocab.
+
+load helper
+
+V=$ROOT/tests/fixtures/vocab
+
+# family NAME: bnpack the GGUF, then the vectors tokenize exactly
+family() {
+	local g=$V/ggml-vocab-$1.gguf m=$BATS_TEST_TMPDIR/$1.bnt
+	local i=0 n fails=0 tried=0
+	bnpack -o "$m" "$g"
+	"$BUILDDIR/tests/splitvocab" "$g.inp" "$BATS_TEST_TMPDIR/case"
+	n=$(wc -l < "$g.out")
+	while IFS= read -r want; do
+		if [ $((i % 5)) -eq 0 ] || [ $((i + 1)) -eq "$n" ]; then
+			got=$(bnrun -m "$m" --tokenize \
+			    < "$BATS_TEST_TMPDIR/case.$i")
+			want=$(echo $want)
+			if [ "$got" != "$want" ]; then
+				echo "$1 case $i: got '$got' want '$want'" >&2
+				fails=$((fails + 1))
+			fi
+			tried=$((tried + 1))
+		fi
+		i=$((i + 1))
+	done < "$g.out"
+	[ "$i" -gt 40 ] && [ "$tried" -ge 10 ] && [ "$fails" -eq 0 ]
+}
+
+@test "qwen2" {
+	family qwen2
+}
+
+@test "deepseek-llm" {
+	family deepseek-llm
+}
+
+@test "deepseek-coder" {
+	family deepseek-coder
+}
+
+@test "gpt-2" {
+	family gpt-2
+}
+
+@test "falcon" {
+	family falcon
+}
+
+@test "starcoder" {
+	family starcoder
+}
+
+@test "refact" {
+	family refact
+}
+
+@test "Qwen2 splits digits one by one, LLaMA-3 in threes" {
+	bnpack -o "$BATS_TEST_TMPDIR/q.bnt" "$V/ggml-vocab-qwen2.gguf"
+	bnpack -o "$BATS_TEST_TMPDIR/l.bnt" "$V/ggml-vocab-llama-bpe.gguf"
+	run -0 bash -c "printf 12345 | bnrun -m '$BATS_TEST_TMPDIR/q.bnt' --tokenize"
+	[ "$output" = "16 17 18 19 20" ]
+	run -0 bash -c "printf 12345 | bnrun -m '$BATS_TEST_TMPDIR/l.bnt' --tokenize"
+	[ "$output" = "4513 1774" ]
+}
