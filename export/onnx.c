@@ -715,7 +715,7 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		    "dimensions expected", d->name), "";
 	packed = dt == BN_DTYPE_T2 || dt == BN_DTYPE_T3 || dt == BN_DTYPE_B1;
 	if (plain_float(dt) && d->scale_kind == BNT_SCALE_NONE) {
-		if (bitlinear && n % BN_T2_BLOCK == 0)
+		if (bitlinear)
 			return *st = bn_seterr(e, BN_EUNSUPPORTED, "tensor "
 			    "'%s': float weights of a bitlinear model: "
 			    "ternarize them first (bnquant -q ternary)",
@@ -726,8 +726,8 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 		*st = bn_seterr(e, BN_ENOMEM, "out of memory");
 		return "";
 	}
-	if ((dt == BN_DTYPE_I8 && d->scale_kind != BNT_SCALE_BLOCK) ||
-	    (packed && n % BN_T2_BLOCK == 0))
+	/* BitLinear at every width, as model.c: int8 activations */
+	if ((dt == BN_DTYPE_I8 && d->scale_kind != BNT_SCALE_BLOCK) || packed)
 		quant = bnt_map_row_scales(t, sc) == 0;
 	if (!quant) {		/* dequantize to f32, as model.c's to_float */
 		if ((vals = malloc(rows * n * sizeof *vals)) == NULL) {
@@ -747,15 +747,21 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 	if (qi->xq == NULL)
 		act_quant(g, qi->x, &qi->xq, &qi->s);
 	if (packed && g->packing == BN_ONNX_NBITS) {
-		/* B [rows, n / 128, 32]: code + 2, 4 per byte, low first */
-		unsigned char *q = calloc(rows, n / 4);
+		/* B [rows, ceil(n / 128), 32]: code + 2, 4 per byte, low
+		 * first; a row's last block padded with code 0, which
+		 * MatMulNBits reads no further than K = n */
+		size_t rb;
+		unsigned char *q;
+
+		nb = (n + BN_T2_BLOCK - 1) / BN_T2_BLOCK;
+		rb = nb * (BN_T2_BLOCK / 4);
+		q = calloc(rows, rb);
 		struct attr a[4] = { AI("K", (int64_t)n),
 			AI("N", (int64_t)rows), AI("bits", 2),
 			AI("block_size", BN_T2_BLOCK) };
 		const char *in[3], *one, *out;
 		float *ones;
 
-		nb = n / BN_T2_BLOCK;
 		ones = malloc(rows * nb * sizeof *ones);
 		if (q == NULL || ones == NULL) {
 			free(q);
@@ -765,23 +771,22 @@ linear(struct gb *g, const struct bnt_map_tensor *t, int bitlinear,
 			return "";
 		}
 		for (r = 0; r < rows && bad == 0; r++)
-			if (dt == BN_DTYPE_T2)
+			if (dt == BN_DTYPE_T2 && n % BN_T2_BLOCK == 0)
 				bad = t2_to_nbits((const uint8_t *)t->data +
-				    r * d->row_bytes, n, q + r * (n / 4));
+				    r * d->row_bytes, n, q + r * rb);
 			else
-				for (c = 0; c < n; c++) {
-					v = code_at(t, r, c);
+				for (c = 0; c < nb * BN_T2_BLOCK; c++) {
+					v = c < n ? code_at(t, r, c) : 0;
 					bad |= v == 2;
-					q[r * (n / 4) + c / 4] |=
-					    (unsigned char)((v + 2) <<
-					    2 * (c % 4));
+					q[r * rb + c / 4] |= (unsigned char)
+					    ((v + 2) << 2 * (c % 4));
 				}
 		for (r = 0; r < rows * nb; r++)
 			ones[r] = 1;
 		dims[0] = (int64_t)rows;
 		dims[1] = (int64_t)nb;
 		dims[2] = BN_T2_BLOCK / 4;
-		init_raw(g, base, OT_UINT8, dims, 3, q, rows * (n / 4), q);
+		init_raw(g, base, OT_UINT8, dims, 3, q, rows * rb, q);
 		/* scales of 1, shared by the weights of one shape */
 		one = fmt(g, "ones.%zux%zu", rows, nb);
 		for (r = 0; r + 1 < g->nnames; r++)

@@ -124,3 +124,21 @@ cell() {
 	[ "$(cell '(all)' cer_int8 <<<"$output")" = 0 ]
 	[ "$(cell '(all)' n <<<"$output")" = $((32 * (320 * 10 + 864 * 2))) ]
 }
+
+@test "ONNX: int8 activations at every width, in each packing, as bnrun" {
+	if ! command -v node >/dev/null ||
+	    [ ! -d "$ROOT/tests/peers/onnx/node_modules/onnxruntime-node" ]; then
+		skip "onnxruntime-node is not installed (.ci/run installs it)"
+	fi
+	"$BUILDDIR/tests/mkonnx" --logits "$S/odd.bnt" \
+	    "$ODD/reference.safetensors" "$BATS_TEST_TMPDIR/bn.safetensors"
+	for p in int2mm nbits int2; do
+		bnexport -F onnx -q $p -o "$BATS_TEST_TMPDIR/$p.onnx" "$S/odd.bnt"
+		# logits at every position (greedy continuations can part
+		# on near-ties, which a logit check does not hide)
+		run -0 node "$ROOT/tests/peers/onnx/check.js" --tol 1e-4 \
+		    "$BATS_TEST_TMPDIR/$p.onnx" \
+		    "$BATS_TEST_TMPDIR/bn.safetensors"
+		assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
+	done
+}
