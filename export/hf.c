@@ -6,8 +6,11 @@
  * BitNet quantizer (integrations/bitnet.py, as the published BitNet
  * b1.58 2B-4T checkpoint is stored): a uint8 weight of [out/4, in],
  * unpacked row r in packed row r mod (out/4) at bits 2 (r div (out/4)),
- * code value+1; and a weight_scale of one element, W = code /
- * weight_scale.  Float tensors keep their type unless asked. */
+ * code value+1; and a weight_scale of one element: W = code /
+ * weight_scale for a stream whose scales divide (linear_class
+ * bitlinear), W = code * weight_scale for one whose scales multiply
+ * (autobitlinear, as 2B-4T ships).  Float tensors keep their type
+ * unless asked. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -119,6 +122,7 @@ struct ctx {
 	struct out_tensor *t;
 	size_t n, cap;
 	int packed, floaty;	/* projections: packed / float seen */
+	int div, mul;		/* packed: divisor / multiplier scales seen */
 	int fdtype;		/* the model's float type (config's dtype) */
 };
 
@@ -220,6 +224,10 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 			return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
 			    "transformers' BitNet packs only the projections",
 			    t->name);
+		if (t->scale_flags & BNT_SCALE_DIV)
+			x->div = 1;
+		else
+			x->mul = 1;
 		o.kind = K_PACK;
 		o.dtype = BN_DTYPE_U8;
 		o.dims[0] = t->dims[0] / 4;
@@ -396,8 +404,9 @@ config_json(const struct ctx *x, struct bn_err *e)
 	if (c->bitlinear || bitnet)
 		bn_buf_printf(&b, ",\n  \"quantization_config\": "
 		    "{\"quant_method\": \"bitnet\", \"linear_class\": \"%s\", "
-		    "\"quantization_mode\": \"%s\"}", x->packed ? "bitlinear" :
-		    "autobitlinear", x->packed ? "offline" : "online");
+		    "\"quantization_mode\": \"%s\"}", x->packed && x->div ?
+		    "bitlinear" : "autobitlinear", x->packed ? "offline" :
+		    "online");
 	bn_buf_puts(&b, "\n}\n");
 	st = write_json(x, "config.json", &b, e);
 	bn_buf_free(&b);
@@ -905,6 +914,12 @@ bn_export_hf(const struct bnt_map *m, const struct bn_hf_opts *o,
 		st = bn_seterr(e, BN_EUNSUPPORTED, "some projections are "
 		    "ternary and some float: transformers' BitNet needs all "
 		    "of one kind");
+		goto out;
+	}
+	if (x.div && x.mul) {
+		st = bn_seterr(e, BN_EUNSUPPORTED, "some scales divide and "
+		    "some multiply: transformers' BitNet needs one "
+		    "linear_class for all");
 		goto out;
 	}
 	if (x.packed && !x.c.bitlinear && x.c.arch == BN_ARCH_LLAMA)

@@ -92,6 +92,19 @@ cfgkey() {
 	[ "$output" = "$want" ]
 }
 
+@test "2B-4T layout: the HF export says autobitlinear and packs back identical" {
+	bnpack -o "$T/a.bnt" "$L"
+	bnexport -F hf -o "$T/hf" "$T/a.bnt"
+	run -0 grep -F '"linear_class": "autobitlinear", "quantization_mode": "offline"' \
+	    "$T/hf/config.json"
+	bnpack -o "$T/b.bnt" "$T/hf"
+	cmp "$T/a.bnt" "$T/b.bnt"
+	# a stream whose scales divide still says bitlinear
+	bnpack -o "$T/t.bnt" "$FIX/bitnet-tiny"
+	bnexport -F hf -o "$T/hft" "$T/t.bnt"
+	run -0 grep -F '"linear_class": "bitlinear"' "$T/hft/config.json"
+}
+
 @test "a yarn rope_scaling exits 65 naming rope_scaling" {
 	refused yarn rope_scaling 's/"rope_theta": 500000.0,/&\n "rope_scaling": {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32},/'
 	[[ $stderr == *"rope_type 'yarn' is not implemented"* ]]
