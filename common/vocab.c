@@ -74,6 +74,62 @@ set_str(char **dst, uint32_t *dlen, const char *s, uint32_t len)
 }
 
 int
+bn_vocab_set_chat_template(struct bn_vocab *v, const char *s, size_t len)
+{
+	struct bn_buf b = { 0 };
+	size_t i;
+	int rc;
+
+	if (memchr(s, '\0', len) != NULL)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\\')
+			bn_buf_puts(&b, "\\\\");
+		else if (s[i] == '\n')
+			bn_buf_puts(&b, "\\n");
+		else if (s[i] == '\r')
+			bn_buf_puts(&b, "\\r");
+		else
+			bn_buf_put(&b, s + i, 1);
+	}
+	if (bn_buf_reserve(&b, 1) != 0 || b.oom) {
+		bn_buf_free(&b);
+		return -1;
+	}
+	rc = bn_kv_set(&v->kv, BN_VOC_CHAT, b.n > 0 ? b.p : "");
+	bn_buf_free(&b);
+	return rc;
+}
+
+char *
+bn_vocab_chat_template(const struct bn_vocab *v, size_t *len)
+{
+	const char *s = bn_kv_get(&v->kv, BN_VOC_CHAT);
+	size_t i, n = 0;
+	char *out;
+
+	if (s == NULL || (out = malloc(strlen(s) + 1)) == NULL)
+		return NULL;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] != '\\') {
+			out[n++] = s[i];
+			continue;
+		}
+		switch (s[++i]) {
+		case '\\': out[n++] = '\\'; break;
+		case 'n': out[n++] = '\n'; break;
+		case 'r': out[n++] = '\r'; break;
+		default:
+			free(out);
+			return NULL;
+		}
+	}
+	out[n] = '\0';
+	*len = n;
+	return out;
+}
+
+int
 bn_vocab_set_token(struct bn_vocab *v, uint32_t i, const char *s,
     uint32_t len)
 {

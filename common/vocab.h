@@ -28,6 +28,7 @@ enum bn_token_type {
 #define BN_VOC_PAD	"pad_id"
 #define BN_VOC_ADD_BOS	"add_bos"	/* 0 | 1 */
 #define BN_VOC_ADD_EOS	"add_eos"	/* 0 | 1 */
+#define BN_VOC_CHAT	"chat_template"	/* Jinja text, escaped: \\ \n \r */
 
 struct bn_vocab {
 	struct bn_kv kv;	/* model, pre, special ids, flags, others */
@@ -52,6 +53,16 @@ int bn_vocab_set_token(struct bn_vocab *v, uint32_t i, const char *s,
     uint32_t len);
 int bn_vocab_set_merge(struct bn_vocab *v, uint32_t i, const char *s,
     uint32_t len);
+
+/* Set the chat template (len bytes, any but NUL) in v->kv, written
+ * with \\, \n and \r for a backslash, a newline and a carriage return
+ * so that it fits a key=value line.  0, or -1 (no memory, or a NUL). */
+int bn_vocab_set_chat_template(struct bn_vocab *v, const char *s,
+    size_t len);
+/* The chat template as it was set (malloc'd, NUL-terminated, *len
+ * bytes): NULL if there is none, or if it is malformed (an escape
+ * other than those three) or memory ran out. */
+char *bn_vocab_chat_template(const struct bn_vocab *v, size_t *len);
 
 /* Serialize to the record's metadata text and payload (malloc'd). */
 int bn_vocab_encode(const struct bn_vocab *v, char **meta, size_t *mlen,

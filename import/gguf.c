@@ -980,6 +980,29 @@ set_string(struct gguf *g, struct bn_vocab *v, const char *vkey,
 	return BN_OK;
 }
 
+/* tokenizer.chat_template, newlines and all (bn_vocab_set_chat_template
+ * escapes them for the record). */
+static int
+set_chat_template(struct gguf *g, struct bn_vocab *v)
+{
+	const struct gg_kv *k = find_kv(g, "tokenizer.chat_template");
+	uint64_t len;
+
+	if (k == NULL)
+		return BN_OK;
+	if (k->type != GG_STR)
+		return bn_seterr(g->e, BN_EFORMAT, "key "
+		    "'tokenizer.chat_template': expected a string");
+	len = le64(g->p + k->off);
+	if (memchr(g->p + k->off + 8, '\0', (size_t)len) != NULL)
+		return bn_seterr(g->e, BN_EFORMAT, "key "
+		    "'tokenizer.chat_template': string holds a NUL");
+	if (bn_vocab_set_chat_template(v, (const char *)g->p + k->off + 8,
+	    (size_t)len) != 0)
+		return bn_seterr(g->e, BN_ENOMEM, "out of memory");
+	return BN_OK;
+}
+
 static int
 build_vocab(struct gguf *g, struct bn_vocab *v, const struct gg_kv *tok)
 {
@@ -1031,7 +1054,8 @@ build_vocab(struct gguf *g, struct bn_vocab *v, const struct gg_kv *tok)
 	    (rc = set_flag(g, v, BN_VOC_ADD_BOS,
 	    "tokenizer.ggml.add_bos_token")) != BN_OK ||
 	    (rc = set_flag(g, v, BN_VOC_ADD_EOS,
-	    "tokenizer.ggml.add_eos_token")) != BN_OK)
+	    "tokenizer.ggml.add_eos_token")) != BN_OK ||
+	    (rc = set_chat_template(g, v)) != BN_OK)
 		return rc;
 	return BN_OK;
 }

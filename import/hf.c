@@ -1120,11 +1120,42 @@ tie_tensor(void *ctx, const struct bnt_tensor *t, const void *data,
 	return ts->s->tensor(ts->s->ctx, t, data, scales);
 }
 
+/* tokenizer_config.json: its chat template (a string, or a list of
+ * {name, template} of which "default" is taken) into v. */
+static int
+tokenizer_config(const struct bn_file *f, struct bn_vocab *v,
+    struct bn_err *e)
+{
+	const struct bn_json *ct, *list;
+	struct bn_json_doc d;
+	size_t i;
+	int st;
+
+	memset(&d, 0, sizeof d);
+	if ((st = parse_file(f, &d, e)) != BN_OK)
+		goto out;
+	ct = bn_json_get(d.root, "chat_template");
+	if (ct != NULL && ct->type == BN_JSON_ARRAY) {
+		list = ct;
+		ct = NULL;
+		for (i = 0; i < list->n; i++)
+			if (bn_json_streq(bn_json_get(&list->kids[i], "name"),
+			    "default"))
+				ct = bn_json_get(&list->kids[i], "template");
+	}
+	if (ct != NULL && ct->type == BN_JSON_STRING &&
+	    bn_vocab_set_chat_template(v, ct->str, ct->len) != 0)
+		st = bn_seterr(e, BN_EFORMAT, "chat_template: holds a NUL");
+out:
+	bn_json_free(&d);
+	return st;
+}
+
 int
 bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
     struct bn_err *e)
 {
-	const struct bn_file *cf, *tf, *idx, *one, *torch = NULL;
+	const struct bn_file *cf, *cf2, *tf, *idx, *one, *torch = NULL;
 	struct tie_sink ts;
 	struct bn_sink wrap;
 	struct bn_fileset zip;
@@ -1155,6 +1186,11 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 	if (tf != NULL) {
 		if ((st = bn_import_tokenizer_json(tf, &v, e)) != BN_OK) {
 			bn_err_prefix(e, "tokenizer.json");
+			goto out;
+		}
+		if ((cf2 = bn_fileset_get(fs, "tokenizer_config.json")) !=
+		    NULL && (st = tokenizer_config(cf2, &v, e)) != BN_OK) {
+			bn_err_prefix(e, "tokenizer_config.json");
 			goto out;
 		}
 		/* the model's own special ids win */

@@ -69,3 +69,23 @@ family() {
 	run -0 bash -c "printf 12345 | bnrun -m '$BATS_TEST_TMPDIR/l.bnt' --tokenize"
 	[ "$output" = "4513 1774" ]
 }
+
+@test "the chat template travels in the tokenizer record" {
+	# tokenizer_config.json's (here the list form: "default" is taken)
+	d=$BATS_TEST_TMPDIR/hf
+	cp -r "$ROOT/tests/fixtures/austen-llama-6m" "$d"
+	printf '%s' '{"chat_template": [{"name": "rag", "template": "no"},
+	    {"name": "default", "template": "{{ a }}\n\\x"}]}' \
+	    > "$d/tokenizer_config.json"
+	bnpack -o "$d.bnt" "$d"
+	run -0 grep -ac '^chat_template={{ a }}\\n\\\\x$' "$d.bnt"
+	[ "$output" = 1 ]
+	# and GGUF's tokenizer.chat_template
+	bnpack -o "$d.q.bnt" "$V/ggml-vocab-qwen2.gguf"
+	run -0 grep -ac '^chat_template={% for message in messages %}' \
+	    "$d.q.bnt"
+	[ "$output" = 1 ]
+	printf '%s' '{"chat_template": 3' > "$d/tokenizer_config.json"
+	run -65 --separate-stderr bnpack -o "$d.bnt" "$d"
+	[[ $stderr == *tokenizer_config.json* ]]
+}

@@ -637,6 +637,66 @@ vocab_errors(void)
 	bn_vocab_free(&v);
 }
 
+/* ---- the chat template in the tokenizer record ---- */
+
+static int
+on_chat(void *ctx, const struct bn_vocab *v)
+{
+	size_t n;
+
+	*(char **)ctx = bn_vocab_chat_template(v, &n);
+	return BN_OK;
+}
+
+static void
+chat_template_tests(void)
+{
+	static const char tpl[] = "{% for m in messages %}\\n\\\n"
+	    "{{ m['content'] }}\r\n{% endfor %}\\";
+	struct bn_vocab v, w;
+	struct bn_err e;
+	unsigned char *data;
+	char *meta, *got, path[512];
+	size_t mlen, dlen, n;
+	struct bn_file f;
+	struct bn_sink sk = { &got, NULL, on_chat, NULL };
+
+	bn_vocab_init(&v);
+	CHECK(bn_vocab_chat_template(&v, &n) == NULL);
+	CHECK(bn_vocab_alloc(&v, 1, 0, 0, 0) == 0);
+	CHECK(bn_vocab_set_token(&v, 0, "a", 1) == 0);
+	CHECK(bn_vocab_set_chat_template(&v, tpl, sizeof tpl - 1) == 0);
+	CHECK(strchr(bn_kv_get(&v.kv, BN_VOC_CHAT), '\n') == NULL);
+	/* through the record and back, byte for byte */
+	CHECK(bn_vocab_encode(&v, &meta, &mlen, &data, &dlen) == 0);
+	bn_vocab_init(&w);
+	CHECK(bn_vocab_decode(&w, meta, mlen, data, dlen, &e) == BN_OK);
+	got = bn_vocab_chat_template(&w, &n);
+	CHECK(got != NULL && n == sizeof tpl - 1 && memcmp(got, tpl, n) == 0);
+	free(got);
+	free(meta);
+	free(data);
+	bn_vocab_free(&w);
+	/* a NUL cannot be kept; an unknown escape reads as none */
+	CHECK(bn_vocab_set_chat_template(&v, "a\0b", 3) == -1);
+	CHECK(bn_kv_set(&v.kv, BN_VOC_CHAT, "a\\tb") == 0);
+	CHECK(bn_vocab_chat_template(&v, &n) == NULL);
+	CHECK(bn_kv_set(&v.kv, BN_VOC_CHAT, "a\\") == 0);
+	CHECK(bn_vocab_chat_template(&v, &n) == NULL);
+	bn_vocab_free(&v);
+	/* GGUF's tokenizer.chat_template, newlines and all */
+	if (fixture("vocab", "vocab", "ggml-vocab-qwen2.gguf", path,
+	    sizeof path) == NULL || bn_file_open(&f, path, &e) != BN_OK)
+		return;
+	got = NULL;
+	CHECK(bn_import_gguf(&f, &sk, &e) == BN_OK);
+	CHECK(got != NULL && strncmp(got, "{% for message in messages %}",
+	    29) == 0 && strstr(got, "<|im_start|>") != NULL &&
+	    strchr(got, '\n') != NULL);
+	free(got);
+	bn_file_close(&f);
+}
+
 /* ---- the pre-tokenizer regex engine ---- */
 
 /* Split text by pat as the tokenizer does (matches and the text
@@ -870,6 +930,7 @@ main(void)
 	unicode_tests();
 	vocab_errors();
 	regex_tests();
+	chat_template_tests();
 	vocab_set("ggml-vocab-llama-bpe.gguf", NULL, NULL, 0);
 	vocab_set("ggml-vocab-llama-spm.gguf", NULL, NULL, 1);
 	vocab_set("ggml-vocab-qwen2.gguf", NULL, NULL, 0);
