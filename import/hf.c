@@ -1,5 +1,6 @@
 /* hf.c: Hugging Face directories: config.json, tokenizer.json and the
  * weights (model.safetensors, its shards, or pytorch_model.bin / .pt). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1120,6 +1121,196 @@ tie_tensor(void *ctx, const struct bnt_tensor *t, const void *data,
 	return ts->s->tensor(ts->s->ctx, t, data, scales);
 }
 
+/* tokenizer.model: SentencePiece's ModelProto (protobuf).  Read:
+ * pieces (1) {piece 1, score 2, type 3}, trainer_spec (2) {model_type
+ * 3, unk_id 40, bos_id 41, eos_id 42, pad_id 43}, normalizer_spec (3)
+ * {add_dummy_prefix 3}.  Only BPE models (model_type 2) are taken. */
+
+struct pb {
+	const unsigned char *p, *end;
+};
+
+/* A varint into *v; -1 if truncated or over 64 bits. */
+static int
+pb_varint(struct pb *b, uint64_t *v)
+{
+	unsigned sh = 0;
+
+	*v = 0;
+	while (b->p < b->end && sh < 64) {
+		*v |= (uint64_t)(*b->p & 0x7f) << sh;
+		if (!(*b->p++ & 0x80))
+			return 0;
+		sh += 7;
+	}
+	return -1;
+}
+
+/* The next field: its number, wire type, and for wire type 2 its bytes
+ * in *sub, for 0 its value in *v (1 and 5: the 8 or 4 bytes in *sub). */
+static int
+pb_field(struct pb *b, uint32_t *num, unsigned *wt, uint64_t *v,
+    struct pb *sub)
+{
+	uint64_t key, n;
+	size_t len;
+
+	if (pb_varint(b, &key) != 0 || key >> 3 == 0 || key >> 3 > 0x1fffffff)
+		return -1;
+	*num = (uint32_t)(key >> 3);
+	*wt = (unsigned)(key & 7);
+	switch (*wt) {
+	case 0:
+		return pb_varint(b, v);
+	case 1:
+	case 5:
+		len = *wt == 1 ? 8 : 4;
+		break;
+	case 2:
+		if (pb_varint(b, &n) != 0 || n > (uint64_t)(b->end - b->p))
+			return -1;
+		len = (size_t)n;
+		break;
+	default:
+		return -1;
+	}
+	if (len > (size_t)(b->end - b->p))
+		return -1;
+	sub->p = b->p;
+	sub->end = b->p + len;
+	b->p += len;
+	return 0;
+}
+
+/* One pass over the pieces: count them (v NULL) or fill v. */
+static int
+spm_pieces(struct pb b, struct bn_vocab *v, uint32_t *count,
+    struct bn_err *e)
+{
+	struct pb sub, f, x;
+	uint64_t val;
+	uint32_t num, k = 0, u;
+	unsigned wt, wt2;
+
+	while (b.p < b.end) {
+		if (pb_field(&b, &num, &wt, &val, &sub) != 0)
+			return bn_seterr(e, BN_EFORMAT, "malformed protobuf");
+		if (num != 1 || wt != 2)
+			continue;
+		if (k == UINT32_MAX - 1)
+			return bn_seterr(e, BN_EFORMAT, "too many pieces");
+		if (v != NULL) {
+			if (k >= v->n_tokens)
+				return bn_seterr(e, BN_EFORMAT,
+				    "pieces changed");
+			v->types[k] = BN_TOK_NORMAL;
+			v->scores[k] = 0;
+			if (bn_vocab_set_token(v, k, "", 0) != 0)
+				return bn_seterr(e, BN_ENOMEM,
+				    "out of memory");
+			for (f = sub; f.p < f.end;) {
+				if (pb_field(&f, &num, &wt2, &val, &x) != 0)
+					return bn_seterr(e, BN_EFORMAT,
+					    "piece %" PRIu32
+					    " malformed", k);
+				if (num == 1 && wt2 == 2 && (x.end - x.p >
+				    UINT32_MAX || bn_vocab_set_token(v, k,
+				    (const char *)x.p,
+				    (uint32_t)(x.end - x.p)) != 0))
+					return bn_seterr(e, BN_ENOMEM,
+					    "out of memory");
+				if (num == 2 && wt2 == 5) {
+					u = (uint32_t)x.p[0] |
+					    (uint32_t)x.p[1] << 8 |
+					    (uint32_t)x.p[2] << 16 |
+					    (uint32_t)x.p[3] << 24;
+					memcpy(&v->scores[k], &u, 4);
+				}
+				if (num == 3 && wt2 == 0) {
+					if (val < 1 || val > 6)
+						return bn_seterr(e, BN_EFORMAT,
+						    "piece %"
+						    PRIu32 " has type %" PRIu64,
+						    k, val);
+					v->types[k] = (int32_t)val;
+				}
+			}
+		}
+		k++;
+	}
+	*count = k;
+	return BN_OK;
+}
+
+static int
+spm_id(struct bn_vocab *v, const char *key, uint64_t id, struct bn_err *e)
+{
+	/* protobuf int32: -1 comes as a 64-bit two's complement */
+	if ((int64_t)id < 0 || id >= v->n_tokens)
+		return BN_OK;
+	if (bn_kv_setf(&v->kv, key, "%" PRIu64, id) != 0)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	return BN_OK;
+}
+
+static int
+spm_model(const struct bn_file *fl, struct bn_vocab *v, struct bn_err *e)
+{
+	struct pb b = { fl->data, fl->data + fl->size }, sub, f, x;
+	uint64_t val, type = 1, unk = 0, bos = 1, eos = 2, pad = UINT64_MAX;
+	uint64_t prefix = 1;
+	uint32_t num, spec, n;
+	unsigned wt;
+	int st;
+
+	bn_vocab_init(v);
+	if ((st = spm_pieces(b, NULL, &n, e)) != BN_OK)
+		return st;
+	if (n == 0)
+		return bn_seterr(e, BN_EFORMAT, "no pieces");
+	while (b.p < b.end) {
+		if (pb_field(&b, &spec, &wt, &val, &sub) != 0)
+			return bn_seterr(e, BN_EFORMAT, "malformed protobuf");
+		if ((spec != 2 && spec != 3) || wt != 2)
+			continue;
+		for (f = sub; f.p < f.end;) {
+			if (pb_field(&f, &num, &wt, &val, &x) != 0)
+				return bn_seterr(e, BN_EFORMAT,
+				    "malformed spec");
+			if (wt != 0)
+				continue;
+			if (spec == 3 && num == 3)
+				prefix = val;
+			else if (spec == 2 && num == 3)
+				type = val;
+			else if (spec == 2 && num == 40)
+				unk = val;
+			else if (spec == 2 && num == 41)
+				bos = val;
+			else if (spec == 2 && num == 42)
+				eos = val;
+			else if (spec == 2 && num == 43)
+				pad = val;
+		}
+	}
+	if (type != 2)
+		return bn_seterr(e, BN_EUNSUPPORTED, ""
+		    "model_type %" PRIu64 " (only BPE, 2, is read)", type);
+	if (bn_vocab_alloc(v, n, 0, 1, 1) != 0)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	b.p = fl->data;
+	if ((st = spm_pieces(b, v, &n, e)) != BN_OK ||
+	    (st = spm_id(v, BN_VOC_UNK, unk, e)) != BN_OK ||
+	    (st = spm_id(v, BN_VOC_BOS, bos, e)) != BN_OK ||
+	    (st = spm_id(v, BN_VOC_EOS, eos, e)) != BN_OK ||
+	    (st = spm_id(v, BN_VOC_PAD, pad, e)) != BN_OK)
+		return st;
+	if (bn_kv_set(&v->kv, BN_VOC_MODEL, "llama") != 0 ||
+	    bn_kv_set(&v->kv, "add_space_prefix", prefix ? "1" : "0") != 0)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	return BN_OK;
+}
+
 /* tokenizer_config.json: its chat template (a string, or a list of
  * {name, template} of which "default" is taken) into v. */
 static int
@@ -1155,7 +1346,7 @@ int
 bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
     struct bn_err *e)
 {
-	const struct bn_file *cf, *cf2, *tf, *idx, *one, *torch = NULL;
+	const struct bn_file *cf, *cf2, *tf, *mf, *idx, *one, *torch = NULL;
 	struct tie_sink ts;
 	struct bn_sink wrap;
 	struct bn_fileset zip;
@@ -1183,9 +1374,16 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 		val = bn_kv_get(&kv, BN_CFG_TIED);
 		tied = val != NULL && strcmp(val, "1") == 0;
 	}
-	if (tf != NULL) {
-		if ((st = bn_import_tokenizer_json(tf, &v, e)) != BN_OK) {
+	/* SentencePiece's tokenizer.model where there is no tokenizer.json */
+	mf = tf == NULL ? bn_fileset_get(fs, "tokenizer.model") : NULL;
+	if (tf != NULL || mf != NULL) {
+		if (tf != NULL &&
+		    (st = bn_import_tokenizer_json(tf, &v, e)) != BN_OK) {
 			bn_err_prefix(e, "tokenizer.json");
+			goto out;
+		}
+		if (tf == NULL && (st = spm_model(mf, &v, e)) != BN_OK) {
+			bn_err_prefix(e, "tokenizer.model");
 			goto out;
 		}
 		if ((cf2 = bn_fileset_get(fs, "tokenizer_config.json")) !=
@@ -1235,7 +1433,7 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 	if (cf != NULL && s->config != NULL &&
 	    (st = s->config(s->ctx, &kv)) != BN_OK)
 		goto out;
-	if (tf != NULL && s->vocab != NULL &&
+	if ((tf != NULL || mf != NULL) && s->vocab != NULL &&
 	    (st = s->vocab(s->ctx, &v)) != BN_OK)
 		goto out;
 	if (have_st) {

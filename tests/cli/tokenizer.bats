@@ -12,9 +12,13 @@ V=$ROOT/tests/fixtures/vocab
 
 # family NAME: bnpack the GGUF, then the vectors tokenize exactly
 family() {
-	local g=$V/ggml-vocab-$1.gguf m=$BATS_TEST_TMPDIR/$1.bnt
-	local i=0 n fails=0 tried=0
-	bnpack -o "$m" "$g"
+	bnpack -o "$BATS_TEST_TMPDIR/$1.bnt" "$V/ggml-vocab-$1.gguf"
+	vectors "$1" "$BATS_TEST_TMPDIR/$1.bnt"
+}
+
+# vectors NAME MODEL: NAME's vectors tokenize exactly with MODEL
+vectors() {
+	local g=$V/ggml-vocab-$1.gguf m=$2 i=0 n fails=0 tried=0
 	"$BUILDDIR/tests/splitvocab" "$g.inp" "$BATS_TEST_TMPDIR/case"
 	n=$(wc -l < "$g.out")
 	while IFS= read -r want; do
@@ -88,4 +92,31 @@ family() {
 	printf '%s' '{"chat_template": 3' > "$d/tokenizer_config.json"
 	run -65 --separate-stderr bnpack -o "$d.bnt" "$d"
 	[[ $stderr == *tokenizer_config.json* ]]
+}
+
+@test "SentencePiece from tokenizer.model where there is no tokenizer.json" {
+	# a small model with LLaMA-2's vocabulary, exported to a Hugging
+	# Face directory (no tokenizer.json for SentencePiece), given the
+	# tokenizer.model that mkspm-model.py made from the same vocabulary
+	d=$BATS_TEST_TMPDIR/spm
+	bnquant --init llama --tokenizer "$V/ggml-vocab-llama-spm.gguf" \
+	    --hidden 64 --layers 1 --heads 2 --kv-heads 2 --ffn 128 --ctx 64 \
+	    -o "$d.bnt"
+	bnexport -F hf -o "$d" "$d.bnt" 2>/dev/null
+	[ ! -e "$d/tokenizer.json" ]
+	cp "$V/llama-spm.tokenizer.model" "$d/tokenizer.model"
+	bnpack -o "$d.hf.bnt" "$d"
+	vectors llama-spm "$d.hf.bnt"
+	# the space prefix (add_dummy_prefix): "Hello" is one piece
+	run -0 bash -c "printf Hello | bnrun -m '$d.hf.bnt' --tokenize"
+	[ "$output" = 15043 ]
+	# a model type other than BPE (1: unigram) is refused
+	printf '\x0a\x05\x0a\x01a\x18\x01\x12\x02\x18\x01' \
+	    >"$d/tokenizer.model"
+	run -65 --separate-stderr bnpack -o "$d.x.bnt" "$d"
+	[[ $stderr == *"tokenizer.model: model_type 1"* ]]
+	# and a truncated file is an error, not a vocabulary
+	head -c 1000 "$V/llama-spm.tokenizer.model" >"$d/tokenizer.model"
+	run -65 --separate-stderr bnpack -o "$d.x.bnt" "$d"
+	[[ $stderr == *tokenizer.model* ]]
 }
