@@ -1,10 +1,13 @@
-/* init.c: a freshly initialised llama or bitnet model as a bnt(5) stream.
+/* init.c: a freshly initialised llama, bitnet, qwen2 or qwen3 model as a
+ * bnt(5) stream.
  *
  * The initialisation is transformers' (LlamaPreTrainedModel._init_weights,
- * which BitNetPreTrainedModel inherits): every nn.Linear and nn.Embedding
- * weight is drawn from N(0, initializer_range^2) with initializer_range =
- * 0.02, the row padding_idx (= pad_token_id) of the embedding is then set
- * to zero, and every RMSNorm weight is 1.  There are no biases.  BitNet's
+ * which BitNetPreTrainedModel inherits, and Qwen2's and Qwen3's, the
+ * same): every nn.Linear and nn.Embedding weight is drawn from N(0,
+ * initializer_range^2) with initializer_range = 0.02, the row padding_idx
+ * (= pad_token_id) of the embedding is then set to zero, every bias
+ * (qwen2's q, k and v) is 0 and every RMSNorm weight (qwen3's per-head
+ * q and k norms too) is 1.  Biases and norms draw nothing.  BitNet's
  * BitLinear layers keep float master weights initialised the same way;
  * they are ternarized by the forward pass (bitlinear=1), not here.
  *
@@ -130,19 +133,29 @@ range(const char *what, int v, int max, struct bn_err *e)
 	return BN_OK;
 }
 
+/* The head size: --head-dim, or hidden / heads. */
+static int
+head_dim(const struct bn_init_opts *o)
+{
+	return o->head_dim != 0 ? o->head_dim : o->hidden / o->heads;
+}
+
 /* Parameters of the model o describes with V tokens; -1 on overflow. */
 static int
 count_params(const struct bn_init_opts *o, uint64_t V, uint64_t *n)
 {
 	uint64_t H = (uint64_t)o->hidden, F = (uint64_t)o->ffn;
-	uint64_t hd = H / (uint64_t)o->heads;
+	uint64_t hd = (uint64_t)head_dim(o);
 	uint64_t Q = hd * (uint64_t)o->heads, KV = hd * (uint64_t)o->kv_heads;
 	uint64_t a, b, per, tot;
 
-	/* per layer: 2 norms, q, k, v, o, gate, up, down, bitnet sub-norms */
+	/* per layer: 2 norms, q, k, v, o, gate, up, down, bitnet sub-norms,
+	 * qwen2's biases, qwen3's q and k norms */
 	if (bn_mul_u64(Q + 2 * KV + Q, H, &a) || bn_mul_u64(3 * F, H, &b) ||
 	    bn_add_u64(a, b, &per) || bn_add_u64(per, 2 * H, &per) ||
 	    (o->arch == BN_ARCH_BITNET && bn_add_u64(per, Q + F, &per)) ||
+	    (o->arch == BN_ARCH_QWEN2 && bn_add_u64(per, Q + 2 * KV, &per)) ||
+	    (o->arch == BN_ARCH_QWEN3 && bn_add_u64(per, 2 * hd, &per)) ||
 	    bn_mul_u64(per, (uint64_t)o->layers, &tot) ||
 	    bn_mul_u64(V, H, &a) ||
 	    bn_add_u64(tot, o->arch == BN_ARCH_BITNET ? a : 2 * a, &tot) ||
@@ -158,7 +171,8 @@ bn_init_check(struct bn_init_opts *o, uint32_t vocab, struct bn_err *e)
 	uint64_t n;
 	int st;
 
-	if (o->arch != BN_ARCH_LLAMA && o->arch != BN_ARCH_BITNET)
+	if (o->arch != BN_ARCH_LLAMA && o->arch != BN_ARCH_BITNET &&
+	    o->arch != BN_ARCH_QWEN2 && o->arch != BN_ARCH_QWEN3)
 		return bn_seterr(e, BN_EUSAGE, "unknown architecture");
 	if (o->kv_heads == 0)
 		o->kv_heads = o->heads == 0 ? 4 : o->heads;
@@ -177,17 +191,22 @@ bn_init_check(struct bn_init_opts *o, uint32_t vocab, struct bn_err *e)
 	    (st = range("heads", o->heads, BN_INIT_MAX_HEADS, e)) ||
 	    (st = range("kv-heads", o->kv_heads, BN_INIT_MAX_HEADS, e)) ||
 	    (st = range("ffn", o->ffn, BN_INIT_MAX_FFN, e)) ||
-	    (st = range("ctx", o->ctx, BN_INIT_MAX_CTX, e)))
+	    (st = range("ctx", o->ctx, BN_INIT_MAX_CTX, e)) ||
+	    (o->head_dim != 0 && (st = range("head-dim", o->head_dim,
+	    BN_INIT_MAX_HIDDEN, e))))
 		return st;
-	if (o->hidden % o->heads != 0)
+	if (o->head_dim == 0 && o->hidden % o->heads != 0)
 		return bn_seterr(e, BN_EUSAGE, "heads %d does not divide hidden "
 		    "%d", o->heads, o->hidden);
 	if (o->heads % o->kv_heads != 0)
 		return bn_seterr(e, BN_EUSAGE, "kv-heads %d does not divide "
 		    "heads %d", o->kv_heads, o->heads);
-	if ((o->hidden / o->heads) % 2 != 0)
+	if (o->head_dim == 0 && (o->hidden / o->heads) % 2 != 0)
 		return bn_seterr(e, BN_EUSAGE, "head size %d (hidden / heads) "
 		    "is odd", o->hidden / o->heads);
+	if (o->head_dim % 2 != 0)
+		return bn_seterr(e, BN_EUSAGE, "head-dim %d is odd",
+		    o->head_dim);
 	if (vocab == 0)
 		return bn_seterr(e, BN_EUSAGE, "the vocabulary is empty");
 	if (count_params(o, vocab, &n) != 0 || n > BN_INIT_MAX_PARAMS)
@@ -263,9 +282,10 @@ bn_init_load_vocab(const char *path, struct bn_vocab *v, struct bn_err *e)
 
 /* ---- the model ---- */
 
+/* A tensor of normal draws (normal) or of the value one. */
 static int
 put_tensor(struct bnt_writer *w, struct rng *r, const char *name,
-    uint64_t d0, uint64_t d1, int normal, int64_t zero_row,
+    uint64_t d0, uint64_t d1, int normal, float one, int64_t zero_row,
     struct bn_err *e)
 {
 	struct bnt_tensor t;
@@ -289,7 +309,7 @@ put_tensor(struct bnt_writer *w, struct rng *r, const char *name,
 	    (buf = malloc((size_t)n * sizeof *buf)) == NULL)
 		return bn_seterr(e, BN_ENOMEM, "%s: out of memory", name);
 	for (i = 0; i < n; i++)
-		buf[i] = normal ? (float)(BN_INIT_STD * rng_normal(r)) : 1.0f;
+		buf[i] = normal ? (float)(BN_INIT_STD * rng_normal(r)) : one;
 	if (zero_row >= 0 && d1 != 0 && (uint64_t)zero_row < d0)
 		memset(buf + (uint64_t)zero_row * d1, 0, (size_t)d1 *
 		    sizeof *buf);
@@ -317,6 +337,7 @@ put_config(struct bnt_writer *w, const struct bn_init_opts *o,
     const struct bn_vocab *v, struct bn_err *e)
 {
 	int bitnet = o->arch == BN_ARCH_BITNET, st = 0;
+	int qwen = o->arch == BN_ARCH_QWEN2 || o->arch == BN_ARCH_QWEN3;
 	int64_t bos = vocab_id(v, BN_VOC_BOS), eos = vocab_id(v, BN_VOC_EOS);
 	int64_t pad = vocab_id(v, BN_VOC_PAD);
 	struct bn_kv kv;
@@ -328,10 +349,11 @@ put_config(struct bnt_writer *w, const struct bn_init_opts *o,
 	st |= bn_kv_setf(&kv, BN_CFG_LAYERS, "%d", o->layers);
 	st |= bn_kv_setf(&kv, BN_CFG_HEADS, "%d", o->heads);
 	st |= bn_kv_setf(&kv, BN_CFG_KV_HEADS, "%d", o->kv_heads);
-	st |= bn_kv_setf(&kv, BN_CFG_HEAD_DIM, "%d", o->hidden / o->heads);
+	st |= bn_kv_setf(&kv, BN_CFG_HEAD_DIM, "%d", head_dim(o));
 	st |= bn_kv_setf(&kv, BN_CFG_FFN, "%d", o->ffn);
 	st |= bn_kv_setf(&kv, BN_CFG_CTX, "%d", o->ctx);
-	st |= bn_kv_set(&kv, BN_CFG_NORM_EPS, "1e-05");
+	/* transformers' Qwen2Config and Qwen3Config: rms_norm_eps 1e-6 */
+	st |= bn_kv_set(&kv, BN_CFG_NORM_EPS, qwen ? "1e-06" : "1e-05");
 	st |= bn_kv_set(&kv, BN_CFG_ROPE_THETA, bitnet ? "500000" : "10000");
 	st |= bn_kv_set(&kv, BN_CFG_ROPE_STYLE, "half");
 	st |= bn_kv_set(&kv, BN_CFG_ACT, bitnet ? "relu2" : "silu");
@@ -354,7 +376,8 @@ put_config(struct bnt_writer *w, const struct bn_init_opts *o,
 }
 
 /* Role id of layer l, present in the architecture: ones for a norm,
- * N(0, std^2) for the rest; the embedding's pad row zero. */
+ * zeros for a bias, N(0, std^2) for the rest; the embedding's pad row
+ * zero. */
 static int
 put_role(struct bnt_writer *w, struct rng *r, int id, int l,
     const struct bn_dims *d, int64_t pad, struct bn_err *e)
@@ -366,9 +389,10 @@ put_role(struct bnt_writer *w, struct rng *r, int id, int l,
 	bn_role_shape(id, d, &rows, &cols);
 	bn_role_name(id, l, nm, sizeof nm);
 	if (rows == 0)
-		return put_tensor(w, r, nm, cols, 0, 0, -1, e);
+		return put_tensor(w, r, nm, cols, 0, 0, ro->kind ==
+		    BN_ROLE_BIAS ? 0.0f : 1.0f, -1, e);
 	return put_tensor(w, r, nm, rows, cols, ro->kind != BN_ROLE_NORM,
-	    ro->kind == BN_ROLE_EMBED ? pad : -1, e);
+	    1.0f, ro->kind == BN_ROLE_EMBED ? pad : -1, e);
 }
 
 /* The tensors in the order of the table (roles.h): the top ones before
@@ -377,7 +401,7 @@ int
 bn_init_model(struct bnt_writer *w, const struct bn_init_opts *o,
     const struct bn_vocab *vocab, struct bn_err *e)
 {
-	uint64_t H = (uint64_t)o->hidden, hd = H / (uint64_t)o->heads;
+	uint64_t H = (uint64_t)o->hidden, hd = (uint64_t)head_dim(o);
 	int64_t pad = vocab_id(vocab, BN_VOC_PAD);
 	int bitnet = o->arch == BN_ARCH_BITNET, i, id, j, end, st;
 	struct bn_dims d;
@@ -389,6 +413,7 @@ bn_init_model(struct bnt_writer *w, const struct bn_init_opts *o,
 	d.d[BN_DIM_Q] = hd * (uint64_t)o->heads;
 	d.d[BN_DIM_KV] = hd * (uint64_t)o->kv_heads;
 	d.d[BN_DIM_FFN] = (uint64_t)o->ffn;
+	d.d[BN_DIM_HEAD] = hd;
 	if ((st = put_config(w, o, vocab, e)) != BN_OK)
 		return st;
 	if ((st = bnt_write_tokenizer(w, vocab)) != BN_OK)

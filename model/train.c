@@ -39,9 +39,13 @@
 
 struct bn_train_layer {
 	int an, q, k, v, o, asn, fn, gate, up, down, fsn;	/* params */
+	int qb, kb, vb;		/* qwen2's q, k, v biases, or -1 */
+	int qn, kn;		/* qwen3's per-head q and k norms, or -1 */
 	/* kept activations, N rows each */
 	float *xin, *r1, *xa, *q_, *k_, *v_, *P, *ao, *ra, *oa;
 	float *xmid, *r2, *fa, *ga, *ua, *h, *rh, *da;
+	/* qwen3: q and k before their norms, and each head's rstd */
+	float *qp, *kp, *rq, *rk;
 };
 
 /* the final norm's input, rstd and output */
@@ -74,8 +78,13 @@ add_param(struct bn_train *t, const char *name, size_t rows, size_t cols,
 static const size_t param_off[BN_R_COUNT] = {
 	[BN_R_ATTN_NORM] = SLOT(an),
 	[BN_R_ATTN_Q] = SLOT(q),
+	[BN_R_ATTN_Q_BIAS] = SLOT(qb),
 	[BN_R_ATTN_K] = SLOT(k),
+	[BN_R_ATTN_K_BIAS] = SLOT(kb),
 	[BN_R_ATTN_V] = SLOT(v),
+	[BN_R_ATTN_V_BIAS] = SLOT(vb),
+	[BN_R_ATTN_Q_NORM] = SLOT(qn),
+	[BN_R_ATTN_K_NORM] = SLOT(kn),
 	[BN_R_ATTN_SUB_NORM] = SLOT(asn),
 	[BN_R_ATTN_OUTPUT] = SLOT(o),
 	[BN_R_FFN_NORM] = SLOT(fn),
@@ -165,6 +174,11 @@ layer_floats(const struct bn_train *t)
 	size_t kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
 	size_t per = 3 * C + 3 * qd + 2 * kvd + C + C + 4 * F + 4 + 16 * 18;
 
+	/* qwen3: q and k before their norms, a rstd per head */
+	if (bn_role_present(BN_R_ATTN_Q_NORM, c->arch, c->tied))
+		per += qd + (size_t)c->heads + 16 * 2;
+	if (bn_role_present(BN_R_ATTN_K_NORM, c->arch, c->tied))
+		per += kvd + (size_t)c->kv_heads + 16 * 2;
 	return N * per + (size_t)t->B * (size_t)c->heads * (size_t)t->T *
 	    (size_t)t->T + 16 * 18;
 }
@@ -201,6 +215,14 @@ bind_acts(struct bn_train *t)
 		S->h = carve(&cur, N * F);
 		S->rh = carve(&cur, N);
 		S->da = carve(&cur, N * F);
+		if (S->qn >= 0) {
+			S->qp = carve(&cur, N * qd);
+			S->rq = carve(&cur, N * (size_t)c->heads);
+		}
+		if (S->kn >= 0) {
+			S->kp = carve(&cur, N * kvd);
+			S->rk = carve(&cur, N * (size_t)c->kv_heads);
+		}
 	}
 }
 
@@ -258,7 +280,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	struct bn_train *t;
 	struct bn_config *c;
 	struct bn_dims d;
-	size_t C, V, np;
+	size_t C, V, np, half;
 	int l, id, bl, st;
 
 	*tp = NULL;
@@ -289,6 +311,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	t->nthreads = nthreads;
 	C = (size_t)c->hidden;
 	V = (size_t)c->vocab;
+	half = (size_t)c->head_dim / 2;
 	np = BN_R_COUNT + (size_t)c->layers * BN_R_COUNT;
 	if ((t->p = calloc(np, sizeof *t->p)) == NULL ||
 	    (t->L = calloc((size_t)c->layers, sizeof *t->L)) == NULL) {
@@ -328,8 +351,8 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	    (t->rowloss = malloc(2 * NROWS(t) * sizeof *t->rowloss)) ==
 	    NULL || (t->tgt = malloc(NROWS(t) * sizeof *t->tgt)) == NULL ||
 	    (t->scratch = malloc(scratch_floats(t) * sizeof(float))) ==
-	    NULL || (t->cosv = malloc((size_t)T * C * sizeof(float))) ==
-	    NULL || (t->sinv = malloc((size_t)T * C * sizeof(float))) ==
+	    NULL || (t->cosv = malloc((size_t)T * half * sizeof(float))) ==
+	    NULL || (t->sinv = malloc((size_t)T * half * sizeof(float))) ==
 	    NULL) {
 		bn_train_free(t);
 		return bn_seterr(e, BN_ENOMEM, "out of memory for training "
@@ -483,7 +506,7 @@ row_task(void *ctx, int i, int nt)
 			    x, j->u + r * n, n, t->c.act == BN_ACT_RELU2);
 			break;
 		case RJ_LOSS:
-			loss_row_f(j->y + r * n, x, j->zt != NULL ?
+			loss_row_f(j->y != NULL ? j->y + r * n : NULL, x, j->zt != NULL ?
 			    j->zt + r * n : NULL, n, j->tok[r], j->alpha,
 			    j->tau, j->scale, j->ce + r, j->kl + r);
 			break;
@@ -519,6 +542,30 @@ rms_back(struct bn_train *t, int gi, const float *x, const float *r,
 	j.kind = RJ_RMS_DG;
 	j.dg = G(t, gi);
 	rows(t, &j);
+}
+
+/* y[r] += b for N rows of the bias vector bi (qwen2's q, k and v). */
+static void
+bias_fwd(struct bn_train *t, int bi, float *y, size_t N)
+{
+	const float *b = t->w + t->p[bi].off;
+	size_t n = t->p[bi].cols, r, i;
+
+	for (r = 0; r < N; r++)
+		for (i = 0; i < n; i++)
+			y[r * n + i] += b[i];
+}
+
+/* Its gradient: db += the sum of dy's N rows, in row order. */
+static void
+bias_bwd(struct bn_train *t, int bi, const float *dy, size_t N)
+{
+	float *g = G(t, bi);
+	size_t n = t->p[bi].cols, r, i;
+
+	for (r = 0; r < N; r++)
+		for (i = 0; i < n; i++)
+			g[i] += dy[r * n + i];
 }
 
 static void
@@ -663,7 +710,7 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	float *sc = t->scratch;
 	float *dx = sc, *dxm = dx + N * C;
 	size_t wmax = F > qd ? F : qd;
-	float *d1, *d2, *d3, *dq, *dk, *dv;
+	float *d1, *d2, *d3, *dq, *dk, *dv, *gq, *gk;
 	struct fin fin;
 	double *ce, *kl, ces = 0, kls = 0;
 	int32_t *tgt;
@@ -703,9 +750,23 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 
 		rms(t, S->an, S->xin, d1, S->r1, N);
 		quant_rows(t, d1, S->xa, N, C);
-		lin_fwd(t, S->q, S->xa, S->q_, N);
-		lin_fwd(t, S->k, S->xa, S->k_, N);
+		/* qwen3 keeps q and k before their norms */
+		lin_fwd(t, S->q, S->xa, S->qn >= 0 ? S->qp : S->q_, N);
+		lin_fwd(t, S->k, S->xa, S->kn >= 0 ? S->kp : S->k_, N);
 		lin_fwd(t, S->v, S->xa, S->v_, N);
+		if (S->qb >= 0)
+			bias_fwd(t, S->qb, S->qn >= 0 ? S->qp : S->q_, N);
+		if (S->kb >= 0)
+			bias_fwd(t, S->kb, S->kn >= 0 ? S->kp : S->k_, N);
+		if (S->vb >= 0)
+			bias_fwd(t, S->vb, S->v_, N);
+		/* an RMSNorm per head, before RoPE */
+		if (S->qn >= 0)
+			rms(t, S->qn, S->qp, S->q_, S->rq,
+			    N * (size_t)c->heads);
+		if (S->kn >= 0)
+			rms(t, S->kn, S->kp, S->k_, S->rk,
+			    N * (size_t)c->kv_heads);
 		for (r = 0; r < N; r++) {
 			size_t pos = r % T;
 
@@ -747,7 +808,8 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	rms(t, t->out_norm, fin.x, fin.xf, fin.r, N);
 	lin_fwd(t, t->head, fin.xf, t->logits, N);
 
-	/* loss; the logits become their gradient */
+	/* loss; for the backward pass, the logits become their
+	 * gradient */
 	ce = t->rowloss;
 	kl = ce + N;
 	tgt = t->tgt;
@@ -756,7 +818,7 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 			tgt[b * T + s] = tok[b * (T + 1) + s + 1];
 	{
 		struct rowjob j = { .kind = RJ_LOSS, .N = N, .n = V,
-		    .x = t->logits, .y = t->logits, .tok = tgt,
+		    .x = t->logits, .y = grad ? t->logits : NULL, .tok = tgt,
 		    .zt = teacher, .alpha = teacher != NULL ? alpha : 1,
 		    .tau = tau, .scale = 1.0f / (float)N, .ce = ce, .kl = kl };
 
@@ -820,8 +882,28 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 			    t->sinv + pos * half, (size_t)c->kv_heads, hd,
 			    c->rope_interleaved, 1);
 		}
-		lin_bwd(t, S->q, S->xa, dq, d2, N, 0);
-		lin_bwd(t, S->k, S->xa, dk, d2, N, 1);
+		/* qwen3's norms (into d1 and d3, free here) and qwen2's
+		 * biases */
+		gq = dq;
+		gk = dk;
+		if (S->qn >= 0) {
+			rms_back(t, S->qn, S->qp, S->rq, dq, d1,
+			    N * (size_t)c->heads, 0);
+			gq = d1;
+		}
+		if (S->kn >= 0) {
+			rms_back(t, S->kn, S->kp, S->rk, dk, d3,
+			    N * (size_t)c->kv_heads, 0);
+			gk = d3;
+		}
+		if (S->qb >= 0)
+			bias_bwd(t, S->qb, gq, N);
+		if (S->kb >= 0)
+			bias_bwd(t, S->kb, gk, N);
+		if (S->vb >= 0)
+			bias_bwd(t, S->vb, dv, N);
+		lin_bwd(t, S->q, S->xa, gq, d2, N, 0);
+		lin_bwd(t, S->k, S->xa, gk, d2, N, 1);
 		lin_bwd(t, S->v, S->xa, dv, d2, N, 1);
 		rms_back(t, S->an, S->xin, S->r1, d2, dx, N, 1);
 	}

@@ -1,8 +1,10 @@
-/* train.h: quantization-aware training of the llama and bitnet
- * architectures: float master weights, BitLinear projections (absmean
- * ternary or sign binary weights, per-token int8 absmax activations,
- * identity straight-through estimator), the backward pass, AdamW.
- * Formulas: bnquant(1), "Quantization-aware training". */
+/* train.h: quantization-aware training of the llama, bitnet, qwen2
+ * (q, k and v biases) and qwen3 (per-head q and k norms) architectures:
+ * float master weights, BitLinear projections (absmean ternary or sign
+ * binary weights, per-token int8 absmax activations, identity
+ * straight-through estimator), the backward pass, AdamW.  Biases and
+ * norms stay float.  Formulas: bnquant(1), "Quantization-aware
+ * training". */
 #ifndef BN_TRAIN_H
 #define BN_TRAIN_H
 
@@ -65,7 +67,8 @@ void bn_train_free(struct bn_train *t);
  * tok + b * (T + 1)): inputs tok[0..T), targets tok[1..T].  With
  * teacher (nseq * T rows of vocab logits, or NULL): loss = alpha * CE
  * + (1 - alpha) * tau^2 * KL(teacher || student).  grad: 1 computes
- * the gradients into t->g (overwritten).  ce and kl are the mean terms
+ * the gradients into t->g (overwritten); 0 leaves the nseq * T rows of
+ * vocab logits in t->logits.  ce and kl are the mean terms
  * (either may be NULL); returns the loss, or NAN if a token is out of
  * range. */
 double bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,

@@ -32,7 +32,8 @@
 
 enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	/* --init */
-	OPT_CTX, OPT_FFN, OPT_HEADS, OPT_HIDDEN, OPT_INIT, OPT_KV_HEADS,
+	OPT_CTX, OPT_FFN, OPT_HEAD_DIM, OPT_HEADS, OPT_HIDDEN, OPT_INIT,
+	OPT_KV_HEADS,
 	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
 	/* --train */
 	OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP, OPT_EVAL_EVERY, OPT_KD_ALPHA,
@@ -66,6 +67,7 @@ static const struct option longopts[] = {
 	{ "eval-every",	required_argument,	NULL,	OPT_EVAL_EVERY },
 	{ "ffn",	required_argument,	NULL,	OPT_FFN },
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
+	{ "head-dim",	required_argument,	NULL,	OPT_HEAD_DIM },
 	{ "heads",	required_argument,	NULL,	OPT_HEADS },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "hidden",	required_argument,	NULL,	OPT_HIDDEN },
@@ -102,9 +104,9 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -q ternary|binary [-v] [--scale "
 	    "tensor|row|block:n] [--keep regex] [--force] [-o file] [file]\n"
-	    "       %s --init llama|bitnet [--hidden n] [--layers n] "
-	    "[--heads n] [--kv-heads n] [--ffn n] [--ctx n] --tokenizer file "
-	    "[--seed s] [--force] [-o file]\n"
+	    "       %s --init llama|bitnet|qwen2|qwen3 [--hidden n] "
+	    "[--layers n] [--heads n] [--kv-heads n] [--head-dim n] [--ffn n] "
+	    "[--ctx n] --tokenizer file [--seed s] [--force] [-o file]\n"
 	    "       %s --train text [-q ternary|binary] [--val text] "
 	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
@@ -126,7 +128,7 @@ usage(FILE *fp, int status)
 		    "                     (default: '" DEFAULT_KEEP "')\n"
 		    "      --scale KIND   tensor (default), row or block:N\n"
 		    "Initialise a new model (--init); see bnquant(1):\n"
-		    "      --init ARCH    llama or bitnet\n"
+		    "      --init ARCH    llama, bitnet, qwen2 or qwen3\n"
 		    "      --tokenizer FILE  tokenizer.json, GGUF vocabulary "
 		    "or bnt model\n"
 		    "      --hidden N     hidden size (default 256)\n"
@@ -134,6 +136,7 @@ usage(FILE *fp, int status)
 		    "      --heads N      attention heads (default 8)\n"
 		    "      --kv-heads N   key/value heads (default 4, or "
 		    "--heads)\n"
+		    "      --head-dim N   head size (default hidden / heads)\n"
 		    "      --ffn N        feed-forward size (default 768)\n"
 		    "      --ctx N        context length (default 256)\n"
 		    "      --seed S       random seed (default 0)\n"
@@ -244,6 +247,10 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case 't': o->qo.threads = count("--threads", 1); break;
 		case OPT_FFN: init_size("--ffn", &o->io.ffn); initopt = 1; break;
 		case OPT_FORCE: o->force = 1; break;
+		case OPT_HEAD_DIM:
+			init_size("--head-dim", &o->io.head_dim);
+			initopt = 1;
+			break;
 		case OPT_HEADS:
 			init_size("--heads", &o->io.heads);
 			initopt = 1;
@@ -255,7 +262,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_INIT:
 			o->io.arch = bn_arch_from_name(optarg);
 			if (o->io.arch != BN_ARCH_LLAMA &&
-			    o->io.arch != BN_ARCH_BITNET)
+			    o->io.arch != BN_ARCH_BITNET &&
+			    o->io.arch != BN_ARCH_QWEN2 &&
+			    o->io.arch != BN_ARCH_QWEN3)
 				bn_errx(EX_USAGE, "--init: invalid architecture "
 				    "'%s'", optarg);
 			o->init = optarg;

@@ -13,20 +13,43 @@
 #include "train.h"
 #include "../../model/init.c"
 
-/* A layer's tensors in stream order, "+" marking bitnet's alone; then
- * the shape in units of the test's sizes: H 16, Q 16, KV 8, F 24
- * (0: a vector). */
+/* A layer's tensors in stream order, the architecture that alone has
+ * it (0: every one); then the shape in the test's sizes: H hidden, Q
+ * heads x head_dim, K kv_heads x head_dim, F ffn, D head_dim (0 rows:
+ * a vector). */
 static const struct {
 	const char *name;
-	unsigned rows, cols;
+	int arch;
+	char rows, cols;
 } layer_want[] = {
-	{ "attn_norm.weight", 0, 16 }, { "attn_q.weight", 16, 16 },
-	{ "attn_k.weight", 8, 16 }, { "attn_v.weight", 8, 16 },
-	{ "+attn_sub_norm.weight", 0, 16 }, { "attn_output.weight", 16, 16 },
-	{ "ffn_norm.weight", 0, 16 }, { "ffn_gate.weight", 24, 16 },
-	{ "ffn_up.weight", 24, 16 }, { "+ffn_sub_norm.weight", 0, 24 },
-	{ "ffn_down.weight", 16, 24 },
+	{ "attn_norm.weight", 0, 0, 'H' }, { "attn_q.weight", 0, 'Q', 'H' },
+	{ "attn_q.bias", BN_ARCH_QWEN2, 0, 'Q' },
+	{ "attn_k.weight", 0, 'K', 'H' },
+	{ "attn_k.bias", BN_ARCH_QWEN2, 0, 'K' },
+	{ "attn_v.weight", 0, 'K', 'H' },
+	{ "attn_v.bias", BN_ARCH_QWEN2, 0, 'K' },
+	{ "attn_q_norm.weight", BN_ARCH_QWEN3, 0, 'D' },
+	{ "attn_k_norm.weight", BN_ARCH_QWEN3, 0, 'D' },
+	{ "attn_sub_norm.weight", BN_ARCH_BITNET, 0, 'Q' },
+	{ "attn_output.weight", 0, 'H', 'Q' },
+	{ "ffn_norm.weight", 0, 0, 'H' }, { "ffn_gate.weight", 0, 'F', 'H' },
+	{ "ffn_up.weight", 0, 'F', 'H' },
+	{ "ffn_sub_norm.weight", BN_ARCH_BITNET, 0, 'F' },
+	{ "ffn_down.weight", 0, 'H', 'F' },
 };
+
+static uint64_t
+dim(char d, const struct bn_init_opts *o, int hd)
+{
+	switch (d) {
+	case 'H': return (uint64_t)o->hidden;
+	case 'Q': return (uint64_t)(o->heads * hd);
+	case 'K': return (uint64_t)(o->kv_heads * hd);
+	case 'F': return (uint64_t)o->ffn;
+	case 'D': return (uint64_t)hd;
+	default: return 0;
+	}
+}
 
 static int
 same_tensor(const struct bnt_map_tensor *t, const char *name,
@@ -38,10 +61,11 @@ same_tensor(const struct bnt_map_tensor *t, const char *name,
 	    (rows == 0 || t->t.dims[1] == cols);
 }
 
-/* Write a two-layer model of arch with the fixture's tokenizer, then
- * check its tensors one by one and that model.c and train.c bind it. */
+/* Write a two-layer model of arch (head_dim hd, 0: hidden / heads)
+ * with the fixture's tokenizer, then check its tensors one by one, its
+ * values, and that model.c and train.c bind it. */
 static void
-test_schema(int arch, const struct bn_vocab *v)
+test_schema(int arch, int hd, const struct bn_vocab *v)
 {
 	char path[] = "/tmp/t_init.XXXXXX", name[64];
 	struct bn_init_opts o;
@@ -52,8 +76,8 @@ test_schema(int arch, const struct bn_vocab *v)
 	struct bn_err e;
 	const float *x;
 	uint64_t V = v->n_tokens;
-	size_t k = 0, i, j;
-	int fd, l, ok = 1, bitnet = arch == BN_ARCH_BITNET;
+	size_t k = 0, i, j, per = 0;
+	int fd, l, ok = 1, bitnet = arch == BN_ARCH_BITNET, H;
 	FILE *f;
 
 	memset(&o, 0, sizeof o);
@@ -65,7 +89,11 @@ test_schema(int arch, const struct bn_vocab *v)
 	o.ffn = 24;
 	o.ctx = 8;
 	o.seed = 3;
+	o.head_dim = hd;
 	CHECK(bn_init_check(&o, (uint32_t)V, &e) == BN_OK);
+	H = hd != 0 ? hd : 8;
+	for (i = 0; i < sizeof layer_want / sizeof layer_want[0]; i++)
+		per += layer_want[i].arch == 0 || layer_want[i].arch == arch;
 	CHECK((fd = mkstemp(path)) >= 0 && (f = fdopen(fd, "wb")) != NULL);
 	CHECK((w = bnt_writer_open(f, 0)) != NULL);
 	CHECK(bn_init_model(w, &o, v, &e) == BN_OK);
@@ -73,19 +101,19 @@ test_schema(int arch, const struct bn_vocab *v)
 	bnt_writer_free(w);
 	CHECK(fclose(f) == 0);
 	CHECK(bnt_map_open(&m, path, 0, &e) == BN_OK);
-	CHECK(m.ntensors == (size_t)(1 + 2 * (bitnet ? 11 : 9) + 1 + !bitnet));
+	CHECK(m.ntensors == 1 + 2 * per + 1 + !bitnet);
 	ok &= same_tensor(&m.tensors[k++], "token_embd.weight", V, 16);
 	for (l = 0; l < 2; l++)
 		for (i = 0; i < sizeof layer_want / sizeof layer_want[0];
 		    i++) {
-			const char *nm = layer_want[i].name;
-
-			if (*nm == '+' && !bitnet)
+			if (layer_want[i].arch != 0 &&
+			    layer_want[i].arch != arch)
 				continue;
 			snprintf(name, sizeof name, "blk.%d.%s", l,
-			    nm + (*nm == '+'));
+			    layer_want[i].name);
 			ok &= k < m.ntensors && same_tensor(&m.tensors[k++],
-			    name, layer_want[i].rows, layer_want[i].cols);
+			    name, dim(layer_want[i].rows, &o, H),
+			    dim(layer_want[i].cols, &o, H));
 		}
 	ok &= k < m.ntensors && same_tensor(&m.tensors[k++],
 	    "output_norm.weight", 0, 16);
@@ -93,12 +121,14 @@ test_schema(int arch, const struct bn_vocab *v)
 		ok &= k < m.ntensors && same_tensor(&m.tensors[k++],
 		    "output.weight", V, 16);
 	CHECK(ok && k == m.ntensors);
-	/* norms are ones, the rest normal draws */
+	/* norms are ones, biases zeros, the rest normal draws */
 	for (i = 0, ok = 1; i < m.ntensors; i++) {
+		int bias = strstr(m.tensors[i].t.name, ".bias") != NULL;
+
 		x = m.tensors[i].data;
 		if (m.tensors[i].t.ndim == 1)
 			for (j = 0; j < m.tensors[i].t.nelem; j++)
-				ok &= x[j] == 1.0f;
+				ok &= x[j] == (bias ? 0.0f : 1.0f);
 		else
 			ok &= x[0] != x[1] && fabsf(x[0]) < 0.2f;
 	}
@@ -106,10 +136,16 @@ test_schema(int arch, const struct bn_vocab *v)
 	bnt_map_close(&m);
 
 	CHECK(bn_model_open(&md, path, &e) == BN_OK);
-	CHECK(md.c.arch == arch && md.c.tied == bitnet);
+	CHECK(md.c.arch == arch && md.c.tied == bitnet && md.c.head_dim == H);
+	CHECK(md.c.norm_eps == (arch == BN_ARCH_QWEN2 ||
+	    arch == BN_ARCH_QWEN3 ? 1e-6f : 1e-5f));
 	CHECK(md.layer[1].down.rows == 16 && md.layer[1].down.n == 24);
 	CHECK(bitnet ? md.layer[0].ffn_sub_norm.n == 24 :
 	    md.layer[0].ffn_sub_norm.w == NULL);
+	CHECK(arch == BN_ARCH_QWEN2 ? md.layer[1].q_bias.n == 2 * (size_t)H &&
+	    md.layer[1].v_bias.n == (size_t)H : md.layer[1].q_bias.w == NULL);
+	CHECK(arch == BN_ARCH_QWEN3 ? md.layer[1].q_norm.n == (size_t)H &&
+	    md.layer[1].k_norm.n == (size_t)H : md.layer[1].k_norm.w == NULL);
 	bn_model_close(&md);
 	CHECK(bnt_map_open(&m, path, 0, &e) == BN_OK);
 	CHECK(bn_train_new(&tr, &m, BN_TQ_TERNARY, 1, 4, 1, &e) == BN_OK);
@@ -220,6 +256,17 @@ main(void)
 	CHECK(bn_init_check(&o, 0, &e) == BN_EUSAGE);
 	o.arch = 0;
 	CHECK(bn_init_check(&o, 4096, &e) == BN_EUSAGE);
+	/* --head-dim: heads need not divide hidden; it must be even */
+	o.arch = BN_ARCH_QWEN3;
+	o.heads = 7;
+	o.kv_heads = 7;
+	o.head_dim = 10;
+	CHECK(bn_init_check(&o, 4096, &e) == BN_OK && o.head_dim == 10);
+	o.head_dim = 9;
+	CHECK(bn_init_check(&o, 4096, &e) == BN_EUSAGE);
+	CHECK(strcmp(e.msg, "head-dim 9 is odd") == 0);
+	o.head_dim = BN_INIT_MAX_HIDDEN + 2;
+	CHECK(bn_init_check(&o, 4096, &e) == BN_EUSAGE);
 
 	/* the tensors of a new model */
 	{
@@ -228,8 +275,12 @@ main(void)
 		bn_vocab_init(&v);
 		CHECK(bn_init_load_vocab("tests/fixtures/austen-llama-6m/"
 		    "tokenizer.json", &v, &e) == BN_OK);
-		test_schema(BN_ARCH_LLAMA, &v);
-		test_schema(BN_ARCH_BITNET, &v);
+		test_schema(BN_ARCH_LLAMA, 0, &v);
+		test_schema(BN_ARCH_BITNET, 0, &v);
+		test_schema(BN_ARCH_QWEN2, 0, &v);
+		/* heads x head_dim (2 x 12) is not hidden (16) */
+		test_schema(BN_ARCH_QWEN3, 12, &v);
+		test_schema(BN_ARCH_LLAMA, 6, &v);
 		bn_vocab_free(&v);
 	}
 	return check_done();
