@@ -20,6 +20,11 @@ static const char llama3_regex[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
     "|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+"
     "|\\s+(?!\\S)|\\s+";
+/* Qwen2's: LLaMA-3's with single digits */
+static const char qwen2_regex[] =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
+    "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+"
+    "|\\s+(?!\\S)|\\s+";
 
 static const char *
 base_name(const char *path)
@@ -525,6 +530,8 @@ pre_name(const struct bn_json *pre, const struct bn_json *bl)
 			return "llama3";
 		if (bn_json_streq(re, gpt2_regex))
 			return "gpt2";
+		if (bn_json_streq(re, qwen2_regex))
+			return "qwen2";
 		return "default";
 	}
 	ur = bn_json_get(bl, "use_regex");

@@ -120,3 +120,19 @@ vectors() {
 	run -65 --separate-stderr bnpack -o "$d.x.bnt" "$d"
 	[[ $stderr == *tokenizer.model* ]]
 }
+
+@test "tokenizer.json: Qwen2's Split regex is read as qwen2" {
+	# merges would make "123" one token; Qwen2's regex splits digits
+	cat >"$BATS_TEST_TMPDIR/tokenizer.json" <<'JSON'
+{"version":"1.0","added_tokens":[],
+ "pre_tokenizer":{"type":"Sequence","pretokenizers":[
+  {"type":"Split","pattern":{"Regex":"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},"behavior":"Isolated","invert":false},
+  {"type":"ByteLevel","add_prefix_space":false,"trim_offsets":false,"use_regex":false}]},
+ "decoder":{"type":"ByteLevel"},
+ "model":{"type":"BPE","vocab":{"1":0,"2":1,"3":2,"12":3,"123":4},
+  "merges":["1 2","12 3"]}}
+JSON
+	bnpack -o "$BATS_TEST_TMPDIR/t.bnt" "$BATS_TEST_TMPDIR/tokenizer.json"
+	run -0 bash -c "printf 123 | bnrun -m '$BATS_TEST_TMPDIR/t.bnt' --tokenize"
+	[ "$output" = "0 1 2" ]
+}
