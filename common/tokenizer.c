@@ -28,7 +28,7 @@ struct bn_tokenizer {
 	int kind;		/* TK_BPE, TK_SPM */
 	int pre;		/* PRE_* (byte-level BPE) */
 	int digits;		/* PRE_LLAMA3: \p{N}{1,digits} */
-	struct bn_re *re[PRE_MAX_RE];	/* PRE_REGEX: split by each in turn */
+	struct bn_re *re[PRE_MAX_RE];	/* PRE_REGEX: split by each */
 	int nre;
 	int ignore_merges;	/* a word that is a token is taken whole */
 	int space_prefix;	/* SentencePiece: add ' ' in front */

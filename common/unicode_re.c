@@ -148,7 +148,8 @@ literal(struct parser *ps, uint32_t *cp)
 	case 'x':
 		p++;
 		if (*p == '{') {
-			for (k = 0, p++; (d = hexdig(*p)) >= 0 && k < 6; k++, p++)
+			for (k = 0, p++; (d = hexdig(*p)) >= 0 && k < 6;
+			    k++, p++)
 				v = v * 16 + (uint32_t)d;
 			if (*p != '}' || k == 0 || v > 0x10FFFF)
 				return fail(ps, BN_EFORMAT, "bad \\x{...}");

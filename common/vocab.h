@@ -28,7 +28,7 @@ enum bn_token_type {
 #define BN_VOC_PAD	"pad_id"
 #define BN_VOC_ADD_BOS	"add_bos"	/* 0 | 1 */
 #define BN_VOC_ADD_EOS	"add_eos"	/* 0 | 1 */
-#define BN_VOC_CHAT	"chat_template"	/* Jinja text, escaped: \\ \n \r */
+#define BN_VOC_CHAT	"chat_template"	/* Jinja, escaped \\ \n \r */
 
 struct bn_vocab {
 	struct bn_kv kv;	/* model, pre, special ids, flags, others */
