@@ -68,8 +68,9 @@ class Model:
         self.c = json.load(open(os.path.join(d, "config.json")))
         self.w = read_dir(d)
         qc = self.c.get("quantization_config") or {}
+        # offline (packed codes) is BitNetQuantConfig's default mode
         self.packed = (qc.get("quant_method") == "bitnet" and
-                       qc.get("quantization_mode") == "offline")
+                       qc.get("quantization_mode", "offline") == "offline")
         self.bitnet = self.c["model_type"] == "bitnet"
 
     def f(self, name):

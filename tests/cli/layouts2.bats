@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# bnpack on two more public ternary layouts, against references no one
+# here wrote (tests/peers/mk-llama-bitlinear.py, NumPy float64):
+# Falcon3-*-1.58bit (LlamaForCausalLM with transformers' BitLinear, head_dim
+# 256, rope theta 1000042, eps 1e-6, lm_head kept in float) and 1bitLLM's
+# bitnet_b1_58 (float16 masters, SentencePiece tokenizer.model only).
+
+load helper
+
+FAL=$ROOT/tests/fixtures/layouts/falcon3-1.58bit
+ONE=$ROOT/tests/fixtures/layouts/bitnet_b1_58-1bitllm
+
+setup_file() {
+	export S=$BATS_FILE_TMPDIR
+	bnpack -o "$S/fal.bnt" "$FAL"
+	bnpack -o "$S/one.bnt" "$ONE"
+}
+
+# cfgkey FILE KEY VALUE: the config record of FILE holds KEY=VALUE (as in
+# layouts.bats).
+cfgkey() {
+	grep -a -q -e "$2=$3\$" "$1" || {
+		echo "$1: no $2=$3"
+		return 1
+	}
+}
+
+# field DIR K NAME: reference.json's entry K, member NAME
+field() {
+	python3 -c 'import json, sys
+e = json.load(open(sys.argv[1]))[int(sys.argv[2])]
+sys.stdout.write(e[sys.argv[3]])' "$1/reference.json" "$2" "$3"
+}
+
+# greedy BNT DIR K: bnrun's 24 greedy tokens after prompt K are the
+# reference's (its text as reference.json has it: bytes that are not
+# UTF-8 as \xNN)
+greedy() {
+	local want got
+	want=$(field "$2" "$3" greedy_text)
+	got=$(bnrun -m "$1" --bos --temp 0 -n 24 -p "$(field "$2" "$3" prompt)" |
+	    python3 -c 'import sys
+sys.stdout.write(sys.stdin.buffer.read().decode("utf-8", "backslashreplace"))')
+	[ -n "$want" ] && [ "$got" = "$want" ] || {
+		printf 'want: %s\ngot:  %s\n' "$want" "$got"
+		return 1
+	}
+}
+
+@test "Falcon3-1.58bit: llama with BitLinear, head_dim 256, float lm_head" {
+	cfgkey "$S/fal.bnt" arch llama
+	cfgkey "$S/fal.bnt" bitlinear 1
+	cfgkey "$S/fal.bnt" head_dim 256
+	cfgkey "$S/fal.bnt" hidden_size 512
+	cfgkey "$S/fal.bnt" rope_theta 1000042.0
+	cfgkey "$S/fal.bnt" norm_eps 1e-06
+	cfgkey "$S/fal.bnt" tie_embeddings 0
+	run -0 tensors "$S/fal.bnt"
+	assert_line --regexp '^blk\.0\.attn_q\.weight +t2 +512x512 '
+	assert_line --regexp '^blk\.1\.attn_k\.weight +t2 +256x512 '
+	assert_line --regexp '^blk\.1\.ffn_down\.weight +t2 +512x1024 '
+	assert_line --regexp '^output\.weight +bf16 +4096x512 '
+	refute_line --partial sub_norm
+}
+
+@test "Falcon3-1.58bit: within 1e-3 of the reference, both kernel paths" {
+	for k in ref $SIMD; do
+		BN_KERNEL=$k run -0 bnverify --model "$S/fal.bnt" \
+		    --reference "$FAL/reference.safetensors" --tol 1e-3
+		assert_line --regexp 'input_ids\.0: 10 tokens: .* argmax 10/10$'
+		assert_line --regexp 'input_ids\.1: 8 tokens: .* argmax 8/8$'
+		assert_line --partial 'greedy.0: 24/24 tokens agree'
+		assert_line --partial 'greedy.1: 24/24 tokens agree'
+	done
+}
+
+@test "Falcon3-1.58bit: the codes read as a multiplier miss the reference" {
+	mkdir "$BATS_TEST_TMPDIR/m"
+	ln -s "$FAL/model.safetensors" "$FAL/tokenizer.json" \
+	    "$BATS_TEST_TMPDIR/m/"
+	sed 's/"quant_method": "bitnet"/&, "linear_class": "autobitlinear"/' \
+	    "$FAL/config.json" >"$BATS_TEST_TMPDIR/m/config.json"
+	bnpack -o "$BATS_TEST_TMPDIR/m.bnt" "$BATS_TEST_TMPDIR/m"
+	run -1 bnverify --model "$BATS_TEST_TMPDIR/m.bnt" \
+	    --reference "$FAL/reference.safetensors" --tol 1e-3
+	assert_line --partial FAILED
+}
+
+@test "Falcon3-1.58bit: bnrun's greedy tokens are the reference's" {
+	greedy "$S/fal.bnt" "$FAL" 0
+	greedy "$S/fal.bnt" "$FAL" 1
+}
+
+@test "Falcon3-1.58bit: the HF export packs back identical" {
+	bnexport -F hf -o "$BATS_TEST_TMPDIR/hf" "$S/fal.bnt"
+	run -0 grep -F '"architectures": ["LlamaForCausalLM"]' \
+	    "$BATS_TEST_TMPDIR/hf/config.json"
+	run -0 grep -F '"linear_class": "bitlinear"' \
+	    "$BATS_TEST_TMPDIR/hf/config.json"
+	bnpack -o "$BATS_TEST_TMPDIR/b.bnt" "$BATS_TEST_TMPDIR/hf"
+	cmp "$S/fal.bnt" "$BATS_TEST_TMPDIR/b.bnt"
+}
+
+@test "1bitLLM: tokenizer.model alone gives the reference's prompt ids" {
+	[ ! -e "$ONE/tokenizer.json" ]
+	for k in 0 1; do
+		want=$(python3 -c 'import json, struct, sys
+d = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", d[:8])[0]
+a, b = json.loads(d[8:8 + n])["input_ids." + sys.argv[2]]["data_offsets"]
+ids = struct.unpack("<%di" % ((b - a) // 4), d[8 + n + a:8 + n + b])
+print(" ".join(map(str, ids[1:])))' "$ONE/reference.safetensors" $k)
+		got=$(field "$ONE" $k prompt | bnrun -m "$S/one.bnt" --tokenize)
+		[ -n "$want" ] && [ "$got" = "$want" ]
+	done
+}
+
+# XXX issue 17: bnpack reads 1bitLLM's config (architectures
+# BitnetForCausalLM, model_type llama, no quantization_config) as a float
+# llama and carries inner_attn_ln and ffn_layernorm under their HF names,
+# which nothing reads: logits 1.6 off, argmax 0/10.  It must either run
+# the layout (arch bitnet, BitLinear on float masters, those two norms as
+# attn_sub_norm and ffn_sub_norm) or refuse it with exit 65.
+misread() {
+	if tensors "$S/one.bnt" | grep -q '^model\.layers\.'; then
+		skip "bnpack reads 1bitLLM's layout as a float llama (XXX issue 17)"
+	fi
+}
+
+@test "1bitLLM: within 1e-3 of the reference, and bnrun's greedy tokens" {
+	misread
+	cfgkey "$S/one.bnt" bitlinear 1
+	cfgkey "$S/one.bnt" act silu
+	run -0 bnverify --model "$S/one.bnt" \
+	    --reference "$ONE/reference.safetensors" --tol 1e-3
+	assert_line --regexp 'input_ids\.0: 17 tokens: .* argmax 17/17$'
+	assert_line --regexp 'input_ids\.1: 15 tokens: .* argmax 15/15$'
+	assert_line --partial 'greedy.0: 24/24 tokens agree'
+	assert_line --partial 'greedy.1: 24/24 tokens agree'
+	greedy "$S/one.bnt" "$ONE" 0
+	greedy "$S/one.bnt" "$ONE" 1
+}
+
+@test "1bitLLM: the HF export packs back identical" {
+	misread
+	bnexport -F hf -o "$BATS_TEST_TMPDIR/hf" "$S/one.bnt"
+	bnpack -o "$BATS_TEST_TMPDIR/b.bnt" "$BATS_TEST_TMPDIR/hf"
+	cmp "$S/one.bnt" "$BATS_TEST_TMPDIR/b.bnt"
+}
