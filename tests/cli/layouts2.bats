@@ -3,7 +3,8 @@
 # here wrote (tests/peers/mk-llama-bitlinear.py, NumPy float64):
 # Falcon3-*-1.58bit (LlamaForCausalLM with transformers' BitLinear, head_dim
 # 256, rope theta 1000042, eps 1e-6, lm_head kept in float) and 1bitLLM's
-# bitnet_b1_58 (float16 masters, SentencePiece tokenizer.model only).
+# bitnet_b1_58 (float16 masters, SentencePiece tokenizer.model only); and
+# the HF round trip of the online bf16-master layout (bitnet-tiny-bf16).
 
 load helper
 
@@ -141,9 +142,22 @@ misread() {
 	greedy "$S/one.bnt" "$ONE" 1
 }
 
+# (with bnpack fixed, this needs bnexport -F hf to write tokenizer.model
+# for a SentencePiece vocabulary: today it writes no tokenizer for one)
 @test "1bitLLM: the HF export packs back identical" {
 	misread
 	bnexport -F hf -o "$BATS_TEST_TMPDIR/hf" "$S/one.bnt"
 	bnpack -o "$BATS_TEST_TMPDIR/b.bnt" "$BATS_TEST_TMPDIR/hf"
 	cmp "$S/one.bnt" "$BATS_TEST_TMPDIR/b.bnt"
+}
+
+# The online bf16-master layout (bitnet-tiny-bf16; its logits against
+# transformers' are in bnrun.bats): the HF export says so and comes back.
+@test "online bf16 masters: the HF export says so and packs back identical" {
+	bnpack -o "$BATS_TEST_TMPDIR/a.bnt" "$FIX/bitnet-tiny-bf16"
+	bnexport -F hf -o "$BATS_TEST_TMPDIR/hf" "$BATS_TEST_TMPDIR/a.bnt"
+	run -0 grep -F '"linear_class": "autobitlinear", "quantization_mode": "online"' \
+	    "$BATS_TEST_TMPDIR/hf/config.json"
+	bnpack -o "$BATS_TEST_TMPDIR/b.bnt" "$BATS_TEST_TMPDIR/hf"
+	cmp "$BATS_TEST_TMPDIR/a.bnt" "$BATS_TEST_TMPDIR/b.bnt"
 }
