@@ -506,9 +506,9 @@ row_task(void *ctx, int i, int nt)
 			    x, j->u + r * n, n, t->c.act == BN_ACT_RELU2);
 			break;
 		case RJ_LOSS:
-			loss_row_f(j->y != NULL ? j->y + r * n : NULL, x, j->zt != NULL ?
-			    j->zt + r * n : NULL, n, j->tok[r], j->alpha,
-			    j->tau, j->scale, j->ce + r, j->kl + r);
+			loss_row_f(j->y != NULL ? j->y + r * n : NULL, x,
+			    j->zt != NULL ? j->zt + r * n : NULL, n, j->tok[r],
+			    j->alpha, j->tau, j->scale, j->ce + r, j->kl + r);
 			break;
 		}
 	}

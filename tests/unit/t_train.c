@@ -4,15 +4,33 @@
  *     threads and with the ref and AVX2 micro-kernels;
  *   - every layer's backward in model/layers.inc, instantiated in
  *     double, against central finite differences of its forward
- *     (the quantizers' tests are in t_quant.c). */
+ *     (the quantizers' tests are in t_quant.c);
+ *   - whole tiny models (llama, qwen2 with its q/k/v biases, qwen3 with
+ *     its per-head q/k norms and heads x head_dim != hidden), float
+ *     projections: model/train.c's logits against model/model.c's
+ *     bn_forward on the same weights, and against a double-precision
+ *     forward written here from layers.inc's pieces; train.c's
+ *     gradients (every element of the biases and q/k norms, a few of
+ *     every other tensor) against central finite differences of that
+ *     double forward's loss; the same gradient bits with 1 and 3
+ *     threads. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bnt.h"
 #include "check.h"
+#include "config.h"
+#include "dtype.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "kv.h"
+#include "model.h"
+#include "roles.h"
+#include "train.h"
 
 static double
 ddot(const double *a, const double *b, size_t n)
@@ -339,6 +357,394 @@ test_loss(int kd, double alpha, double tau)
 	}
 }
 
+/* ---- a whole tiny model ---- */
+
+#define MV 13		/* vocab */
+#define MT 5		/* tokens a sequence */
+#define MB 2		/* sequences */
+#define ML 2		/* layers */
+#define MNP (2 + ML * BN_R_COUNT + 2)
+
+struct tiny {
+	struct bn_config c;
+	int np, idx[ML][BN_R_COUNT], emb, onorm, head;
+	int role[MNP];
+	size_t off[MNP], rows[MNP], cols[MNP], n;
+	char name[MNP][64];
+	double *w;		/* every parameter, in stream order */
+	float *cosv, *sinv;
+	int32_t tok[MB * (MT + 1)];
+};
+
+/* The configuration record of a tiny model. */
+static int
+tiny_kv(struct bn_kv *kv, int arch, int H, int heads, int kv_heads, int hd,
+    int F, int tied)
+{
+	int st = 0;
+
+	bn_kv_init(kv);
+	st |= bn_kv_set(kv, "arch", bn_arch_name(arch));
+	st |= bn_kv_setf(kv, "vocab_size", "%d", MV);
+	st |= bn_kv_setf(kv, "hidden_size", "%d", H);
+	st |= bn_kv_setf(kv, "n_layers", "%d", ML);
+	st |= bn_kv_setf(kv, "n_heads", "%d", heads);
+	st |= bn_kv_setf(kv, "n_kv_heads", "%d", kv_heads);
+	st |= bn_kv_setf(kv, "head_dim", "%d", hd);
+	st |= bn_kv_setf(kv, "ffn_size", "%d", F);
+	st |= bn_kv_setf(kv, "ctx_len", "%d", MT + 3);
+	st |= bn_kv_set(kv, "norm_eps", "1e-06");
+	st |= bn_kv_set(kv, "rope_theta", "10000");
+	st |= bn_kv_setf(kv, "tie_embeddings", "%d", tied);
+	return st;
+}
+
+static void
+tiny_add(struct tiny *m, int id, int l, const struct bn_dims *d)
+{
+	uint64_t rows, cols;
+	int i = m->np++;
+
+	bn_role_shape(id, d, &rows, &cols);
+	bn_role_name(id, l, m->name[i], sizeof m->name[i]);
+	m->role[i] = id;
+	m->rows[i] = rows ? (size_t)rows : 1;
+	m->cols[i] = (size_t)cols;
+	m->off[i] = m->n;
+	m->n += m->rows[i] * m->cols[i];
+	if (bn_roles[id].layer)
+		m->idx[l][id] = i;
+}
+
+/* The parameters in the table's order (the trainer's too), random:
+ * matrices and biases around 0, norms around 1, all f32 values. */
+static int
+tiny_make(struct tiny *m, const struct bn_kv *kv)
+{
+	struct bn_dims d;
+	struct bn_err e;
+	size_t i, j;
+	int id, l;
+
+	memset(m, 0, sizeof *m);
+	if (bn_config_from_kv(&m->c, kv, &e) != BN_OK) {
+		fprintf(stderr, "tiny: %s\n", e.msg);
+		return -1;
+	}
+	bn_dims_from_config(&d, &m->c);
+	tiny_add(m, BN_R_TOKEN_EMBD, 0, &d);
+	m->emb = 0;
+	for (l = 0; l < ML; l++)
+		for (id = 0; id < BN_R_COUNT; id++) {
+			m->idx[l][id] = -1;
+			if (bn_roles[id].layer &&
+			    bn_role_present(id, m->c.arch, m->c.tied))
+				tiny_add(m, id, l, &d);
+		}
+	m->onorm = m->np;
+	tiny_add(m, BN_R_OUTPUT_NORM, 0, &d);
+	m->head = m->emb;
+	if (!m->c.tied) {
+		m->head = m->np;
+		tiny_add(m, BN_R_OUTPUT, 0, &d);
+	}
+	m->w = malloc(m->n * sizeof *m->w);
+	m->cosv = malloc(MT * (size_t)m->c.head_dim / 2 * sizeof(float));
+	m->sinv = malloc(MT * (size_t)m->c.head_dim / 2 * sizeof(float));
+	if (m->w == NULL || m->cosv == NULL || m->sinv == NULL)
+		return -1;
+	for (i = 0; i < (size_t)m->np; i++) {
+		int kind = bn_roles[m->role[i]].kind;
+
+		for (j = 0; j < m->rows[i] * m->cols[i]; j++)
+			m->w[m->off[i] + j] = (float)(kind == BN_ROLE_NORM ?
+			    1 + 0.25 * rnd() : kind == BN_ROLE_BIAS ?
+			    0.4 * rnd() : 0.5 * rnd());
+	}
+	bn_rope_table(&m->c, MT, m->cosv, m->sinv);
+	for (i = 0; i < MB * (MT + 1); i++) {
+		rnd();
+		m->tok[i] = (int32_t)((seed >> 20) % MV);
+	}
+	return 0;
+}
+
+static void
+tiny_free(struct tiny *m)
+{
+	free(m->w);
+	free(m->cosv);
+	free(m->sinv);
+}
+
+static int
+tiny_write(const struct tiny *m, const struct bn_kv *kv, const char *path)
+{
+	struct bnt_writer *w;
+	struct bn_err e;
+	FILE *fp;
+	float *buf;
+	int i, st;
+
+	if ((fp = fopen(path, "wb")) == NULL)
+		return -1;
+	w = bnt_writer_open(fp, 0);
+	st = w == NULL || bnt_write_config(w, kv) != BN_OK;
+	for (i = 0; i < m->np && !st; i++) {
+		struct bnt_tensor t;
+		size_t j, n = m->rows[i] * m->cols[i];
+
+		memset(&t, 0, sizeof t);
+		t.name = m->name[i];
+		t.dtype = BN_DTYPE_F32;
+		t.ndim = bn_roles[m->role[i]].rows ? 2 : 1;
+		t.dims[0] = t.ndim == 2 ? m->rows[i] : m->cols[i];
+		t.dims[1] = m->cols[i];
+		if (bnt_tensor_layout(&t, &e) != BN_OK ||
+		    (buf = malloc(n * sizeof *buf)) == NULL) {
+			st = 1;
+			break;
+		}
+		for (j = 0; j < n; j++)
+			buf[j] = (float)m->w[m->off[i] + j];
+		st = bnt_write_tensor(w, &t, buf, NULL) != BN_OK;
+		free(buf);
+	}
+	st = st || bnt_writer_finish(w) != BN_OK;
+	bnt_writer_free(w);
+	return fclose(fp) != 0 || st ? -1 : 0;
+}
+
+static const double *
+P(const struct tiny *m, int i)
+{
+	return i < 0 ? NULL : m->w + m->off[i];
+}
+
+/* y[r] = W x (+ b) for W [rows][n] */
+static void
+matvec(double *y, const double *W, const double *b, const double *x,
+    size_t rows, size_t n)
+{
+	size_t r;
+
+	for (r = 0; r < rows; r++)
+		y[r] = ddot(W + r * n, x, n) + (b != NULL ? b[r] : 0);
+}
+
+/* The mean cross-entropy of the batch by the model's equations in
+ * double (the llama forward plus qwen2's biases after the q, k and v
+ * projections and qwen3's RMSNorm of each head of q and k before
+ * RoPE); logits [MB][MT][MV] if not NULL. */
+static double
+ref_loss(const struct tiny *m, double *logits)
+{
+	const struct bn_config *c = &m->c;
+	size_t H = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t hd = (size_t)c->head_dim, half = hd / 2;
+	size_t nh = (size_t)c->heads, nkv = (size_t)c->kv_heads;
+	size_t Q = nh * hd, KV = nkv * hd, b, t, l, j;
+	double eps = (double)c->norm_eps, sum = 0, ce, kl;
+	double *x = malloc(MT * H * sizeof *x), *h = malloc(H * sizeof *h);
+	double *q = malloc(MT * Q * sizeof *q), *k = malloc(MT * KV *
+	    sizeof *k), *v = malloc(MT * KV * sizeof *v);
+	double *o = malloc(MT * Q * sizeof *o), *Pm = malloc(MT * MT *
+	    sizeof *Pm), *a = malloc(F * sizeof *a), *u = malloc(F *
+	    sizeof *u), *g = malloc(F * sizeof *g), *y = malloc((H > MV ?
+	    H : MV) * sizeof *y), z[MV], dz[MV];
+
+	for (b = 0; b < MB; b++) {
+		const int32_t *tk = m->tok + b * (MT + 1);
+
+		for (t = 0; t < MT; t++)
+			memcpy(x + t * H, P(m, m->emb) + (size_t)tk[t] * H,
+			    H * sizeof *x);
+		for (l = 0; l < ML; l++) {
+			const int *I = m->idx[l];
+
+			for (t = 0; t < MT; t++) {
+				double *qt = q + t * Q, *kt = k + t * KV;
+
+				rms_fwd_d(h, x + t * H, P(m, I[BN_R_ATTN_NORM]),
+				    H, ddot(x + t * H, x + t * H, H), eps);
+				matvec(qt, P(m, I[BN_R_ATTN_Q]),
+				    P(m, I[BN_R_ATTN_Q_BIAS]), h, Q, H);
+				matvec(kt, P(m, I[BN_R_ATTN_K]),
+				    P(m, I[BN_R_ATTN_K_BIAS]), h, KV, H);
+				matvec(v + t * KV, P(m, I[BN_R_ATTN_V]),
+				    P(m, I[BN_R_ATTN_V_BIAS]), h, KV, H);
+				for (j = 0; I[BN_R_ATTN_Q_NORM] >= 0 && j < nh;
+				    j++)
+					rms_fwd_d(qt + j * hd, qt + j * hd,
+					    P(m, I[BN_R_ATTN_Q_NORM]), hd,
+					    ddot(qt + j * hd, qt + j * hd, hd),
+					    eps);
+				for (j = 0; I[BN_R_ATTN_K_NORM] >= 0 && j < nkv;
+				    j++)
+					rms_fwd_d(kt + j * hd, kt + j * hd,
+					    P(m, I[BN_R_ATTN_K_NORM]), hd,
+					    ddot(kt + j * hd, kt + j * hd, hd),
+					    eps);
+				rope_d(qt, m->cosv + t * half, m->sinv +
+				    t * half, nh, hd, c->rope_interleaved, 0);
+				rope_d(kt, m->cosv + t * half, m->sinv +
+				    t * half, nkv, hd, c->rope_interleaved, 0);
+			}
+			for (j = 0; j < nh; j++) {
+				size_t kg = j / (nh / nkv) * hd;
+
+				att_fwd_d(o + j * hd, Pm, q + j * hd, k + kg,
+				    v + kg, MT, hd, Q, KV);
+			}
+			for (t = 0; t < MT; t++) {
+				double *xt = x + t * H;
+
+				matvec(y, P(m, I[BN_R_ATTN_OUTPUT]), NULL,
+				    o + t * Q, H, Q);
+				for (j = 0; j < H; j++)
+					xt[j] += y[j];
+				rms_fwd_d(h, xt, P(m, I[BN_R_FFN_NORM]), H,
+				    ddot(xt, xt, H), eps);
+				matvec(a, P(m, I[BN_R_FFN_GATE]), NULL, h, F,
+				    H);
+				matvec(u, P(m, I[BN_R_FFN_UP]), NULL, h, F, H);
+				act_fwd_d(g, a, u, F, c->act == BN_ACT_RELU2);
+				matvec(y, P(m, I[BN_R_FFN_DOWN]), NULL, g, H,
+				    F);
+				for (j = 0; j < H; j++)
+					xt[j] += y[j];
+			}
+		}
+		for (t = 0; t < MT; t++) {
+			rms_fwd_d(h, x + t * H, P(m, m->onorm), H,
+			    ddot(x + t * H, x + t * H, H), eps);
+			matvec(z, P(m, m->head), NULL, h, MV, H);
+			if (logits != NULL)
+				memcpy(logits + (b * MT + t) * MV, z,
+				    sizeof z);
+			loss_row_d(dz, z, NULL, MV, tk[t + 1], 1, 1, 1, &ce,
+			    &kl);
+			sum += ce;
+		}
+	}
+	free(x);
+	free(h);
+	free(q);
+	free(k);
+	free(v);
+	free(o);
+	free(Pm);
+	free(a);
+	free(u);
+	free(g);
+	free(y);
+	return sum / (MB * MT);
+}
+
+static double
+ref_loss_cb(void *p)
+{
+	return ref_loss(p, NULL);
+}
+
+/* One tiny model of arch: logits of train.c against model.c and the
+ * double forward, train.c's gradients against finite differences. */
+static void
+test_model(int arch, int H, int heads, int kv_heads, int hd, int F,
+    int tied)
+{
+	char path[] = "/tmp/t_train.XXXXXX";
+	struct tiny m;
+	struct bn_kv kv;
+	struct bn_err e;
+	struct bn_model md;
+	struct bn_state *st;
+	struct bnt_map map;
+	struct bn_train *t, *t1;
+	double *ref = malloc(MB * MT * MV * sizeof *ref), ce, loss, worst;
+	float *lg = malloc(MB * MT * MV * sizeof *lg);
+	size_t i, j, b;
+	int fh, names = 1, newkind = 0, same;
+
+	CHECK(ref != NULL && lg != NULL);
+	CHECK(tiny_kv(&kv, arch, H, heads, kv_heads, hd, F, tied) == 0);
+	CHECK(tiny_make(&m, &kv) == 0);
+	CHECK((fh = mkstemp(path)) >= 0);
+	close(fh);
+	CHECK(tiny_write(&m, &kv, path) == 0);
+	bn_kv_free(&kv);
+
+	/* model.c, one sequence at a time */
+	CHECK(bn_model_open(&md, path, &e) == BN_OK);
+	CHECK(bn_state_new(&st, &md, MT, MT, 1, &e) == BN_OK);
+	for (b = 0; b < MB; b++) {
+		bn_state_reset(st);
+		CHECK(bn_forward(&md, st, m.tok + b * (MT + 1), MT,
+		    lg + b * MT * MV, 1) == BN_OK);
+	}
+	bn_state_free(st);
+	bn_model_close(&md);
+	loss = ref_loss(&m, ref);
+
+	/* train.c: the same tensors in the same order, the same logits */
+	CHECK(bnt_map_open(&map, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&t, &map, BN_TQ_FLOAT, MB, MT, 3, &e) == BN_OK);
+	CHECK(bn_train_new(&t1, &map, BN_TQ_FLOAT, MB, MT, 1, &e) == BN_OK);
+	CHECK(t->np == m.np && t->n == m.n);
+	for (i = 0; i < (size_t)m.np; i++)
+		names &= strcmp(t->p[i].name, m.name[i]) == 0 &&
+		    t->p[i].off == m.off[i] && !t->p[i].quant;
+	CHECK(names);
+	CHECK(fabs(bn_train_step(t, m.tok, MB, NULL, 1, 1, 0, &ce, NULL) -
+	    loss) < 1e-5);
+	for (worst = 0, i = 0; i < MB * MT * MV; i++) {
+		worst = fmax(worst, fabs((double)t->logits[i] - lg[i]));
+		worst = fmax(worst, fabs((double)t->logits[i] - ref[i]) / 4);
+	}
+	CHECK(worst <= 1e-5);
+	if (worst > 1e-5)
+		fprintf(stderr, "%s: logits differ by %g\n",
+		    bn_arch_name(arch), worst);
+
+	/* gradients: every element of the new kinds, three of the rest */
+	bn_train_step(t, m.tok, MB, NULL, 1, 1, 1, NULL, NULL);
+	bn_train_step(t1, m.tok, MB, NULL, 1, 1, 1, NULL, NULL);
+	same = memcmp(t->g, t1->g, t->n * sizeof *t->g) == 0;
+	CHECK(same);
+	for (worst = 0, i = 0; i < (size_t)m.np; i++) {
+		int kind = bn_roles[m.role[i]].kind, all = kind ==
+		    BN_ROLE_BIAS || m.role[i] == BN_R_ATTN_Q_NORM ||
+		    m.role[i] == BN_R_ATTN_K_NORM;
+		size_t n = m.rows[i] * m.cols[i];
+		size_t step = all || n < 3 ? 1 : (n - 1) / 2;
+		double big = 0, err = 0;
+
+		newkind += all;
+		for (j = 0; j < n; j += step) {
+			size_t at = m.off[i] + j;
+			double num = fd(ref_loss_cb, &m, m.w + at, 0);
+
+			big = fmax(big, fabs(num));
+			err = fmax(err, fabs(num - (double)t->g[at]));
+		}
+		err /= 1e-3 + big;
+		if (err > 1e-4)
+			fprintf(stderr, "%s: %s: gradient off by %g\n",
+			    bn_arch_name(arch), m.name[i], err);
+		worst = fmax(worst, err);
+	}
+	CHECK(worst <= 1e-4);
+	CHECK(newkind == (arch == BN_ARCH_QWEN2 ? 3 * ML : arch ==
+	    BN_ARCH_QWEN3 ? 2 * ML : 0));
+	bn_train_free(t);
+	bn_train_free(t1);
+	bnt_map_close(&map);
+	unlink(path);
+	tiny_free(&m);
+	free(ref);
+	free(lg);
+}
+
 int
 main(void)
 {
@@ -376,5 +782,12 @@ main(void)
 	test_loss(0, 1, 1);
 	test_loss(1, 0.5, 1);
 	test_loss(1, 0.3, 2.5);
+	/* arch, hidden, heads, kv heads, head_dim, ffn, tied */
+	test_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0);
+	test_model(BN_ARCH_QWEN2, 16, 4, 2, 4, 24, 0);
+	test_model(BN_ARCH_QWEN2, 16, 4, 2, 4, 24, 1);
+	test_model(BN_ARCH_QWEN3, 16, 4, 2, 6, 24, 0);
+	/* half a head (10) wider than the hidden size (8) */
+	test_model(BN_ARCH_QWEN3, 8, 2, 1, 20, 12, 1);
 	return check_done();
 }
