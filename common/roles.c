@@ -34,7 +34,7 @@ const struct bn_role bn_roles[BN_R_COUNT] = {
 	    1, BN_ROLE_NORM, BN_DIM_NONE, BN_DIM_HEAD, Q3 },
 	[BN_R_ATTN_SUB_NORM] = { "attn_sub_norm.weight",
 	    "self_attn.attn_sub_norm.weight", 1, BN_ROLE_NORM, BN_DIM_NONE,
-	    BN_DIM_Q, BN },
+	    BN_DIM_Q, BN, "self_attn.inner_attn_ln.weight" },
 	[BN_R_ATTN_OUTPUT] = { "attn_output.weight",
 	    "self_attn.o_proj.weight", 1, BN_ROLE_PROJ, BN_DIM_HIDDEN,
 	    BN_DIM_Q, LL },
@@ -47,7 +47,7 @@ const struct bn_role bn_roles[BN_R_COUNT] = {
 	    BN_ROLE_PROJ, BN_DIM_FFN, BN_DIM_HIDDEN, LL },
 	[BN_R_FFN_SUB_NORM] = { "ffn_sub_norm.weight",
 	    "mlp.ffn_sub_norm.weight", 1, BN_ROLE_NORM, BN_DIM_NONE,
-	    BN_DIM_FFN, BN },
+	    BN_DIM_FFN, BN, "mlp.ffn_layernorm.weight" },
 	[BN_R_FFN_DOWN] = { "ffn_down.weight", "mlp.down_proj.weight", 1,
 	    BN_ROLE_PROJ, BN_DIM_HIDDEN, BN_DIM_FFN, LL },
 	[BN_R_OUTPUT_NORM] = { "output_norm.weight", "model.norm.weight", 0,
@@ -174,7 +174,7 @@ copy(char *out, size_t size, const char *s)
 }
 
 /* Rename s from one column of the table (from_hf: the transformers
- * names) to the other. */
+ * names, or a row's other name) to the other. */
 static int
 rename_role(const char *s, int from_hf, char *out, size_t size)
 {
@@ -191,7 +191,9 @@ rename_role(const char *s, int from_hf, char *out, size_t size)
 
 		if (!r->layer && strcmp(s, in) == 0)
 			return copy(out, size, to);
-		if (r->layer && rest != NULL && strcmp(rest, in) == 0) {
+		if (r->layer && rest != NULL && (strcmp(rest, in) == 0 ||
+		    (from_hf && r->hf_alt != NULL &&
+		    strcmp(rest, r->hf_alt) == 0))) {
 			n = snprintf(out, size, "%s%lu.%s", pout, layer, to);
 			return n < 0 || (size_t)n >= size ? -1 : 0;
 		}

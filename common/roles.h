@@ -69,6 +69,8 @@ struct bn_role {
 	int kind;		/* enum bn_role_kind */
 	int rows, cols;		/* enum bn_dim; a vector: rows NONE */
 	unsigned archs;		/* BN_ARCH_BIT() of the architectures */
+	const char *hf_alt;	/* another transformers name it is read
+				 * from (never written), or NULL */
 };
 
 extern const struct bn_role bn_roles[BN_R_COUNT];

@@ -458,6 +458,17 @@ config_kv(const struct bn_json *c, struct bn_kv *kv, struct hf_quant *q,
 			    " expected true or false");
 		tied = v->type == BN_JSON_TRUE;
 	}
+	/* 1bitLLM's bitnet_b1_58-* (BitnetForCausalLM, as llama.cpp's
+	 * converter registers it: model_type llama, fp16 masters that its
+	 * BitLinear ternarizes per tensor, sub-norms inner_attn_ln and
+	 * ffn_layernorm): the bitnet architecture, online */
+	v = bn_json_at(member(c, "architectures"), 0);
+	if (bn_json_streq(v, "BitnetForCausalLM") && bn_json_streq(mt,
+	    "llama") && !q->bitnet) {
+		if ((st = put(kv, BN_CFG_ARCH, "bitnet", e)) != BN_OK)
+			return st;
+		q->bitnet = q->online = 1;
+	}
 	bitlinear = q->bitnet || bn_json_streq(mt, "bitnet");
 	if ((st = put(kv, BN_CFG_TIED, tied ? "1" : "0", e)) ||
 	    (st = put(kv, BN_CFG_BITLINEAR, bitlinear ? "1" : "0", e)) ||

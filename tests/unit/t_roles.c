@@ -34,6 +34,13 @@ names(void)
 	    "blk.3.attn_sub_norm.weight"));
 	CHECK(pair("model.layers.3.mlp.ffn_sub_norm.weight",
 	    "blk.3.ffn_sub_norm.weight"));
+	/* 1bitLLM's (and llama.cpp's converter's) names for the sub-norms
+	 * are read, never written */
+	CHECK(bn_name_from_hf("model.layers.3.self_attn.inner_attn_ln.weight",
+	    buf, sizeof buf) == 0 && strcmp(buf,
+	    "blk.3.attn_sub_norm.weight") == 0);
+	CHECK(bn_name_from_hf("model.layers.0.mlp.ffn_layernorm.weight", buf,
+	    sizeof buf) == 0 && strcmp(buf, "blk.0.ffn_sub_norm.weight") == 0);
 	CHECK(pair("model.layers.2.post_attention_layernorm.weight",
 	    "blk.2.ffn_norm.weight"));
 	/* unknown names and malformed layer numbers pass unchanged */
