@@ -226,6 +226,18 @@ vocab_own(struct kvs *k, const struct bn_vocab *v)
 		kv_bool(k, "tokenizer.ggml.add_bos_token", flag != 0);
 	if (bn_kv_get_u64(&v->kv, BN_VOC_ADD_EOS, &flag) == 0)
 		kv_bool(k, "tokenizer.ggml.add_eos_token", flag != 0);
+	if (bn_kv_get(&v->kv, BN_VOC_CHAT) != NULL) {
+		size_t len;
+		char *s = bn_vocab_chat_template(v, &len);
+
+		if (s == NULL)	/* malformed or out of memory: fail */
+			k->b.oom = 1;
+		else {
+			key(k, "tokenizer.chat_template", GV_STR);
+			put_str(&k->b, s, len);
+			free(s);
+		}
+	}
 }
 
 static const char *

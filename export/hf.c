@@ -25,6 +25,7 @@
 #include "json.h"
 #include "kv.h"
 #include "mem.h"
+#include "pb.h"
 #include "roles.h"
 #include "status.h"
 #include "unicode.h"
@@ -486,6 +487,83 @@ template_seq(struct bn_buf *b, const struct bn_vocab *v, int64_t bos,
 	}
 }
 
+/* The chat template, if the record has one, as a member of
+ * tokenizer_config.json. */
+static void
+chat_template(struct bn_buf *tc, const struct bn_vocab *v)
+{
+	size_t len;
+	char *s = bn_vocab_chat_template(v, &len);
+
+	if (s == NULL) {
+		/* malformed or out of memory: fail the write, drop nothing */
+		if (bn_kv_get(&v->kv, BN_VOC_CHAT) != NULL)
+			tc->oom = 1;
+		return;
+	}
+	bn_buf_puts(tc, ",\n  \"chat_template\": ");
+	bn_json_put_str(tc, s, len);
+	free(s);
+}
+
+/* A SentencePiece vocabulary: tokenizer.model, SentencePiece's
+ * ModelProto, as import/hf.c reads it (pieces 1 {piece 1, score 2,
+ * type 3}; trainer_spec 2 {model_type 3 = BPE, unk_id 40, bos_id 41,
+ * eos_id 42, pad_id 43}; normalizer_spec 3 {add_dummy_prefix 3}), and
+ * tokenizer_config.json for LlamaTokenizer. */
+static int
+tokenizer_model(const struct ctx *x, struct bn_err *e)
+{
+	static const char *const ids[] = { BN_VOC_UNK, BN_VOC_BOS,
+	    BN_VOC_EOS, BN_VOC_PAD };
+	const struct bn_vocab *v = &x->m->vocab;
+	struct pb b = { 0 };
+	struct bn_buf tc = { 0 };
+	uint64_t id, prefix = 1;
+	size_t at, k;
+	uint32_t i;
+	int st;
+
+	if (v->scores == NULL || v->types == NULL)
+		return bn_seterr(e, BN_EUNSUPPORTED, "SentencePiece "
+		    "vocabulary without scores or token types: no "
+		    "tokenizer.model");
+	for (i = 0; i < v->n_tokens; i++) {
+		at = pb_begin(&b, 1);
+		pb_bytes(&b, 1, v->tokens[i], v->token_len[i]);
+		pb_float(&b, 2, v->scores[i]);
+		pb_int(&b, 3, v->types[i]);
+		pb_end(&b, at);
+	}
+	at = pb_begin(&b, 2);
+	pb_int(&b, 3, 2);
+	for (k = 0; k < sizeof ids / sizeof ids[0]; k++)
+		pb_int(&b, 40 + (unsigned)k, bn_kv_get_u64(&v->kv, ids[k],
+		    &id) == 0 ? (int64_t)id : -1);
+	pb_end(&b, at);
+	bn_kv_get_u64(&v->kv, "add_space_prefix", &prefix);
+	at = pb_begin(&b, 3);
+	pb_int(&b, 3, prefix != 0);
+	pb_end(&b, at);
+	if (b.oom) {
+		pb_free(&b);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	if ((st = x->s->begin(x->s->ctx, "tokenizer.model", b.n, e)) ==
+	    BN_OK && (st = x->s->write(x->s->ctx, b.p, b.n, e)) == BN_OK)
+		st = x->s->end(x->s->ctx, e);
+	pb_free(&b);
+	if (st != BN_OK)
+		return st;
+	bn_buf_printf(&tc, "{\n  \"tokenizer_class\": \"LlamaTokenizer\",\n  "
+	    "\"model_max_length\": %d", x->c.ctx);
+	chat_template(&tc, v);
+	bn_buf_puts(&tc, "\n}\n");
+	st = write_json(x, "tokenizer_config.json", &tc, e);
+	bn_buf_free(&tc);
+	return st;
+}
+
 static int
 tokenizer_json(const struct ctx *x, struct bn_err *e)
 {
@@ -499,11 +577,11 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 	uint32_t i, first;
 	int add_bos = 0, add_eos = 0, st;
 
-	if (model != NULL && strcmp(model, "gpt2") != 0) {
-		notice(x, "tokenizer model '%s' (SentencePiece): "
-		    "tokenizer.json not written", model);
-		return BN_OK;
-	}
+	if (model != NULL && strcmp(model, "llama") == 0)
+		return tokenizer_model(x, e);
+	if (model != NULL && strcmp(model, "gpt2") != 0)
+		return bn_seterr(e, BN_EUNSUPPORTED, "tokenizer model '%s' "
+		    "has no transformers form here", model);
 	for (i = 0; i < v->n_tokens; i++)
 		if (!bn_utf8_valid((const unsigned char *)v->tokens[i],
 		    v->token_len[i]))
@@ -639,6 +717,7 @@ tokenizer_json(const struct ctx *x, struct bn_err *e)
 		bn_buf_puts(&tc, ",\n  \"unk_token\": ");
 		bn_json_put_str(&tc, v->tokens[unk], v->token_len[unk]);
 	}
+	chat_template(&tc, v);
 	bn_buf_puts(&tc, "\n}\n");
 	st = write_json(x, "tokenizer_config.json", &tc, e);
 out:

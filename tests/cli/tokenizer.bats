@@ -94,6 +94,24 @@ vectors() {
 	[[ $stderr == *tokenizer_config.json* ]]
 }
 
+@test "the chat template goes out again: HF and GGUF exports, packed back" {
+	d=$BATS_TEST_TMPDIR/hf
+	cp -r "$ROOT/tests/fixtures/austen-llama-6m" "$d"
+	printf '%s' '{"chat_template": "{% for m in messages %}{{ m.content }}\n{% endfor %}"}' \
+	    > "$d/tokenizer_config.json"
+	bnpack -o "$d.bnt" "$d"
+	bnexport -F hf -o "$d.out" "$d.bnt"
+	run -0 grep -F '"chat_template": "{% for m in messages %}{{ m.content }}\n{% endfor %}"' \
+	    "$d.out/tokenizer_config.json"
+	bnpack -o "$d.back.bnt" "$d.out"
+	cmp "$d.bnt" "$d.back.bnt"
+	bnexport -F gguf -o "$d.gguf" "$d.bnt"
+	bnpack -o "$d.g.bnt" "$d.gguf"
+	run -0 grep -ac '^chat_template={% for m in messages %}{{ m.content }}\\n{% endfor %}$' \
+	    "$d.g.bnt"
+	[ "$output" = 1 ]
+}
+
 @test "SentencePiece from tokenizer.model where there is no tokenizer.json" {
 	# a small model with LLaMA-2's vocabulary, exported to a Hugging
 	# Face directory (no tokenizer.json for SentencePiece), given the
