@@ -25,7 +25,7 @@ cfg() {
 
 @test "--help shows --init; usage errors are one line, exit 64, no output" {
 	run -0 bnquant --help
-	[[ ${lines[1]} == "       bnquant --init llama|bitnet [--hidden n] "* ]]
+	[[ ${lines[1]} == "       bnquant --init llama|bitnet|qwen2|qwen3 [--hidden n] "* ]]
 	assert_line --regexp '^ +--tokenizer FILE'
 	mkdir "$BATS_TEST_TMPDIR/d" && cd "$BATS_TEST_TMPDIR/d"
 	tj=$FIX/austen-llama-6m/tokenizer.json

@@ -156,17 +156,3 @@ compare() {
 		assert_line --regexp '^max_abs [0-9.e-]+ argmax 18/18$'
 	done
 }
-
-@test "bnquant --train refuses qwen2 and qwen3, naming the tensor it lacks" {
-	printf 'It is a truth universally acknowledged. %.0s' $(seq 40) \
-	    > "$BATS_TEST_TMPDIR/t.txt"
-	run -65 --separate-stderr bnquant --train "$BATS_TEST_TMPDIR/t.txt" \
-	    --steps 1 --batch 1 --ctx 8 -o "$BATS_TEST_TMPDIR/o.bnt" \
-	    "$S/qwen2-float.bnt"
-	[ "$stderr" = "bnquant: $S/qwen2-float.bnt: cannot train a model with attn_q.bias tensors" ]
-	run -65 --separate-stderr bnquant --train "$BATS_TEST_TMPDIR/t.txt" \
-	    --steps 1 --batch 1 --ctx 8 -o "$BATS_TEST_TMPDIR/o.bnt" \
-	    "$S/qwen3-float.bnt"
-	[ "$stderr" = "bnquant: $S/qwen3-float.bnt: cannot train a model with attn_q_norm.weight tensors" ]
-	[ ! -e "$BATS_TEST_TMPDIR/o.bnt" ]
-}
