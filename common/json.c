@@ -53,18 +53,6 @@ skip_ws(struct parser *P)
 	}
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at pos; -1 if malformed. */
 static long
 hex4(struct parser *P, size_t pos)
@@ -75,7 +63,7 @@ hex4(struct parser *P, size_t pos)
 	if (P->len - pos < 4)
 		return -1;
 	for (i = 0; i < 4; i++) {
-		if ((h = hexval(P->p[pos + (size_t)i])) < 0)
+		if ((h = bn_hex_digit(P->p[pos + (size_t)i])) < 0)
 			return -1;
 		v = v * 16 + h;
 	}

@@ -1289,18 +1289,6 @@ piece_spaces(const unsigned char *s, size_t n, char *buf, size_t size,
 	}
 }
 
-static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The piece of id into buf as far as it fits; returns its length. */
 static size_t
 piece(const struct bn_tokenizer *tk, int32_t id, unsigned flags, char *buf,
@@ -1318,8 +1306,8 @@ piece(const struct bn_tokenizer *tk, int32_t id, unsigned flags, char *buf,
 	} else if (t == BN_TOK_USER && tk->kind == TK_BPE) {
 		put(buf, size, &pos, s, n);
 	} else if (t == BN_TOK_BYTE && n == 6 && s[0] == '<' && s[1] == '0' &&
-	    s[2] == 'x' && (h1 = hexval(s[3])) >= 0 &&
-	    (h2 = hexval(s[4])) >= 0 && s[5] == '>') {
+	    s[2] == 'x' && (h1 = bn_hex_digit(s[3])) >= 0 &&
+	    (h2 = bn_hex_digit(s[4])) >= 0 && s[5] == '>') {
 		b = (char)(h1 << 4 | h2);
 		put(buf, size, &pos, &b, 1);
 	} else if (t == BN_TOK_UNKNOWN && tk->kind == TK_SPM) {

@@ -139,3 +139,15 @@ bn_utf8_encode(uint32_t cp, unsigned char out[4])
 	}
 	return 0;
 }
+
+int
+bn_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

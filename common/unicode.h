@@ -34,4 +34,7 @@ int bn_utf8_valid(const unsigned char *s, size_t n);
  * out of range. */
 size_t bn_utf8_encode(uint32_t cp, unsigned char out[4]);
 
+/* The value of a hexadecimal digit, or -1. */
+int bn_hex_digit(int c);
+
 #endif

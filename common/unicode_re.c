@@ -111,18 +111,6 @@ set_range(struct parser *ps, int s, uint32_t lo, uint32_t hi)
 	return 0;
 }
 
-static int
-hexdig(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A literal code point at ps->p (UTF-8 or an escape that stands for
  * one); ps->p moves past it. */
 static int
@@ -148,15 +136,16 @@ literal(struct parser *ps, uint32_t *cp)
 	case 'x':
 		p++;
 		if (*p == '{') {
-			for (k = 0, p++; (d = hexdig(*p)) >= 0 && k < 6;
+			for (k = 0, p++; (d = bn_hex_digit(*p)) >= 0 && k < 6;
 			    k++, p++)
 				v = v * 16 + (uint32_t)d;
 			if (*p != '}' || k == 0 || v > 0x10FFFF)
 				return fail(ps, BN_EFORMAT, "bad \\x{...}");
 		} else {
-			if (hexdig(p[0]) < 0 || hexdig(p[1]) < 0)
+			if (bn_hex_digit(p[0]) < 0 || bn_hex_digit(p[1]) < 0)
 				return fail(ps, BN_EFORMAT, "bad \\xHH");
-			v = (uint32_t)(hexdig(p[0]) * 16 + hexdig(p[1]));
+			v = (uint32_t)(bn_hex_digit(p[0]) * 16 +
+			    bn_hex_digit(p[1]));
 			p++;
 		}
 		break;
