@@ -47,3 +47,32 @@ pipefail() {
 tensors() {
 	bnpack -l "$1" | tail -n +2
 }
+
+# ref_continuation DIR K: the tokens a reference (DIR/reference.safetensors,
+# written by tests/peers) continued prompt K with, greedy.K after
+# input_ids.K, decoded by DIR/tokenizer.json's byte-level vocabulary;
+# Python's standard library alone
+ref_continuation() {
+	python3 - "$1/reference.safetensors" "$1/tokenizer.json" "$2" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+head = json.loads(data[8:8 + n])
+def ids(name):
+    a, b = head[name]["data_offsets"]
+    return struct.unpack("<%di" % ((b - a) // 4), data[8 + n + a:8 + n + b])
+k = sys.argv[3]
+g = ids("greedy." + k)[len(ids("input_ids." + k)):]
+vocab = {v: s for s, v in json.load(open(sys.argv[2]))["model"]["vocab"].items()}
+# GPT-2's byte-level alphabet: printable bytes stand for themselves,
+# the others for 256, 257, ... in byte order
+byte, m = {}, 0
+for b in range(256):
+    if 33 <= b <= 126 or 161 <= b <= 172 or 174 <= b <= 255:
+        byte[chr(b)] = b
+    else:
+        byte[chr(256 + m)] = b
+        m += 1
+sys.stdout.buffer.write(bytes(byte[ch] for i in g for ch in vocab[i]))
+PY
+}

@@ -19,32 +19,6 @@ setup_file() {
 	done
 }
 
-# greedy DIR K: the reference's greedy tokens after prompt K, decoded
-# as byte-level BPE with DIR's tokenizer.json
-greedy() {
-	python3 -c 'import json, struct, sys
-f = open(sys.argv[1] + "/reference.safetensors", "rb")
-h = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-data = f.read()
-def ids(name):
-    a, b = h[name]["data_offsets"]
-    return struct.unpack("<%di" % ((b - a) // 4), data[a:b])
-k = sys.argv[2]
-g = ids("greedy." + k)[len(ids("input_ids." + k)):]
-tok = json.load(open(sys.argv[1] + "/tokenizer.json"))["model"]["vocab"]
-tok = {v: s for s, v in tok.items()}
-bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-cs = bs[:]
-n = 0
-for b in range(256):
-    if b not in bs:
-        bs.append(b)
-        cs.append(256 + n)
-        n += 1
-inv = {chr(c): b for b, c in zip(bs, cs)}
-sys.stdout.buffer.write(bytes(inv[c] for i in g for c in tok[i]))' "$@"
-}
-
 prompt() {
 	python3 -c 'import json, sys
 print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
@@ -67,7 +41,7 @@ print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
 	for m in qwen2-float qwen3-float; do
 		for k in 0 1; do
 			p=$(prompt $k)
-			want=$p$(greedy "$S/$m" $k)
+			want=$p$(ref_continuation "$S/$m" $k)
 			run -0 bnrun -m "$S/$m.bnt" --bos --temp 0 -n 24 -t 1 \
 			    -p "$p"
 			[ "$output" = "$want" ]
