@@ -379,6 +379,15 @@ quantize(const struct opts *o, const struct bnt_record *rec,
 	for (r = 0; r < in->rows; r++)
 		bn_row_to_f32(in->dtype, rec->data + r * in->row_bytes, len,
 		    v + r * len);
+	/* a NaN or an infinity has no ternary or binary code: the absmean
+	 * scale would launder it into a finite one */
+	for (r = 0; r < in->nelem; r++)
+		if (!isfinite(v[r]))
+			bn_errx(EX_DATAERR, "%s: tensor '%s': %s at row %llu, "
+			    "column %llu: cannot quantize", name, in->name,
+			    isnan(v[r]) ? "NaN" : "infinity",
+			    (unsigned long long)(r / len),
+			    (unsigned long long)(r % len));
 	bn_quant_tensor(v, in->rows, len, &(struct bn_quant){ .kind =
 	    o->binary ? BN_QUANT_BINARY : BN_QUANT_TERNARY, .block =
 	    o->scale_kind == BNT_SCALE_BLOCK ? o->block :

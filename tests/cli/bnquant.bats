@@ -51,3 +51,38 @@ setup_file() {
 	assert_line --regexp '^blk\.0\.ffn_up\.weight +bf16 '
 	assert_line --regexp '^blk\.0\.attn_q\.weight +t2 '
 }
+
+# poison DIR VALUE: a copy of austen-llama-6m in DIR whose
+# blk.0.attn_q.weight has one element (row 3, column 5) set to the bf16
+# VALUE (hex), packed to DIR.bnt
+poison() {
+	cp -r "$FIX/austen-llama-6m" "$1"
+	chmod -R u+w "$1"
+	python3 - "$1/model.safetensors" "$2" <<'PY'
+import json, struct, sys
+p, val = sys.argv[1], int(sys.argv[2], 16)
+d = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", d[:8])[0]
+t = json.loads(d[8:8 + n])["model.layers.0.self_attn.q_proj.weight"]
+assert t["dtype"] == "BF16"
+o = 8 + n + t["data_offsets"][0] + 2 * (3 * t["shape"][1] + 5)
+d[o:o + 2] = struct.pack("<H", val)
+open(p, "wb").write(d)
+PY
+	bnpack -o "$1.bnt" "$1"
+}
+
+@test "NaN or infinity in a weight: exit 65 naming the tensor, no output" {
+	local v q
+	for v in 7fc0 7f80 ff80; do
+		poison "$BATS_TEST_TMPDIR/p$v" $v
+		for q in ternary binary; do
+			run -65 --separate-stderr bnquant -q $q \
+			    -o "$BATS_TEST_TMPDIR/o.bnt" "$BATS_TEST_TMPDIR/p$v.bnt"
+			[[ $stderr == *"tensor 'blk.0.attn_q.weight': "*" at row 3, column 5: cannot quantize" ]]
+			[ ! -e "$BATS_TEST_TMPDIR/o.bnt" ]
+		done
+	done
+	run -0 --separate-stderr bnquant -q ternary -o "$BATS_TEST_TMPDIR/o.bnt" \
+	    "$BATS_TEST_TMPDIR/p7fc0.bnt" --keep 'attn_q|norm|token_embd|^output'
+}
