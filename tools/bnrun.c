@@ -2,6 +2,7 @@
  * perplexity, benchmark, or tokenize. */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -225,14 +226,21 @@ now(void)
 
 static int32_t *
 tokenize(const struct bn_tokenizer *tk, const char *name, const char *text,
-    size_t len, size_t *n)
+    size_t len, size_t vocab, size_t *n)
 {
 	struct bn_err e = { "" };
 	int32_t *ids;
+	size_t i;
 	int st;
 
 	if ((st = bn_tokenizer_encode(tk, text, len, &ids, n, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
+	/* every id the model is indexed with, targets included */
+	for (i = 0; vocab > 0 && i < *n; i++)
+		if (ids[i] < 0 || (size_t)ids[i] >= vocab)
+			bn_errx(EX_DATAERR, "%s: token %zu has id %" PRId32
+			    ", outside the model's vocabulary of %zu", name,
+			    i, ids[i], vocab);
 	return ids;
 }
 
@@ -337,7 +345,7 @@ generate(const struct opts *o, const struct bn_model *m,
 		bn_errx(EX_OSERR, "out of memory");
 	else
 		len = strlen(text);
-	ids = tokenize(tk, name, text, len, &np);
+	ids = tokenize(tk, name, text, len, (size_t)m->c.vocab, &np);
 	bos = o->bos >= 0 ? o->bos : bn_tokenizer_add_bos(tk);
 	if ((all = malloc((np + 1) * sizeof *all)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
@@ -393,8 +401,8 @@ perplexity(const struct opts *o, const struct bn_model *m,
 {
 	size_t len, n, w, nw, t;
 	char *text = bn_slurp(o->ppl, &len);
-	int32_t *ids = tokenize(tk, bn_display_name(o->ppl), text, len, &n);
 	size_t V = (size_t)m->c.vocab, N = (size_t)o->ctx;
+	int32_t *ids = tokenize(tk, bn_display_name(o->ppl), text, len, V, &n);
 	float *logits = malloc(N * V * sizeof *logits);
 	double nll = 0, count = 0, t0 = now();
 	int tty = isatty(STDERR_FILENO);
@@ -499,7 +507,7 @@ print_ids(const struct bn_tokenizer *tk)
 {
 	size_t len, n, i;
 	char *text = bn_slurp("-", &len);
-	int32_t *ids = tokenize(tk, "<stdin>", text, len, &n);
+	int32_t *ids = tokenize(tk, "<stdin>", text, len, 0, &n);
 
 	for (i = 0; i < n; i++)
 		printf("%s%d", i ? " " : "", (int)ids[i]);

@@ -176,3 +176,25 @@ check_vocab() {
 		fi
 	done
 }
+
+@test "a token id past the vocabulary is refused, also as the last target" {
+	d=$BATS_TEST_TMPDIR/x
+	cp -r "$FIX/austen-llama-6m" "$d"
+	chmod -R u+w "$d"
+	python3 - "$d/tokenizer.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["added_tokens"].append({"id": 4096, "content": "<|x|>",
+    "single_word": False, "lstrip": False, "rstrip": False,
+    "normalized": False, "special": True})
+json.dump(t, open(sys.argv[1], "w"))
+PY
+	# (bnpack takes it today; issue 18 wants it refused there too)
+	bnpack -o "$d.bnt" "$d"
+	head -c 4000 "$ROOT/tests/fixtures/austen-val.txt" >"$d.txt"
+	printf '<|x|>' >>"$d.txt"
+	run -65 --separate-stderr bnrun -m "$d.bnt" --ctx 32 --perplexity "$d.txt"
+	[[ $stderr == *"has id 4096, outside the model's vocabulary of 4096" ]]
+	run -65 --separate-stderr bnrun -m "$d.bnt" -n 2 -p 'Emma <|x|>'
+	[[ $stderr == *"has id 4096, outside the model's vocabulary of 4096" ]]
+}
