@@ -35,9 +35,12 @@ import argparse
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peerlib import bf16, pack_codes, write_st  # noqa: E402
 
 HIDDEN, FFN, LAYERS, HEADS, KV, HD = 320, 864, 2, 5, 1, 64
 THETA, EPS, NGREEDY = 500000.0, 1e-5, 24
@@ -50,41 +53,6 @@ PROJ = [("self_attn.q_proj", HEADS * HD, HIDDEN),
         ("mlp.gate_proj", FFN, HIDDEN),
         ("mlp.up_proj", FFN, HIDDEN),
         ("mlp.down_proj", HIDDEN, FFN)]
-
-
-def bf16(a):
-    """Round f32 to bf16 (nearest even); returns (uint16 bits, f32 values)."""
-    u = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
-    bits = u.astype(np.uint16)
-    return bits, (bits.astype(np.uint32) << 16).view(np.float32)
-
-
-def write_st(path, tensors):
-    """tensors: name -> (dtype string, shape, bytes)."""
-    head, off, blobs = {}, 0, []
-    for name, (dt, shape, blob) in tensors.items():
-        head[name] = {"dtype": dt, "shape": list(shape),
-                      "data_offsets": [off, off + len(blob)]}
-        blobs.append(blob)
-        off += len(blob)
-    h = json.dumps(head).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def pack_codes(t):
-    """[out, in] values in {-1, 0, 1} -> uint8 [out/4, in]."""
-    out = t.shape[0] // 4
-    c = (t + 1).astype(np.uint8)
-    p = np.zeros((out, t.shape[1]), dtype=np.uint8)
-    for g in range(4):
-        p |= c[g * out:(g + 1) * out] << (2 * g)
-    return p
 
 
 class Net:

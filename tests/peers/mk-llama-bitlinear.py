@@ -56,8 +56,12 @@ import json
 import os
 import shutil
 import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peerlib import bf16, pack_codes, read_varint, write_st  # noqa: E402
 
 NGREEDY = 24
 PROMPTS = [[0, 927, 367, 260, 2004, 494, 74, 1175, 553, 3049],
@@ -73,84 +77,17 @@ LAYOUTS = {
 }
 
 
-def bf16(a):
-    """Round f32 to bf16 (nearest even); returns (uint16 bits, f32 values)."""
-    u = np.asarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    u = (u + 0x7FFF + ((u >> 16) & 1)) >> 16
-    bits = u.astype(np.uint16)
-    return bits, (bits.astype(np.uint32) << 16).view(np.float32)
-
-
-def write_st(path, tensors):
-    """tensors: name -> (dtype string, shape, bytes)."""
-    head, off, blobs = {}, 0, []
-    for name, (dt, shape, blob) in tensors.items():
-        head[name] = {"dtype": dt, "shape": list(shape),
-                      "data_offsets": [off, off + len(blob)]}
-        blobs.append(blob)
-        off += len(blob)
-    h = json.dumps(head).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-
-
-def pack_codes(t):
-    """[out, in] values in {-1, 0, 1} -> uint8 [out/4, in]."""
-    out = t.shape[0] // 4
-    c = (t + 1).astype(np.uint8)
-    p = np.zeros((out, t.shape[1]), dtype=np.uint8)
-    for g in range(4):
-        p |= c[g * out:(g + 1) * out] << (2 * g)
-    return p
-
-
-def varint(x):
-    x &= (1 << 64) - 1
-    b = bytearray()
-    while True:
-        c = x & 0x7f
-        x >>= 7
-        b.append(c | (0x80 if x else 0))
-        if not x:
-            return bytes(b)
-
-
 def pb_read(d):
     """A protobuf message's fields: [(number, wire type, value, raw)]."""
     o, out = 0, []
     while o < len(d):
-        s, k, sh = o, 0, 0
-        while True:
-            c = d[o]
-            o += 1
-            k |= (c & 0x7f) << sh
-            sh += 7
-            if c < 0x80:
-                break
+        s = o
+        k, o = read_varint(d, o)
         n, wt = k >> 3, k & 7
         if wt == 0:
-            v = 0
-            sh = 0
-            while True:
-                c = d[o]
-                o += 1
-                v |= (c & 0x7f) << sh
-                sh += 7
-                if c < 0x80:
-                    break
+            v, o = read_varint(d, o)
         elif wt == 2:
-            ln, sh = 0, 0
-            while True:
-                c = d[o]
-                o += 1
-                ln |= (c & 0x7f) << sh
-                sh += 7
-                if c < 0x80:
-                    break
+            ln, o = read_varint(d, o)
             v = d[o:o + ln]
             o += ln
         elif wt == 5:
