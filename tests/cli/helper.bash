@@ -76,3 +76,33 @@ for b in range(256):
 sys.stdout.buffer.write(bytes(byte[ch] for i in g for ch in vocab[i]))
 PY
 }
+
+# cfgkey FILE KEY VALUE: the config record of FILE (stored as
+# "key=value" lines; the record's binary header shares the first line,
+# so only the end is anchored) holds KEY=VALUE.
+cfgkey() {
+	grep -a -q -e "$2=$3\$" "$1" || {
+		echo "$1: no $2=$3"
+		return 1
+	}
+}
+
+# prompt K: the fixtures' prompt K (austen-llama-6m/reference.json; the
+# layouts' references use the same prompts)
+prompt() {
+	python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
+	    "$FIX/austen-llama-6m/reference.json" "$1"
+}
+
+# llamacpp_compare BNT GGUF: bnrun against llama.cpp (node-llama-cpp,
+# tests/peers/llamacpp), greedy, 24 tokens after the fixture prompts
+llamacpp_compare() {
+	local peer=$ROOT/tests/peers/llamacpp
+	if [ ! -d "$peer/node_modules/@node-llama-cpp/linux-x64" ]; then
+		echo "node-llama-cpp is not installed: (cd tests/peers/llamacpp" \
+		    "&& npm ci --ignore-scripts --omit=optional)" >&2
+		return 1
+	fi
+	BN_BIN=$BIN "$peer/compare" "$@" 24
+}

@@ -42,16 +42,6 @@ refused() {
 	[ ! -e "$T/$name.bnt" ]
 }
 
-# cfgkey FILE KEY VALUE: the config record of FILE (stored as
-# "key=value" lines; the record's binary header shares the first line,
-# so only the end is anchored) holds KEY=VALUE.
-cfgkey() {
-	grep -a -q -e "$2=$3\$" "$1" || {
-		echo "$1: no $2=$3"
-		return 1
-	}
-}
-
 @test "2B-4T layout: weight_scale multiplies; logits within 1e-3 of the reference" {
 	bnpack -o "$T/b.bnt" "$L"
 	run -0 bnverify --model "$T/b.bnt" --reference "$L/reference.safetensors" \

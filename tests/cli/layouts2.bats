@@ -17,15 +17,6 @@ setup_file() {
 	bnpack -o "$S/one.bnt" "$ONE"
 }
 
-# cfgkey FILE KEY VALUE: the config record of FILE holds KEY=VALUE (as in
-# layouts.bats).
-cfgkey() {
-	grep -a -q -e "$2=$3\$" "$1" || {
-		echo "$1: no $2=$3"
-		return 1
-	}
-}
-
 # field DIR K NAME: reference.json's entry K, member NAME
 field() {
 	python3 -c 'import json, sys

@@ -19,12 +19,6 @@ setup_file() {
 	done
 }
 
-prompt() {
-	python3 -c 'import json, sys
-print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
-	    "$FIX/austen-llama-6m/reference.json" "$1"
-}
-
 @test "qwen2, qwen3: bnverify --model within 1e-3 of the reference, greedy 24/24" {
 	for m in qwen2-float qwen3-float; do
 		run -0 bnverify "$S/$m.bnt"
@@ -60,23 +54,12 @@ print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
 	[[ $stderr == *"tensor 'blk.0.attn_q_norm.weight' is missing"* ]]
 }
 
-# compare BNT GGUF: bnrun against llama.cpp, greedy, 24 tokens
-compare() {
-	local peer=$ROOT/tests/peers/llamacpp
-	if [ ! -d "$peer/node_modules/@node-llama-cpp/linux-x64" ]; then
-		echo "node-llama-cpp is not installed: (cd tests/peers/llamacpp" \
-		    "&& npm ci --ignore-scripts --omit=optional)" >&2
-		return 1
-	fi
-	BN_BIN=$BIN "$peer/compare" "$@" 24
-}
-
 @test "gguf: llama.cpp's qwen2 and qwen3 run the f32 exports exactly as bnrun (24 tokens)" {
 	for m in qwen2-float qwen3-float; do
 		g=$BATS_TEST_TMPDIR/$m.gguf
 		bnexport -F gguf --float f32 -o "$g" "$S/$m.bnt"
 		run -0 grep -c "${m%-float}\.attention\.key_length" "$g"
-		run -0 compare "$S/$m.bnt" "$g"
+		run -0 llamacpp_compare "$S/$m.bnt" "$g"
 		echo "$output" | grep '^case'
 		assert_line "case 0: tokenize equal, greedy equal 24/24"
 		assert_line "case 1: tokenize equal, greedy equal 24/24"

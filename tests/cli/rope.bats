@@ -16,24 +16,10 @@ setup_file() {
 	bnpack -o "$S/l3.bnt" "$S/l3"
 }
 
-# cfgkey FILE KEY VALUE: the config record of FILE holds KEY=VALUE
-cfgkey() {
-	grep -a -q -e "$2=$3\$" "$1" || {
-		echo "$1: no $2=$3"
-		return 1
-	}
-}
-
 # verify BNT: bnverify --model against the fixture's reference, 1e-3
 verify() {
 	bnverify --model "$1" --reference "$S/l3/reference.safetensors" \
 	    --tol 1e-3
-}
-
-prompt() {
-	python3 -c 'import json, sys
-print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
-	    "$FIX/austen-llama-6m/reference.json" "$1"
 }
 
 # freqs GGUF OUT VALUE: GGUF with every element of rope_freqs.weight set
@@ -54,17 +40,6 @@ if a.startswith("second:"):
 else:
     struct.pack_into("<24f", d, off, *[float(a)] * 24)
 open(sys.argv[2], "wb").write(d)' "$@"
-}
-
-# compare BNT GGUF: bnrun against llama.cpp, greedy, 24 tokens
-compare() {
-	local peer=$ROOT/tests/peers/llamacpp
-	if [ ! -d "$peer/node_modules/@node-llama-cpp/linux-x64" ]; then
-		echo "node-llama-cpp is not installed: (cd tests/peers/llamacpp" \
-		    "&& npm ci --ignore-scripts --omit=optional)" >&2
-		return 1
-	fi
-	BN_BIN=$BIN "$peer/compare" "$@" 24
 }
 
 @test "llama3-scaled: bnpack writes the keys; bnverify --model within 1e-3, greedy 24/24" {
@@ -133,13 +108,13 @@ json.dump(c, open(sys.argv[2], "w"))' "$S/l3/config.json" "$d/config.json"
 	bnexport -F gguf --float f32 -o "$g" "$S/l3.bnt"
 	run -0 node "$ROOT/tests/peers/llamacpp/peer.mjs" info "$g"
 	[[ $output == *'"name":"rope_freqs.weight","type":0,"dims":[24]'* ]]
-	run -0 compare "$S/l3.bnt" "$g"
+	run -0 llamacpp_compare "$S/l3.bnt" "$g"
 	echo "$output" | grep '^case'
 	assert_line "case 0: tokenize equal, greedy equal 24/24"
 	assert_line "case 1: tokenize equal, greedy equal 24/24"
 	# llama.cpp does read the factors: with ones it turns as plain RoPE
 	freqs "$g" "$BATS_TEST_TMPDIR/ones.gguf" 1
-	run -0 compare "$S/l3.bnt" "$BATS_TEST_TMPDIR/ones.gguf"
+	run -0 llamacpp_compare "$S/l3.bnt" "$BATS_TEST_TMPDIR/ones.gguf"
 	run -1 grep -q "greedy equal 24/24" <<<"$output"
 }
 

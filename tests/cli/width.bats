@@ -32,18 +32,10 @@ setup_file() {
 	done
 }
 
-# prompt_text K: the fixture's prompt K
-prompt_text() {
-	case $1 in
-	0) printf '%s' "It is a truth universally acknowledged" ;;
-	1) printf '%s' "Elizabeth looked at Mr. Darcy and" ;;
-	esac
-}
-
 @test "bnrun greedy continues both prompts as the reference does" {
 	local k p
 	for k in 0 1; do
-		p=$(prompt_text $k)
+		p=$(prompt $k)
 		{ printf '%s' "$p"; ref_continuation "$ODD" $k; printf '\n'; } \
 		    >"$S/want$k"
 		bnrun -m "$S/odd.bnt" --bos --temp 0 -n 24 -p "$p" >"$S/got$k"
