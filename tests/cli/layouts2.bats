@@ -152,3 +152,26 @@ misread() {
 	bnpack -o "$BATS_TEST_TMPDIR/b.bnt" "$BATS_TEST_TMPDIR/hf"
 	cmp "$BATS_TEST_TMPDIR/a.bnt" "$BATS_TEST_TMPDIR/b.bnt"
 }
+
+@test "1bitLLM: a sub-norm under both of its names is refused as a duplicate" {
+	d=$BATS_TEST_TMPDIR/dup
+	cp -r "$ONE" "$d"
+	chmod -R u+w "$d"
+	python3 - "$d/model.safetensors" <<'PY'
+import json, struct, sys
+p = sys.argv[1]
+d = open(p, "rb").read()
+n = struct.unpack("<Q", d[:8])[0]
+h, data = json.loads(d[8:8 + n]), d[8 + n:]
+t = dict(h["model.layers.0.self_attn.inner_attn_ln.weight"])
+a, b = t["data_offsets"]
+t["data_offsets"] = [len(data), len(data) + b - a]
+h["model.layers.0.self_attn.attn_sub_norm.weight"] = t
+j = json.dumps(h).encode()
+j += b" " * ((8 - len(j) % 8) % 8)
+open(p, "wb").write(struct.pack("<Q", len(j)) + j + data + data[a:b])
+PY
+	run -65 --separate-stderr bnpack -o "$d.bnt" "$d"
+	[ "$stderr" = "bnpack: $d: duplicate tensor 'blk.0.attn_sub_norm.weight'" ]
+	[ ! -e "$d.bnt" ]
+}
