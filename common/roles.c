@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "parse.h"
 #include "roles.h"
 
 #define LL (BN_ARCH_BIT(BN_ARCH_LLAMA) | BN_ARCH_BIT(BN_ARCH_BITNET) | \
@@ -151,6 +152,29 @@ bn_is_projection(const char *name)
 	int layer;
 
 	return bn_role_is_proj(bn_role_of(name, &layer));
+}
+
+const char *
+bn_role_unexpected(const struct bn_config *c, const char *name)
+{
+	unsigned long l;
+	int id, layer;
+
+	if (layer_rest(name, layer_hf, &l) != NULL)
+		return bn_has_suffix(name, ".rotary_emb.inv_freq") ? NULL :
+		    "a Hugging Face tensor that no role maps";
+	if (strncmp(name, layer_bnt, sizeof layer_bnt - 1) == 0) {
+		if ((id = bn_role_of(name, &layer)) < 0)
+			return "not a tensor of the table of roles";
+		if (layer >= c->layers)
+			return "a layer past the model's last";
+		if (!bn_role_present(id, c->arch, c->tied))
+			return "this architecture has no place for it";
+		return NULL;
+	}
+	if (c->tied && strcmp(name, bn_roles[BN_R_OUTPUT].name) == 0)
+		return "the model ties its output to token_embd";
+	return NULL;
 }
 
 uint64_t

@@ -100,6 +100,15 @@ int bn_is_projection(const char *name);
  * name is none of the table's. */
 int bn_role_of(const char *name, int *layer);
 
+/* Why a model of config c must not hold a tensor named name, or NULL
+ * if it may: a layer tensor (blk.N.*) the table does not know, one the
+ * architecture has no place for, a layer past the last, an output head
+ * in a tied model, or a Hugging Face layer tensor that no role maps
+ * (model.layers.N.*, but for the rotary_emb.inv_freq buffers some
+ * checkpoints carry, which RoPE recomputes).  Other names (optimizer
+ * state, ...) are not the model's to judge. */
+const char *bn_role_unexpected(const struct bn_config *c, const char *name);
+
 /* The heads of a query or key projection (n_heads, n_kv_heads), whose
  * rows a RoPE convention change permutes head by head; 0 for any other
  * tensor. */

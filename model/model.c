@@ -339,6 +339,7 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 	struct bn_dims d;
 	char name[64];
 	uint64_t rows, cols;
+	size_t k;
 	int i, id, st, bl;
 
 	memset(m, 0, sizeof *m);
@@ -408,6 +409,16 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 			if (st != BN_OK)
 				goto fail;
 		}
+	/* a tensor the model holds but would not use is a misread */
+	for (k = 0; k < m->map.ntensors; k++) {
+		const char *nm = m->map.tensors[k].t.name, *why;
+
+		if ((why = bn_role_unexpected(c, nm)) != NULL) {
+			st = bn_seterr(e, BN_EFORMAT, "tensor '%s': %s", nm,
+			    why);
+			goto fail;
+		}
+	}
 	return BN_OK;
 fail:
 	bn_model_close(m);

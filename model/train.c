@@ -280,7 +280,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	struct bn_train *t;
 	struct bn_config *c;
 	struct bn_dims d;
-	size_t C, V, np, half;
+	size_t C, V, np, half, i;
 	int l, id, bl, st;
 
 	*tp = NULL;
@@ -295,6 +295,16 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 	if ((st = bn_config_from_kv(c, &map->config, e)) != BN_OK) {
 		free(t);
 		return st;
+	}
+	/* a tensor the model holds but would not train is a misread */
+	for (i = 0; i < map->ntensors; i++) {
+		const char *nm = map->tensors[i].t.name, *why;
+
+		if ((why = bn_role_unexpected(c, nm)) != NULL) {
+			free(t);
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': %s", nm,
+			    why);
+		}
 	}
 	if (c->hidden > BN_TRAIN_MAXW || c->ffn > BN_TRAIN_MAXW ||
 	    c->heads * c->head_dim > BN_TRAIN_MAXW || B < 1 || T < 1 ||

@@ -175,3 +175,23 @@ PY
 	[ "$stderr" = "bnpack: $d: duplicate tensor 'blk.0.attn_sub_norm.weight'" ]
 	[ ! -e "$d.bnt" ]
 }
+
+@test "tensors a model would not use are refused by the loader, not ignored" {
+	# 1bitLLM's layout read as a plain llama (its class renamed): its
+	# sub-norms would be carried and never applied
+	d=$BATS_TEST_TMPDIR/asllama
+	cp -r "$ONE" "$d"
+	chmod -R u+w "$d"
+	sed -i 's/"BitnetForCausalLM"/"LlamaForCausalLM"/' "$d/config.json"
+	bnpack -o "$d.bnt" "$d"
+	msg="tensor 'blk.0.attn_sub_norm.weight': this architecture has no place for it"
+	run -65 --separate-stderr bnrun -m "$d.bnt" -n 1 -p x
+	[ "$stderr" = "bnrun: $d.bnt: $msg" ]
+	run -65 --separate-stderr bnverify --model "$d.bnt" \
+	    --reference "$ONE/reference.safetensors"
+	[ "$stderr" = "bnverify: $d.bnt: $msg" ]
+	run -65 --separate-stderr bnquant --train "$ROOT/tests/fixtures/austen-val.txt" \
+	    --steps 1 --batch 1 --ctx 8 -o "$d.q.bnt" "$d.bnt"
+	[[ $stderr == *"$msg" ]]
+	[ ! -e "$d.q.bnt" ]
+}

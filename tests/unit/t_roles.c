@@ -114,6 +114,24 @@ shapes(void)
 	CHECK(bn_rope_perm_heads(&c, "blk.1.attn_q.weight") == 4);
 	CHECK(bn_rope_perm_heads(&c, "blk.1.attn_k.weight") == 2);
 	CHECK(bn_rope_perm_heads(&c, "blk.1.attn_v.weight") == 0);
+	/* what a model must not hold */
+	c.arch = BN_ARCH_LLAMA;
+	c.tied = 0;
+	CHECK(bn_role_unexpected(&c, "blk.1.attn_q.weight") == NULL);
+	CHECK(bn_role_unexpected(&c, "output.weight") == NULL);
+	CHECK(bn_role_unexpected(&c, "optim.m.blk.0.attn_q.weight") == NULL);
+	CHECK(bn_role_unexpected(&c,
+	    "model.layers.0.self_attn.rotary_emb.inv_freq") == NULL);
+	CHECK(bn_role_unexpected(&c, "blk.0.attn_sub_norm.weight") != NULL);
+	CHECK(bn_role_unexpected(&c, "blk.0.attn_q.bias") != NULL);
+	CHECK(bn_role_unexpected(&c, "blk.2.attn_q.weight") != NULL);
+	CHECK(bn_role_unexpected(&c, "blk.0.attn_qq.weight") != NULL);
+	CHECK(bn_role_unexpected(&c,
+	    "model.layers.0.self_attn.inner_attn_ln.weight") != NULL);
+	c.tied = 1;
+	CHECK(bn_role_unexpected(&c, "output.weight") != NULL);
+	c.arch = BN_ARCH_BITNET;
+	CHECK(bn_role_unexpected(&c, "blk.0.attn_sub_norm.weight") == NULL);
 	/* norms and biases are vectors, the rest matrices */
 	for (id = 0; id < BN_R_COUNT; id++)
 		CHECK((bn_roles[id].kind == BN_ROLE_NORM ||
