@@ -189,6 +189,14 @@ bnt_tensor_scale(const struct bnt_tensor *t, const void *scales, uint64_t i)
 	}
 }
 
+int
+bnt_scale_valid(float s, uint32_t flags)
+{
+	if (!isfinite(s))
+		return 0;
+	return (flags & BNT_SCALE_DIV) == 0 || isnormal(s);
+}
+
 uint64_t
 bnt_scale_index(const struct bnt_tensor *t, uint64_t r, uint64_t c)
 {

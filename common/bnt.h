@@ -127,6 +127,11 @@ char *bnt_shape_str(const struct bnt_tensor *t, char *buf, size_t size);
 /* Scale i as f32; 0 if the tensor has no scales. */
 float bnt_tensor_scale(const struct bnt_tensor *t, const void *scales,
     uint64_t i);
+/* 1 if s is a scale bnt(5) allows under flags: finite, and for a
+ * divisor (BNT_SCALE_DIV) a normal positive or negative number, so that
+ * code / s is finite; a multiplying scale may be 0.  The one rule for
+ * checkers, loaders and exporters. */
+int bnt_scale_valid(float s, uint32_t flags);
 /* The scale that applies to element (row r, column c). */
 uint64_t bnt_scale_index(const struct bnt_tensor *t, uint64_t r,
     uint64_t c);
