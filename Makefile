@@ -165,7 +165,7 @@ check-arm64-run: $(BINS) $(BUILD)/tests/t_kernels $(BUILD)/tests/t_train
 	    QEMU_LD_PREFIX=$(QEMU_LD_PREFIX) sh tests/arm64.sh
 
 # make check: unit tests, BATS suites, man-page lint; one closing tally
-check: all
+check: deps all
 	@BUILD=$(BUILD) BINDIR=$(BINDIR) UNIT="$(UNIT) $(BUILD)/tests/floors" \
 	    MAN="$(MAN)" sh tests/run.sh
 
@@ -191,55 +191,34 @@ DEMO_MODEL = models/austen-ternary.bnt
 DEMO_PROMPT = It is a truth universally acknowledged
 DEMO_TEXT = tests/fixtures/austen-val.txt
 
-demo: $(BINS)
+demo: deps $(BINS)
 	$(BINDIR)/bnpack $(DEMO_MODEL) | $(BINDIR)/bnverify -p -o $(BUILD)/demo.bnt
 	$(BINDIR)/bnrun -m $(BUILD)/demo.bnt --temp 0 -n 48 -p "$(DEMO_PROMPT)"
 	$(BINDIR)/bnrun -m $(BUILD)/demo.bnt --perplexity $(DEMO_TEXT)
 
-# The Debian packages that make demo (BUILD_DEPS) and make check (both
-# lists) need, as PACKAGE=PROBE: the package is there if the probe
-# succeeds, where PROBE is a command, h:HEADER (a C header the compiler
-# finds), f:FILE, or py:MODULE (a module of /usr/bin/python3).  make deps
-# checks them: as root it installs what is missing with apt-get,
-# otherwise it prints the apt-get line and fails.  demo and check run it
-# before they compile anything.
-BUILD_DEPS = gcc=$(CC) libc6-dev=h:stdio.h libarchive-dev=h:archive.h \
-	libzstd-dev=h:zstd.h
-CHECK_DEPS = bats=bats bats-assert=f:/usr/lib/bats/bats-assert/load.bash \
-	bats-support=f:/usr/lib/bats/bats-support/load.bash \
-	chromium=chromium git=git man-db=man mandoc=mandoc python3=python3 \
-	python3-numpy=py:numpy xz-utils=xz zstd=zstd
-DEPS = $(BUILD_DEPS) \
-	$(if $(filter check deps,$(MAKECMDGOALS)),$(CHECK_DEPS))
+# make deps: what make demo (the build set) or make check (the check
+# set: also BATS, mandoc, Python, Chromium and the npm peers) needs, by
+# tests/deps.sh: as root it installs what is missing (apt-get, npm ci),
+# otherwise it prints the commands and fails.  demo and check run it
+# before they compile anything; make deps-ci adds .ci/run's suites.
+DEPS_SET = $(if $(filter check deps,$(MAKECMDGOALS)),check,build)
 
 deps:
-	@missing=; for d in $(DEPS); do p=$${d%%=*}; t=$${d#*=}; \
-	    case $$t in \
-	    h:*) printf '#include <%s>\n' "$${t#h:}" | $(CC) -E -x c - ;; \
-	    f:*) test -e "$${t#f:}" ;; \
-	    py:*) /usr/bin/python3 -c "import $${t#py:}" ;; \
-	    *) command -v "$$t" ;; \
-	    esac >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	[ -z "$$missing" ] && exit 0; \
-	if [ "$$(id -u)" -eq 0 ]; then \
-	    echo "apt-get install -y$$missing"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y \
-	    --no-install-recommends $$missing; \
-	else \
-	    echo "make: missing Debian packages; as root, run:" >&2; \
-	    echo "apt-get install -y$$missing" >&2; exit 1; \
-	fi
-	@[ -z "$(filter check deps,$(MAKECMDGOALS))" ] || \
-	    [ -d tests/peers/onnx/node_modules/onnxruntime-node ] || \
-	    echo "make: the ONNX Runtime and llama.cpp checks need Node.js 20" \
-	    "and the npm packages of tests/peers (npm ci: see .ci/run)" >&2
+	@CC="$(CC)" sh tests/deps.sh $(DEPS_SET)
+
+deps-ci:
+	@CC="$(CC)" sh tests/deps.sh ci
+
+# make check-fresh: make demo and make check in a fresh Debian 12 root
+# (debootstrap, chroot; as root), logs in tests/fresh/; see its run
+check-fresh:
+	sh tests/fresh/run
 
 ifneq ($(filter demo check deps,$(MAKECMDGOALS)),)
 $(LIB_OBJ) $(TOOLS:%=$(BUILD)/tools/%.o) \
     $(UNIT_SRC:%.c=$(BUILD)/%.o) $(GEN_SRC:%.c=$(BUILD)/%.o): | deps
 endif
-.PHONY: demo deps
+.PHONY: demo deps deps-ci check-fresh
 
 bench: all
 	sh bench/pack

@@ -4,6 +4,13 @@
 # Environment (from make): BUILD, BINDIR, UNIT, MAN; BATS_DIRS (default
 # tests/cli).
 set -u
+# the npm peers run on the Node.js that tests/deps.sh pins (20; Debian
+# 12's is 18, too old for node-llama-cpp)
+PATH=$(pwd)/tests/peers/node/node_modules/.bin:$PATH
+export PATH
+v=$(node --version 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/')
+[ "${v:-0}" -ge 20 ] 2>/dev/null || echo "run.sh: node ${v:-missing}:" \
+    "the llama.cpp checks need Node.js >= 20 (make deps installs it)" >&2
 pass=0
 fail=0
 log=$(mktemp)

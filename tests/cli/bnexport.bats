@@ -20,8 +20,8 @@ setup_file() {
 # peer ARGS...: tests/peers/llamacpp/peer.mjs; a missing install fails
 peer() {
 	if [ ! -d "$PEER/node_modules/@node-llama-cpp/linux-x64" ]; then
-		echo "node-llama-cpp is not installed: (cd tests/peers/llamacpp" \
-		    "&& npm ci --ignore-scripts --omit=optional)" >&2
+		echo "node-llama-cpp is not installed (make deps installs it," \
+		    "as root)" >&2
 		return 1
 	fi
 	node "$PEER/peer.mjs" "$@"

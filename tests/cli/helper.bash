@@ -100,8 +100,8 @@ print(json.load(open(sys.argv[1]))[int(sys.argv[2])]["prompt"])' \
 llamacpp_compare() {
 	local peer=$ROOT/tests/peers/llamacpp
 	if [ ! -d "$peer/node_modules/@node-llama-cpp/linux-x64" ]; then
-		echo "node-llama-cpp is not installed: (cd tests/peers/llamacpp" \
-		    "&& npm ci --ignore-scripts --omit=optional)" >&2
+		echo "node-llama-cpp is not installed (make deps installs it," \
+		    "as root)" >&2
 		return 1
 	fi
 	BN_BIN=$BIN "$peer/compare" "$@" 24

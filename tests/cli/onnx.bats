@@ -42,7 +42,7 @@ setup_file() {
 need_peer() {
 	if ! command -v node >/dev/null ||
 	    [ ! -d "$PEER/node_modules/onnxruntime-node" ]; then
-		skip "onnxruntime-node is not installed (.ci/run installs it)"
+		skip "onnxruntime-node is not installed (make deps installs it, as root)"
 	fi
 }
 

@@ -95,7 +95,7 @@ setup_file() {
 @test "onnx: ONNX Runtime's logits are bnrun's within 1e-3, with and without the KV cache" {
 	if ! command -v node >/dev/null ||
 	    [ ! -d "$ROOT/tests/peers/onnx/node_modules/onnxruntime-node" ]; then
-		skip "onnxruntime-node is not installed (.ci/run installs it)"
+		skip "onnxruntime-node is not installed (make deps installs it, as root)"
 	fi
 	for m in qwen2-float qwen3-float; do
 		"$BUILDDIR/tests/mkonnx" --logits "$S/$m.bnt" \

@@ -82,7 +82,7 @@ json.dump(c, open(sys.argv[2], "w"))' "$S/l3/config.json" "$d/config.json"
 @test "onnx: ONNX Runtime's logits are bnrun's within 1e-3, with and without the KV cache" {
 	if ! command -v node >/dev/null ||
 	    [ ! -d "$ROOT/tests/peers/onnx/node_modules/onnxruntime-node" ]; then
-		skip "onnxruntime-node is not installed (.ci/run installs it)"
+		skip "onnxruntime-node is not installed (make deps installs it, as root)"
 	fi
 	"$BUILDDIR/tests/mkonnx" --logits "$S/l3.bnt" \
 	    "$S/l3/reference.safetensors" "$BATS_TEST_TMPDIR/l3.ref"

@@ -102,7 +102,7 @@ cell() {
 @test "ONNX: int8 activations at every width, in each packing, as bnrun" {
 	if ! command -v node >/dev/null ||
 	    [ ! -d "$ROOT/tests/peers/onnx/node_modules/onnxruntime-node" ]; then
-		skip "onnxruntime-node is not installed (.ci/run installs it)"
+		skip "onnxruntime-node is not installed (make deps installs it, as root)"
 	fi
 	"$BUILDDIR/tests/mkonnx" --logits "$S/odd.bnt" \
 	    "$ODD/reference.safetensors" "$BATS_TEST_TMPDIR/bn.safetensors"
