@@ -96,12 +96,15 @@ intact() {
 	intact
 }
 
-@test "-o LINK: the file it leads to is replaced, the link stays" {
+@test "-o LINK: the file it leads to is replaced whole, the link stays" {
 	# relative links are relative to their own directory
 	mkdir "$T/a" "$T/b"
 	cp "$D/other.bnt" "$T/b/old.bnt"
 	ln -s ../b/old.bnt "$T/a/latest.bnt"
+	ino=$(stat -c %i "$T/b/old.bnt")
 	bnquant -q ternary -o "$T/a/latest.bnt" "$T/model.bnt"
+	# a new file renamed over the old one, not the old one rewritten
+	[ "$(stat -c %i "$T/b/old.bnt")" != "$ino" ]
 	[ -L "$T/a/latest.bnt" ]
 	[ "$(readlink "$T/a/latest.bnt")" = ../b/old.bnt ]
 	cmp "$D/smallq.bnt" "$T/b/old.bnt"
