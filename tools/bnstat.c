@@ -621,6 +621,7 @@ main(int argc, char *argv[])
 			bn_note_input(o.ref);
 		if (o.data != NULL)
 			bn_note_input(o.data);
+		bn_out_check(o.svg);	/* before the report, not after */
 	}
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
