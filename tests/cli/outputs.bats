@@ -49,6 +49,17 @@ intact() {
 	[ "$stderr" = "bnquant: <stdout>: output is the same file as input $T/model.bnt" ]
 	run -64 bnquant -q ternary -o "$T/model.bnt" < "$T/model.bnt"
 	intact
+	# --train: neither -o nor --log may be its text or its model
+	printf 'ab ba ab ab ba ba ab ab ba\n' > "$T/data.txt"
+	cp "$T/data.txt" "$T/data0.txt"
+	run -64 --separate-stderr bnquant --train "$T/data.txt" --steps 1 \
+	    --batch 1 --ctx 4 --log "$T/data.txt" -o "$T/out.bnt" "$T/model.bnt"
+	[ "$stderr" = "bnquant: $T/data.txt: output is the same file as input $T/data.txt" ]
+	run -64 bnquant --train "$T/data.txt" --steps 1 --batch 1 --ctx 4 \
+	    -o "$T/current.bnt" "$T/model.bnt"
+	cmp "$T/data0.txt" "$T/data.txt"
+	[ ! -e "$T/out.bnt" ]
+	intact
 }
 
 @test "bnpack, bnverify -p, bnstat --svg: an input as output is refused (64)" {
