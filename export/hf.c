@@ -282,6 +282,31 @@ plan_tensor(struct ctx *x, const struct bnt_map_tensor *mt, struct bn_err *e)
 	return st;
 }
 
+/* Two tensors renamed to one transformers name (a bnt name that is
+ * already another's transformers name) would write one safetensors key
+ * twice. */
+static int
+check_names(const struct ctx *x, struct bn_err *e)
+{
+	const struct out_tensor *a, *b;
+	size_t i, j;
+
+	for (i = 0; i < x->n; i++)
+		for (j = i + 1; j < x->n; j++) {
+			a = &x->t[i];
+			b = &x->t[j];
+			if (strcmp(a->name, b->name) != 0)
+				continue;
+			return bn_seterr(e, BN_EFORMAT, "%stensor '%s' and "
+			    "%stensor '%s' would both be '%s' in "
+			    "safetensors", a->kind == K_SCALE ?
+			    "the scale of " : "", a->mt->t.name,
+			    b->kind == K_SCALE ? "the scale of " : "",
+			    b->mt->t.name, a->name);
+		}
+	return BN_OK;
+}
+
 /* Source row of output row r: transformers rotates halves (i, i+d/2);
  * rope_style=interleaved rows are in adjacent pairs (2i, 2i+1). */
 static uint64_t
@@ -989,6 +1014,8 @@ bn_export_hf(const struct bnt_map *m, const struct bn_hf_opts *o,
 	for (i = 0; i < m->ntensors; i++)
 		if ((st = plan_tensor(&x, &m->tensors[i], e)) != BN_OK)
 			goto out;
+	if ((st = check_names(&x, e)) != BN_OK)
+		goto out;
 	if (x.packed && x.floaty) {
 		st = bn_seterr(e, BN_EUNSUPPORTED, "some projections are "
 		    "ternary and some float: transformers' BitNet needs all "

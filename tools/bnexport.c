@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,22 +255,14 @@ notice(void *ctx, const char *msg)
 }
 
 /* The input as a mapped file.  A pipe, or anything that is not a
- * regular file, is first copied to an unlinked temporary file. */
-static char *spool_path;
-
-static void
-spool_cleanup(void)
-{
-	if (spool_path != NULL)
-		unlink(spool_path);
-}
-
+ * regular file, is first copied to a temporary file (removed on exit
+ * and on signals, as xio.h says, and once mapped). */
 static void
 open_model(const struct opts *o, struct bnt_map *m, const char *name)
 {
 	struct bn_err e = { "" };
 	const char *path = o->input, *dir;
-	char buf[1 << 16];
+	char buf[1 << 16], *spool_path = NULL;
 	struct stat sb;
 	size_t n;
 	FILE *in, *sp;
@@ -284,9 +277,8 @@ open_model(const struct opts *o, struct bnt_map *m, const char *name)
 		if ((spool_path = malloc(n)) == NULL)
 			bn_errx(EX_OSERR, "out of memory");
 		snprintf(spool_path, n, "%s/bnexport.XXXXXX", dir);
-		if ((fd = mkstemp(spool_path)) < 0)
+		if ((fd = bn_tmp_mkstemp(spool_path)) < 0)
 			bn_err(EX_CANTCREAT, "%s", spool_path);
-		atexit(spool_cleanup);
 		if ((sp = fdopen(fd, "wb")) == NULL)
 			bn_err(EX_OSERR, "%s", spool_path);
 		while ((n = fread(buf, 1, sizeof buf, in)) > 0)
@@ -301,12 +293,14 @@ open_model(const struct opts *o, struct bnt_map *m, const char *name)
 		path = spool_path;
 	} else if (access(path, R_OK) != 0)
 		bn_err(EX_NOINPUT, "%s", name);
+	else
+		bn_note_input(path);
 	if ((st = bnt_map_open(m, path, 0, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
 	if (spool_path != NULL) {
 		unlink(spool_path);
+		bn_tmp_forget(spool_path);
 		free(spool_path);
-		spool_path = NULL;
 	}
 }
 
@@ -359,7 +353,11 @@ struct hf_out {
 	const char *name;	/* -o as given */
 	int verbose;
 	/* directory */
-	char *tmpdir;
+	char *dir;		/* -o, links followed, no trailing '/' */
+	char *tmpdir;		/* noted by bn_tmp_mkdtemp */
+	int fill;		/* dir exists (empty): tmpdir is inside */
+	char **files;		/* names written, for fill */
+	size_t nfiles;
 	FILE *fp;
 	char *buf;		/* fp's buffer */
 	char *cur;		/* path of the file being written */
@@ -369,48 +367,25 @@ struct hf_out {
 	char *prefix;		/* "NAME/" inside the archive */
 };
 
-static struct hf_out *hf_pending;
-
-static void
-rm_tree(const char *dir)
-{
-	char path[4096];
-	struct dirent *d;
-	DIR *dp;
-
-	if ((dp = opendir(dir)) == NULL)
-		return;
-	while ((d = readdir(dp)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, d->d_name);
-		unlink(path);
-	}
-	closedir(dp);
-	rmdir(dir);
-}
-
-static void
-hf_cleanup(void)
-{
-	if (hf_pending != NULL && hf_pending->tmpdir != NULL) {
-		if (hf_pending->fp != NULL)
-			fclose(hf_pending->fp);
-		rm_tree(hf_pending->tmpdir);
-	}
-}
-
 static int
 dir_begin(void *ctx, const char *file, uint64_t size, struct bn_err *e)
 {
 	struct hf_out *h = ctx;
 	size_t n = strlen(h->tmpdir) + strlen(file) + 2;
+	char **nf;
 
 	(void)size;
 	free(h->cur);
 	if ((h->cur = malloc(n)) == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	snprintf(h->cur, n, "%s/%s", h->tmpdir, file);
+	if ((nf = realloc(h->files, (h->nfiles + 1) * sizeof *nf)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	h->files = nf;
+	if ((h->files[h->nfiles] = strdup(file)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	h->nfiles++;
+	bn_tmp_note(h->cur);
 	if ((h->fp = fopen(h->cur, "wb")) == NULL)
 		return bn_seterr(e, BN_ECANTCREAT, "%s: %s", file,
 		    strerror(errno));
@@ -504,6 +479,106 @@ arc_end(void *ctx, struct bn_err *e)
 	return BN_OK;
 }
 
+/* -o DIR: the directory it names, without trailing slashes, its links
+ * followed (malloc'd). */
+static char *
+dir_target(const char *out)
+{
+	size_t n = strlen(out);
+	char *p, *t;
+
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	if ((p = malloc(n + 1)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	memcpy(p, out, n);
+	p[n] = '\0';
+	if ((t = bn_out_target(p)) == NULL)
+		return p;
+	free(p);
+	return t;
+}
+
+/* The temporary directory the files are written in: beside a new
+ * directory, which it then becomes, or inside an existing empty one,
+ * which it fills (git clone takes the same two); a directory that is
+ * not empty is refused. */
+static void
+dir_open(struct hf_out *h, const char *out)
+{
+	struct dirent *d;
+	struct stat sb;
+	size_t n;
+	DIR *dp;
+	int empty = 1;
+
+	h->dir = dir_target(out);
+	if (stat(h->dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			bn_errx(EX_CANTCREAT, "%s: exists and is not a "
+			    "directory", out);
+		if ((dp = opendir(h->dir)) == NULL)
+			bn_err(EX_CANTCREAT, "%s", out);
+		while ((d = readdir(dp)) != NULL)
+			if (strcmp(d->d_name, ".") != 0 &&
+			    strcmp(d->d_name, "..") != 0)
+				empty = 0;
+		closedir(dp);
+		if (!empty)
+			bn_errx(EX_CANTCREAT, "%s: directory is not empty",
+			    out);
+		h->fill = 1;
+	}
+	n = strlen(h->dir) + sizeof "/.tmp.XXXXXX";
+	if ((h->tmpdir = malloc(n)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	if (h->fill)
+		snprintf(h->tmpdir, n, "%s/.tmp.XXXXXX", h->dir);
+	else
+		snprintf(h->tmpdir, n, "%s.tmp.XXXXXX", h->dir);
+	if (bn_tmp_mkdtemp(h->tmpdir) == NULL)
+		bn_err(EX_CANTCREAT, "%s", out);
+	if (!h->fill)
+		chmod(h->tmpdir, 0755 & ~umask(umask(0)));
+}
+
+/* All written: the temporary directory becomes -o, or its files move
+ * into -o (with the signals that remove temporaries held back, so that
+ * it is filled whole). */
+static void
+dir_close(struct hf_out *h, const char *out)
+{
+	static const int sigs[] = { SIGHUP, SIGINT, SIGPIPE, SIGTERM };
+	char from[4096], to[4096];
+	sigset_t set, old;
+	size_t i;
+
+	if (!h->fill) {
+		if (rename(h->tmpdir, h->dir) != 0)
+			bn_err(EX_CANTCREAT, "%s", out);
+		bn_tmp_forget(h->tmpdir);
+		return;
+	}
+	sigemptyset(&set);
+	for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(&set, sigs[i]);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	for (i = 0; i < h->nfiles; i++) {
+		if ((size_t)snprintf(from, sizeof from, "%s/%s", h->tmpdir,
+		    h->files[i]) >= sizeof from || (size_t)snprintf(to,
+		    sizeof to, "%s/%s", h->dir, h->files[i]) >= sizeof to) {
+			errno = ENAMETOOLONG;
+			bn_err(EX_CANTCREAT, "%s", out);
+		}
+		if (rename(from, to) != 0)
+			bn_err(EX_CANTCREAT, "%s/%s", out, h->files[i]);
+	}
+	if (rmdir(h->tmpdir) != 0)
+		bn_err(EX_CANTCREAT, "%s", h->tmpdir);
+	bn_tmp_forget(h->tmpdir);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static void
 export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 {
@@ -511,7 +586,6 @@ export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 	struct bn_hf_sink s;
 	struct bn_err e = { "" };
 	struct hf_out h;
-	struct stat sb;
 	const char *base;
 	size_t n;
 	int st, arc;
@@ -532,7 +606,9 @@ export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 		base = strrchr(o->output, '/');
 		base = base != NULL ? base + 1 : o->output;
 		n = strlen(base) - strlen(".tar.zst");
-		if (n == 0)
+		/* members are STEM/FILE: no "../" */
+		if (n == 0 || strncmp(base, ".", n) == 0 ||
+		    strncmp(base, "..", n) == 0)
 			bn_errx(EX_USAGE, "%s: archive name without a stem",
 			    o->output);
 		if ((h.prefix = malloc(n + 2)) == NULL)
@@ -556,34 +632,8 @@ export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 		s.write = arc_write;
 		s.end = arc_end;
 	} else {
-		if (stat(o->output, &sb) == 0) {
-			DIR *dp;
-			struct dirent *d;
-			int empty = 1;
-
-			if (!S_ISDIR(sb.st_mode))
-				bn_errx(EX_CANTCREAT, "%s: exists and is not "
-				    "a directory", o->output);
-			if ((dp = opendir(o->output)) == NULL)
-				bn_err(EX_CANTCREAT, "%s", o->output);
-			while ((d = readdir(dp)) != NULL)
-				if (strcmp(d->d_name, ".") != 0 &&
-				    strcmp(d->d_name, "..") != 0)
-					empty = 0;
-			closedir(dp);
-			if (!empty)
-				bn_errx(EX_CANTCREAT, "%s: directory is not "
-				    "empty", o->output);
-		}
-		n = strlen(o->output) + sizeof ".tmp.XXXXXX";
-		if ((h.tmpdir = malloc(n)) == NULL)
-			bn_errx(EX_OSERR, "out of memory");
-		snprintf(h.tmpdir, n, "%s.tmp.XXXXXX", o->output);
-		if (mkdtemp(h.tmpdir) == NULL)
-			bn_err(EX_CANTCREAT, "%s", o->output);
-		chmod(h.tmpdir, 0755 & ~umask(umask(0)));
-		hf_pending = &h;
-		atexit(hf_cleanup);
+		bn_out_check(o->output);
+		dir_open(&h, o->output);
 		s.begin = dir_begin;
 		s.write = dir_write;
 		s.end = dir_end;
@@ -606,11 +656,11 @@ export_hf(const struct opts *o, const struct bnt_map *m, const char *name)
 	if (st != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", st == BN_EIO ||
 		    st == BN_ECANTCREAT ? o->output : name, e.msg);
-	if (stat(o->output, &sb) == 0 && rmdir(o->output) != 0)
-		bn_err(EX_CANTCREAT, "%s", o->output);
-	if (rename(h.tmpdir, o->output) != 0)
-		bn_err(EX_CANTCREAT, "%s", o->output);
-	hf_pending = NULL;
+	dir_close(&h, o->output);
+	for (n = 0; n < h.nfiles; n++)
+		free(h.files[n]);
+	free(h.files);
+	free(h.dir);
 	free(h.tmpdir);
 	free(h.cur);
 }

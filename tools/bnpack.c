@@ -310,6 +310,7 @@ main(int argc, char *argv[])
 		bn_errx(EX_USAGE, "refusing to read binary data from a "
 		    "terminal; use --force");
 	if (!o.list) {
+		bn_note_input(o.input);
 		bn_out_open(&p.out, o.output, 1, o.force);
 		if ((p.w = bnt_writer_open(p.out.fp, o.zlevel)) == NULL)
 			bn_errx(EX_OSERR, "out of memory");

@@ -422,6 +422,7 @@ do_init(struct opts *o)
 		    bn_display_name(o->tokenizer), e.msg);
 	if (bn_init_check(&o->io, v.n_tokens, &e) != BN_OK)
 		bn_errx(EX_USAGE, "%s", e.msg);
+	bn_note_input(o->tokenizer);
 	bn_out_open(&out, o->output, 1, o->force);
 	if ((w = bnt_writer_open(out.fp, 0)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
@@ -640,6 +641,18 @@ do_train(struct opts *o)
 			bn_errx(bn_exit_code(st), "%s", e.msg);
 		return;
 	}
+	/* the run's inputs, which neither -o nor --log may be */
+	bn_note_input(o->qo.train);
+	if (o->qo.val != NULL)
+		bn_note_input(o->qo.val);
+	if (o->qo.teacher != NULL)
+		bn_note_input(o->qo.teacher);
+	if (o->qo.resume != NULL)
+		bn_note_input(o->qo.resume);
+	if (o->qo.input != NULL)
+		bn_note_input(o->qo.input);
+	if (o->log != NULL)
+		bn_out_check(o->log);
 	if ((tmp = tmpfile()) == NULL)
 		bn_err(EX_CANTCREAT, "tmpfile");
 	bn_out_open(&out, o->output, 1, o->force);

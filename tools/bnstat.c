@@ -608,9 +608,21 @@ int
 main(int argc, char *argv[])
 {
 	struct opts o = { .binary = -1, .momentum = 0.01, .tokens = 256 };
+	int i;
 
 	bn_setprogname(argv[0]);
 	parse_args(argc, argv, &o);
+	if (o.svg != NULL) {	/* which the plot may not overwrite */
+		for (i = 0; i < o.nfiles; i++)
+			bn_note_input(o.files[i]);
+		if (o.nfiles == 0)
+			bn_note_input("-");
+		if (o.ref != NULL)
+			bn_note_input(o.ref);
+		if (o.data != NULL)
+			bn_note_input(o.data);
+		bn_out_check(o.svg);	/* before the report, not after */
+	}
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));

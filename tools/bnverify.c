@@ -486,8 +486,11 @@ main(int argc, char *argv[])
 	}
 	if (o.against != NULL)
 		load_reference(o.against, &ref);
-	if (o.pass)
+	if (o.pass) {
+		for (i = 0; i < nfiles; i++)
+			bn_note_input(files[i]);
 		bn_out_open(&out, o.output, 1, o.force);
+	}
 	for (i = 0; i < nfiles; i++) {
 		code = verify(&o, files[i], o.against ? &ref : NULL,
 		    o.pass ? &out : NULL);

@@ -9,7 +9,8 @@
 struct bn_out {
 	FILE *fp;
 	const char *name;	/* for messages: path or "<stdout>" */
-	char *path;		/* final path when renaming, else NULL */
+	char *path;		/* the file to replace (links followed), else
+				 * NULL */
 	char *tmp;		/* temporary path, else NULL */
 	char *buf;		/* the stream's buffer (bn_outbuf), else NULL */
 };
@@ -17,15 +18,42 @@ struct bn_out {
 /* "-" -> "<stdin>", else the name itself. */
 const char *bn_display_name(const char *path);
 /* Open an input ("-" or NULL: stdin); exits 66 naming the file. With
- * binary set, refuses a terminal on stdin (exit 64) unless force. */
+ * binary set, refuses a terminal on stdin (exit 64) unless force.  The
+ * file is noted as bn_note_input does. */
 FILE *bn_open_in(const char *path, int binary, int force);
-/* Open an output (NULL or "-": stdout).  A regular file (existing or
- * not) is written as PATH.tmp.XXXXXX and renamed by bn_out_close; a
- * device, FIFO or /dev/stdout is written in place.  Exits 73 when it
- * cannot be created; with binary set refuses a terminal (exit 64)
- * unless force.  The temporary file is removed if the process exits
- * or is killed by SIGINT, SIGTERM, SIGHUP or SIGPIPE before close. */
+/* Note an input opened some other way (a mapped file, "-": stdin), so
+ * that no output may be it; for a directory, the files in it that
+ * bn_fileset_from_dir reads.  Only regular files count.  Call it
+ * before opening outputs. */
+void bn_note_input(const char *path);
+/* Exit 64 if PATH (after its links; NULL or "-": stdout) is the same
+ * file as a noted input.  bn_out_open calls it first. */
+void bn_out_check(const char *path);
+/* Where the symbolic links of PATH lead (malloc'd): the file an output
+ * replaces.  NULL where the chain goes through /proc or /dev/fd (as
+ * /dev/stdout does): that is a descriptor of the process, written in
+ * place.  Exits 73 on a loop of links, 71 out of memory. */
+char *bn_out_target(const char *path);
+/* Open an output (NULL or "-": stdout).  After bn_out_check, a path
+ * whose symbolic links lead to a regular file, or to none yet, is
+ * written beside that file as TARGET.tmp.XXXXXX and renamed over it by
+ * bn_out_close (the links stay); a device, FIFO or /dev/stdout is
+ * written in place.  Exits 73 when it cannot be created; with binary
+ * set refuses a terminal (exit 64) unless force.  The temporary file
+ * is removed if the process exits or is killed by SIGINT, SIGTERM,
+ * SIGHUP or SIGPIPE before close. */
 void bn_out_open(struct bn_out *o, const char *path, int binary, int force);
+/* A tool's own temporaries (a spool file, a directory being filled):
+ * mkstemp and mkdtemp that note what they made (-1 and NULL on failure,
+ * errno set), and bn_tmp_note for a file about to be made in such a
+ * directory.  They are removed, files before their directory, if the
+ * process exits or is killed by SIGINT, SIGTERM, SIGHUP or SIGPIPE,
+ * until bn_tmp_forget(path) (with a directory's files).  Exits 71 out
+ * of memory. */
+int bn_tmp_mkstemp(char *tmpl);
+char *bn_tmp_mkdtemp(char *tmpl);
+void bn_tmp_note(const char *path);
+void bn_tmp_forget(const char *path);
 /* Give a stream that has not been used yet a BN_OUTBUF-byte buffer
  * (glibc's setvbuf ignores the size without one: st_blksize, 4 KiB,
  * one write(2) per 4 KiB).  Returns the buffer, to be freed after
