@@ -1083,7 +1083,8 @@ bn_hf_wants(const char *name)
 	return model_file(base) || bn_has_suffix(base, ".safetensors");
 }
 
-/* "dir" of a member name, "." at the top, fit for a message. */
+/* The directory of a member as the archive names it (with the prefix
+ * stripped from every name), "." at the top, fit for a message. */
 static const char *
 show_dir(const struct bn_fileset *fs, const char *name, char *buf,
     size_t size)
@@ -1123,8 +1124,8 @@ model_dir(const struct bn_fileset *fs, struct bn_fileset *view,
 			dlen = len;
 		} else if (len != dlen ||
 		    strncmp(f->name, first->name, len) != 0)
-			return bn_seterr(e, BN_EFORMAT, "two model directories: "
-			    "'%s' (%s) and '%s' (%s)",
+			return bn_seterr(e, BN_EFORMAT, "two model "
+			    "directories: '%s' (%s) and '%s' (%s)",
 			    show_dir(fs, first->name, b1, sizeof b1),
 			    show(base_name(first->name),
 			    strlen(base_name(first->name)), b2, sizeof b2),
