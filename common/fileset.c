@@ -130,6 +130,7 @@ bn_fileset_free(struct bn_fileset *fs)
 		bn_file_close(&fs->files[i]);
 	free(fs->files);
 	free(fs->root);
+	free(fs->prefix);
 	bn_fileset_init(fs);
 }
 
@@ -190,33 +191,100 @@ bn_fileset_from_dir(struct bn_fileset *fs, const char *dir, struct bn_err *e)
 	return st;
 }
 
-/* Strip a top-level directory shared by every member. */
-static void
+/* Strip a top-level directory shared by every member; keep it in
+ * prefix. */
+static int
 strip_common_dir(struct bn_fileset *fs)
 {
 	const char *slash;
 	size_t i, plen;
 
 	if (fs->n == 0 || (slash = strchr(fs->files[0].name, '/')) == NULL)
-		return;
+		return BN_OK;
 	plen = (size_t)(slash - fs->files[0].name) + 1;
 	for (i = 1; i < fs->n; i++)
 		if (strncmp(fs->files[i].name, fs->files[0].name, plen) != 0)
-			return;
+			return BN_OK;
+	if ((fs->prefix = strndup(fs->files[0].name, plen)) == NULL)
+		return BN_ENOMEM;
 	for (i = 0; i < fs->n; i++)
 		memmove(fs->files[i].name, fs->files[i].name + plen,
 		    strlen(fs->files[i].name + plen) + 1);
+	return BN_OK;
+}
+
+/* A member name as extraction sees it: no leading '/', no empty or "."
+ * components ("./a//b/./c" is "a/b/c"). */
+static char *
+plain_name(const char *s)
+{
+	char *r, *q;
+	size_t n;
+
+	if ((r = q = malloc(strlen(s) + 1)) == NULL)
+		return NULL;
+	while (*s != '\0') {
+		n = strcspn(s, "/");
+		if (n > 0 && !(n == 1 && s[0] == '.')) {
+			if (q != r)
+				*q++ = '/';
+			memcpy(q, s, n);
+			q += n;
+		}
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	*q = '\0';
+	return r;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Two entries with one name: refuse, naming it (control characters
+ * shown as '?', to keep the message one line). */
+static int
+check_unique(char **names, size_t n, struct bn_err *e)
+{
+	char buf[160];
+	size_t i, j;
+
+	if (n > 1)
+		qsort(names, n, sizeof *names, cmp_str);
+	for (i = 1; i < n; i++) {
+		if (strcmp(names[i - 1], names[i]) != 0)
+			continue;
+		for (j = 0; names[i][j] != '\0' && j + 1 < sizeof buf; j++)
+			buf[j] = (unsigned char)names[i][j] < 0x20 ||
+			    names[i][j] == 0x7f ? '?' : names[i][j];
+		buf[j] = '\0';
+		return bn_seterr(e, BN_EFORMAT, "duplicate member '%s'%s", buf,
+		    names[i][j] != '\0' ? "..." : "");
+	}
+	return BN_OK;
 }
 
 int
 bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
     struct bn_err *e)
 {
+	return bn_fileset_from_archive_want(fs, f, NULL, e);
+}
+
+int
+bn_fileset_from_archive_want(struct bn_fileset *fs, const struct bn_file *f,
+    int (*want)(const char *), struct bn_err *e)
+{
 	struct archive *a;
 	struct archive_entry *ent;
 	struct bn_file *m;
 	unsigned char *buf;
-	size_t cap, len;
+	char **names = NULL, *nm;
+	size_t cap, len, nnames = 0, capnames = 0, i;
 	la_ssize_t n;
 	int r, st = BN_OK;
 
@@ -241,8 +309,37 @@ bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
 			    archive_error_string(a));
 			goto out;
 		}
+		/* a directory may repeat; any other entry (a link too) must
+		 * not share its name */
+		if (archive_entry_filetype(ent) == AE_IFDIR)
+			continue;
+		if (bn_grow(&names, &capnames, nnames + 1, sizeof *names) !=
+		    0 || (nm = plain_name(archive_entry_pathname(ent) ?
+		    archive_entry_pathname(ent) : "")) == NULL) {
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			goto out;
+		}
+		names[nnames++] = nm;
 		if (archive_entry_filetype(ent) != AE_IFREG)
 			continue;
+		if (want != NULL && !want(nm)) {
+			/* unread: a huge member the import never uses costs
+			 * neither memory nor (stored, or sparse) time */
+			if (archive_read_data_skip(a) != ARCHIVE_OK) {
+				st = bn_seterr(e, BN_EFORMAT, "'%s': %s", nm,
+				    archive_error_string(a));
+				goto out;
+			}
+			if ((m = add(fs)) == NULL ||
+			    (m->name = strdup(nm)) == NULL) {
+				if (m != NULL)
+					fs->n--;
+				st = bn_seterr(e, BN_ENOMEM, "out of memory");
+				goto out;
+			}
+			m->skipped = 1;
+			continue;
+		}
 		buf = NULL;
 		cap = len = 0;
 		for (;;) {	/* grow with what arrives, not what is claimed */
@@ -264,9 +361,7 @@ bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
 				break;
 			len += (size_t)n;
 		}
-		if ((m = add(fs)) == NULL ||
-		    (m->name = strdup(archive_entry_pathname(ent) ?
-		    archive_entry_pathname(ent) : "")) == NULL) {
+		if ((m = add(fs)) == NULL || (m->name = strdup(nm)) == NULL) {
 			if (m != NULL)
 				fs->n--;
 			free(buf);
@@ -278,10 +373,18 @@ bn_fileset_from_archive(struct bn_fileset *fs, const struct bn_file *f,
 		m->priv_map = buf;
 		m->priv_kind = 2;
 	}
-	strip_common_dir(fs);
+	if ((st = check_unique(names, nnames, e)) != BN_OK)
+		goto out;
+	if (strip_common_dir(fs) != BN_OK) {
+		st = bn_seterr(e, BN_ENOMEM, "out of memory");
+		goto out;
+	}
 	if (fs->n > 1)	/* files is NULL when there are none */
 		qsort(fs->files, fs->n, sizeof fs->files[0], cmp_name);
 out:
+	for (i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
 	archive_read_free(a);
 	return st;
 }

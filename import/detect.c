@@ -114,7 +114,7 @@ import_archive(const struct bn_file *f, struct bn_sink *s, struct bn_err *e)
 	int st;
 
 	bn_fileset_init(&fs);
-	st = bn_fileset_from_archive(&fs, f, e);
+	st = bn_fileset_from_archive_want(&fs, f, bn_hf_wants, e);
 	if (st == BN_OK)
 		st = bn_import_hf(&fs, s, e);
 	bn_fileset_free(&fs);

@@ -967,6 +967,12 @@ scan_index(const struct bn_fileset *fs, const struct bn_file *idx,
 			    show(files[j]->str, files[j]->len, b1, sizeof b1));
 			goto bad;
 		}
+		if (f->skipped) {	/* bn_hf_wants reads *.safetensors */
+			st = bn_seterr(e, BN_EFORMAT, "shard '%s': not a "
+			    ".safetensors name, left unread in the archive",
+			    show(files[j]->str, files[j]->len, b1, sizeof b1));
+			goto bad;
+		}
 		if ((st = bn_st_scan(f, l, e)) != BN_OK) {
 			bn_err_prefix(e, "%s", base_name(f->name));
 			goto out;
@@ -1044,6 +1050,106 @@ scan_shards(const struct bn_fileset *fs, struct bn_st_list *l, int *found,
 			return st;
 		}
 	}
+	return BN_OK;
+}
+
+/* The files the import looks for by name: a model's files.  They must
+ * all be in one directory. */
+static int
+model_file(const char *base)
+{
+	static const char *const names[] = {
+		"config.json", "tokenizer.json", "tokenizer.model",
+		"tokenizer_config.json", "model.safetensors",
+		"model.safetensors.index.json", "pytorch_model.bin",
+		"pytorch_model.bin.index.json",
+	};
+	unsigned long k, m;
+	size_t i;
+	int w;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(base, names[i]) == 0)
+			return 1;
+	return shard_name(base, &k, &m, &w) == 0 || bn_has_suffix(base, ".pt");
+}
+
+int
+bn_hf_wants(const char *name)
+{
+	const char *base = base_name(name);
+
+	/* an index may name shards of any *.safetensors name */
+	return model_file(base) || bn_has_suffix(base, ".safetensors");
+}
+
+/* The directory of a member as the archive names it (with the prefix
+ * stripped from every name), "." at the top, fit for a message. */
+static const char *
+show_dir(const struct bn_fileset *fs, const char *name, char *buf,
+    size_t size)
+{
+	char tmp[320];
+	size_t n = (size_t)(base_name(name) - name);
+
+	snprintf(tmp, sizeof tmp, "%s%.*s", fs->prefix ? fs->prefix : "",
+	    (int)n, name);
+	n = strlen(tmp);
+	if (n > 1 && tmp[n - 1] == '/')
+		tmp[--n] = '\0';
+	if (n == 0)
+		strcpy(tmp, ".");
+	return show(tmp, strlen(tmp), buf, size);
+}
+
+/* The directory of the model's files, as *view (the files directly in
+ * it; view->files alone is to be freed): an archive may hold other
+ * files, but not the files of two models, which would be mixed. */
+static int
+model_dir(const struct bn_fileset *fs, struct bn_fileset *view,
+    struct bn_err *e)
+{
+	const struct bn_file *first = NULL, *f;
+	char b1[160], b2[160], b3[160], b4[160];
+	size_t i, dlen = 0, len;
+
+	bn_fileset_init(view);
+	for (i = 0; i < fs->n; i++) {
+		f = &fs->files[i];
+		if (!model_file(base_name(f->name)))
+			continue;
+		len = (size_t)(base_name(f->name) - f->name);
+		if (first == NULL) {
+			first = f;
+			dlen = len;
+		} else if (len != dlen ||
+		    strncmp(f->name, first->name, len) != 0)
+			return bn_seterr(e, BN_EFORMAT, "two model "
+			    "directories: '%s' (%s) and '%s' (%s)",
+			    show_dir(fs, first->name, b1, sizeof b1),
+			    show(base_name(first->name),
+			    strlen(base_name(first->name)), b2, sizeof b2),
+			    show_dir(fs, f->name, b3, sizeof b3),
+			    show(base_name(f->name), strlen(base_name(f->name)),
+			    b4, sizeof b4));
+	}
+	if (fs->n == 0)
+		return BN_OK;
+	if ((view->files = calloc(fs->n, sizeof *view->files)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	for (i = 0; i < fs->n; i++) {
+		f = &fs->files[i];
+		len = (size_t)(base_name(f->name) - f->name);
+		if (first == NULL || (len == dlen &&
+		    strncmp(f->name, first->name, len) == 0)) {
+			view->files[view->n] = *f;
+			view->files[view->n].priv_kind = 0;	/* fs owns */
+			view->n++;
+		}
+	}
+	view->cap = fs->n;
+	view->root = fs->root;
+	view->prefix = fs->prefix;
 	return BN_OK;
 }
 
@@ -1361,13 +1467,14 @@ out:
 }
 
 int
-bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
+bn_import_hf(const struct bn_fileset *all, struct bn_sink *s,
     struct bn_err *e)
 {
 	const struct bn_file *cf, *cf2, *tf, *mf, *idx, *one, *torch = NULL;
+	const struct bn_fileset *fs;
 	struct tie_sink ts;
 	struct bn_sink wrap;
-	struct bn_fileset zip;
+	struct bn_fileset zip, view;
 	struct bn_st_list l;
 	struct bn_vocab v;
 	struct bn_kv kv;
@@ -1376,6 +1483,9 @@ bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
 	size_t i;
 	int st = BN_OK, have_st = 0, tied = 0;
 
+	if ((st = model_dir(all, &view, e)) != BN_OK)
+		return st;
+	fs = &view;
 	bn_kv_init(&kv);
 	bn_vocab_init(&v);
 	bn_st_init(&l);
@@ -1478,5 +1588,6 @@ out:
 	bn_st_free(&l);
 	bn_vocab_free(&v);
 	bn_kv_free(&kv);
+	free(view.files);
 	return st;
 }

@@ -58,9 +58,14 @@ int bn_import_npz(const struct bn_fileset *zip, struct bn_sink *s,
     struct bn_err *e);
 /* A Hugging Face directory (from disk or an archive): config.json,
  * tokenizer.json, model.safetensors or its shards with the index, or
- * pytorch_model.bin / .pt. */
+ * pytorch_model.bin / .pt.  Those files (model files) must all be in
+ * one directory of the archive, and only that directory's files are
+ * read; model files in two directories are refused (BN_EFORMAT). */
 int bn_import_hf(const struct bn_fileset *fs, struct bn_sink *s,
     struct bn_err *e);
+/* The members of an archive bn_import_hf may read (its model files and
+ * any *.safetensors), for bn_fileset_from_archive_want. */
+int bn_hf_wants(const char *name);
 /* Pieces of an HF directory, also usable alone. */
 int bn_import_config_json(const struct bn_file *f, struct bn_kv *kv,
     struct bn_err *e);

@@ -11,6 +11,7 @@ import shutil
 import struct
 import sys
 import tarfile
+import warnings
 import zipfile
 
 OUT = sys.argv[1]
@@ -169,6 +170,16 @@ with zipfile.ZipFile(os.path.join(ROOT, 'tests', 'fixtures', 'bad',
             put('pickle', 'evil.pkl', z.read(n))
 put('torch', 'tiny.pt', pt)
 copy('torch', 'bad/*.pt')
+# ambiguous: a member twice (zipfile warns, and writes it)
+with warnings.catch_warnings():
+    warnings.simplefilter('ignore')
+    dup_pt = zipped([('m/data.pkl', pickle_pt()), ('m/byteorder', b'little'),
+                     ('m/data/0', struct.pack('<6f', 1, 2, 3, 4, 5, 6)),
+                     ('m/data/0', struct.pack('<6f', 6, 5, 4, 3, 2, 1)),
+                     ('m/version', b'3\n')])
+    dup_npz = zipped([('a.npy', npy('<f4', [2], struct.pack('<2f', 1, 2))),
+                      ('a.npy', npy('<f4', [1], struct.pack('<f', 3)))])
+put('torch', 'dup-member.pt', dup_pt)
 put('npy', 'f32.npy', npy('<f4', [2, 3], struct.pack('<6f', *range(6))))
 put('npy', 'f16.npy', npy('<f2', [4], struct.pack('<4e', 1, 2, 3, 4)))
 put('npy', 'i8.npy', npy('|i1', [3], b'\x01\xff\x00'))
@@ -176,15 +187,41 @@ copy('npy', 'small.np?')
 copy('npy', 'bad/npy-*')
 put('npy', 'tiny.npz', zipped([('a.npy', npy('<f4', [2],
                                                struct.pack('<2f', 1, 2)))]))
-tb = io.BytesIO()
-with tarfile.open(fileobj=tb, mode='w', format=tarfile.USTAR_FORMAT) as t:
-    for name, data in [('m/config.json', CONFIG),
-                       ('m/tokenizer.json', tokenizer_json('BPE')),
-                       ('m/model.safetensors', st)]:
-        i = tarfile.TarInfo(name)
-        i.size, i.mtime = len(data), 0
-        t.addfile(i, io.BytesIO(data))
-put('tar', 'tiny.tar', tb.getvalue())
+put('npy', 'dup-member.npz', dup_npz)
+
+
+def tarred(members):
+    tb = io.BytesIO()
+    with tarfile.open(fileobj=tb, mode='w',
+                      format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            i = tarfile.TarInfo(name)
+            i.size, i.mtime = len(data), 0
+            t.addfile(i, io.BytesIO(data))
+    return tb.getvalue()
+
+
+model = [('m/config.json', CONFIG), ('m/tokenizer.json', tokenizer_json('BPE')),
+         ('m/model.safetensors', st)]
+put('tar', 'tiny.tar', tarred(model))
+# ambiguous: a member twice, one path spelt two ways, two model
+# directories, a tokenizer apart; and members the import skips
+put('tar', 'dup-member.tar', tarred(model + [('m/config.json', CONFIG)]))
+put('tar', 'dup-dotslash.tar', tarred(model + [('./m//config.json', CONFIG)]))
+put('tar', 'two-dirs.tar', tarred([('a/config.json', CONFIG)] + model))
+put('tar', 'tok-apart.tar', tarred(model[:1] + model[2:] +
+                                   [('m/tok/tokenizer.json',
+                                     tokenizer_json('BPE'))]))
+unused = tarred(model + [('m/zeros.bin', bytes(4096)),
+                         ('README', b'notes\n')])
+put('tar', 'unused.tar', unused)
+# odd length: fz_tar reads as bnpack does, skipping unused members
+put('tar', 'unused-odd.tar', unused + b'\0')
+put('tar', 'index-odd-shard.tar', tarred(
+    model[:2] + [('m/weights.bin', st),
+                 ('m/model.safetensors.index.json', json.dumps(
+                     {'weight_map': {'model.norm.weight': 'weights.bin'}})
+                  .encode())]))
 copy('tar', 'bad/tar-*')
 put('tokenizer', 'bpe.json', tokenizer_json('BPE'))
 put('tokenizer', 'spm.json', tokenizer_json('SPM'))
