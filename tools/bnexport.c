@@ -24,8 +24,8 @@
 #include "version.h"
 #include "xio.h"
 
-enum { OPT_ALLOW_NONFINITE = 256, OPT_FALLBACK, OPT_FLOAT, OPT_FORCE, OPT_KV_CACHE,
-    OPT_SHARD_SIZE };
+enum { OPT_ALLOW_NONFINITE = 256, OPT_FALLBACK, OPT_FLOAT, OPT_FORCE,
+    OPT_KV_CACHE, OPT_SHARD_SIZE };
 enum { FMT_NONE, FMT_GGUF, FMT_HF, FMT_ONNX };
 
 struct opts {

@@ -25,8 +25,8 @@
 #include "xio.h"
 
 enum {
-	OPT_ALLOW_NONFINITE = 256, OPT_BER, OPT_CSV, OPT_DATA, OPT_FORCE, OPT_HIST, OPT_JSON,
-	OPT_MAX_BER,
+	OPT_ALLOW_NONFINITE = 256, OPT_BER, OPT_CSV, OPT_DATA, OPT_FORCE,
+	OPT_HIST, OPT_JSON, OPT_MAX_BER,
 	OPT_MIN_STAB, OPT_MOMENTUM, OPT_NO_QUANT, OPT_REF, OPT_STABILITY,
 	OPT_SVG, OPT_TOKENS
 };
@@ -46,7 +46,7 @@ struct opts {
 
 static const char shortopts[] = "hq:t:vV";
 static const struct option longopts[] = {
-	{ "allow-nonfinite",	no_argument,		NULL,	OPT_ALLOW_NONFINITE },
+	{ "allow-nonfinite",	no_argument,	NULL,	OPT_ALLOW_NONFINITE },
 	{ "ber",		no_argument,		NULL,	OPT_BER },
 	{ "csv",		no_argument,		NULL,	OPT_CSV },
 	{ "data",		required_argument,	NULL,	OPT_DATA },
@@ -79,8 +79,8 @@ usage(FILE *fp, int status)
 	    "a b [c ...]\n"
 	    "       %s --ber --data text [-v] [-t n] [--ref float.bnt] "
 	    "[--tokens n] [--no-quant] [--max-ber x] [--allow-nonfinite] "
-	    "[--csv | --json] [--hist] [--svg file] model\n", bn_progname, bn_progname,
-	    bn_progname);
+	    "[--csv | --json] [--hist] [--svg file] model\n", bn_progname,
+	    bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Statistics of bnt(5) models; see bnstat(1).\n"
 		    "      --stability       code flips across checkpoints "
