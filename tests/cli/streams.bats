@@ -82,7 +82,11 @@ refused() {
 	cd "$S"
 	for w in two junk; do
 		refused $w.bnt $w bnexport -F gguf -o "$T/out.gguf" $w.bnt
-		refused "<stdin>" $w bash -c "cat $w.bnt | bnexport -F gguf -o '$T/out.gguf'"
+		# the copy of the pipe in TMPDIR is removed too
+		mkdir -p "$T/tmp"
+		refused "<stdin>" $w bash -c "cat $w.bnt |
+		    TMPDIR='$T/tmp' bnexport -F gguf -o '$T/out.gguf'"
+		[ -z "$(ls -A "$T/tmp")" ]
 		refused $w.bnt $w bnexport -F onnx -o "$T/out.onnx" $w.bnt
 		refused "<stdin>" $w bash -c "bnexport -F onnx -o '$T/out.onnx' < $w.bnt"
 		refused $w.bnt $w bnexport -F hf -o "$T/out" $w.bnt
