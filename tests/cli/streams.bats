@@ -107,6 +107,7 @@ refused() {
 	cd "$S"
 	for w in two junk; do
 		refused $w.bnt $w bnstat --stability t.bnt $w.bnt
+		refused "<stdin>" $w bash -c "cat $w.bnt | bnstat --stability t.bnt -"
 		refused $w.bnt $w bnstat --ber --data train.txt --tokens 16 $w.bnt
 		refused $w.bnt $w bnstat --ber --data train.txt --tokens 16 \
 		    --ref $w.bnt t.bnt
