@@ -197,6 +197,124 @@ bnt_scale_valid(float s, uint32_t flags)
 	return (flags & BNT_SCALE_DIV) == 0 || isnormal(s);
 }
 
+/* The first of n float elements at p whose exponent bits are all set
+ * (NaN or infinity), or n: the sign bit cleared, a block's largest
+ * pattern is compared with the exponent mask.  Blocks of a fixed 64
+ * elements, so that the compiler vectorizes the inner loop. */
+static uint64_t
+nonfinite16(const unsigned char *p, uint64_t n, uint16_t inf)
+{
+	uint64_t i, j, k;
+	uint16_t x, mx;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		mx = 0;
+		if (k == 64)
+			for (j = 0; j < 64; j++) {
+				memcpy(&x, p + 2 * (i + j), 2);
+				x &= 0x7fff;
+				mx = x > mx ? x : mx;
+			}
+		if (k == 64 && mx < inf)
+			continue;
+		for (j = 0; j < k; j++) {
+			memcpy(&x, p + 2 * (i + j), 2);
+			if ((x & 0x7fff) >= inf)
+				return i + j;
+		}
+	}
+	return n;
+}
+
+static uint64_t
+nonfinite32(const unsigned char *p, uint64_t n)
+{
+	uint64_t i, j, k;
+	uint32_t x, mx;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < 64 ? n - i : 64;
+		mx = 0;
+		if (k == 64)
+			for (j = 0; j < 64; j++) {
+				memcpy(&x, p + 4 * (i + j), 4);
+				x &= 0x7fffffff;
+				mx = x > mx ? x : mx;
+			}
+		if (k == 64 && mx < 0x7f800000)
+			continue;
+		for (j = 0; j < k; j++) {
+			memcpy(&x, p + 4 * (i + j), 4);
+			if ((x & 0x7fffffff) >= 0x7f800000)
+				return i + j;
+		}
+	}
+	return n;
+}
+
+static uint64_t
+nonfinite64(const unsigned char *p, uint64_t n)
+{
+	uint64_t i, x;
+
+	for (i = 0; i < n; i++) {
+		memcpy(&x, p + 8 * i, 8);
+		if ((x & UINT64_C(0x7fffffffffffffff)) >=
+		    UINT64_C(0x7ff0000000000000))
+			break;
+	}
+	return i;
+}
+
+int
+bnt_tensor_check_values(const struct bnt_tensor *t, const void *data,
+    const void *scales, struct bn_err *e)
+{
+	const unsigned char *p = data;
+	uint64_t i, n = t->nelem;
+	double v;
+	float s;
+
+	switch (t->dtype) {
+	case BN_DTYPE_F32:
+		i = nonfinite32(p, n);
+		break;
+	case BN_DTYPE_F16:
+		i = nonfinite16(p, n, 0x7c00);
+		break;
+	case BN_DTYPE_BF16:
+		i = nonfinite16(p, n, 0x7f80);
+		break;
+	case BN_DTYPE_F64:
+		i = nonfinite64(p, n);
+		break;
+	default:
+		i = n;
+	}
+	if (i < n) {
+		if (t->dtype == BN_DTYPE_F64)
+			memcpy(&v, p + 8 * i, 8);
+		else {
+			bn_row_to_f32(t->dtype, p + i *
+			    (bn_dtype_traits(t->dtype)->bits / 8), 1, &s);
+			v = s;
+		}
+		return bn_seterr(e, BN_EFORMAT, "tensor '%s': element %llu "
+		    "is %g, not a finite number", t->name,
+		    (unsigned long long)i, v);
+	}
+	for (i = 0; i < t->nscales; i++) {
+		s = bnt_tensor_scale(t, scales, i);
+		if (!bnt_scale_valid(s, t->scale_flags))
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': scale "
+			    "%llu is %g, %s", t->name, (unsigned long long)i,
+			    (double)s, isfinite(s) ? "a divisor must be a "
+			    "normal number" : "not a finite number");
+	}
+	return BN_OK;
+}
+
 uint64_t
 bnt_scale_index(const struct bnt_tensor *t, uint64_t r, uint64_t c)
 {
@@ -490,6 +608,20 @@ decode_body(struct bnt_record *rec, struct bn_kv *kv, struct bn_vocab *voc,
 	}
 }
 
+/* Bytes at off after a stream's END record, where one stream (one
+ * model) is wanted: refuse them, saying whether they begin another. */
+static int
+after_end(const unsigned char *p, size_t avail, uint64_t off,
+    struct bn_err *e)
+{
+	if (avail >= 8 && memcmp(p, BNT_MAGIC, 8) == 0)
+		return bn_seterr(e, BN_EFORMAT, "a second stream at offset "
+		    "%llu; this tool takes one model (bnverify -p passes all "
+		    "streams)", (unsigned long long)off);
+	return bn_seterr(e, BN_EFORMAT, "data after the END record at offset "
+	    "%llu", (unsigned long long)off);
+}
+
 /* ---- streaming reader ---- */
 
 struct bnt_reader {
@@ -511,6 +643,7 @@ struct bnt_reader {
 	int fhdr_pending;	/* a file header precedes the last record */
 	size_t last_ml, last_dl;	/* the last record's lengths */
 	int have_last;
+	int all_streams;	/* read on past END into further streams */
 };
 
 struct bnt_reader *
@@ -528,6 +661,12 @@ bnt_reader_open(FILE *fp, const char *name)
 	bn_kv_init(&r->kv);
 	bn_vocab_init(&r->vocab);
 	return r;
+}
+
+void
+bnt_reader_all_streams(struct bnt_reader *r)
+{
+	r->all_streams = 1;
 }
 
 const char *
@@ -659,6 +798,9 @@ read_one(struct bnt_reader *r, struct bnt_record *rec)
 				    "%s", strerror(errno));
 			if (got == 0 && r->state == 2)
 				return BN_END;
+			if (r->state == 2 && !r->all_streams)
+				return after_end(h, (size_t)got, start,
+				    &r->err);
 			if (got == 0)
 				return bn_seterr(&r->err, BN_EFORMAT, "empty "
 				    "input");
@@ -1023,6 +1165,8 @@ map_walk(struct bnt_map *m, unsigned flags, struct bn_err *e)
 		if (state != 1) {
 			if (off == size && state == 2)
 				return BN_OK;
+			if (state == 2)
+				return after_end(p + off, size - off, off, e);
 			if (size - off < BNT_HEADER_SIZE)
 				return bn_seterr(e, BN_EFORMAT, off == 0 &&
 				    size == 0 ? "empty input" :
@@ -1086,6 +1230,10 @@ map_walk(struct bnt_map *m, unsigned flags, struct bn_err *e)
 			m->has_vocab = 1;
 		}
 		st = decode_body(&rec, &m->config, &m->vocab, &name, e);
+		if (st == BN_OK && rh.kind == BNT_KIND_TENSOR &&
+		    !(flags & BNT_MAP_NONFINITE))
+			st = bnt_tensor_check_values(&rec.tensor, rec.data,
+			    rec.data + rec.tensor.scale_offset, e);
 		if (st == BN_OK && rh.kind == BNT_KIND_TENSOR &&
 		    map_add_tensor(m, &rec.tensor, name, rec.data) != 0)
 			st = bn_seterr(e, BN_ENOMEM, "out of memory");

@@ -132,6 +132,11 @@ float bnt_tensor_scale(const struct bnt_tensor *t, const void *scales,
  * code / s is finite; a multiplying scale may be 0.  The one rule for
  * checkers, loaders and exporters. */
 int bnt_scale_valid(float s, uint32_t flags);
+/* BN_OK if a tensor's values are ones bnt(5) allows: a float tensor's
+ * all finite, every scale bnt_scale_valid; else BN_EFORMAT naming the
+ * tensor and the first bad value.  One pass, no allocation. */
+int bnt_tensor_check_values(const struct bnt_tensor *t, const void *data,
+    const void *scales, struct bn_err *e);
 /* The scale that applies to element (row r, column c). */
 uint64_t bnt_scale_index(const struct bnt_tensor *t, uint64_t r,
     uint64_t c);
@@ -157,6 +162,11 @@ struct bnt_record {
 struct bnt_reader;
 
 struct bnt_reader *bnt_reader_open(FILE *fp, const char *name);
+/* A reader takes one stream, one model: after its END record it reads
+ * on and refuses (BN_EFORMAT) input that holds anything more, a second
+ * stream or stray bytes.  This lets it read every concatenated stream
+ * instead (bnverify, bnstat's tensor report). */
+void bnt_reader_all_streams(struct bnt_reader *r);
 /* BN_OK with *rec filled, BN_END after the last stream's END record at
  * end of input, or a negative status (see bnt_reader_error). Checks
  * header and record checksums, lengths, flags and padding. */
@@ -188,8 +198,13 @@ struct bnt_map {
 };
 
 /* Map path, check it (checksums too unless BNT_MAP_NOCRC) and index
- * its tensors.  Compressed payloads cannot be mapped (BN_EUNSUPPORTED). */
+ * its tensors.  Compressed payloads cannot be mapped (BN_EUNSUPPORTED).
+ * The file must hold one stream: bytes after its END record are refused.
+ * Values are checked too (BN_EFORMAT naming the tensor): every float
+ * tensor finite and every scale valid (bnt_scale_valid), unless
+ * BNT_MAP_NONFINITE. */
 #define BNT_MAP_NOCRC 0x1u
+#define BNT_MAP_NONFINITE 0x2u
 int bnt_map_open(struct bnt_map *m, const char *path, unsigned flags,
     struct bn_err *e);
 const struct bnt_map_tensor *bnt_map_find(const struct bnt_map *m,

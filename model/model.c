@@ -343,7 +343,8 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 	int i, id, st, bl;
 
 	memset(m, 0, sizeof *m);
-	if ((st = bnt_map_open(&m->map, path, 0, e)) != BN_OK)
+	if ((st = bnt_map_open(&m->map, path, flags & BN_MODEL_NONFINITE ?
+	    BNT_MAP_NONFINITE : 0, e)) != BN_OK)
 		return st;
 	if (!m->map.has_config) {
 		bnt_map_close(&m->map);

@@ -61,6 +61,10 @@ int bn_model_open(struct bn_model *m, const char *path, struct bn_err *e);
  * scales), so no activation is quantized either; bnstat --ber uses it
  * as the full-precision reference. */
 #define BN_MODEL_NOQUANT 0x1u
+/* BN_MODEL_NONFINITE: load weights that are not finite and scales that
+ * bnt(5) does not allow (BNT_MAP_NONFINITE); without it they are
+ * refused (BN_EFORMAT naming the tensor). */
+#define BN_MODEL_NONFINITE 0x2u
 int bn_model_open_flags(struct bn_model *m, const char *path,
     unsigned flags, struct bn_err *e);
 void bn_model_close(struct bn_model *m);

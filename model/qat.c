@@ -450,7 +450,8 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		return bn_seterr(e, BN_EUSAGE, "--batch %d: not a multiple of "
 		    "the %d ranks", o->batch, r.nranks);
 	r.lb = o->batch / r.nranks;
-	if ((st = bnt_map_open(&r.map, src, 0, e)) != BN_OK) {
+	if ((st = bnt_map_open(&r.map, src, o->nonfinite ? BNT_MAP_NONFINITE :
+	    0, e)) != BN_OK) {
 		bn_err_prefix(e, "%s", src);
 		return st;
 	}
@@ -481,7 +482,8 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		goto fail;
 	}
 	if (o->teacher != NULL) {
-		if ((st = bn_model_open(&r.teacher, o->teacher, e)) != BN_OK) {
+		if ((st = bn_model_open_flags(&r.teacher, o->teacher,
+		    o->nonfinite ? BN_MODEL_NONFINITE : 0, e)) != BN_OK) {
 			bn_err_prefix(e, "%s", o->teacher);
 			goto fail;
 		}

@@ -56,6 +56,7 @@ struct bn_qat_opts {
 	float lr, min_lr, wd, clip, beta1, beta2, eps, alpha, tau;
 	uint64_t seed;
 	int eval_every, ckpt_every, threads;
+	int nonfinite;		/* load non-finite values (--allow-nonfinite) */
 	struct bn_qat_hooks hooks;
 };
 

@@ -25,8 +25,8 @@
 #include "version.h"
 #include "xio.h"
 
-enum { OPT_FALLBACK = 256, OPT_FLOAT, OPT_FORCE, OPT_KV_CACHE,
-    OPT_SHARD_SIZE };
+enum { OPT_ALLOW_NONFINITE = 256, OPT_FALLBACK, OPT_FLOAT, OPT_FORCE,
+    OPT_KV_CACHE, OPT_SHARD_SIZE };
 enum { FMT_NONE, FMT_GGUF, FMT_HF, FMT_ONNX };
 
 struct opts {
@@ -38,10 +38,12 @@ struct opts {
 	int fallback_set;
 	unsigned long long shard;
 	int force, verbose;
+	int nonfinite;			/* --allow-nonfinite */
 };
 
 static const char shortopts[] = "F:ho:q:vV";
 static const struct option longopts[] = {
+	{ "allow-nonfinite", no_argument,	NULL,	OPT_ALLOW_NONFINITE },
 	{ "fallback",	required_argument,	NULL,	OPT_FALLBACK },
 	{ "float",	required_argument,	NULL,	OPT_FLOAT },
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
@@ -61,7 +63,7 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -F gguf|onnx|hf [-v] [-q type] [--fallback "
 	    "q8_0|f16] [--float type] [--kv-cache] [--shard-size n] [--force] "
-	    "[-o out] [file]\n", bn_progname);
+	    "[--allow-nonfinite] [-o out] [file]\n", bn_progname);
 	if (fp == stdout)
 		fputs("Export a bnt(5) model for llama.cpp, ONNX Runtime or "
 		    "transformers;\nsee bnexport(1).\n"
@@ -79,6 +81,8 @@ usage(FILE *fp, int status)
 		    "                     nbits (MatMulNBits) or int2 "
 		    "(DequantizeLinear)\n"
 		    "  -v, --verbose      report each file on standard error\n"
+		    "      --allow-nonfinite  export NaN, infinity and invalid "
+		    "scales\n"
 		    "      --fallback T   gguf ternary rows not a multiple of "
 		    "256: q8_0 (default)\n"
 		    "                     or f16\n"
@@ -159,6 +163,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 				usage(stderr, EX_USAGE);
 			}
 			break;
+		case OPT_ALLOW_NONFINITE: o->nonfinite = 1; break;
 		case OPT_FALLBACK:
 			o->fallback_set = 1;
 			if (strcmp(optarg, "q8_0") == 0)
@@ -295,7 +300,8 @@ open_model(const struct opts *o, struct bnt_map *m, const char *name)
 		bn_err(EX_NOINPUT, "%s", name);
 	else
 		bn_note_input(path);
-	if ((st = bnt_map_open(m, path, 0, &e)) != BN_OK)
+	if ((st = bnt_map_open(m, path, o->nonfinite ? BNT_MAP_NONFINITE : 0,
+	    &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
 	if (spool_path != NULL) {
 		unlink(spool_path);

@@ -36,9 +36,10 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	OPT_KV_HEADS,
 	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
 	/* --train */
-	OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP, OPT_EVAL_EVERY, OPT_KD_ALPHA,
-	OPT_KD_TEMP, OPT_KEEP_MASTER, OPT_LOG, OPT_LR, OPT_MIN_LR, OPT_RESUME,
-	OPT_STEPS, OPT_TEACHER, OPT_TRAIN, OPT_VAL, OPT_WARMUP, OPT_WD };
+	OPT_ALLOW_NONFINITE, OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP,
+	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER, OPT_LOG,
+	OPT_LR, OPT_MIN_LR, OPT_RESUME, OPT_STEPS, OPT_TEACHER, OPT_TRAIN,
+	OPT_VAL, OPT_WARMUP, OPT_WD };
 
 #define DEFAULT_KEEP "^(token_embd|output)\\.weight$|norm"
 
@@ -59,6 +60,7 @@ struct opts {
 
 static const char shortopts[] = "C:ho:q:t:vV";
 static const struct option longopts[] = {
+	{ "allow-nonfinite", no_argument,	NULL,	OPT_ALLOW_NONFINITE },
 	{ "batch",	required_argument,	NULL,	OPT_BATCH },
 	{ "ckpt-dir",	required_argument,	NULL,	'C' },
 	{ "ckpt-every",	required_argument,	NULL,	OPT_CKPT_EVERY },
@@ -111,8 +113,8 @@ usage(FILE *fp, int status)
 	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
 	    "[--kd-temp x] [--seed s] [--eval-every n] [-C dir --ckpt-every "
-	    "n] [--resume ckpt] [--log file] [--keep-master] [-t n] [-v] "
-	    "[-o file] [model]\n",
+	    "n] [--resume ckpt] [--log file] [--keep-master] "
+	    "[--allow-nonfinite] [-t n] [-v] [-o file] [model]\n",
 	    bn_progname, bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Quantize a bnt(5) model's projections; see "
@@ -164,6 +166,8 @@ usage(FILE *fp, int status)
 		    "      --log FILE     one JSON object per step\n"
 		    "      --keep-master  write float master weights, not "
 		    "codes\n"
+		    "      --allow-nonfinite  load NaN, infinity and invalid "
+		    "scales\n"
 		    "  -t, --threads N    threads (default: all CPUs)\n"
 		    "  -h, --help         show this help\n"
 		    "  -V, --version      show the version\n", fp);
@@ -237,6 +241,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_LR: o->qo.lr = number("--lr", 0, 10); break;
 		case OPT_MIN_LR: o->qo.min_lr = number("--min-lr", 0, 10); break;
 		case OPT_RESUME: o->qo.resume = optarg; break;
+		case OPT_ALLOW_NONFINITE: o->qo.nonfinite = 1; break;
 		case OPT_STEPS: o->qo.steps = count("--steps", 1); break;
 		case OPT_TEACHER: o->qo.teacher = optarg; break;
 		case OPT_TRAIN: o->qo.train = optarg; break;
@@ -320,7 +325,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 		default: usage(stderr, EX_USAGE);
 		}
 	if (o->init != NULL) {
-		if (q || argc - optind > 0)
+		if (q || o->qo.nonfinite || argc - optind > 0)
 			usage(stderr, EX_USAGE);
 		if (o->tokenizer == NULL)
 			bn_errx(EX_USAGE, "--init: --tokenizer is required");
@@ -340,7 +345,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			bn_errx(EX_USAGE, "-C and --ckpt-every go together");
 		if (o->qo.threads == 0)
 			o->qo.threads = bn_pool_default_threads();
-	} else if (!q || initopt || argc - optind > 1)
+	} else if (!q || initopt || o->qo.nonfinite || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
 	if (regcomp(&o->keep, keep, REG_EXTENDED | REG_NOSUB) != 0) {

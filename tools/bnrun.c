@@ -28,9 +28,9 @@
 #define HEAD_AUTO_VOCAB 32000
 enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
 
-enum { OPT_BENCH = 256, OPT_BOS, OPT_CTX, OPT_HEAD, OPT_JSON, OPT_NO_BOS,
-    OPT_PERPLEXITY, OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG, OPT_TOKENIZE,
-    OPT_TOP_K, OPT_TOP_P };
+enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CTX, OPT_HEAD,
+    OPT_JSON, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG,
+    OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
 
 struct opts {
 	const char *model;
@@ -38,6 +38,7 @@ struct opts {
 	const char *file;	/* -f */
 	const char *ppl;	/* --perplexity FILE */
 	int bench, tokenize, json;
+	int nonfinite;		/* --allow-nonfinite */
 	int head;		/* --head: HEAD_AUTO, HEAD_Q8, HEAD_KEEP */
 	int bos;		/* -1: as the vocabulary says */
 	int n;			/* -n: tokens to generate */
@@ -52,6 +53,7 @@ struct opts {
 
 static const char shortopts[] = "f:hm:n:p:t:vV";
 static const struct option longopts[] = {
+	{ "allow-nonfinite", no_argument,	NULL,	OPT_ALLOW_NONFINITE },
 	{ "bench",	no_argument,		NULL,	OPT_BENCH },
 	{ "bos",	no_argument,		NULL,	OPT_BOS },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
@@ -82,10 +84,11 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -m model [-p prompt | -f file] [-n n] "
 	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads] "
-	    "[--head auto | q8 | keep]\n"
-	    "       %s -m model --perplexity file [--ctx n] [-t threads]\n"
+	    "[--head auto | q8 | keep] [--allow-nonfinite]\n"
+	    "       %s -m model --perplexity file [--ctx n] [-t threads] "
+	    "[--allow-nonfinite]\n"
 	    "       %s -m model --bench [--pp n] [--tg n] [--json] "
-	    "[-t threads]\n"
+	    "[-t threads] [--allow-nonfinite]\n"
 	    "       %s -m model --tokenize\n", bn_progname, bn_progname,
 	    bn_progname, bn_progname);
 	if (fp == stdout)
@@ -98,6 +101,8 @@ usage(FILE *fp, int status)
 		    "  -t, --threads N      worker threads (default: all "
 		    "CPUs)\n"
 		    "  -v, --verbose        timings on standard error\n"
+		    "      --allow-nonfinite  load NaN, infinity and invalid "
+		    "scales\n"
 		    "      --bench          prompt and generation speed\n"
 		    "      --bos, --no-bos  add a BOS token or not (default: "
 		    "as the vocabulary says)\n"
@@ -157,6 +162,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 	argv[0] = (char *)bn_progname;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
 		switch (ch) {
+		case OPT_ALLOW_NONFINITE: o->nonfinite = 1; break;
 		case OPT_BENCH: o->bench = 1; break;
 		case OPT_BOS: o->bos = 1; break;
 		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
@@ -539,7 +545,8 @@ main(int argc, char *argv[])
 		o.threads = bn_pool_default_threads();
 	if (o.tokenize) {
 		/* any bnt with a tokenizer will do, even without tensors */
-		if ((st = bnt_map_open(&vm, o.model, BNT_MAP_NOCRC, &e)) != 0)
+		if ((st = bnt_map_open(&vm, o.model, BNT_MAP_NOCRC |
+		    BNT_MAP_NONFINITE, &e)) != 0)
 			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 		if (!vm.has_vocab)
 			bn_errx(EX_DATAERR, "%s: no tokenizer record", o.model);
@@ -551,7 +558,8 @@ main(int argc, char *argv[])
 		bn_close_stdout();
 		return 0;
 	}
-	if ((st = bn_model_open(&m, o.model, &e)) != BN_OK)
+	if ((st = bn_model_open_flags(&m, o.model, o.nonfinite ?
+	    BN_MODEL_NONFINITE : 0, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	if ((o.head == HEAD_Q8 || (o.head == HEAD_AUTO &&
 	    m.c.vocab >= HEAD_AUTO_VOCAB)) &&

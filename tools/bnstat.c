@@ -25,8 +25,8 @@
 #include "xio.h"
 
 enum {
-	OPT_BER = 256, OPT_CSV, OPT_DATA, OPT_FORCE, OPT_HIST, OPT_JSON,
-	OPT_MAX_BER,
+	OPT_ALLOW_NONFINITE = 256, OPT_BER, OPT_CSV, OPT_DATA, OPT_FORCE,
+	OPT_HIST, OPT_JSON, OPT_MAX_BER,
 	OPT_MIN_STAB, OPT_MOMENTUM, OPT_NO_QUANT, OPT_REF, OPT_STABILITY,
 	OPT_SVG, OPT_TOKENS
 };
@@ -34,6 +34,7 @@ enum { MODE_REPORT, MODE_STABILITY, MODE_BER };
 
 struct opts {
 	int mode, fmt, hist, noquant, verbose, threads, force;
+	int nonfinite;		/* --allow-nonfinite */
 	int binary;		/* -q: 0 ternary, 1 binary, -1 train.quant */
 	const char *svg, *data, *ref;
 	double max_ber, min_stab, momentum;
@@ -45,6 +46,7 @@ struct opts {
 
 static const char shortopts[] = "hq:t:vV";
 static const struct option longopts[] = {
+	{ "allow-nonfinite",	no_argument,	NULL,	OPT_ALLOW_NONFINITE },
 	{ "ber",		no_argument,		NULL,	OPT_BER },
 	{ "csv",		no_argument,		NULL,	OPT_CSV },
 	{ "data",		required_argument,	NULL,	OPT_DATA },
@@ -76,15 +78,17 @@ usage(FILE *fp, int status)
 	    "[--min-stability y] [--csv | --json] [--hist] [--svg file] "
 	    "a b [c ...]\n"
 	    "       %s --ber --data text [-v] [-t n] [--ref float.bnt] "
-	    "[--tokens n] [--no-quant] [--max-ber x] [--csv | --json] "
-	    "[--hist] [--svg file] model\n", bn_progname, bn_progname,
-	    bn_progname);
+	    "[--tokens n] [--no-quant] [--max-ber x] [--allow-nonfinite] "
+	    "[--csv | --json] [--hist] [--svg file] model\n", bn_progname,
+	    bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Statistics of bnt(5) models; see bnstat(1).\n"
 		    "      --stability       code flips across checkpoints "
 		    "(in training order)\n"
 		    "      --ber             activation error rates against a "
 		    "float reference\n"
+		    "      --allow-nonfinite --ber: load NaN, infinity and "
+		    "invalid scales\n"
 		    "      --csv, --json     CSV or JSON Lines instead of "
 		    "aligned text\n"
 		    "      --data FILE       text to run the models on "
@@ -136,6 +140,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 	argv[0] = (char *)bn_progname;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
 		switch (ch) {
+		case OPT_ALLOW_NONFINITE: o->nonfinite = 1; break;
 		case OPT_BER: o->mode = MODE_BER; break;
 		case OPT_CSV: o->fmt = BN_TABLE_CSV; break;
 		case OPT_DATA: o->data = optarg; break;
@@ -200,9 +205,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 		usage(stderr, EX_USAGE);
 	}
 	if (o->mode != MODE_BER && (o->data != NULL || o->ref != NULL ||
-	    o->has_max_ber || o->noquant)) {
-		bn_warnx("--data, --ref, --no-quant and --max-ber go with "
-		    "--ber");
+	    o->has_max_ber || o->noquant || o->nonfinite)) {
+		bn_warnx("--data, --ref, --no-quant, --max-ber and "
+		    "--allow-nonfinite go with --ber");
 		usage(stderr, EX_USAGE);
 	}
 	if (o->mode != MODE_STABILITY && o->has_min_stab) {
@@ -318,6 +323,7 @@ report_file(struct report *rp, const struct opts *o, const char *path)
 	}
 	if ((r = bnt_reader_open(fp, name)) == NULL)
 		oom();
+	bnt_reader_all_streams(r);	/* a table of tensors, not a model */
 	rp->binary = quant_of(o, NULL);
 	while ((st = bnt_read_next(r, &rec)) == BN_OK)
 		if (rec.kind == BNT_KIND_CONFIG)
@@ -537,12 +543,13 @@ run_ber(struct opts *o)
 	double v[BN_BER_NCOL];
 	size_t nids, pos, w, i;
 	int32_t *ids;
+	unsigned nf = o->nonfinite ? BN_MODEL_NONFINITE : 0;
 	int st, ctx, which, rc = 0;
 
-	if ((st = bn_model_open_flags(&m, path, o->noquant ? BN_MODEL_NOQUANT :
-	    0, &e)) != BN_OK)
+	if ((st = bn_model_open_flags(&m, path, (o->noquant ?
+	    BN_MODEL_NOQUANT : 0) | nf, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", path, e.msg);
-	if ((st = bn_model_open_flags(&r, rpath, BN_MODEL_NOQUANT, &e)) !=
+	if ((st = bn_model_open_flags(&r, rpath, BN_MODEL_NOQUANT | nf, &e)) !=
 	    BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", rpath, e.msg);
 	if (m.c.layers != r.c.layers || m.c.hidden != r.c.hidden ||

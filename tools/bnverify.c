@@ -287,6 +287,7 @@ verify(const struct opts *o, const char *path, struct bn_tset *ref,
 	}
 	if ((r = bnt_reader_open(fp, file)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
+	bnt_reader_all_streams(r);	/* every stream is checked */
 	bn_check_init(&chk, ref, o->tol, o->allow_nonfinite);
 	while ((st = bnt_read_next(r, &rec)) == BN_OK) {
 		before = chk.rep.np;

@@ -1,5 +1,6 @@
 /* fz_bnt_map: the mapped bnt reader (bnt_map_open) on a memfd, with
- * and without checksum checks (checksums made to match). */
+ * and without checksum checks (checksums made to match) and value
+ * checks. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 
@@ -36,8 +37,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += (size_t)w;
 	}
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-	if (bnt_map_open(&m, path, size & 1 ? BNT_MAP_NOCRC : 0, &e)
-	    == BN_OK) {
+	if (bnt_map_open(&m, path, (size & 1 ? BNT_MAP_NOCRC : 0) |
+	    (size & 2 ? BNT_MAP_NONFINITE : 0), &e) == BN_OK) {
 		for (i = 0; i < m.ntensors; i++) {
 			const struct bnt_map_tensor *t = &m.tensors[i];
 			const unsigned char *p = t->data;

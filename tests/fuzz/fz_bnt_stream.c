@@ -1,5 +1,6 @@
 /* fz_bnt_stream: the streaming bnt reader (bnt_read_next) on a memory
- * FILE, checksums made to match; every record is also forwarded. */
+ * FILE, checksums made to match; every record is also forwarded.  Odd
+ * lengths read every concatenated stream, even ones the first only. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -25,6 +26,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	out = fopen("/dev/null", "wb");
 	if ((r = bnt_reader_open(fp, "fuzz")) != NULL) {
+		if (size & 1)
+			bnt_reader_all_streams(r);
 		while (bnt_read_next(r, &rec) == BN_OK && n++ < 100000) {
 			if (rec.kind == BNT_KIND_TENSOR && rec.len > 0)
 				fz_sink_acc += rec.data[0] +

@@ -157,6 +157,17 @@ pt = zipped([('m/data.pkl', pickle_pt()), ('m/byteorder', b'little'),
 put('bnt_stream', 'empty', b'')
 copy('bnt_stream', 'bad/*.bnt')
 copy('bnt_map', 'bad/*.bnt')
+# one stream per model: concatenated streams and bytes after END (the
+# odd lengths reach the stream target's all-streams mode)
+with open(os.path.join(ROOT, 'tests', 'fixtures', 'bad', 'good.bnt'),
+          'rb') as f:
+    good = f.read()
+for t in ('bnt_stream', 'bnt_map'):
+    put(t, 'concat-two', good + good)
+    put(t, 'concat-two-odd', good + good + b'\0')
+    put(t, 'trailing-byte', good + b'x')
+    put(t, 'trailing-magic', good + b'\x89BNT\r\n\x1a\n')
+    put(t, 'trailing-zeros', good + bytes(64))
 put('safetensors', 'tiny.safetensors', st)
 copy('safetensors', 'bad/st-*')
 copy('safetensors', '**/*.safetensors', 400000)

@@ -1,4 +1,6 @@
 /* t_bnt.c: the bnt(5) reader, writer and mapper. */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +108,86 @@ write_stream(struct sample *s, int n, int zlevel, size_t *len)
 	return buf;
 }
 
+/* bnt_tensor_check_values: non-finite floats anywhere (in a block of
+ * 64, at its edges, in the tail) and scales bnt(5) does not allow. */
+static void
+check_values(void)
+{
+	struct bnt_tensor t;
+	struct bn_err e;
+	float f[200], sc[2];
+	uint16_t h[130];
+	double d[3] = { 1, 2, 3 };
+	size_t i, at[] = { 0, 63, 64, 127, 128, 190, 199 };
+
+	memset(&t, 0, sizeof t);
+	t.name = "w";
+	t.dtype = BN_DTYPE_F32;
+	t.ndim = 2;
+	t.dims[0] = 2;
+	t.dims[1] = 100;
+	CHECK(bnt_tensor_layout(&t, &e) == BN_OK);
+	for (i = 0; i < 200; i++)
+		f[i] = (float)i - 100;
+	CHECK(bnt_tensor_check_values(&t, f, NULL, &e) == BN_OK);
+	for (i = 0; i < sizeof at / sizeof at[0]; i++) {
+		f[at[i]] = i & 1 ? NAN : -INFINITY;
+		CHECK(bnt_tensor_check_values(&t, f, NULL, &e) == BN_EFORMAT);
+		f[at[i]] = FLT_MAX;
+		CHECK(bnt_tensor_check_values(&t, f, NULL, &e) == BN_OK);
+	}
+	f[150] = NAN;
+	f[199] = INFINITY;
+	CHECK(bnt_tensor_check_values(&t, f, NULL, &e) == BN_EFORMAT);
+	CHECK(strcmp(e.msg, "tensor 'w': element 150 is nan, not a finite "
+	    "number") == 0);
+	t.dtype = BN_DTYPE_F16;
+	t.dims[0] = 1;
+	t.dims[1] = 130;
+	CHECK(bnt_tensor_layout(&t, &e) == BN_OK);
+	for (i = 0; i < 130; i++)
+		h[i] = 0x7bff;		/* the largest f16 */
+	CHECK(bnt_tensor_check_values(&t, h, NULL, &e) == BN_OK);
+	h[129] = 0xfc00;
+	CHECK(bnt_tensor_check_values(&t, h, NULL, &e) == BN_EFORMAT);
+	CHECK(strstr(e.msg, "element 129 is -inf") != NULL);
+	t.dtype = BN_DTYPE_BF16;	/* 0x7bff is finite as bf16 too */
+	CHECK(bnt_tensor_check_values(&t, h, NULL, &e) == BN_OK);
+	h[5] = 0x7fc0;
+	CHECK(bnt_tensor_check_values(&t, h, NULL, &e) == BN_EFORMAT);
+	CHECK(strstr(e.msg, "element 5 is nan") != NULL);
+	t.dtype = BN_DTYPE_F64;
+	t.dims[1] = 3;
+	CHECK(bnt_tensor_layout(&t, &e) == BN_OK);
+	CHECK(bnt_tensor_check_values(&t, d, NULL, &e) == BN_OK);
+	d[2] = HUGE_VAL;
+	CHECK(bnt_tensor_check_values(&t, d, NULL, &e) == BN_EFORMAT);
+	/* scales: a multiplier may be 0, a divisor must be normal */
+	t.dtype = BN_DTYPE_T2;
+	t.dims[0] = 2;
+	t.dims[1] = 128;
+	t.scale_kind = BNT_SCALE_ROW;
+	t.scale_dtype = BN_DTYPE_F32;
+	CHECK(bnt_tensor_layout(&t, &e) == BN_OK);
+	sc[0] = 1;
+	sc[1] = 0;
+	CHECK(bnt_tensor_check_values(&t, f, sc, &e) == BN_OK);
+	sc[1] = NAN;
+	CHECK(bnt_tensor_check_values(&t, f, sc, &e) == BN_EFORMAT);
+	t.scale_flags = BNT_SCALE_DIV;
+	sc[1] = -0.0f;
+	CHECK(bnt_tensor_check_values(&t, f, sc, &e) == BN_EFORMAT);
+	CHECK(strcmp(e.msg, "tensor 'w': scale 1 is -0, a divisor must be "
+	    "a normal number") == 0);
+	sc[1] = 1e-40f;
+	CHECK(bnt_tensor_check_values(&t, f, sc, &e) == BN_EFORMAT);
+	sc[1] = FLT_MIN;
+	CHECK(bnt_tensor_check_values(&t, f, sc, &e) == BN_OK);
+}
+
+/* Whether read_stream reads on into concatenated streams. */
+static int all_streams;
+
 /* Read a stream from memory; return the number of tensors that matched
  * s[], or -1 on a reader error. */
 static int
@@ -119,6 +201,8 @@ read_stream(const char *buf, size_t len, struct sample *s, int n)
 	if (len == 0)
 		fp = fopen("/dev/null", "rb");
 	r = bnt_reader_open(fp, "mem");
+	if (all_streams)
+		bnt_reader_all_streams(r);
 	while ((st = bnt_read_next(r, &rec)) == BN_OK) {
 		if (rec.kind == BNT_KIND_CONFIG) {
 			const char *a = bn_kv_get(&rec.config, "arch");
@@ -219,13 +303,19 @@ main(void)
 			bad++;
 	CHECK(bad == 0);
 
-	/* concatenation: two streams read as one */
+	/* concatenation: one stream, one model; a second is refused
+	 * unless the reader is told to read them all */
 	two = malloc(2 * len);
 	memcpy(two, buf, len);
 	memcpy(two + len, buf, len);
+	CHECK(read_stream(two, 2 * len, s, n) == -1);
+	all_streams = 1;
 	CHECK(read_stream(two, 2 * len, s, n) == 2 * n);
 	/* trailing junk after END is an error */
 	CHECK(read_stream(two, len + 10, s, n) == -1);
+	all_streams = 0;
+	CHECK(read_stream(two, len + 10, s, n) == -1);
+	CHECK(read_stream(two, len + 1, s, n) == -1);
 
 	/* flipped bits anywhere are caught (header, metadata, payload) */
 	for (bad = 0, i = 0; i < len; i += 7) {
@@ -290,7 +380,19 @@ main(void)
 	CHECK(write(fd, buf, len / 2) == (ssize_t)(len / 2));
 	close(fd);
 	CHECK(bnt_map_open(&m, path, 0, &e) == BN_EFORMAT);
+	/* a mapped file is one stream: a second, or stray bytes, refused */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(write(fd, two, 2 * len) == (ssize_t)(2 * len));
+	close(fd);
+	CHECK(bnt_map_open(&m, path, 0, &e) == BN_EFORMAT);
+	CHECK(strstr(e.msg, "a second stream at offset") != NULL);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(write(fd, two, len + 1) == (ssize_t)(len + 1));
+	close(fd);
+	CHECK(bnt_map_open(&m, path, 0, &e) == BN_EFORMAT);
+	CHECK(strstr(e.msg, "data after the END record") != NULL);
 	unlink(path);
+	check_values();
 
 	/* layout validation: overflow, bad block, scales on f32 */
 	memset(&t, 0, sizeof t);
