@@ -191,6 +191,8 @@ json.dump(c, open(sys.argv[1], "w"))' "$1/config.json" "$2"
 	{ head -c 3000 "$ROOT/tests/fixtures/austen-val.txt"; printf '<|x|>'; } > "$T/t.txt"
 	run -65 --separate-stderr bnrun -m "$T/m.bnt" --perplexity "$T/t.txt" --ctx 16
 	[[ $stderr == *"$want" ]]
+	run -65 --separate-stderr bnrun -m "$T/m.bnt" -n 2 -p 'Emma <|x|>'
+	[[ $stderr == *"$want" ]]
 	for f in gguf onnx hf; do
 		run -65 --separate-stderr bnexport -F $f -o "$T/out.$f" "$T/m.bnt"
 		[[ $stderr == *"$want" ]]
