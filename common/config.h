@@ -26,7 +26,7 @@ struct bn_config {
 	int act;
 	int tied;
 	int bitlinear;		/* float projections ternarized on load */
-	int bos, eos;		/* -1 if none */
+	int bos, eos, pad;	/* -1 if none */
 };
 
 /* The architecture named s (the config record's arch value): BN_ARCH_*,
@@ -34,9 +34,39 @@ struct bn_config {
 int bn_arch_from_name(const char *s);
 const char *bn_arch_name(int arch);
 
-/* Fill c from a configuration record; BN_OK, or BN_EFORMAT /
- * BN_EUNSUPPORTED with a detail in e. */
+/*
+ * Fill c from a configuration record, checked by the rules of bnt(5)
+ * that every tool applies: arch, vocab_size, hidden_size, n_layers,
+ * n_heads and ffn_size present; counts (with n_kv_heads, ctx_len and
+ * rope_orig_ctx_len) integers from 1 to 2^30; n_heads a multiple of
+ * n_kv_heads; head_dim even; booleans 0 or 1; bos_id, eos_id and pad_id
+ * below vocab_size; norm_eps, rope_theta and the llama3 factors finite
+ * and above 0; rope_style, rope_scaling and act of the values bnt(5)
+ * lists.  BN_OK, or BN_EFORMAT / BN_EUNSUPPORTED with a message naming
+ * the key in e.
+ */
 int bn_config_from_kv(struct bn_config *c, const struct bn_kv *kv,
+    struct bn_err *e);
+/* The same rules for a record of any arch, as bnverify and bnpack
+ * apply them: an arch bntools does not implement is no error here. */
+int bn_config_check(const struct bn_kv *kv, struct bn_err *e);
+/*
+ * A tokenizer record (its metadata vkv and its n_tokens) alone, or with
+ * cfg not NULL against that configuration: the tokenizer's bos_id,
+ * eos_id, unk_id and pad_id are token ids below n_tokens; n_tokens is
+ * at most vocab_size (a model may have rows no token uses, as padding,
+ * but never a token without a row); the config's bos_id, eos_id and
+ * pad_id are below n_tokens.  A cfg that breaks its own rules is left
+ * to bn_config_check.  BN_OK or BN_EFORMAT with a detail in e.
+ */
+int bn_config_check_vocab(const struct bn_kv *cfg, const struct bn_kv *vkv,
+    uint64_t n_tokens, struct bn_err *e);
+
+struct bnt_map;
+/* A model's configuration as every loader takes it: c from the
+ * config record of m (which has one) by bn_config_from_kv, and the
+ * tokenizer record, if m has one, checked against it. */
+int bn_config_from_map(struct bn_config *c, const struct bnt_map *m,
     struct bn_err *e);
 
 /* The one RoPE table builder, as transformers computes the angles, in

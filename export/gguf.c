@@ -327,7 +327,7 @@ read_cfg(struct ctx *x, struct bn_err *e)
 
 	if (!m->has_config)
 		return bn_seterr(e, BN_EFORMAT, "no configuration record");
-	if ((st = bn_config_from_kv(c, &m->config, e)) != BN_OK)
+	if ((st = bn_config_from_map(c, m, e)) != BN_OK)
 		return st;
 	if (c->arch == BN_ARCH_LLAMA) {
 		x->arch = "llama";

@@ -1006,7 +1006,7 @@ bn_export_hf(const struct bnt_map *m, const struct bn_hf_opts *o,
 		return bn_seterr(e, BN_EUSAGE, "bad float type");
 	if (!m->has_config)
 		return bn_seterr(e, BN_EFORMAT, "no configuration record");
-	if ((st = bn_config_from_kv(&x.c, &m->config, e)) != BN_OK)
+	if ((st = bn_config_from_map(&x.c, m, e)) != BN_OK)
 		return st;
 	if (x.c.arch != BN_ARCH_LLAMA && x.c.rope_interleaved)
 		return bn_seterr(e, BN_EUNSUPPORTED, "rope_style interleaved "

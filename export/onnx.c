@@ -1320,7 +1320,7 @@ bn_export_onnx(const struct bnt_map *m, FILE *f, const struct bn_onnx_opts *o,
 	if (!m->has_config)
 		return bn_seterr(e, BN_EFORMAT, "no configuration record (not "
 		    "a model)");
-	if ((st = bn_config_from_kv(&c, &m->config, e)) != BN_OK)
+	if ((st = bn_config_from_map(&c, m, e)) != BN_OK)
 		return st;
 	memset(&g, 0, sizeof g);
 	g.c = &c;

@@ -153,11 +153,10 @@ bn_check_tensor(struct bn_report *rep, const struct bnt_record *rec,
 	else if (bn_dtype_traits(t->dtype)->is_float && !allow_nonfinite &&
 	    check_finite(rep, rec) != BN_OK)
 		return BN_ENOMEM;
-	/* a multiplying scale may be 0 (an all-zero block); a divisor not */
+	/* bnt(5): finite; a divisor also normal, so code / scale is finite */
 	for (r = 0; r < t->nscales; r++) {
 		s = bnt_tensor_scale(t, rec->data + t->scale_offset, r);
-		if (!isfinite(s) || (s == 0 && (t->scale_flags &
-		    BNT_SCALE_DIV))) {
+		if (!bnt_scale_valid(s, t->scale_flags)) {
 			bn_report_add(rep, (long long)rec->index, rec->offset,
 			    t->name, "scale %llu is %g", (unsigned long long)r,
 			    (double)s);
@@ -167,58 +166,29 @@ bn_check_tensor(struct bn_report *rep, const struct bnt_record *rec,
 	return status(rep);
 }
 
-static const char *const u64_keys[] = { BN_CFG_VOCAB, BN_CFG_HIDDEN,
-    BN_CFG_LAYERS, BN_CFG_HEADS, BN_CFG_KV_HEADS, BN_CFG_HEAD_DIM,
-    BN_CFG_FFN, BN_CFG_CTX, BN_CFG_TIED, BN_CFG_BITLINEAR, BN_CFG_BOS,
-    BN_CFG_EOS, BN_CFG_PAD };
-
+/* The rules of common/config.c, the same that bnpack and the loaders
+ * apply; one problem, the first the rules find. */
 int
 bn_check_config(struct bn_report *rep, const struct bnt_record *rec)
 {
-	const struct bn_kv *kv = &rec->config;
-	long long ri = (long long)rec->index;
-	const char *s;
-	uint64_t u;
-	double f;
-	size_t i;
+	struct bn_err e;
 
-	for (i = 0; i < sizeof u64_keys / sizeof u64_keys[0]; i++)
-		if (bn_kv_get_u64(kv, u64_keys[i], &u) < 0)
-			bn_report_add(rep, ri, rec->offset, NULL, "config: %s "
-			    "is not a count: '%s'", u64_keys[i],
-			    bn_kv_get(kv, u64_keys[i]));
-	if (bn_kv_get_f64(kv, BN_CFG_NORM_EPS, &f) < 0 ||
-	    bn_kv_get_f64(kv, BN_CFG_ROPE_THETA, &f) < 0)
-		bn_report_add(rep, ri, rec->offset, NULL, "config: norm_eps "
-		    "or rope_theta is not a number");
-	if ((s = bn_kv_get(kv, BN_CFG_ROPE_STYLE)) != NULL &&
-	    strcmp(s, "half") != 0 && strcmp(s, "interleaved") != 0)
-		bn_report_add(rep, ri, rec->offset, NULL, "config: unknown "
-		    "rope_style '%s'", s);
-	if ((s = bn_kv_get(kv, BN_CFG_ACT)) != NULL &&
-	    strcmp(s, "silu") != 0 && strcmp(s, "relu2") != 0)
-		bn_report_add(rep, ri, rec->offset, NULL, "config: unknown "
-		    "act '%s'", s);
+	if (bn_config_check(&rec->config, &e) != BN_OK)
+		bn_report_add(rep, (long long)rec->index, rec->offset, NULL,
+		    "%s", e.msg);
 	return status(rep);
 }
 
 int
 bn_check_vocab(struct bn_report *rep, const struct bnt_record *rec)
 {
-	static const char *const ids[] = { BN_VOC_BOS, BN_VOC_EOS,
-	    BN_VOC_UNK, BN_VOC_PAD };
 	const struct bn_vocab *v = &rec->vocab;
 	long long ri = (long long)rec->index;
-	uint64_t id;
+	struct bn_err e;
 	uint32_t i;
 
-	for (i = 0; i < 4; i++)
-		if (bn_kv_get_u64(&v->kv, ids[i], &id) < 0 ||
-		    (bn_kv_get_u64(&v->kv, ids[i], &id) == 0 &&
-		    id >= v->n_tokens))
-			bn_report_add(rep, ri, rec->offset, NULL, "tokenizer: "
-			    "%s '%s' is not a token id", ids[i],
-			    bn_kv_get(&v->kv, ids[i]));
+	if (bn_config_check_vocab(NULL, &v->kv, v->n_tokens, &e) != BN_OK)
+		bn_report_add(rep, ri, rec->offset, NULL, "%s", e.msg);
 	for (i = 0; v->types != NULL && i < v->n_tokens; i++)
 		if (v->types[i] < 0 || v->types[i] > BN_TOK_BYTE) {
 			bn_report_add(rep, ri, rec->offset, NULL, "tokenizer: "
@@ -328,6 +298,7 @@ bn_check_init(struct bn_check *c, struct bn_tset *ref, double tol,
 {
 	memset(c, 0, sizeof *c);
 	bn_kv_init(&c->cfg);
+	bn_kv_init(&c->vkv);
 	c->ref = ref;
 	c->tol = tol;
 	c->allow_nonfinite = allow_nonfinite;
@@ -361,12 +332,41 @@ check_tensor_record(struct bn_check *c, const struct bnt_record *rec)
 	return rep->np == before ? bn_compare(rep, c->tol, h, rec) : BN_OK;
 }
 
+static int
+copy_kv(struct bn_kv *to, const struct bn_kv *from)
+{
+	size_t i;
+
+	bn_kv_free(to);
+	for (i = 0; i < from->n; i++)
+		if (bn_kv_set(to, from->v[i].key, from->v[i].val) != 0)
+			return BN_ENOMEM;
+	return BN_OK;
+}
+
+/* The tokenizer against the config, once the stream has had both (at
+ * the second of the two records). */
+static int
+check_pair(struct bn_check *c, const struct bnt_record *rec)
+{
+	struct bn_err e;
+
+	/* a tokenizer bad on its own has been reported */
+	if (c->nconfig == 0 || c->nvocab == 0 || bn_config_check_vocab(NULL,
+	    &c->vkv, c->n_tokens, &e) != BN_OK)
+		return BN_OK;
+	if (bn_config_check_vocab(&c->cfg, &c->vkv, c->n_tokens, &e) !=
+	    BN_OK)
+		bn_report_add(&c->rep, (long long)rec->index, rec->offset,
+		    NULL, "%s", e.msg);
+	return status(&c->rep);
+}
+
 int
 bn_check_record(struct bn_check *c, const struct bnt_record *rec)
 {
 	struct bn_report *rep = &c->rep;
 	long long ri = (long long)rec->index;
-	size_t i;
 
 	rep->records++;
 	switch (rec->kind) {
@@ -376,17 +376,19 @@ bn_check_record(struct bn_check *c, const struct bnt_record *rec)
 		if (c->nconfig++ > 0)
 			bn_report_add(rep, ri, rec->offset, NULL, "a second "
 			    "CONFIG record in one stream");
-		bn_kv_free(&c->cfg);
-		for (i = 0; i < rec->config.n; i++)
-			if (bn_kv_set(&c->cfg, rec->config.v[i].key,
-			    rec->config.v[i].val) != 0)
-				return BN_ENOMEM;
-		return bn_check_config(rep, rec);
+		if (copy_kv(&c->cfg, &rec->config) != BN_OK ||
+		    bn_check_config(rep, rec) != BN_OK)
+			return BN_ENOMEM;
+		return check_pair(c, rec);
 	case BNT_KIND_TOKENIZER:
 		if (c->nvocab++ > 0)
 			bn_report_add(rep, ri, rec->offset, NULL, "a second "
 			    "TOKENIZER record in one stream");
-		return bn_check_vocab(rep, rec);
+		if (copy_kv(&c->vkv, &rec->vocab.kv) != BN_OK ||
+		    bn_check_vocab(rep, rec) != BN_OK)
+			return BN_ENOMEM;
+		c->n_tokens = rec->vocab.n_tokens;
+		return check_pair(c, rec);
 	case BNT_KIND_END:
 		c->nconfig = c->nvocab = 0;
 		break;
@@ -418,6 +420,7 @@ bn_check_free(struct bn_check *c)
 	bn_report_free(&c->rep);
 	bn_tset_free(&c->seen);
 	bn_kv_free(&c->cfg);
+	bn_kv_free(&c->vkv);
 	for (i = 0; c->ref != NULL && i < c->ref->n; i++)
 		c->ref->v[i].seen = 0;
 }

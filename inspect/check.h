@@ -51,6 +51,8 @@ struct bn_check {
 	struct bn_report rep;
 	struct bn_tset seen;	/* the stream's tensors, headers only */
 	struct bn_kv cfg;	/* its CONFIG record */
+	struct bn_kv vkv;	/* its TOKENIZER record's metadata */
+	unsigned long long n_tokens;	/* and token count */
 	struct bn_tset *ref;	/* NULL, or the tensors to compare with */
 	double tol;		/* for the comparison; < 0: report only */
 	int allow_nonfinite;

@@ -351,7 +351,7 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 		return bn_seterr(e, BN_EFORMAT, "no configuration record (not a "
 		    "model)");
 	}
-	if ((st = bn_config_from_kv(c, &m->map.config, e)) != BN_OK)
+	if ((st = bn_config_from_map(c, &m->map, e)) != BN_OK)
 		goto fail;
 	bn_dims_from_config(&d, c);
 	bl = flags & BN_MODEL_NOQUANT ? -1 : c->bitlinear;

@@ -292,7 +292,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 		return bn_seterr(e, BN_EFORMAT, "no configuration record "
 		    "(not a model)");
 	}
-	if ((st = bn_config_from_kv(c, &map->config, e)) != BN_OK) {
+	if ((st = bn_config_from_map(c, map, e)) != BN_OK) {
 		free(t);
 		return st;
 	}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bnt.h"
+#include "config.h"
 #include "dtype.h"
 #include "err.h"
 #include "import.h"
@@ -43,6 +44,9 @@ struct packer {
 	struct listrow *rows;
 	size_t nrows, caprows;
 	unsigned long long ntensors, nbytes;
+	struct bn_kv cfg, vkv;	/* the config, the tokenizer's metadata */
+	uint64_t n_tokens;	/* and its token count */
+	int has_cfg, has_vocab;
 	struct bn_err err;	/* the sink's own failure */
 };
 
@@ -173,11 +177,45 @@ parse_args(int argc, char *argv[], struct opts *o)
 }
 
 static int
+copy_kv(struct packer *p, struct bn_kv *to, const struct bn_kv *from)
+{
+	size_t i;
+
+	bn_kv_free(to);
+	for (i = 0; i < from->n; i++)
+		if (bn_kv_set(to, from->v[i].key, from->v[i].val) != 0)
+			return bn_seterr(&p->err, BN_ENOMEM, "out of memory");
+	return BN_OK;
+}
+
+/* The rules of common/config.c, as bnverify and the loaders apply
+ * them, before the record is written: the config, the tokenizer, and
+ * the two together once both have come. */
+static int
+check_records(struct packer *p)
+{
+	if (p->has_cfg && bn_config_check(&p->cfg, &p->err) != BN_OK)
+		return BN_EFORMAT;
+	if (p->has_vocab && bn_config_check_vocab(p->has_cfg ? &p->cfg :
+	    NULL, &p->vkv, p->n_tokens, &p->err) != BN_OK)
+		return BN_EFORMAT;
+	return BN_OK;
+}
+
+static int
 sink_config(void *ctx, const struct bn_kv *kv)
 {
 	struct packer *p = ctx;
+	int st;
 
-	if (p->o->list || bnt_write_config(p->w, kv) == BN_OK)
+	if (p->o->list)
+		return BN_OK;
+	if ((st = copy_kv(p, &p->cfg, kv)) != BN_OK)
+		return st;
+	p->has_cfg = 1;
+	if ((st = check_records(p)) != BN_OK)
+		return st;
+	if (bnt_write_config(p->w, kv) == BN_OK)
 		return BN_OK;
 	return bn_seterr(&p->err, BN_EIO, "%s", bnt_writer_error(p->w));
 }
@@ -186,9 +224,16 @@ static int
 sink_vocab(void *ctx, const struct bn_vocab *v)
 {
 	struct packer *p = ctx;
+	int st;
 
 	if (p->o->list)
 		return BN_OK;
+	if ((st = copy_kv(p, &p->vkv, &v->kv)) != BN_OK)
+		return st;
+	p->n_tokens = v->n_tokens;
+	p->has_vocab = 1;
+	if ((st = check_records(p)) != BN_OK)
+		return st;
 	if (bnt_write_tokenizer(p->w, v) == BN_OK)
 		return BN_OK;
 	return bn_seterr(&p->err, BN_EIO, "%s", bnt_writer_error(p->w));
@@ -337,6 +382,8 @@ main(int argc, char *argv[])
 		bn_warnx("%s: %llu tensors, %llu bytes",
 		    bn_display_name(o.input), p.ntensors, p.nbytes);
 	bnt_writer_free(p.w);
+	bn_kv_free(&p.cfg);
+	bn_kv_free(&p.vkv);
 	for (i = 0; i < p.nrows; i++) {
 		free(p.rows[i].name);
 		free(p.rows[i].dtype);

@@ -250,14 +250,36 @@ tokenize(const struct bn_tokenizer *tk, const char *name, const char *text,
 	return ids;
 }
 
+/*
+ * The text of a generated token.  The model may have more rows than
+ * the tokenizer has tokens (padding, as Qwen's 151936 for 151665): such
+ * an id has no text, and the first one is reported, once, on standard
+ * error rather than vanishing without a word.
+ */
 static void
 emit(const struct bn_tokenizer *tk, int32_t id)
 {
-	char buf[512];
+	static int warned;
+	char buf[512], *big;
 	size_t len;
 
+	if (id >= bn_tokenizer_n_vocab(tk)) {
+		if (!warned++)
+			bn_warnx("token %" PRId32 " has no text: the tokenizer "
+			    "has %" PRId32 " tokens, the model more; such "
+			    "tokens are left out of the output", id,
+			    bn_tokenizer_n_vocab(tk));
+		return;
+	}
 	if (bn_tokenizer_decode(tk, id, buf, sizeof buf, &len) == BN_OK)
 		fwrite(buf, 1, len, stdout);
+	else if (len > sizeof buf) {	/* a long piece */
+		if ((big = malloc(len)) == NULL)
+			bn_errx(EX_OSERR, "out of memory");
+		if (bn_tokenizer_decode(tk, id, big, len, &len) == BN_OK)
+			fwrite(big, 1, len, stdout);
+		free(big);
+	}
 }
 
 /* the sampler's random numbers (common/rng.h), seeded by --seed */

@@ -266,6 +266,41 @@ warn_problems(const struct opts *o, const char *file,
 	}
 }
 
+/*
+ * -p: a record that passed goes to the output, except an END record: it
+ * is held back until what follows is known, the first record of another
+ * stream that passed too, or the end of an input without a problem.  So
+ * an output cut short by a failure never ends in an END record, and no
+ * reader takes it for a whole stream.
+ */
+struct held {
+	char *buf;	/* the END record as forwarded, its file header too */
+	size_t len;	/* 0: none held */
+};
+
+static void
+forward(struct bnt_reader *r, const struct bnt_record *rec,
+    struct bn_out *out, struct held *h)
+{
+	FILE *mem;
+
+	if (h->len > 0) {
+		if (fwrite(h->buf, 1, h->len, out->fp) != h->len)
+			bn_err(EX_IOERR, "%s", out->name);
+		h->len = 0;
+	}
+	free(h->buf);
+	h->buf = NULL;
+	if (rec->kind != BNT_KIND_END) {
+		if (bnt_reader_forward(r, out->fp) != BN_OK)
+			bn_err(EX_IOERR, "%s", out->name);
+		return;
+	}
+	if ((mem = open_memstream(&h->buf, &h->len)) == NULL ||
+	    bnt_reader_forward(r, mem) != BN_OK || fclose(mem) != 0)
+		bn_errx(EX_OSERR, "out of memory");
+}
+
 /* Check one input; returns the exit code for it. */
 static int
 verify(const struct opts *o, const char *path, struct bn_tset *ref,
@@ -275,6 +310,7 @@ verify(const struct opts *o, const char *path, struct bn_tset *ref,
 	struct bn_check chk;
 	struct bnt_reader *r;
 	struct bnt_record rec;
+	struct held held = { NULL, 0 };
 	size_t before;
 	FILE *fp;
 	int st, code, fatal = 0, forwarding = 1;
@@ -304,8 +340,8 @@ verify(const struct opts *o, const char *path, struct bn_tset *ref,
 		if (out != NULL && forwarding) {
 			if (chk.rep.np != before)
 				forwarding = 0;	/* stop at the bad one */
-			else if (bnt_reader_forward(r, out->fp) != BN_OK)
-				bn_err(EX_IOERR, "%s", out->name);
+			else
+				forward(r, &rec, out, &held);
 		}
 	}
 	if (st != BN_END && bn_exit_code(st) == EX_IOERR) {
@@ -317,6 +353,11 @@ verify(const struct opts *o, const char *path, struct bn_tset *ref,
 	warn_problems(o, file, &chk.rep);
 	print_report(o, file, &chk.rep);
 	code = fatal ? fatal : chk.rep.np ? 1 : 0;
+	/* the last END only once the whole input has passed */
+	if (out != NULL && code == 0 && held.len > 0 &&
+	    fwrite(held.buf, 1, held.len, out->fp) != held.len)
+		bn_err(EX_IOERR, "%s", out->name);
+	free(held.buf);
 	bnt_reader_close(r);
 	if (fp != stdin)
 		fclose(fp);

@@ -238,4 +238,16 @@ put('tokenizer', 'bpe.json', tokenizer_json('BPE'))
 put('tokenizer', 'spm.json', tokenizer_json('SPM'))
 copy('tokenizer', '**/tokenizer.json', 8192)
 put('config', 'llama.json', CONFIG)
+# the rules of common/config.c at their edges: a known arch with ids at
+# the last row, an arch bntools does not run, a llama3 rope_scaling
+C = json.loads(CONFIG)
+put('config', 'ids.json', json.dumps(dict(
+    C, bos_token_id=0, eos_token_id=255, pad_token_id=[254],
+    head_dim=16)).encode())
+put('config', 'other-arch.json', json.dumps(dict(
+    C, model_type='gpt2', architectures=['GPT2LMHeadModel'])).encode())
+put('config', 'llama3.json', json.dumps(dict(C, rope_scaling={
+    'rope_type': 'llama3', 'factor': 8.0, 'low_freq_factor': 1.0,
+    'high_freq_factor': 4.0,
+    'original_max_position_embeddings': 64})).encode())
 copy('config', '**/config.json')

@@ -9,6 +9,7 @@
 
 #include "../../inspect/check.h"
 #include "compare.h"
+#include "config.h"
 #include "dtype.h"
 #include "model.h"
 
@@ -184,11 +185,146 @@ test_invariants(void)
 	bn_check_free(&c);
 }
 
+/* A whole llama config of vocab 8 in kv. */
+static void
+llama_kv(struct bn_kv *kv)
+{
+	bn_kv_free(kv);
+	bn_kv_set(kv, "arch", "llama");
+	bn_kv_set(kv, "vocab_size", "8");
+	bn_kv_set(kv, "hidden_size", "4");
+	bn_kv_set(kv, "n_layers", "2");
+	bn_kv_set(kv, "n_heads", "2");
+	bn_kv_set(kv, "ffn_size", "6");
+	bn_kv_set(kv, "rope_style", "half");
+}
+
+/* bn_config_check of the llama config with key set to val: the
+ * message, "" if it passes. */
+static const char *
+rule(const char *key, const char *val)
+{
+	static struct bn_err e;
+	struct bn_kv kv;
+	int st;
+
+	bn_kv_init(&kv);
+	llama_kv(&kv);
+	bn_kv_set(&kv, key, val);
+	st = bn_config_check(&kv, &e);
+	bn_kv_free(&kv);
+	return st == BN_OK ? "" : e.msg;
+}
+
+/* The rules of common/config.c, one case each. */
+static void
+test_config_rules(void)
+{
+	struct bn_kv kv, vkv;
+	struct bn_config c;
+	struct bn_err e;
+
+	CHECK(strcmp(rule("source", "x"), "") == 0);
+	CHECK(strcmp(rule("n_layers", "0"), "config: n_layers is 0; it "
+	    "must be at least 1") == 0);
+	CHECK(strcmp(rule("n_layers", "two"), "config: bad n_layers "
+	    "'two'") == 0);
+	CHECK(strcmp(rule("n_layers", "-1"), "config: bad n_layers "
+	    "'-1'") == 0);
+	CHECK(strcmp(rule("ctx_len", "0"), "config: ctx_len is 0; it must "
+	    "be at least 1") == 0);
+	CHECK(strcmp(rule("vocab_size", "0"), "config: vocab_size is 0; it "
+	    "must be at least 1") == 0);
+	CHECK(strcmp(rule("n_kv_heads", "0"), "config: n_kv_heads is 0; it "
+	    "must be at least 1") == 0);
+	CHECK(strcmp(rule("n_kv_heads", "3"), "config: n_heads 2 is not a "
+	    "multiple of n_kv_heads 3") == 0);
+	CHECK(strcmp(rule("head_dim", "3"), "config: bad head_dim 3 (an "
+	    "even number above 0)") == 0);
+	CHECK(strcmp(rule("norm_eps", "-1"), "config: bad norm_eps '-1' (a "
+	    "finite number above 0)") == 0);
+	CHECK(strcmp(rule("norm_eps", "1e-50"), "config: bad norm_eps "
+	    "'1e-50' (a finite number above 0)") == 0);
+	CHECK(strcmp(rule("rope_theta", "0"), "config: bad rope_theta '0' "
+	    "(a finite number above 0)") == 0);
+	CHECK(strcmp(rule("rope_theta", "1e4x"), "config: bad rope_theta "
+	    "'1e4x' (a finite number above 0)") == 0);
+	CHECK(strcmp(rule("rope_theta", "inf"), "config: bad rope_theta "
+	    "'inf' (a finite number above 0)") == 0);
+	CHECK(strcmp(rule("tie_embeddings", "2"), "config: tie_embeddings "
+	    "is 2; it must be 0 or 1") == 0);
+	CHECK(strcmp(rule("bos_id", "7"), "") == 0);
+	CHECK(strcmp(rule("bos_id", "8"), "config: bos_id 8 is not below "
+	    "vocab_size 8") == 0);
+	CHECK(strcmp(rule("pad_id", "1000000"), "config: pad_id 1000000 is "
+	    "not below vocab_size 8") == 0);
+	CHECK(strcmp(rule("rope_style", "spiral"), "config: unknown "
+	    "rope_style 'spiral'") == 0);
+	CHECK(strcmp(rule("act", "gelu"), "config: unsupported act "
+	    "'gelu'") == 0);
+	CHECK(strcmp(rule("rope_scaling", "yarn"), "config: unsupported "
+	    "rope_scaling 'yarn'") == 0);
+	CHECK(strcmp(rule("rope_orig_ctx_len", "0"), "") == 0); /* unused */
+	CHECK(strcmp(rule("rope_scaling", "llama3"), "") == 0);
+	/* an arch bntools does not run: only the keys present are judged;
+	 * bn_config_from_kv refuses it */
+	CHECK(strcmp(rule("arch", "gpt2"), "") == 0);
+	bn_kv_init(&kv);
+	bn_kv_set(&kv, "arch", "gpt2");
+	bn_kv_set(&kv, "n_layers", "0");
+	CHECK(bn_config_check(&kv, &e) == BN_EFORMAT &&
+	    strcmp(e.msg, "config: n_layers is 0; it must be at least 1") == 0);
+	bn_kv_set(&kv, "n_layers", "2");
+	CHECK(bn_config_check(&kv, &e) == BN_OK);
+	CHECK(bn_config_from_kv(&c, &kv, &e) == BN_EUNSUPPORTED &&
+	    strcmp(e.msg, "config: unsupported arch 'gpt2'") == 0);
+	bn_kv_free(&kv);
+	bn_kv_set(&kv, "source", "a config of notes only");
+	CHECK(bn_config_check(&kv, &e) == BN_OK);
+	/* a known arch needs its dimensions */
+	bn_kv_set(&kv, "arch", "bitnet");
+	CHECK(bn_config_check(&kv, &e) == BN_EFORMAT &&
+	    strcmp(e.msg, "config: vocab_size is missing") == 0);
+	llama_kv(&kv);
+	CHECK(bn_config_from_kv(&c, &kv, &e) == BN_OK && c.bos == -1 &&
+	    c.pad == -1 && c.head_dim == 2 && c.kv_heads == 2);
+
+	/* the tokenizer alone, and against the config */
+	bn_kv_init(&vkv);
+	bn_kv_set(&vkv, "bos_id", "2");
+	CHECK(bn_config_check_vocab(NULL, &vkv, 3, &e) == BN_OK);
+	bn_kv_set(&vkv, "unk_id", "3");
+	CHECK(bn_config_check_vocab(NULL, &vkv, 3, &e) == BN_EFORMAT &&
+	    strcmp(e.msg, "tokenizer: unk_id '3' is not a token id (of 3)") ==
+	    0);
+	bn_kv_set(&vkv, "unk_id", "x");
+	CHECK(bn_config_check_vocab(NULL, &vkv, 3, &e) == BN_EFORMAT);
+	bn_kv_free(&vkv);
+	bn_kv_set(&vkv, "bos_id", "2");
+	/* fewer tokens than rows: padding, allowed */
+	CHECK(bn_config_check_vocab(&kv, &vkv, 3, &e) == BN_OK);
+	CHECK(bn_config_check_vocab(&kv, &vkv, 8, &e) == BN_OK);
+	CHECK(bn_config_check_vocab(&kv, &vkv, 9, &e) == BN_EFORMAT &&
+	    strcmp(e.msg, "tokenizer: 9 tokens, more than the config's "
+	    "vocab_size 8 (token ids 8 and above have no embedding)") == 0);
+	bn_kv_set(&kv, "eos_id", "5");
+	CHECK(bn_config_check_vocab(&kv, &vkv, 5, &e) == BN_EFORMAT &&
+	    strcmp(e.msg, "config: eos_id 5 is not a token of the tokenizer "
+	    "(of 5)") == 0);
+	CHECK(bn_config_check_vocab(&kv, &vkv, 6, &e) == BN_OK);
+	/* a config bad on its own is bn_config_check's to report */
+	bn_kv_set(&kv, "n_layers", "0");
+	CHECK(bn_config_check_vocab(&kv, &vkv, 100, &e) == BN_OK);
+	bn_kv_free(&vkv);
+	bn_kv_free(&kv);
+}
+
 static void
 test_config_vocab(void)
 {
 	struct bn_report rep;
 	struct bnt_record rec;
+	struct bn_check c;
 
 	memset(&rep, 0, sizeof rep);
 	memset(&rec, 0, sizeof rec);
@@ -196,40 +332,55 @@ test_config_vocab(void)
 	rec.index = 3;
 	rec.offset = 640;
 	bn_kv_init(&rec.config);
-	bn_kv_set(&rec.config, "arch", "llama");
-	bn_kv_set(&rec.config, "n_layers", "2");
-	bn_kv_set(&rec.config, "rope_style", "half");
+	llama_kv(&rec.config);
 	CHECK(bn_check_config(&rep, &rec) == BN_OK && rep.np == 0);
 	bn_kv_set(&rec.config, "n_layers", "two");
 	CHECK(bn_check_config(&rep, &rec) == BN_OK);
-	CHECK(one_problem(&rep, 3, NULL, "config: n_layers is not a count: "
-	    "'two'"));
+	CHECK(one_problem(&rep, 3, NULL, "config: bad n_layers 'two'"));
 	CHECK(rep.p[0].offset == 640);
 	bn_report_free(&rep);
 	bn_kv_set(&rec.config, "n_layers", "2");
 	bn_kv_set(&rec.config, "act", "gelu");
-	bn_kv_set(&rec.config, "rope_theta", "1e4x");
-	CHECK(bn_check_config(&rep, &rec) == BN_OK && rep.np == 2);
-	CHECK(rep.np == 2 && strcmp(rep.p[0].msg, "config: norm_eps or "
-	    "rope_theta is not a number") == 0);
-	CHECK(rep.np == 2 && strcmp(rep.p[1].msg, "config: unknown act "
-	    "'gelu'") == 0);
+	CHECK(bn_check_config(&rep, &rec) == BN_OK);
+	CHECK(one_problem(&rep, 3, NULL, "config: unsupported act 'gelu'"));
 	bn_report_free(&rep);
-	bn_kv_free(&rec.config);
+	bn_kv_set(&rec.config, "act", "silu");
 
+	/* a stream's config and tokenizer, in either order */
+	bn_check_init(&c, NULL, -1, 0);
+	CHECK(bn_check_record(&c, &rec) == BN_OK && c.rep.np == 0);
+	bn_kv_free(&rec.config);
 	memset(&rec, 0, sizeof rec);
 	rec.kind = BNT_KIND_TOKENIZER;
-	rec.index = 1;
+	rec.index = 4;
 	bn_vocab_init(&rec.vocab);
+	rec.vocab.n_tokens = 9;
+	CHECK(bn_check_record(&c, &rec) == BN_OK);
+	CHECK(one_problem(&c.rep, 4, NULL, "tokenizer: 9 tokens, more than "
+	    "the config's vocab_size 8 (token ids 8 and above have no "
+	    "embedding)"));
+	bn_check_free(&c);
+
 	rec.vocab.n_tokens = 3;
 	bn_kv_set(&rec.vocab.kv, BN_VOC_BOS, "2");
 	CHECK(bn_check_vocab(&rep, &rec) == BN_OK && rep.np == 0);
 	bn_kv_set(&rec.vocab.kv, BN_VOC_EOS, "3");
 	CHECK(bn_check_vocab(&rep, &rec) == BN_OK);
-	CHECK(one_problem(&rep, 1, NULL, "tokenizer: eos_id '3' is not a "
-	    "token id"));
+	CHECK(one_problem(&rep, 4, NULL, "tokenizer: eos_id '3' is not a "
+	    "token id (of 3)"));
 	bn_report_free(&rep);
+	/* reported once, not again against the config */
+	bn_check_init(&c, NULL, -1, 0);
+	CHECK(bn_check_record(&c, &rec) == BN_OK && c.rep.np == 1);
 	bn_kv_free(&rec.vocab.kv);
+	memset(&rec, 0, sizeof rec);
+	rec.kind = BNT_KIND_CONFIG;
+	rec.index = 5;
+	bn_kv_init(&rec.config);
+	llama_kv(&rec.config);
+	CHECK(bn_check_record(&c, &rec) == BN_OK && c.rep.np == 1);
+	bn_check_free(&c);
+	bn_kv_free(&rec.config);
 }
 
 /* A tensor set of the tensors of a one-layer bitnet model (vocab 8,
@@ -496,6 +647,7 @@ main(void)
 	test_good();
 	test_damaged();
 	test_invariants();
+	test_config_rules();
 	test_config_vocab();
 	test_arch();
 	test_compare();
