@@ -369,6 +369,7 @@ bn_check_record(struct bn_check *c, const struct bnt_record *rec)
 	long long ri = (long long)rec->index;
 
 	rep->records++;
+	c->ended = rec->kind == BNT_KIND_END;
 	switch (rec->kind) {
 	case BNT_KIND_TENSOR:
 		return check_tensor_record(c, rec);
@@ -390,6 +391,14 @@ bn_check_record(struct bn_check *c, const struct bnt_record *rec)
 		c->n_tokens = rec->vocab.n_tokens;
 		return check_pair(c, rec);
 	case BNT_KIND_END:
+		/* the stream is whole: its own checks, then a fresh start
+		 * for the next one */
+		if (bn_check_arch(rep, &c->cfg, &c->seen) != BN_OK)
+			return BN_ENOMEM;
+		bn_tset_free(&c->seen);
+		bn_kv_free(&c->cfg);
+		bn_kv_free(&c->vkv);
+		c->n_tokens = 0;
 		c->nconfig = c->nvocab = 0;
 		break;
 	}
@@ -403,7 +412,7 @@ bn_check_finish(struct bn_check *c, int st, const char *msg)
 
 	if (st != BN_END)	/* the reader's message says where */
 		return bn_report_add(&c->rep, -1, 0, NULL, "%s", msg);
-	if (bn_check_arch(&c->rep, &c->cfg, &c->seen) != BN_OK)
+	if (!c->ended && bn_check_arch(&c->rep, &c->cfg, &c->seen) != BN_OK)
 		return BN_ENOMEM;
 	for (i = 0; c->ref != NULL && i < c->ref->n; i++)
 		if (!c->ref->v[i].seen)

@@ -57,6 +57,7 @@ struct bn_check {
 	double tol;		/* for the comparison; < 0: report only */
 	int allow_nonfinite;
 	int nconfig, nvocab;	/* in the stream since the last END */
+	int ended;		/* the last record was an END */
 };
 
 void bn_check_init(struct bn_check *c, struct bn_tset *ref, double tol,
@@ -65,9 +66,11 @@ void bn_check_init(struct bn_check *c, struct bn_tset *ref, double tol,
  * problems if c->rep.np grew. */
 int bn_check_record(struct bn_check *c, const struct bnt_record *rec);
 /* After the last record: st is what bnt_read_next returned last and
- * msg the reader's error.  A damaged stream is one problem; a whole one
- * gets the architecture check and, with a reference, the tensors
- * missing from the stream.  BN_OK or BN_ENOMEM. */
+ * msg the reader's error.  A damaged stream is one problem; with a
+ * reference, the tensors missing from the stream(s) are.  Each stream
+ * gets the architecture check at its END record (names, the config
+ * and the tokenizer are per stream: concatenated streams are checked
+ * one by one).  BN_OK or BN_ENOMEM. */
 int bn_check_finish(struct bn_check *c, int st, const char *msg);
 /* Free the report and the rest; clears the reference's seen marks. */
 void bn_check_free(struct bn_check *c);
