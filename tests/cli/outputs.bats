@@ -146,42 +146,22 @@ intact() {
 # dupname IN OLD NEW OUT: IN with a copy of tensor OLD named NEW before END
 # (bnt(5): records of 32-byte headers, each padded to 64 bytes)
 dupname() {
-	python3 - "$@" <<'PY'
+	PYTHONPATH=$ROOT/tests/peers python3 - "$@" <<'PY'
 import struct, sys
-T = [0] * 256
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-    T[i] = c
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-def rec(kind, flags, meta, data):
-    h = struct.pack('<IIQQI', kind, flags, len(meta), len(data),
-                    crc32c(meta + data))
-    r = h + struct.pack('<I', crc32c(h)) + meta
-    return r + b'\0' * (-len(r) % 64) + data + b'\0' * (-len(data) % 64)
+from peerlib import bnt_record, bnt_records
 src, old, new, dst = sys.argv[1:]
 old, new = old.encode(), new.encode()
-d = open(src, 'rb').read()
-out, off = d[:64], 64
-while off < len(d):
-    kind, flags, mlen, dlen = struct.unpack_from('<IIQQ', d, off)
+head, recs = bnt_records(open(src, 'rb').read())
+out = head
+for kind, flags, meta, data, _ in recs:
     if kind == 0x80000000:
         break
-    meta = d[off + 32:off + 32 + mlen]
-    doff = off + 32 + mlen + (-(32 + mlen) % 64)
-    data = d[doff:doff + dlen]
-    out += rec(kind, flags, meta, data)
+    out += bnt_record(kind, flags, meta, data)
     if kind == 0x80000003 and meta.endswith(old):
         m = bytearray(meta[:-len(old)] + new)
         struct.pack_into('<I', m, 12, len(new))    # name length
-        out += rec(kind, flags, bytes(m), data)
-    off = doff + dlen + (-dlen % 64)
-open(dst, 'wb').write(out + rec(0x80000000, 0, b'', b''))
+        out += bnt_record(kind, flags, bytes(m), data)
+open(dst, 'wb').write(out + bnt_record(0x80000000, 0, b'', b''))
 PY
 }
 

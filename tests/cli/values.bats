@@ -11,42 +11,14 @@ load helper
 # scale of TENSOR set to VALUE (in the tensor's or the scales' type),
 # the record's checksums fixed
 bntpatch() {
-	python3 - "$@" <<'PY'
+	PYTHONPATH=$ROOT/tests/peers python3 - "$@" <<'PY'
 import struct, sys
-T = []
-for i in range(256):
-    c = i
-    for _ in range(8):
-        c = c >> 1 ^ (0x82F63B78 if c & 1 else 0)
-    T.append(c)
-def crc32c(b):
-    c = 0xFFFFFFFF
-    for x in b:
-        c = T[(c ^ x) & 0xFF] ^ (c >> 8)
-    return c ^ 0xFFFFFFFF
-def pad(n):
-    return -n % 64
+from peerlib import bnt_record, bnt_records, bnt_tensor_name
 src, dst, name, what, idx, val = sys.argv[1:7]
 idx, v = int(idx), float(val)
-b = bytearray(open(src, 'rb').read())
-off = 64
-while True:
-    kind, fl, ml, dl = struct.unpack_from('<IIQQ', b, off)
-    assert fl == 0, 'compressed record'
-    moff = off + 32
-    doff = moff + ml + pad(32 + ml)
-    if (kind == 0x80000003 and
-            b[moff + 24 + 8 * b[moff + 1]:moff + ml] == name.encode()):
-        break
-    if kind == 0x80000000:
-        sys.exit('no tensor ' + name)
-    off = doff + dl + pad(dl)
-m = b[moff:moff + ml]
-dt, nd, sk, sdt = m[0], m[1], m[2], m[3]
-sflags = struct.unpack_from('<I', m, 4)[0]
-dims = struct.unpack_from('<%dQ' % nd, m, 24)
+head, recs = bnt_records(open(src, 'rb').read())
 size = {0: 4, 1: 2, 2: 2}
-def put(at, dtype, x):
+def put(b, at, dtype, x):
     if dtype == 0:
         struct.pack_into('<f', b, at, x)
     elif dtype == 1:
@@ -56,23 +28,32 @@ def put(at, dtype, x):
         struct.pack_into('<H', b, at, bits >> 16)
     else:
         sys.exit('type code %d' % dtype)
-if what == 'elem':
-    put(doff + idx * size[dt], dt, v)
-else:
-    assert sk != 0, 'no scales'
-    # -0 and subnormals are invalid as divisors only
-    assert v == v and abs(v) < 1.2e-38 and sflags & 1 or v != v
-    rows = 1
-    for d in dims[:-1]:
-        rows *= d
-    rb = {16: (dims[-1] + 127) // 128 * 32, 17: (dims[-1] + 4) // 5,
-          18: (dims[-1] + 31) // 32 * 4, 3: dims[-1]}[dt]
-    so = rows * rb + pad(rows * rb)
-    put(doff + so + idx * size[sdt], sdt, v)
-struct.pack_into('<I', b, off + 24,
-                 crc32c(bytes(b[moff:moff + ml]) + bytes(b[doff:doff + dl])))
-struct.pack_into('<I', b, off + 28, crc32c(bytes(b[off:off + 28])))
-open(dst, 'wb').write(b)
+out, found = head, False
+for kind, fl, m, data, _ in recs:
+    if kind == 0x80000003 and bnt_tensor_name(m) == name:
+        assert fl == 0, 'compressed record'
+        found, b = True, bytearray(data)
+        dt, nd, sk, sdt = m[0], m[1], m[2], m[3]
+        sflags = struct.unpack_from('<I', m, 4)[0]
+        dims = struct.unpack_from('<%dQ' % nd, m, 24)
+        if what == 'elem':
+            put(b, idx * size[dt], dt, v)
+        else:
+            assert sk != 0, 'no scales'
+            # -0 and subnormals are invalid as divisors only
+            assert v == v and abs(v) < 1.2e-38 and sflags & 1 or v != v
+            rows = 1
+            for d in dims[:-1]:
+                rows *= d
+            rb = {16: (dims[-1] + 127) // 128 * 32, 17: (dims[-1] + 4) // 5,
+                  18: (dims[-1] + 31) // 32 * 4, 3: dims[-1]}[dt]
+            so = rows * rb + (-(rows * rb) % 64)
+            put(b, so + idx * size[sdt], sdt, v)
+        data = bytes(b)
+    out += bnt_record(kind, fl, m, data)
+if not found:
+    sys.exit('no tensor ' + name)
+open(dst, 'wb').write(out)
 PY
 }
 

@@ -68,3 +68,49 @@ def read_varint(d, o):
         sh += 7
         if c < 0x80:
             return v, o
+
+
+# bnt(5) records, for tests that patch a stream and must keep its
+# checksums right (so that only the check under test judges it)
+_CRC = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ 0x82F63B78 if _c & 1 else _c >> 1
+    _CRC.append(_c)
+
+
+def crc32c(b):
+    """CRC-32C (Castagnoli), as bnt(5) records carry it."""
+    c = 0xFFFFFFFF
+    for x in b:
+        c = _CRC[(c ^ x) & 0xFF] ^ (c >> 8)
+    return c ^ 0xFFFFFFFF
+
+
+def bnt_records(d):
+    """The 64-byte file header of stream bytes d and its records, as
+    (kind, flags, meta, data, offset) up to and with the first END."""
+    off, out = 64, []
+    while off < len(d):
+        kind, fl, ml, dl = struct.unpack_from('<IIQQ', d, off)
+        mo = off + 32
+        do = mo + ml + (-(32 + ml) % 64)
+        out.append((kind, fl, d[mo:mo + ml], d[do:do + dl], off))
+        off = do + dl + (-dl % 64)
+        if kind == 0x80000000:
+            break
+    return d[:64], out
+
+
+def bnt_record(kind, flags, meta, data):
+    """One record's bytes: header with both checksums, meta, data, padding."""
+    h = struct.pack('<IIQQI', kind, flags, len(meta), len(data),
+                    crc32c(meta + data))
+    r = h + struct.pack('<I', crc32c(h)) + meta
+    return r + b'\0' * (-len(r) % 64) + data + b'\0' * (-len(data) % 64)
+
+
+def bnt_tensor_name(meta):
+    """The name in a TENSOR record's metadata."""
+    return meta[24 + 8 * meta[1]:].decode()
