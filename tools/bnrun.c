@@ -549,7 +549,7 @@ perplexity(const struct opts *o, const struct bn_model *m,
 	size_t V = (size_t)m->c.vocab, N = (size_t)o->ctx;
 	int32_t *ids = tokenize(tk, bn_display_name(o->ppl), text, len, V, &n);
 	float *logits = malloc(N * V * sizeof *logits), *bl = NULL;
-	double nll = 0, bnll = 0, count = 0, t0 = now(), same = 0;
+	double nll = 0, bnll = 0, count = 0, t0 = now(), same = 0, ksum = 0;
 	double *kld = NULL, *dp = NULL;
 	double km, ke, dm, de, st, se, med, p90, p99, mx, ppl, bppl;
 	int tty = isatty(STDERR_FILENO);
@@ -598,11 +598,17 @@ perplexity(const struct opts *o, const struct bn_model *m,
 				d += exp(pb) * (pb - ((double)l[i] - lq));
 			}
 			kld[k] = d;
+			ksum += d;
 			dp[k++] = exp((double)l[in[t + 1]] - lq) -
 			    exp((double)r[in[t + 1]] - lb);
 			same += argmax(l, (int)V) == argmax(r, (int)V);
 		}
-		if (tty)
+		if (tty && b != NULL)
+			fprintf(stderr, "\r[%zu/%zu] nll %.4f ppl %.3f kld "
+			    "%.4f  %.1f tok/s", w + 1, nw, nll / count,
+			    exp(nll / count), ksum / count,
+			    count / (now() - t0));
+		else if (tty)
 			fprintf(stderr, "\r[%zu/%zu] nll %.4f ppl %.3f  "
 			    "%.1f tok/s", w + 1, nw, nll / count,
 			    exp(nll / count), count / (now() - t0));
@@ -665,24 +671,33 @@ perplexity(const struct opts *o, const struct bn_model *m,
 	return km;
 }
 
-/* the first line of a and b ("key=value\n" lines) that differs; 0 if none */
+/* the first pair of a or b that the other lacks or holds another value
+ * for; 0 if none (the order does not count) */
 static int
-line_diff(const char *a, const char *b, char *msg, size_t size)
+kv_diff(const struct bn_kv *a, const struct bn_kv *b, char *msg,
+    size_t size)
 {
-	size_t la, lb;
+	const char *v;
+	size_t i;
 
-	while (*a != '\0' || *b != '\0') {
-		la = strcspn(a, "\n");
-		lb = strcspn(b, "\n");
-		if (la != lb || memcmp(a, b, la) != 0) {
-			snprintf(msg, size, "'%.*s' against '%.*s'",
-			    (int)(la < 60 ? la : 60), a,
-			    (int)(lb < 60 ? lb : 60), b);
+	for (i = 0; i < a->n; i++)
+		if ((v = bn_kv_get(b, a->v[i].key)) == NULL ||
+		    strcmp(v, a->v[i].val) != 0) {
+			if (v == NULL)
+				snprintf(msg, size, "%.60s=%.60s against no "
+				    "%.60s", a->v[i].key, a->v[i].val,
+				    a->v[i].key);
+			else
+				snprintf(msg, size, "%.60s=%.60s against "
+				    "%.60s", a->v[i].key, a->v[i].val, v);
 			return 1;
 		}
-		a += la + (a[la] == '\n');
-		b += lb + (b[lb] == '\n');
-	}
+	for (i = 0; i < b->n; i++)
+		if (bn_kv_get(a, b->v[i].key) == NULL) {
+			snprintf(msg, size, "no %.60s against %.60s=%.60s",
+			    b->v[i].key, b->v[i].key, b->v[i].val);
+			return 1;
+		}
 	return 0;
 }
 
@@ -694,21 +709,10 @@ static int
 vocab_diff(const struct bn_vocab *a, const struct bn_vocab *b, char *msg,
     size_t size)
 {
-	char *ka, *kb, d[160];
-	size_t la, lb;
 	uint32_t i;
-	int r;
 
-	if ((ka = bn_kv_format(&a->kv, &la)) == NULL ||
-	    (kb = bn_kv_format(&b->kv, &lb)) == NULL)
-		bn_errx(EX_OSERR, "out of memory");
-	r = line_diff(ka, kb, d, sizeof d);
-	free(ka);
-	free(kb);
-	if (r) {
-		snprintf(msg, size, "metadata %s", d);
+	if (kv_diff(&a->kv, &b->kv, msg, size))
 		return 1;
-	}
 	if (a->n_tokens != b->n_tokens) {
 		snprintf(msg, size, "%" PRIu32 " tokens against %" PRIu32,
 		    a->n_tokens, b->n_tokens);
