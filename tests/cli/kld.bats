@@ -138,3 +138,16 @@ PY
 	[ "$stderr" = "bnrun: $S/pad.bnt and $S/v300-tok300.bnt have different tokenizers: bos_id=0 against no bos_id" ]
 	run -66 --separate-stderr kld "$S/q.bnt" --kl-base "$S/nope.bnt"
 }
+
+@test "kld: --perplexity --json without a base: one object of the text's numbers" {
+	run -0 bnrun -m "$S/q.bnt" --perplexity "$S/t.txt" --ctx 64 -t 2
+	[[ $output =~ ^windows\ 25\ ctx\ 64\ tokens\ 1600\ nll\ ([0-9.]+)\ ppl\ ([0-9.]+)$ ]]
+	nll=${BASH_REMATCH[1]} ppl=${BASH_REMATCH[2]}
+	run -0 bnrun -m "$S/q.bnt" --perplexity "$S/t.txt" --ctx 64 -t 2 --json
+	$PY3 - "$output" "$nll" "$ppl" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+assert sorted(r) == ["ctx", "nll", "ppl", "tokens", "windows"], r
+assert "%.6f" % r["nll"] == sys.argv[2] and "%.4f" % r["ppl"] == sys.argv[3], r
+PY
+}
