@@ -28,20 +28,30 @@ def mean_err(v):
 def main():
     bfile, mfile, idfile, ctx, vocab = sys.argv[1:6]
     n, v = int(ctx), int(vocab)
-    base = np.fromfile(bfile, dtype="<f4").astype(np.float64)
-    model = np.fromfile(mfile, dtype="<f4").astype(np.float64)
+    base = np.memmap(bfile, dtype="<f4", mode="r")
+    model = np.memmap(mfile, dtype="<f4", mode="r")
     ids = np.array(open(idfile).read().split(), dtype=np.int64)
     nw = (ids.size - 1) // n
     assert base.size == model.size == nw * n * v, "logits of the wrong size"
     base = base.reshape(nw * n, v)
     model = model.reshape(nw * n, v)
     tgt = np.concatenate([ids[w * n + 1:w * n + n + 1] for w in range(nw)])
-    lb, lq = log_softmax(base), log_softmax(model)
-    rows = np.arange(tgt.size)
-    kld = (np.exp(lb) * (lb - lq)).sum(axis=-1)
-    dp = np.exp(lq[rows, tgt]) - np.exp(lb[rows, tgt])
-    same = (base.argmax(axis=-1) == model.argmax(axis=-1)).astype(np.float64)
-    bnll, nll = -lb[rows, tgt].mean(), -lq[rows, tgt].mean()
+    # a few thousand rows at a time: the logits may not fit in memory
+    kld, dp, same, lpb, lpq = [], [], [], [], []
+    for a in range(0, tgt.size, 4096):
+        b = base[a:a + 4096].astype(np.float64)
+        q = model[a:a + 4096].astype(np.float64)
+        t = tgt[a:a + 4096]
+        rows = np.arange(t.size)
+        lb, lq = log_softmax(b), log_softmax(q)
+        kld.append((np.exp(lb) * (lb - lq)).sum(axis=-1))
+        dp.append(np.exp(lq[rows, t]) - np.exp(lb[rows, t]))
+        same.append(b.argmax(axis=-1) == q.argmax(axis=-1))
+        lpb.append(lb[rows, t])
+        lpq.append(lq[rows, t])
+    kld, dp = np.concatenate(kld), np.concatenate(dp)
+    same = np.concatenate(same).astype(np.float64)
+    bnll, nll = -np.concatenate(lpb).mean(), -np.concatenate(lpq).mean()
     km, ke = mean_err(kld)
     dm, de = mean_err(dp)
     st = same.mean()
