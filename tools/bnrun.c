@@ -242,6 +242,11 @@ parse_args(int argc, char *argv[], struct opts *o)
 		bn_warnx("--kl-base and --logits need --perplexity");
 		usage(stderr, EX_USAGE);
 	}
+	if (o->logits != NULL && strcmp(o->logits, "-") == 0) {
+		bn_warnx("--logits: the report is on standard output; name a "
+		    "file");
+		usage(stderr, EX_USAGE);
+	}
 	if (o->max_kld >= 0 && o->kl_base == NULL) {
 		bn_warnx("--max-kld needs --kl-base");
 		usage(stderr, EX_USAGE);
@@ -565,8 +570,14 @@ perplexity(const struct opts *o, const struct bn_model *m,
 	    (kld = malloc(nw * N * sizeof *kld)) == NULL ||
 	    (dp = malloc(nw * N * sizeof *dp)) == NULL))
 		bn_errx(EX_OSERR, "out of memory");
-	if (o->logits != NULL)
+	if (o->logits != NULL) {
+		/* never written over a model or the text */
+		bn_note_input(o->model);
+		bn_note_input(o->ppl);
+		if (o->kl_base != NULL)
+			bn_note_input(o->kl_base);
 		bn_out_open(&out, o->logits, 1, 0);
+	}
 	for (w = 0; w < nw; w++) {
 		const int32_t *in = ids + w * N;
 

@@ -151,3 +151,18 @@ assert sorted(r) == ["ctx", "nll", "ppl", "tokens", "windows"], r
 assert "%.6f" % r["nll"] == sys.argv[2] and "%.4f" % r["ppl"] == sys.argv[3], r
 PY
 }
+
+@test "kld: --logits is never written over an input or to standard output" {
+	cp "$S/q.bnt" "$BATS_TEST_TMPDIR/q.bnt"
+	cp "$S/t.txt" "$BATS_TEST_TMPDIR/t.txt"
+	for f in q.bnt t.txt; do
+		run -64 --separate-stderr bnrun -m "$BATS_TEST_TMPDIR/q.bnt" \
+		    --perplexity "$BATS_TEST_TMPDIR/t.txt" --ctx 64 \
+		    --logits "$BATS_TEST_TMPDIR/$f"
+		cmp "$BATS_TEST_TMPDIR/$f" "$S/$f"
+	done
+	run -64 --separate-stderr bnrun -m "$S/q.bnt" --kl-base "$S/base.bnt" \
+	    --perplexity "$S/t.txt" --ctx 64 --logits "$S/base.bnt"
+	run -64 --separate-stderr bnrun -m "$S/q.bnt" --perplexity "$S/t.txt" --logits -
+	[ "${stderr_lines[0]}" = "bnrun: --logits: the report is on standard output; name a file" ]
+}
