@@ -935,7 +935,8 @@ main(int argc, char *argv[])
 		bench(&o, &m, s);
 	else if (o.ppl != NULL) {
 		kld = perplexity(&o, &m, s, tk, b.m != NULL ? &b : NULL);
-		if (o.max_kld >= 0 && kld > o.max_kld) {
+		/* a NaN (--allow-nonfinite) fails the gate too */
+		if (o.max_kld >= 0 && !(kld <= o.max_kld)) {
 			bn_close_stdout();
 			bn_errx(1, "mean KLD %.6f is above --max-kld %g", kld,
 			    o.max_kld);
