@@ -29,14 +29,17 @@
 enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
 
 enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CTX, OPT_HEAD,
-    OPT_JSON, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG,
-    OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
+    OPT_JSON, OPT_KL_BASE, OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY,
+    OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG, OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
 
 struct opts {
 	const char *model;
 	const char *prompt;	/* -p */
 	const char *file;	/* -f */
 	const char *ppl;	/* --perplexity FILE */
+	const char *kl_base;	/* --kl-base FILE: the reference model */
+	const char *logits;	/* --logits FILE */
+	double max_kld;		/* --max-kld X; < 0: no gate */
 	int bench, tokenize, json;
 	int nonfinite;		/* --allow-nonfinite */
 	int head;		/* --head: HEAD_AUTO, HEAD_Q8, HEAD_KEEP */
@@ -61,6 +64,9 @@ static const struct option longopts[] = {
 	{ "head",	required_argument,	NULL,	OPT_HEAD },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
+	{ "kl-base",	required_argument,	NULL,	OPT_KL_BASE },
+	{ "logits",	required_argument,	NULL,	OPT_LOGITS },
+	{ "max-kld",	required_argument,	NULL,	OPT_MAX_KLD },
 	{ "model",	required_argument,	NULL,	'm' },
 	{ "n-predict",	required_argument,	NULL,	'n' },
 	{ "no-bos",	no_argument,		NULL,	OPT_NO_BOS },
@@ -86,6 +92,7 @@ usage(FILE *fp, int status)
 	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads] "
 	    "[--head auto | q8 | keep] [--allow-nonfinite]\n"
 	    "       %s -m model --perplexity file [--ctx n] [-t threads] "
+	    "[--kl-base model [--max-kld x]] [--json] [--logits file] "
 	    "[--allow-nonfinite]\n"
 	    "       %s -m model --bench [--pp n] [--tg n] [--json] "
 	    "[-t threads] [--allow-nonfinite]\n"
@@ -112,7 +119,14 @@ usage(FILE *fp, int status)
 		    "as stored (keep);\n"
 		    "                       auto: q8 from a vocabulary of "
 		    "32000 (default)\n"
-		    "      --json           --bench results as JSON\n"
+		    "      --json           --bench, --perplexity results as "
+		    "JSON\n"
+		    "      --kl-base FILE   --perplexity: KL divergence from "
+		    "the model FILE\n"
+		    "      --logits FILE    --perplexity: write the logits "
+		    "(float32 little-endian)\n"
+		    "      --max-kld X      --kl-base: exit 1 when the mean "
+		    "KLD is above X\n"
 		    "      --perplexity FILE  mean NLL and perplexity of "
 		    "FILE\n"
 		    "      --pp N, --tg N   --bench prompt and generation "
@@ -180,6 +194,11 @@ parse_args(int argc, char *argv[], struct opts *o)
 			}
 			break;
 		case OPT_JSON: o->json = 1; break;
+		case OPT_KL_BASE: o->kl_base = optarg; break;
+		case OPT_LOGITS: o->logits = optarg; break;
+		case OPT_MAX_KLD:
+			o->max_kld = farg("--max-kld", optarg, 0, HUGE_VAL);
+			break;
 		case OPT_NO_BOS: o->bos = 0; break;
 		case OPT_PERPLEXITY: o->ppl = optarg; break;
 		case OPT_PP: o->pp = uarg("--pp", optarg, 1, 1u << 16); break;
@@ -217,6 +236,19 @@ parse_args(int argc, char *argv[], struct opts *o)
 	if (modes > 1 || (o->prompt != NULL && o->file != NULL)) {
 		bn_warnx("choose one of -p, -f, --perplexity, --bench and "
 		    "--tokenize");
+		usage(stderr, EX_USAGE);
+	}
+	if ((o->kl_base != NULL || o->logits != NULL) && o->ppl == NULL) {
+		bn_warnx("--kl-base and --logits need --perplexity");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->logits != NULL && strcmp(o->logits, "-") == 0) {
+		bn_warnx("--logits: the report is on standard output; name a "
+		    "file");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->max_kld >= 0 && o->kl_base == NULL) {
+		bn_warnx("--max-kld needs --kl-base");
 		usage(stderr, EX_USAGE);
 	}
 }
@@ -423,17 +455,110 @@ generate(const struct opts *o, const struct bn_model *m,
 	free(c);
 }
 
-static void
-perplexity(const struct opts *o, const struct bn_model *m,
-    struct bn_state *s, const struct bn_tokenizer *tk)
+/* log of the sum of exp(l[i]), in double, shifted by the largest */
+static double
+logsumexp(const float *l, size_t n)
 {
-	size_t len, n, w, nw, t;
+	double mx = l[0], sum = 0;
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (l[i] > mx)
+			mx = l[i];
+	for (i = 0; i < n; i++)
+		sum += exp((double)l[i] - mx);
+	return log(sum) + mx;
+}
+
+/* n floats to fp, little-endian whatever the host */
+static void
+write_f32le(struct bn_out *out, const float *x, size_t n)
+{
+	unsigned char b[4096];
+	size_t i, k = 0;
+	uint32_t u;
+
+	for (i = 0; i < n; i++) {
+		memcpy(&u, &x[i], sizeof u);
+		b[k++] = (unsigned char)u;
+		b[k++] = (unsigned char)(u >> 8);
+		b[k++] = (unsigned char)(u >> 16);
+		b[k++] = (unsigned char)(u >> 24);
+		if (k == sizeof b || i + 1 == n) {
+			if (fwrite(b, 1, k, out->fp) != k)
+				bn_err(EX_IOERR, "%s", out->name);
+			k = 0;
+		}
+	}
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* the q-quantile of sorted v[n], interpolated linearly between the
+ * neighbours of position q (n - 1), as NumPy's default */
+static double
+quantile(const double *v, size_t n, double q)
+{
+	double pos = q * (double)(n - 1), f;
+	size_t i = (size_t)pos;
+
+	if (i + 1 >= n)
+		return v[n - 1];
+	f = pos - (double)i;
+	return v[i] + (v[i + 1] - v[i]) * f;
+}
+
+/* mean and its standard error (sample deviation over sqrt n) */
+static void
+mean_err(const double *v, size_t n, double *mean, double *err)
+{
+	double sum = 0, ss = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += v[i];
+	*mean = sum / (double)n;
+	for (i = 0; i < n; i++)
+		ss += (v[i] - *mean) * (v[i] - *mean);
+	*err = n > 1 ? sqrt(ss / (double)(n - 1) / (double)n) : 0;
+}
+
+/* The reference of --kl-base, run beside the model on the same windows. */
+struct base {
+	const char *name;
+	const struct bn_model *m;
+	struct bn_state *s;
+};
+
+/*
+ * Mean NLL and perplexity of o->ppl over consecutive windows of o->ctx
+ * tokens (no BOS).  With a base, also the KL divergence KL(base ||
+ * model) of each scored token's next-token distribution, whether the
+ * two agree on the likeliest token, and the change in the probability
+ * of the correct token (model minus base); the per-token KLD and
+ * delta-p are kept for their percentiles, the logits one window at a
+ * time.  Returns the mean KLD (0 without a base).
+ */
+static double
+perplexity(const struct opts *o, const struct bn_model *m,
+    struct bn_state *s, const struct bn_tokenizer *tk, const struct base *b)
+{
+	size_t len, n, w, nw, t, k = 0;
 	char *text = bn_slurp(o->ppl, &len);
 	size_t V = (size_t)m->c.vocab, N = (size_t)o->ctx;
 	int32_t *ids = tokenize(tk, bn_display_name(o->ppl), text, len, V, &n);
-	float *logits = malloc(N * V * sizeof *logits);
-	double nll = 0, count = 0, t0 = now();
+	float *logits = malloc(N * V * sizeof *logits), *bl = NULL;
+	double nll = 0, bnll = 0, count = 0, t0 = now(), same = 0, ksum = 0;
+	double *kld = NULL, *dp = NULL;
+	double km, ke, dm, de, st, se, med, p90, p99, mx, ppl, bppl;
 	int tty = isatty(STDERR_FILENO);
+	struct bn_out out;
 
 	if (logits == NULL)
 		bn_errx(EX_OSERR, "out of memory");
@@ -441,37 +566,229 @@ perplexity(const struct opts *o, const struct bn_model *m,
 	if (nw == 0)
 		bn_errx(EX_DATAERR, "%s: %zu tokens, fewer than one window of "
 		    "%zu", bn_display_name(o->ppl), n, N + 1);
+	if (b != NULL && ((bl = malloc(N * V * sizeof *bl)) == NULL ||
+	    (kld = malloc(nw * N * sizeof *kld)) == NULL ||
+	    (dp = malloc(nw * N * sizeof *dp)) == NULL))
+		bn_errx(EX_OSERR, "out of memory");
+	if (o->logits != NULL) {
+		/* never written over a model or the text */
+		bn_note_input(o->model);
+		bn_note_input(o->ppl);
+		if (o->kl_base != NULL)
+			bn_note_input(o->kl_base);
+		bn_out_open(&out, o->logits, 1, 0);
+	}
 	for (w = 0; w < nw; w++) {
 		const int32_t *in = ids + w * N;
 
 		bn_state_reset(s);
 		if (bn_forward(m, s, in, (int)N, logits, 1) != BN_OK)
 			bn_errx(EX_SOFTWARE, "forward pass failed");
+		if (o->logits != NULL)
+			write_f32le(&out, logits, N * V);
+		if (b != NULL) {
+			bn_state_reset(b->s);
+			if (bn_forward(b->m, b->s, in, (int)N, bl, 1) != BN_OK)
+				bn_errx(EX_SOFTWARE, "forward pass failed");
+		}
 		for (t = 0; t < N; t++) {
-			const float *l = logits + t * V;
-			double mx = l[0], sum = 0;
+			const float *l = logits + t * V, *r;
+			double lq = logsumexp(l, V), lb, d = 0;
 			size_t i;
 
-			for (i = 1; i < V; i++)
-				if (l[i] > mx)
-					mx = l[i];
-			for (i = 0; i < V; i++)
-				sum += exp((double)l[i] - mx);
-			nll += log(sum) + mx - (double)l[in[t + 1]];
+			nll += lq - (double)l[in[t + 1]];
 			count++;
+			if (b == NULL)
+				continue;
+			r = bl + t * V;
+			lb = logsumexp(r, V);
+			bnll += lb - (double)r[in[t + 1]];
+			for (i = 0; i < V; i++) {
+				double pb = (double)r[i] - lb;
+
+				d += exp(pb) * (pb - ((double)l[i] - lq));
+			}
+			kld[k] = d;
+			ksum += d;
+			dp[k++] = exp((double)l[in[t + 1]] - lq) -
+			    exp((double)r[in[t + 1]] - lb);
+			same += argmax(l, (int)V) == argmax(r, (int)V);
 		}
-		if (tty)
+		if (tty && b != NULL)
+			fprintf(stderr, "\r[%zu/%zu] nll %.4f ppl %.3f kld "
+			    "%.4f  %.1f tok/s", w + 1, nw, nll / count,
+			    exp(nll / count), ksum / count,
+			    count / (now() - t0));
+		else if (tty)
 			fprintf(stderr, "\r[%zu/%zu] nll %.4f ppl %.3f  "
 			    "%.1f tok/s", w + 1, nw, nll / count,
 			    exp(nll / count), count / (now() - t0));
 	}
 	if (tty)
 		fputc('\n', stderr);
-	printf("windows %zu ctx %zu tokens %.0f nll %.6f ppl %.4f\n", nw, N,
-	    count, nll / count, exp(nll / count));
+	if (o->logits != NULL)
+		bn_out_close(&out);
+	ppl = exp(nll / count);
+	if (b == NULL) {
+		if (o->json)
+			printf("{\"windows\":%zu,\"ctx\":%zu,\"tokens\":%.0f,"
+			    "\"nll\":%.17g,\"ppl\":%.17g}\n", nw, N, count,
+			    nll / count, ppl);
+		else
+			printf("windows %zu ctx %zu tokens %.0f nll %.6f "
+			    "ppl %.4f\n", nw, N, count, nll / count, ppl);
+		free(text);
+		free(ids);
+		free(logits);
+		return 0;
+	}
+	bppl = exp(bnll / count);
+	mean_err(kld, k, &km, &ke);
+	mean_err(dp, k, &dm, &de);
+	st = same / count;
+	se = sqrt(st * (1 - st) / (count - 1));
+	qsort(kld, k, sizeof *kld, cmp_double);
+	med = quantile(kld, k, 0.5);
+	p90 = quantile(kld, k, 0.9);
+	p99 = quantile(kld, k, 0.99);
+	mx = kld[k - 1];
+	if (o->json)
+		printf("{\"windows\":%zu,\"ctx\":%zu,\"tokens\":%.0f,"
+		    "\"base\":{\"nll\":%.17g,\"ppl\":%.17g},"
+		    "\"model\":{\"nll\":%.17g,\"ppl\":%.17g},"
+		    "\"kld\":{\"mean\":%.17g,\"stderr\":%.17g,"
+		    "\"median\":%.17g,\"p90\":%.17g,\"p99\":%.17g,"
+		    "\"max\":%.17g},"
+		    "\"same_top_pct\":{\"mean\":%.17g,\"stderr\":%.17g},"
+		    "\"delta_p_pct\":{\"mean\":%.17g,\"stderr\":%.17g}}\n",
+		    nw, N, count, bnll / count, bppl, nll / count, ppl, km, ke,
+		    med, p90, p99, mx, 100 * st, 100 * se, 100 * dm, 100 * de);
+	else {
+		printf("windows %zu ctx %zu tokens %.0f\n", nw, N, count);
+		printf("base  nll %.6f ppl %.4f\n", bnll / count, bppl);
+		printf("model nll %.6f ppl %.4f\n", nll / count, ppl);
+		printf("kld mean %.6f +- %.6f\n", km, ke);
+		printf("kld median %.6f p90 %.6f p99 %.6f max %.6f\n", med,
+		    p90, p99, mx);
+		printf("same-top %.4f +- %.4f %%\n", 100 * st, 100 * se);
+		printf("delta-p %.4f +- %.4f %%\n", 100 * dm, 100 * de);
+	}
 	free(text);
 	free(ids);
 	free(logits);
+	free(bl);
+	free(kld);
+	free(dp);
+	return km;
+}
+
+/* the first pair of a or b that the other lacks or holds another value
+ * for; 0 if none (the order does not count) */
+static int
+kv_diff(const struct bn_kv *a, const struct bn_kv *b, char *msg,
+    size_t size)
+{
+	const char *v;
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if ((v = bn_kv_get(b, a->v[i].key)) == NULL ||
+		    strcmp(v, a->v[i].val) != 0) {
+			if (v == NULL)
+				snprintf(msg, size, "%.60s=%.60s against no "
+				    "%.60s", a->v[i].key, a->v[i].val,
+				    a->v[i].key);
+			else
+				snprintf(msg, size, "%.60s=%.60s against "
+				    "%.60s", a->v[i].key, a->v[i].val, v);
+			return 1;
+		}
+	for (i = 0; i < b->n; i++)
+		if (bn_kv_get(a, b->v[i].key) == NULL) {
+			snprintf(msg, size, "no %.60s against %.60s=%.60s",
+			    b->v[i].key, b->v[i].key, b->v[i].val);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Whether two tokenizer records differ, and where first: metadata,
+ * tokens, scores, types, merges.  The message names the difference.
+ */
+static int
+vocab_diff(const struct bn_vocab *a, const struct bn_vocab *b, char *msg,
+    size_t size)
+{
+	uint32_t i;
+
+	if (kv_diff(&a->kv, &b->kv, msg, size))
+		return 1;
+	if (a->n_tokens != b->n_tokens) {
+		snprintf(msg, size, "%" PRIu32 " tokens against %" PRIu32,
+		    a->n_tokens, b->n_tokens);
+		return 1;
+	}
+	for (i = 0; i < a->n_tokens; i++) {
+		if (a->token_len[i] != b->token_len[i] || memcmp(a->tokens[i],
+		    b->tokens[i], a->token_len[i]) != 0) {
+			snprintf(msg, size, "token %" PRIu32 " differs", i);
+			return 1;
+		}
+		if ((a->scores == NULL) != (b->scores == NULL) ||
+		    (a->scores != NULL && memcmp(&a->scores[i], &b->scores[i],
+		    sizeof *a->scores) != 0)) {
+			snprintf(msg, size, "the score of token %" PRIu32
+			    " differs", i);
+			return 1;
+		}
+		if ((a->types == NULL) != (b->types == NULL) ||
+		    (a->types != NULL && a->types[i] != b->types[i])) {
+			snprintf(msg, size, "the type of token %" PRIu32
+			    " differs", i);
+			return 1;
+		}
+	}
+	if (a->n_merges != b->n_merges) {
+		snprintf(msg, size, "%" PRIu32 " merges against %" PRIu32,
+		    a->n_merges, b->n_merges);
+		return 1;
+	}
+	for (i = 0; i < a->n_merges; i++)
+		if (a->merge_len[i] != b->merge_len[i] || memcmp(a->merges[i],
+		    b->merges[i], a->merge_len[i]) != 0) {
+			snprintf(msg, size, "merge %" PRIu32 " differs", i);
+			return 1;
+		}
+	return 0;
+}
+
+/* open the --kl-base model as the model was opened; refuse one that
+ * tokenizes or indexes differently (exit 65) */
+static void
+open_base(const struct opts *o, const struct bn_model *m,
+    struct bn_model *bm)
+{
+	struct bn_err e = { "" };
+	char msg[256];
+	int st;
+
+	if ((st = bn_model_open_flags(bm, o->kl_base, o->nonfinite ?
+	    BN_MODEL_NONFINITE : 0, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", o->kl_base, e.msg);
+	if ((o->head == HEAD_Q8 || (o->head == HEAD_AUTO &&
+	    bm->c.vocab >= HEAD_AUTO_VOCAB)) &&
+	    (st = bn_model_quantize_head(bm, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", o->kl_base, e.msg);
+	if (!bm->map.has_vocab)
+		bn_errx(EX_DATAERR, "%s: no tokenizer record", o->kl_base);
+	if (vocab_diff(&m->map.vocab, &bm->map.vocab, msg, sizeof msg))
+		bn_errx(EX_DATAERR, "%s and %s have different tokenizers: %s",
+		    o->model, o->kl_base, msg);
+	if (m->c.vocab != bm->c.vocab)
+		bn_errx(EX_DATAERR, "%s and %s have different vocabulary "
+		    "sizes: %d against %d", o->model, o->kl_base, m->c.vocab,
+		    bm->c.vocab);
 }
 
 static void
@@ -548,12 +865,14 @@ int
 main(int argc, char *argv[])
 {
 	struct opts o = { .bos = -1, .n = 128, .pp = 512, .tg = 128,
-	    .top_k = 40, .temp = 0.8, .top_p = 0.95 };
+	    .top_k = 40, .temp = 0.8, .top_p = 0.95, .max_kld = -1 };
 	struct bn_err e = { "" };
 	struct bn_tokenizer *tk = NULL;
-	struct bn_model m;
+	struct bn_model m, bm;
 	struct bnt_map vm;
 	struct bn_state *s = NULL;
+	struct base b = { NULL, NULL, NULL };
+	double kld;
 	int st, batch;
 
 	bn_setprogname(argv[0]);
@@ -593,6 +912,11 @@ main(int argc, char *argv[])
 		if ((st = bn_tokenizer_new(&tk, &m.map.vocab, &e)) != BN_OK)
 			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	}
+	if (o.kl_base != NULL) {
+		open_base(&o, &m, &bm);
+		b.name = o.kl_base;
+		b.m = &bm;
+	}
 	if (o.ppl != NULL && o.ctx == 0)
 		o.ctx = 256;
 	if (o.ctx == 0)
@@ -604,12 +928,25 @@ main(int argc, char *argv[])
 		o.pp = batch;
 	if ((st = bn_state_new(&s, &m, o.ctx, batch, o.threads, &e)) != 0)
 		bn_errx(bn_exit_code(st), "%s", e.msg);
+	if (b.m != NULL && (st = bn_state_new(&b.s, b.m, o.ctx, batch,
+	    o.threads, &e)) != 0)
+		bn_errx(bn_exit_code(st), "%s: %s", o.kl_base, e.msg);
 	if (o.bench)
 		bench(&o, &m, s);
-	else if (o.ppl != NULL)
-		perplexity(&o, &m, s, tk);
-	else
+	else if (o.ppl != NULL) {
+		kld = perplexity(&o, &m, s, tk, b.m != NULL ? &b : NULL);
+		/* a NaN (--allow-nonfinite) fails the gate too */
+		if (o.max_kld >= 0 && !(kld <= o.max_kld)) {
+			bn_close_stdout();
+			bn_errx(1, "mean KLD %.6f is above --max-kld %g", kld,
+			    o.max_kld);
+		}
+	} else
 		generate(&o, &m, s, tk);
+	if (b.m != NULL) {
+		bn_state_free(b.s);
+		bn_model_close(&bm);
+	}
 	bn_state_free(s);
 	bn_tokenizer_free(tk);
 	bn_model_close(&m);
