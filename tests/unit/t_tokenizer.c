@@ -884,7 +884,9 @@ unicode_tests(void)
 	CHECK(strlen(bn_unicode_version()) > 0);
 }
 
-/* Time the whole Austen corpus through the fixture tokenizer. */
+/* Time the whole Austen corpus through the fixture tokenizer (where
+ * ../shared is not there, as in CI: the validation part the repository
+ * holds; a check that cannot run fails, it is not skipped). */
 static void
 timing(const struct bn_tokenizer *tk)
 {
@@ -899,20 +901,20 @@ timing(const struct bn_tokenizer *tk)
 	size_t ol;
 
 	snprintf(path, sizeof path, "../shared/corpus/austen.txt");
-	if (access(path, R_OK) != 0) {
-		printf("skip: %s not found\n", path);
-		nskip++;
+	if (access(path, R_OK) != 0)
+		snprintf(path, sizeof path, "tests/fixtures/austen-val.txt");
+	if (bn_file_open(&f, path, &e) != BN_OK) {
+		printf("%s: %s\n", path, e.msg);
+		CHECK(0);
 		return;
 	}
-	if (bn_file_open(&f, path, &e) != BN_OK)
-		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK(bn_tokenizer_encode(tk, (const char *)f.data, f.size, &ids, &n,
 	    &e) == BN_OK);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	printf("austen.txt: %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n",
-	    f.size, n, s, (double)f.size / 1e6 / s);
+	printf("%s: %zu bytes -> %zu tokens in %.3f s (%.1f MB/s)\n",
+	    path, f.size, n, s, (double)f.size / 1e6 / s);
 	CHECK(n > f.size / 8 && n < f.size);
 	CHECK(bn_tokenizer_detokenize(tk, ids, n, 0, &out, &ol, &e) == BN_OK);
 	CHECK(ol == f.size && memcmp(out, f.data, ol) == 0);
