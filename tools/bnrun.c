@@ -264,10 +264,15 @@ parse_args(int argc, char *argv[], struct opts *o)
 	if (optind != argc || o->model == NULL)
 		usage(stderr, EX_USAGE);
 	modes = o->bench + o->tokenize + (o->ppl != NULL) +
-	    (o->prompt != NULL || o->file != NULL) + o->chat;
+	    (o->prompt != NULL || o->file != NULL);
 	if (modes > 1 || (o->prompt != NULL && o->file != NULL)) {
-		bn_warnx("choose one of -p, -f, --perplexity, --bench, "
-		    "--tokenize and --chat");
+		bn_warnx("choose one of -p, -f, --perplexity, --bench and "
+		    "--tokenize");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->chat && modes > 0) {
+		bn_warnx("--chat goes with none of -p, -f, --perplexity, "
+		    "--bench and --tokenize");
 		usage(stderr, EX_USAGE);
 	}
 	if (!o->chat && (o->print_prompt || o->system != NULL ||
