@@ -102,6 +102,37 @@ bn_chat_detect(const char *t)
 	return BN_CHAT_UNKNOWN;
 }
 
+int
+bn_chat_default_system(const char *t, int family, char **out)
+{
+	static const char head[] = "'<|im_start|>system";
+	const char *p, *end;
+	size_t n;
+
+	if (family != BN_CHAT_CHATML ||
+	    strstr(t, "messages[0]['role'] != 'system'") == NULL ||
+	    (p = strstr(t, head)) == NULL)
+		return 0;
+	p += sizeof head - 1;
+	if (*p == '\n')
+		p++;
+	else if (p[0] == '\\' && p[1] == 'n')	/* a Jinja escape */
+		p += 2;
+	else
+		return 0;
+	if ((end = strstr(p, "<|im_end|>")) == NULL)
+		return 0;
+	/* plain text only: no quote, escape or markup in it */
+	for (n = 0; p + n < end; n++)
+		if (strchr("'\"\\{}\n", p[n]) != NULL)
+			return 0;
+	if ((*out = malloc(n + 1)) == NULL)
+		return 0;
+	memcpy(*out, p, n);
+	(*out)[n] = '\0';
+	return 1;
+}
+
 /* Jinja's trim: surrounding white space off */
 static void
 put_trim(struct bn_buf *b, const char *s, size_t n)

@@ -37,6 +37,11 @@ const char *bn_chat_names(void);
 /* The family of a template text (a bare family name counts too), or
  * BN_CHAT_UNKNOWN. */
 int bn_chat_detect(const char *tmpl);
+/* The system prompt a ChatML template puts first when the conversation
+ * has none (Qwen2's "You are a helpful assistant"): *out (malloc'd,
+ * NUL-terminated) and 1, or 0 when the template has none (or memory
+ * ran out). */
+int bn_chat_default_system(const char *tmpl, int family, char **out);
 /* The texts of the family's end-of-turn tokens, NULL-terminated. */
 const char *const *bn_chat_eot(int family);
 

@@ -621,16 +621,18 @@ print_ids(const struct bn_tokenizer *tk)
  * The chat template family: --chat-template NAME, else the one the
  * template text (--chat-template-file, else the tokenizer record's)
  * belongs to.  A template of no known family is an error that names
- * the way out.
+ * the way out.  *sys: the template's own system prompt for a
+ * conversation without one, or NULL.
  */
 static int
-chat_family(const struct opts *o, const struct bn_vocab *v)
+chat_family(const struct opts *o, const struct bn_vocab *v, char **sys)
 {
 	const char *from = o->model;
 	char *text;
 	size_t len;
 	int f;
 
+	*sys = NULL;
 	if (o->tmpl_name != NULL)
 		return bn_chat_family(o->tmpl_name);
 	if (o->tmpl_file != NULL) {
@@ -647,6 +649,7 @@ chat_family(const struct opts *o, const struct bn_vocab *v)
 		bn_errx(EX_DATAERR, "%s: chat template of no known family; "
 		    "name its family with --chat-template NAME (%s)", from,
 		    bn_chat_names());
+	bn_chat_default_system(text, f, sys);
 	free(text);
 	if (o->verbose)
 		bn_warnx("chat template: %s", bn_chat_name(f));
@@ -656,14 +659,14 @@ chat_family(const struct opts *o, const struct bn_vocab *v)
 /* --print-prompt: a JSON array of {"role", "content"} on standard input,
  * formatted with the generation prompt, on standard output */
 static void
-print_prompt(int family)
+print_prompt(int family, const char *sys)
 {
 	struct bn_json_doc d = { 0 };
 	struct bn_err e = { "" };
 	struct bn_chat_msg *msg;
 	const struct bn_json *a, *r, *c;
 	char *text, *out;
-	size_t len, i;
+	size_t len, i, k;
 	int st;
 
 	text = bn_slurp("-", &len);
@@ -674,18 +677,25 @@ print_prompt(int family)
 		bn_errx(EX_DATAERR, "<stdin>: expected an array of messages");
 	if ((msg = calloc(a->n + 1, sizeof *msg)) == NULL)
 		bn_errx(EX_OSERR, "out of memory");
-	for (i = 0; i < a->n; i++) {
+	k = 0;
+	if (sys != NULL && a->n > 0 && ((r = bn_json_get(bn_json_at(a, 0),
+	    "role")) == NULL || !bn_json_streq(r, "system"))) {
+		msg[0].role = "system";
+		msg[0].content = sys;
+		msg[k++].len = strlen(sys);
+	}
+	for (i = 0; i < a->n; i++, k++) {
 		r = bn_json_get(bn_json_at(a, i), "role");
 		c = bn_json_get(bn_json_at(a, i), "content");
 		if (r == NULL || c == NULL || r->type != BN_JSON_STRING ||
 		    c->type != BN_JSON_STRING)
 			bn_errx(EX_DATAERR, "<stdin>: message %zu: expected "
 			    "string role and content", i + 1);
-		msg[i].role = r->str;
-		msg[i].content = c->str;
-		msg[i].len = c->len;
+		msg[k].role = r->str;
+		msg[k].content = c->str;
+		msg[k].len = c->len;
 	}
-	if ((st = bn_chat_format(family, msg, a->n, 1, &out, &len, &e)) !=
+	if ((st = bn_chat_format(family, msg, k, 1, &out, &len, &e)) !=
 	    BN_OK)
 		bn_errx(st == BN_EUSAGE ? EX_DATAERR : bn_exit_code(st),
 		    "<stdin>: %s", e.msg);
@@ -769,7 +779,7 @@ stopped(const struct opts *o, const struct bn_buf *r, size_t from)
  */
 static void
 chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
-    const struct bn_tokenizer *tk, int family)
+    const struct bn_tokenizer *tk, int family, const char *sys)
 {
 	const char *const *eot = bn_chat_eot(family);
 	int32_t stop_ids[16], *ids, next;
@@ -799,7 +809,9 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	if (o->system != NULL)
-		conv_add(&cv, "system", o->system, strlen(o->system));
+		sys = o->system;
+	if (sys != NULL)
+		conv_add(&cv, "system", sys, strlen(sys));
 	for (;;) {
 		if (tty) {
 			fputs("> ", stdout);
@@ -927,6 +939,7 @@ main(int argc, char *argv[])
 	struct bnt_map vm;
 	struct bn_state *s = NULL;
 	int st, batch, family = 0;
+	char *sys = NULL;
 
 	bn_setprogname(argv[0]);
 	o.seed = (unsigned long long)time(NULL);
@@ -944,7 +957,9 @@ main(int argc, char *argv[])
 		if (!vm.has_vocab && o.tmpl_name == NULL &&
 		    o.tmpl_file == NULL)
 			bn_errx(EX_DATAERR, "%s: no tokenizer record", o.model);
-		print_prompt(chat_family(&o, &vm.vocab));
+		family = chat_family(&o, &vm.vocab, &sys);
+		print_prompt(family, sys);
+		free(sys);
 		bnt_map_close(&vm);
 		bn_close_stdout();
 		return 0;
@@ -978,7 +993,7 @@ main(int argc, char *argv[])
 			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	}
 	if (o.chat)
-		family = chat_family(&o, &m.map.vocab);
+		family = chat_family(&o, &m.map.vocab, &sys);
 	if (o.ppl != NULL && o.ctx == 0)
 		o.ctx = 256;
 	if (o.ctx == 0)
@@ -995,12 +1010,13 @@ main(int argc, char *argv[])
 	else if (o.ppl != NULL)
 		perplexity(&o, &m, s, tk);
 	else if (o.chat)
-		chat(&o, &m, s, tk, family);
+		chat(&o, &m, s, tk, family, sys);
 	else
 		generate(&o, &m, s, tk);
 	bn_state_free(s);
 	bn_tokenizer_free(tk);
 	bn_model_close(&m);
+	free(sys);
 	bn_close_stdout();
 	return 0;
 }

@@ -66,6 +66,20 @@ sys.stdout.write(t.render(messages=json.load(sys.stdin), bos_token="",
 	[ "$output" = $'<start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model' ]
 }
 
+@test "chat: the template of the tokenizer record (Qwen2's, from GGUF) is found, with its own system prompt" {
+	local d=$BATS_TEST_TMPDIR m='[{"role":"user","content":"Hi"},{"role":"assistant","content":"Yes"},{"role":"user","content":"No"}]'
+	bnpack -o "$d/qwen2.bnt" "$ROOT/tests/fixtures/vocab/ggml-vocab-qwen2.gguf"
+	run -0 --separate-stderr bnrun -m "$d/qwen2.bnt" --chat --print-prompt \
+	    -v <<< "$m"
+	[ "$stderr" = "bnrun: chat template: chatml" ]
+	# no system message: the template puts its own first
+	render chatml <<< "$m" > "$d/ref"
+	grep -q '^You are a helpful assistant<|im_end|>$' "$d/ref"
+	bnrun -m "$d/qwen2.bnt" --chat --print-prompt <<< "$m" | cmp - "$d/ref"
+	bnrun -m "$MODEL" --chat --print-prompt \
+	    --chat-template-file "$CT/chatml.jinja" <<< "$m" | cmp - "$d/ref"
+}
+
 @test "chat: detection picks each family from its template text; an unknown one exits 65 naming --chat-template" {
 	local f
 	for f in $FAMILIES; do
