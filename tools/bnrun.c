@@ -834,7 +834,8 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 			bn_errx(bn_exit_code(st), "%s", e.msg);
 		/* what the cache holds must lead the conversation; when it
 		 * does not (a reply the template re-spaces), start over */
-		if (seen.n > flen || memcmp(full, seen.p, seen.n) != 0) {
+		if (seen.n > 0 && (seen.n > flen ||
+		    memcmp(full, seen.p, seen.n) != 0)) {
 			if (o->verbose)
 				bn_warnx("turn %d: the conversation no longer "
 				    "starts with the cached text: the cache "
@@ -892,7 +893,8 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 			}
 			shown.n = 0;
 			piece(tk, next, 0, &shown);
-			fwrite(shown.p, 1, shown.n, stdout);
+			if (shown.n > 0)
+				fwrite(shown.p, 1, shown.n, stdout);
 			fflush(stdout);
 			piece(tk, next, BN_TK_SPECIAL, &reply);
 			gen++;
