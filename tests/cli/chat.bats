@@ -224,3 +224,45 @@ grown() {
 	[[ ${stderr_lines[1]} == "bnrun: turn 1: "*", 48 in the context" ]]
 	[[ ${stderr_lines[2]} == "bnrun: context full: turn 2 needs "*" positions and a reply, 0 of the 48 are left (--ctx)" ]]
 }
+
+# The cache holds a reply as the tokens generated, the single run its
+# text re-tokenized: the two agree where those tokens are the ones the
+# text tokenizes to (as in llama.cpp), true of these replies (austen's
+# replies open with spaces that Falcon3's and Gemma's formats split
+# otherwise).  ChatML and Mistral keep the cache; Llama-3 trims this
+# reply (it ends in newlines), so the conversation starts over, and must
+# still agree; BitNet trims too, but this reply has nothing to trim.
+@test "chat: turn 2 equals bnrun -p of the whole conversation, the cache kept or started over" {
+	local f sys="You are Emma." r1 c out full g
+	for f in chatml mistral llama3 bitnet; do
+		r1=$(exactly bnrun -m "$MODEL" --chat --chat-template $f \
+		    --system "$sys" -n 12 --temp 0 <<< 'Hello there')
+		r1=${r1%$'\n.'}
+		out=$(exactly bnrun -m "$MODEL" --chat --chat-template $f \
+		    --system "$sys" -n 12 --temp 0 -v \
+		    <<< $'Hello there\nHow are you' 2> "$BATS_TEST_TMPDIR/err")
+		out=${out%.}
+		case $f in
+		llama3) grep -q '^bnrun: turn 2: the conversation no longer starts with the cached text: the cache starts over$' "$BATS_TEST_TMPDIR/err" ;;
+		chatml|mistral) ! grep -q 'starts over' "$BATS_TEST_TMPDIR/err" ;;
+		esac
+		[[ $out == "$r1"$'\n'* ]]
+		# the reply as the conversation stores it (Mistral's template
+		# puts the space before a reply)
+		c=$r1
+		[ $f != mistral ] || c=${r1# }
+		full=$(python3 -c 'import json, sys
+print(json.dumps([{"role": "system", "content": sys.argv[1]},
+    {"role": "user", "content": "Hello there"},
+    {"role": "assistant", "content": sys.argv[2]},
+    {"role": "user", "content": "How are you"}]))' "$sys" "$c" |
+		    exactly bnrun -m "$MODEL" --chat --print-prompt \
+		    --chat-template $f)
+		full=${full%.}
+		g=$(exactly bnrun -m "$MODEL" -p "$full" -n 12 --temp 0)
+		g=${g%.}
+		g=${g#"$full"}
+		[ "$out" = "$r1"$'\n'"$g" ] ||
+		    { echo "$f: turn 2 differs"; return 1; }
+	done
+}
