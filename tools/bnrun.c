@@ -827,6 +827,8 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 			break;
 		if (ll == 0)
 			continue;
+		/* a SIGINT from here on ends this turn's reply */
+		interrupted = 0;
 		turn++;
 		conv_add(&cv, "user", line, (size_t)ll);
 		if ((st = bn_chat_format(family, cv.msg, cv.n, 1, &full, &flen,
@@ -874,7 +876,6 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 		bn_buf_put(&seen, full + seen.n, flen - seen.n);
 		free(full);
 		free(ids);
-		interrupted = 0;
 		reply.n = 0;
 		for (gen = 0; gen < o->n && !interrupted; ) {
 			size_t from = reply.n;
