@@ -71,7 +71,8 @@ static const struct option longopts[] = {
 	{ "bench",	no_argument,		NULL,	OPT_BENCH },
 	{ "bos",	no_argument,		NULL,	OPT_BOS },
 	{ "chat",	no_argument,		NULL,	'i' },
-	{ "chat-template", required_argument,	NULL,	OPT_CHAT_TEMPLATE },
+	{ "chat-template", required_argument, NULL,
+	    OPT_CHAT_TEMPLATE },
 	{ "chat-template-file", required_argument, NULL,
 	    OPT_CHAT_TEMPLATE_FILE },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
@@ -84,7 +85,7 @@ static const struct option longopts[] = {
 	{ "no-bos",	no_argument,		NULL,	OPT_NO_BOS },
 	{ "perplexity",	required_argument,	NULL,	OPT_PERPLEXITY },
 	{ "pp",		required_argument,	NULL,	OPT_PP },
-	{ "print-prompt", no_argument,		NULL,	OPT_PRINT_PROMPT },
+	{ "print-prompt", no_argument,	NULL,	OPT_PRINT_PROMPT },
 	{ "prompt",	required_argument,	NULL,	'p' },
 	{ "seed",	required_argument,	NULL,	OPT_SEED },
 	{ "stop",	required_argument,	NULL,	OPT_STOP },
@@ -158,8 +159,8 @@ usage(FILE *fp, int status)
 		    "(default: the model's)\n"
 		    "      --chat-template-file FILE  the Jinja template "
 		    "text in FILE\n"
-		    "      --print-prompt   --chat: format the JSON messages of "
-		    "standard input\n"
+		    "      --print-prompt   --chat: format the JSON messages "
+		    "of standard input\n"
 		    "      --stop STRING    --chat: end a reply at STRING\n"
 		    "      --system TEXT    --chat: the system prompt\n"
 		    "  -h, --help           show this help\n"
