@@ -25,6 +25,7 @@ check="bats=bats bats-assert=f:/usr/lib/bats/bats-assert/load.bash
 	bats-support=f:/usr/lib/bats/bats-support/load.bash
 	chromium=chromium git=git man-db=man mandoc=mandoc python3=python3
 	python3-numpy=py:numpy xz-utils=xz zstd=zstd tar=tar npm=npm
+	python3-jinja2=py:jinja2
 	ca-certificates=f:/etc/ssl/certs/ca-certificates.crt"
 arm=/usr/lib/aarch64-linux-gnu
 ci="clang=clang libclang-rt-14-dev=f:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a

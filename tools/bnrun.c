@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,11 @@
 #include <unistd.h>
 
 #include "bnt.h"
+#include "chat.h"
 #include "err.h"
+#include "json.h"
 #include "kernels.h"
+#include "mem.h"
 #include "model.h"
 #include "parse.h"
 #include "rng.h"
@@ -28,9 +32,13 @@
 #define HEAD_AUTO_VOCAB 32000
 enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
 
-enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CTX, OPT_HEAD,
-    OPT_JSON, OPT_KL_BASE, OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY,
-    OPT_PP, OPT_SEED, OPT_TEMP, OPT_TG, OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
+enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CHAT_TEMPLATE,
+    OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
+    OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP,
+    OPT_PRINT_PROMPT, OPT_SEED, OPT_STOP, OPT_SYSTEM, OPT_TEMP, OPT_TG,
+    OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
+
+#define MAX_STOP 16
 
 struct opts {
 	const char *model;
@@ -52,13 +60,25 @@ struct opts {
 	double temp, top_p;
 	unsigned long long seed;
 	int verbose;
+	int chat;		/* --chat, -i */
+	int print_prompt;	/* --print-prompt */
+	const char *system;	/* --system */
+	const char *tmpl_name;	/* --chat-template */
+	const char *tmpl_file;	/* --chat-template-file */
+	const char *stop[MAX_STOP];	/* --stop */
+	int nstop;
 };
 
-static const char shortopts[] = "f:hm:n:p:t:vV";
+static const char shortopts[] = "f:him:n:p:t:vV";
 static const struct option longopts[] = {
 	{ "allow-nonfinite", no_argument,	NULL,	OPT_ALLOW_NONFINITE },
 	{ "bench",	no_argument,		NULL,	OPT_BENCH },
 	{ "bos",	no_argument,		NULL,	OPT_BOS },
+	{ "chat",	no_argument,		NULL,	'i' },
+	{ "chat-template", required_argument, NULL,
+	    OPT_CHAT_TEMPLATE },
+	{ "chat-template-file", required_argument, NULL,
+	    OPT_CHAT_TEMPLATE_FILE },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
 	{ "file",	required_argument,	NULL,	'f' },
 	{ "head",	required_argument,	NULL,	OPT_HEAD },
@@ -72,8 +92,11 @@ static const struct option longopts[] = {
 	{ "no-bos",	no_argument,		NULL,	OPT_NO_BOS },
 	{ "perplexity",	required_argument,	NULL,	OPT_PERPLEXITY },
 	{ "pp",		required_argument,	NULL,	OPT_PP },
+	{ "print-prompt", no_argument,	NULL,	OPT_PRINT_PROMPT },
 	{ "prompt",	required_argument,	NULL,	'p' },
 	{ "seed",	required_argument,	NULL,	OPT_SEED },
+	{ "stop",	required_argument,	NULL,	OPT_STOP },
+	{ "system",	required_argument,	NULL,	OPT_SYSTEM },
 	{ "temp",	required_argument,	NULL,	OPT_TEMP },
 	{ "tg",		required_argument,	NULL,	OPT_TG },
 	{ "threads",	required_argument,	NULL,	't' },
@@ -96,8 +119,13 @@ usage(FILE *fp, int status)
 	    "[--allow-nonfinite]\n"
 	    "       %s -m model --bench [--pp n] [--tg n] [--json] "
 	    "[-t threads] [--allow-nonfinite]\n"
-	    "       %s -m model --tokenize\n", bn_progname, bn_progname,
-	    bn_progname, bn_progname);
+	    "       %s -m model --tokenize\n"
+	    "       %s -m model --chat [--system text] [--stop string] "
+	    "[--chat-template name | --chat-template-file file] [-n n] "
+	    "[--temp t] ...\n"
+	    "       %s -m model --chat --print-prompt [--chat-template name "
+	    "| --chat-template-file file]\n", bn_progname, bn_progname,
+	    bn_progname, bn_progname, bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Run a bnt(5) model on the CPU; see bnrun(1).\n"
 		    "  -f, --file FILE      read the prompt from FILE\n"
@@ -138,6 +166,18 @@ usage(FILE *fp, int status)
 		    "      --top-k K        keep the K likeliest (default 40; "
 		    "0: all)\n"
 		    "      --top-p P        nucleus mass (default 0.95)\n"
+		    "  -i, --chat           a conversation, a line a turn "
+		    "(/exit ends it)\n"
+		    "      --chat-template NAME  the template family: llama3, "
+		    "chatml, bitnet,\n"
+		    "                       falcon3, phi3, gemma, mistral "
+		    "(default: the model's)\n"
+		    "      --chat-template-file FILE  the Jinja template "
+		    "text in FILE\n"
+		    "      --print-prompt   --chat: format the JSON messages "
+		    "of standard input\n"
+		    "      --stop STRING    --chat: end a reply at STRING\n"
+		    "      --system TEXT    --chat: the system prompt\n"
 		    "  -h, --help           show this help\n"
 		    "  -V, --version        show the version\n", fp);
 	exit(status);
@@ -179,6 +219,18 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_ALLOW_NONFINITE: o->nonfinite = 1; break;
 		case OPT_BENCH: o->bench = 1; break;
 		case OPT_BOS: o->bos = 1; break;
+		case OPT_CHAT_TEMPLATE: o->tmpl_name = optarg; break;
+		case OPT_CHAT_TEMPLATE_FILE: o->tmpl_file = optarg; break;
+		case OPT_PRINT_PROMPT: o->print_prompt = 1; break;
+		case OPT_STOP:
+			if (o->nstop == MAX_STOP || *optarg == '\0') {
+				bn_warnx("--stop: at most %d non-empty strings",
+				    MAX_STOP);
+				usage(stderr, EX_USAGE);
+			}
+			o->stop[o->nstop++] = optarg;
+			break;
+		case OPT_SYSTEM: o->system = optarg; break;
 		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
 			break;
 		case OPT_HEAD:
@@ -217,6 +269,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_TOP_P: o->top_p = farg("--top-p", optarg, 0, 1); break;
 		case 'f': o->file = optarg; break;
 		case 'h': usage(stdout, EXIT_SUCCESS);
+		case 'i': o->chat = 1; break;
 		case 'm': o->model = optarg; break;
 		case 'n': o->n = uarg("-n", optarg, 0, 1u << 30); break;
 		case 'p': o->prompt = optarg; break;
@@ -249,6 +302,28 @@ parse_args(int argc, char *argv[], struct opts *o)
 	}
 	if (o->max_kld >= 0 && o->kl_base == NULL) {
 		bn_warnx("--max-kld needs --kl-base");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->chat && modes > 0) {
+		bn_warnx("--chat goes with none of -p, -f, --perplexity, "
+		    "--bench and --tokenize");
+		usage(stderr, EX_USAGE);
+	}
+	if (!o->chat && (o->print_prompt || o->system != NULL ||
+	    o->nstop > 0 || o->tmpl_name != NULL || o->tmpl_file != NULL)) {
+		bn_warnx("--system, --stop, --print-prompt and --chat-template "
+		    "go with --chat");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->tmpl_name != NULL && o->tmpl_file != NULL) {
+		bn_warnx("choose one of --chat-template and "
+		    "--chat-template-file");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->tmpl_name != NULL &&
+	    bn_chat_family(o->tmpl_name) == BN_CHAT_UNKNOWN) {
+		bn_warnx("--chat-template: unknown family '%s' (one of %s)",
+		    o->tmpl_name, bn_chat_names());
 		usage(stderr, EX_USAGE);
 	}
 }
@@ -861,6 +936,320 @@ print_ids(const struct bn_tokenizer *tk)
 	free(ids);
 }
 
+/*
+ * The chat template family: --chat-template NAME, else the one the
+ * template text (--chat-template-file, else the tokenizer record's)
+ * belongs to.  A template of no known family is an error that names
+ * the way out.  *sys: the template's own system prompt for a
+ * conversation without one, or NULL.
+ */
+static int
+chat_family(const struct opts *o, const struct bn_vocab *v, char **sys)
+{
+	const char *from = o->model;
+	char *text;
+	size_t len;
+	int f;
+
+	*sys = NULL;
+	if (o->tmpl_name != NULL)
+		return bn_chat_family(o->tmpl_name);
+	if (o->tmpl_file != NULL) {
+		text = bn_slurp(o->tmpl_file, &len);
+		from = bn_display_name(o->tmpl_file);
+		if (memchr(text, '\0', len) != NULL)
+			bn_errx(EX_DATAERR, "%s: the chat template holds a NUL",
+			    from);
+	} else if ((text = bn_vocab_chat_template(v, &len)) == NULL)
+		bn_errx(EX_DATAERR, "%s: no chat template in the tokenizer "
+		    "record; name its family with --chat-template NAME (%s)",
+		    from, bn_chat_names());
+	if ((f = bn_chat_detect(text)) == BN_CHAT_UNKNOWN)
+		bn_errx(EX_DATAERR, "%s: chat template of no known family; "
+		    "name its family with --chat-template NAME (%s)", from,
+		    bn_chat_names());
+	bn_chat_default_system(text, f, sys);
+	free(text);
+	if (o->verbose)
+		bn_warnx("chat template: %s", bn_chat_name(f));
+	return f;
+}
+
+/* --print-prompt: a JSON array of {"role", "content"} on standard input,
+ * formatted with the generation prompt, on standard output */
+static void
+print_prompt(int family, const char *sys)
+{
+	struct bn_json_doc d = { 0 };
+	struct bn_err e = { "" };
+	struct bn_chat_msg *msg;
+	const struct bn_json *a, *r, *c;
+	char *text, *out;
+	size_t len, i, k;
+	int st;
+
+	text = bn_slurp("-", &len);
+	if ((st = bn_json_parse(&d, text, len, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "<stdin>: %s", e.msg);
+	a = d.root;
+	if (a->type != BN_JSON_ARRAY)
+		bn_errx(EX_DATAERR, "<stdin>: expected an array of messages");
+	if ((msg = calloc(a->n + 1, sizeof *msg)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	k = 0;
+	if (sys != NULL && a->n > 0 && ((r = bn_json_get(bn_json_at(a, 0),
+	    "role")) == NULL || !bn_json_streq(r, "system"))) {
+		msg[0].role = "system";
+		msg[0].content = sys;
+		msg[k++].len = strlen(sys);
+	}
+	for (i = 0; i < a->n; i++, k++) {
+		r = bn_json_get(bn_json_at(a, i), "role");
+		c = bn_json_get(bn_json_at(a, i), "content");
+		if (r == NULL || c == NULL || r->type != BN_JSON_STRING ||
+		    c->type != BN_JSON_STRING)
+			bn_errx(EX_DATAERR, "<stdin>: message %zu: expected "
+			    "string role and content", i + 1);
+		msg[k].role = r->str;
+		msg[k].content = c->str;
+		msg[k].len = c->len;
+	}
+	if ((st = bn_chat_format(family, msg, k, 1, &out, &len, &e)) !=
+	    BN_OK)
+		bn_errx(st == BN_EUSAGE ? EX_DATAERR : bn_exit_code(st),
+		    "<stdin>: %s", e.msg);
+	fwrite(out, 1, len, stdout);
+	free(out);
+	free(msg);
+	bn_json_free(&d);
+	free(text);
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void
+on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Append the text of token id to b: control tokens give their text
+ * if special, else nothing (as emit() prints). */
+static void
+piece(const struct bn_tokenizer *tk, int32_t id, unsigned flags,
+    struct bn_buf *b)
+{
+	size_t len;
+
+	if (id >= bn_tokenizer_n_vocab(tk))
+		return;
+	if (bn_tokenizer_piece(tk, id, flags, NULL, 0, &len) != BN_OK &&
+	    len == 0)
+		return;
+	if (bn_buf_reserve(b, len) != 0 || bn_tokenizer_piece(tk, id, flags,
+	    b->p + b->n, len + 1, &len) != BN_OK)
+		return;
+	b->n += len;
+	b->p[b->n] = '\0';
+}
+
+struct conv {
+	struct bn_chat_msg *msg;
+	size_t n, cap;
+};
+
+static void
+conv_add(struct conv *c, const char *role, const char *text, size_t len)
+{
+	char *copy = malloc(len + 1);
+
+	if (copy == NULL || bn_grow(&c->msg, &c->cap, c->n + 1,
+	    sizeof *c->msg) != 0)
+		bn_errx(EX_OSERR, "out of memory");
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	c->msg[c->n].role = role;
+	c->msg[c->n].content = copy;
+	c->msg[c->n++].len = len;
+}
+
+/* Does the reply end with a --stop string, starting in its last piece? */
+static int
+stopped(const struct opts *o, const struct bn_buf *r, size_t from)
+{
+	size_t k, sl;
+
+	for (k = 0; k < (size_t)o->nstop; k++) {
+		size_t at;
+
+		sl = strlen(o->stop[k]);
+		for (at = from >= sl ? from - sl + 1 : 0; at + sl <= r->n; at++)
+			if (memcmp(r->p + at, o->stop[k], sl) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * --chat: a line of standard input a turn.  The KV cache keeps the
+ * conversation: a turn formats the whole of it and runs only the text
+ * after what the cache already holds (kept as text in `seen`).
+ */
+static void
+chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
+    const struct bn_tokenizer *tk, int family, const char *sys)
+{
+	const char *const *eot = bn_chat_eot(family);
+	int32_t stop_ids[16], *ids, next;
+	struct bn_buf seen = { 0 }, reply = { 0 }, shown = { 0 };
+	struct conv cv = { 0 };
+	struct bn_err e = { "" };
+	struct sigaction sa;
+	float *logits = malloc((size_t)m->c.vocab * sizeof *logits);
+	struct cand *c = malloc((size_t)m->c.vocab * sizeof *c);
+	char *line = NULL, *full;
+	size_t cap = 0, flen, nid, i, k, nstop = 0;
+	ssize_t ll;
+	int st, turn = 0, gen, tty = isatty(STDIN_FILENO) &&
+	    isatty(STDOUT_FILENO);
+	int bos = o->bos >= 0 ? o->bos : bn_tokenizer_add_bos(tk);
+
+	if (logits == NULL || c == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	for (k = 0; eot[k] != NULL && nstop < 14; k++)
+		if ((next = bn_tokenizer_find(tk, eot[k], strlen(eot[k]))) >= 0)
+			stop_ids[nstop++] = next;
+	stop_ids[nstop++] = bn_tokenizer_eos(tk);
+	stop_ids[nstop++] = m->c.eos;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	if (o->system != NULL)
+		sys = o->system;
+	if (sys != NULL)
+		conv_add(&cv, "system", sys, strlen(sys));
+	for (;;) {
+		if (tty) {
+			fputs("> ", stdout);
+			fflush(stdout);
+		}
+		if ((ll = getline(&line, &cap, stdin)) < 0)
+			break;
+		if (ll > 0 && line[ll - 1] == '\n')
+			line[--ll] = '\0';
+		if (ll > 0 && line[ll - 1] == '\r')
+			line[--ll] = '\0';
+		if (strcmp(line, "/exit") == 0)
+			break;
+		if (ll == 0)
+			continue;
+		/* a SIGINT from here on ends this turn's reply */
+		interrupted = 0;
+		turn++;
+		conv_add(&cv, "user", line, (size_t)ll);
+		if ((st = bn_chat_format(family, cv.msg, cv.n, 1, &full, &flen,
+		    &e)) != BN_OK)
+			bn_errx(bn_exit_code(st), "%s", e.msg);
+		/* what the cache holds must lead the conversation; when it
+		 * does not (a reply the template re-spaces), start over */
+		if (seen.n > 0 && (seen.n > flen ||
+		    memcmp(full, seen.p, seen.n) != 0)) {
+			if (o->verbose)
+				bn_warnx("turn %d: the conversation no longer "
+				    "starts with the cached text: the cache "
+				    "starts over", turn);
+			bn_state_reset(s);
+			seen.n = 0;
+		}
+		st = bn_tokenizer_encode(tk, full + seen.n, flen - seen.n,
+		    &ids, &nid, &e);
+		if (st != BN_OK)
+			bn_errx(bn_exit_code(st), "turn %d: %s", turn, e.msg);
+		if (bn_state_pos(s) == 0 && bos && bn_tokenizer_bos(tk) >= 0) {
+			if ((ids = realloc(ids, (nid + 1) * sizeof *ids)) ==
+			    NULL)
+				bn_errx(EX_OSERR, "out of memory");
+			memmove(ids + 1, ids, nid * sizeof *ids);
+			ids[0] = bn_tokenizer_bos(tk);
+			nid++;
+		}
+		for (i = 0; i < nid; i++)
+			if (ids[i] < 0 || ids[i] >= m->c.vocab)
+				bn_errx(EX_DATAERR, "turn %d: token id %d "
+				    "outside the model's vocabulary", turn,
+				    (int)ids[i]);
+		if (bn_state_pos(s) + (int)nid >= o->ctx)
+			bn_errx(EX_DATAERR, "context full: turn %d needs %zu "
+			    "positions and a reply, %d of the %d are left "
+			    "(--ctx)", turn, nid, o->ctx - bn_state_pos(s),
+			    o->ctx);
+		for (i = 0; i < nid; i += (size_t)o->pp) {
+			k = nid - i < (size_t)o->pp ? nid - i : (size_t)o->pp;
+			if (bn_forward(m, s, ids + i, (int)k, logits, 0) !=
+			    BN_OK)
+				bn_errx(EX_SOFTWARE, "forward pass failed");
+		}
+		bn_buf_put(&seen, full + seen.n, flen - seen.n);
+		free(full);
+		free(ids);
+		reply.n = 0;
+		for (gen = 0; gen < o->n && !interrupted; ) {
+			size_t from = reply.n;
+
+			next = sample(o, logits, m->c.vocab, c);
+			for (k = 0; k < nstop; k++)
+				if (next == stop_ids[k])
+					break;
+			if (k < nstop)
+				break;
+			if (bn_state_pos(s) >= o->ctx) {
+				fflush(stdout);
+				bn_warnx("context full (%d positions): the "
+				    "reply ends here", o->ctx);
+				break;
+			}
+			shown.n = 0;
+			piece(tk, next, 0, &shown);
+			if (shown.n > 0)
+				fwrite(shown.p, 1, shown.n, stdout);
+			fflush(stdout);
+			piece(tk, next, BN_TK_SPECIAL, &reply);
+			gen++;
+			if (bn_forward(m, s, &next, 1, logits, 0) != BN_OK)
+				bn_errx(EX_SOFTWARE, "forward pass failed");
+			if (stopped(o, &reply, from))
+				break;
+		}
+		putchar('\n');
+		fflush(stdout);
+		if (reply.oom || seen.oom || shown.oom)
+			bn_errx(EX_OSERR, "out of memory");
+		bn_buf_put(&seen, reply.p, reply.n);
+		/* Mistral's template puts the space before a reply */
+		k = family == BN_CHAT_MISTRAL && reply.n > 0 &&
+		    reply.p[0] == ' ';
+		conv_add(&cv, "assistant", reply.n ? reply.p + k : "",
+		    reply.n - k);
+		if (o->verbose)
+			bn_warnx("turn %d: %zu prompt tokens processed, %d "
+			    "generated, %d in the context%s", turn, nid, gen,
+			    bn_state_pos(s), interrupted ? " (interrupted)" :
+			    "");
+	}
+	for (i = 0; i < cv.n; i++)
+		free((char *)cv.msg[i].content);
+	free(cv.msg);
+	free(line);
+	bn_buf_free(&seen);
+	bn_buf_free(&reply);
+	bn_buf_free(&shown);
+	free(logits);
+	free(c);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -873,7 +1262,8 @@ main(int argc, char *argv[])
 	struct bn_state *s = NULL;
 	struct base b = { NULL, NULL, NULL };
 	double kld;
-	int st, batch;
+	int st, batch, family = 0;
+	char *sys = NULL;
 
 	bn_setprogname(argv[0]);
 	o.seed = (unsigned long long)time(NULL);
@@ -884,6 +1274,20 @@ main(int argc, char *argv[])
 	bn_rng_seed(&rng, o.seed);
 	if (o.threads == 0)
 		o.threads = bn_pool_default_threads();
+	if (o.print_prompt) {
+		if ((st = bnt_map_open(&vm, o.model, BNT_MAP_NOCRC |
+		    BNT_MAP_NONFINITE, &e)) != 0)
+			bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+		if (!vm.has_vocab && o.tmpl_name == NULL &&
+		    o.tmpl_file == NULL)
+			bn_errx(EX_DATAERR, "%s: no tokenizer record", o.model);
+		family = chat_family(&o, &vm.vocab, &sys);
+		print_prompt(family, sys);
+		free(sys);
+		bnt_map_close(&vm);
+		bn_close_stdout();
+		return 0;
+	}
 	if (o.tokenize) {
 		/* any bnt with a tokenizer will do, even without tensors */
 		if ((st = bnt_map_open(&vm, o.model, BNT_MAP_NOCRC |
@@ -917,6 +1321,8 @@ main(int argc, char *argv[])
 		b.name = o.kl_base;
 		b.m = &bm;
 	}
+	if (o.chat)
+		family = chat_family(&o, &m.map.vocab, &sys);
 	if (o.ppl != NULL && o.ctx == 0)
 		o.ctx = 256;
 	if (o.ctx == 0)
@@ -941,7 +1347,9 @@ main(int argc, char *argv[])
 			bn_errx(1, "mean KLD %.6f is above --max-kld %g", kld,
 			    o.max_kld);
 		}
-	} else
+	} else if (o.chat)
+		chat(&o, &m, s, tk, family, sys);
+	else
 		generate(&o, &m, s, tk);
 	if (b.m != NULL) {
 		bn_state_free(b.s);
@@ -950,6 +1358,7 @@ main(int argc, char *argv[])
 	bn_state_free(s);
 	bn_tokenizer_free(tk);
 	bn_model_close(&m);
+	free(sys);
 	bn_close_stdout();
 	return 0;
 }

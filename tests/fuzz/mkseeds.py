@@ -251,3 +251,4 @@ put('config', 'llama3.json', json.dumps(dict(C, rope_scaling={
     'high_freq_factor': 4.0,
     'original_max_position_embeddings': 64})).encode())
 copy('config', '**/config.json')
+copy('chat', 'chat/*.jinja')
