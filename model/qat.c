@@ -263,7 +263,9 @@ corpus_tokens(struct corpus *c, struct bn_err *e)
 
 		if ((size_t)got < LLMC_HEADER || le(h, 4) != LLMC_MAGIC)
 			return bn_seterr(e, BN_EFORMAT, "%s: not an llm.c "
-			    "token file (no %d header)", c->path, LLMC_MAGIC);
+			    "token file (no %d header; a raw uint16 stream, "
+			    "as nanoGPT's, is read as .u16)", c->path,
+			    LLMC_MAGIC);
 		ver = le(h + 4, 4);
 		if (ver != 1 && ver != 2)
 			return bn_seterr(e, BN_EUNSUPPORTED, "%s: llm.c "
