@@ -381,7 +381,7 @@ corpus_docs(const char *path, char ***docs, size_t *n, struct bn_err *e)
 				free(v[k]);
 		}
 		closedir(d);
-		if (st == BN_OK)
+		if (st == BN_OK && k > 1)
 			qsort(v, k, sizeof *v, cmp_str);
 	}
 	if (st == BN_OK && k == 0)
