@@ -54,6 +54,14 @@ int bn_import_torch(const struct bn_fileset *zip, struct bn_sink *s,
     struct bn_err *e);
 int bn_import_npy(const struct bn_file *f, const char *name,
     struct bn_sink *s, struct bn_err *e);
+/* The header of a .npy array from its first n bytes (all of the header
+ * must be there): the dtype string ("<u2") into descr, the shape into t
+ * (ndim, dims), the offset of the data into *data_off.  name is for
+ * messages.  BN_OK, BN_EFORMAT or BN_EUNSUPPORTED (fortran_order,
+ * an unknown version). */
+int bn_npy_header(const unsigned char *p, size_t n, const char *name,
+    char descr[32], struct bnt_tensor *t, size_t *data_off,
+    struct bn_err *e);
 int bn_import_npz(const struct bn_fileset *zip, struct bn_sink *s,
     struct bn_err *e);
 /* A Hugging Face directory (from disk or an archive): config.json,

@@ -141,15 +141,14 @@ bad_header(struct bn_err *e, const char *name, const char *what)
 	    name, what);
 }
 
-/* Parse the header dict into t (dtype, ndim, dims). */
+/* Parse the header dict into t (ndim, dims) and descr (32 bytes). */
 static int
-header(const char *p, size_t n, const char *name, struct bnt_tensor *t,
-    struct bn_err *e)
+header_dict(const char *p, size_t n, const char *name, struct bnt_tensor *t,
+    char *descr, struct bn_err *e)
 {
 	struct hp h = { p, p + n };
-	char key[32], descr[32];
+	char key[32];
 	int seen = 0, fortran = 0, bit;
-	size_t i;
 
 	if (n == 0 || p[n - 1] != '\n')
 		return bad_header(e, name, "no final newline");
@@ -163,7 +162,7 @@ header(const char *p, size_t n, const char *name, struct bnt_tensor *t,
 			return bad_header(e, name, "bad key");
 		if (strcmp(key, "descr") == 0) {
 			bit = 1;
-			if (str(&h, descr, sizeof descr) != 0)
+			if (str(&h, descr, 32) != 0)
 				return bad_header(e, name, "bad descr");
 		} else if (strcmp(key, "fortran_order") == 0) {
 			bit = 2;
@@ -194,6 +193,20 @@ header(const char *p, size_t n, const char *name, struct bnt_tensor *t,
 	if (fortran)
 		return bn_seterr(e, BN_EUNSUPPORTED, "tensor '%s': "
 		    "fortran_order arrays are not supported", name);
+	return BN_OK;
+}
+
+/* Parse the header dict into t (dtype, ndim, dims). */
+static int
+header(const char *p, size_t n, const char *name, struct bnt_tensor *t,
+    struct bn_err *e)
+{
+	char descr[32];
+	size_t i;
+	int rc;
+
+	if ((rc = header_dict(p, n, name, t, descr, e)) != BN_OK)
+		return rc;
 	for (i = 0; i < sizeof descrs / sizeof descrs[0]; i++)
 		if (strcmp(descr, descrs[i].descr) == 0) {
 			t->dtype = descrs[i].dtype;
@@ -206,14 +219,13 @@ header(const char *p, size_t n, const char *name, struct bnt_tensor *t,
 	    "not supported", name, descr);
 }
 
-/* Check p[0..n) as a .npy array and send it as tensor name. */
+/* The magic, version and header length of p[0..n): the header is
+ * p[*pre..*pre + *hlen). */
 static int
-npy_emit(const unsigned char *p, size_t n, const char *name,
-    struct bn_sink *s, struct bn_err *e)
+prefix(const unsigned char *p, size_t n, const char *name, size_t *ppre,
+    size_t *phlen, struct bn_err *e)
 {
-	struct bnt_tensor t;
 	size_t pre, hlen;
-	int rc;
 
 	if (n < 10 || memcmp(p, NPY_MAGIC, 6) != 0)
 		return bn_seterr(e, BN_EFORMAT, "tensor '%s': not a .npy "
@@ -235,6 +247,40 @@ npy_emit(const unsigned char *p, size_t n, const char *name,
 	if (hlen > n - pre)
 		return bn_seterr(e, BN_EFORMAT, "tensor '%s': truncated .npy "
 		    "header (%zu of %zu bytes)", name, n - pre, hlen);
+	*ppre = pre;
+	*phlen = hlen;
+	return BN_OK;
+}
+
+int
+bn_npy_header(const unsigned char *p, size_t n, const char *name,
+    char descr[32], struct bnt_tensor *t, size_t *data_off, struct bn_err *e)
+{
+	size_t pre, hlen;
+	int rc;
+
+	if ((rc = prefix(p, n, name, &pre, &hlen, e)) != BN_OK)
+		return rc;
+	memset(t, 0, sizeof *t);
+	t->name = name;
+	if ((rc = header_dict((const char *)p + pre, hlen, name, t, descr,
+	    e)) != BN_OK)
+		return rc;
+	*data_off = pre + hlen;
+	return BN_OK;
+}
+
+/* Check p[0..n) as a .npy array and send it as tensor name. */
+static int
+npy_emit(const unsigned char *p, size_t n, const char *name,
+    struct bn_sink *s, struct bn_err *e)
+{
+	struct bnt_tensor t;
+	size_t pre, hlen;
+	int rc;
+
+	if ((rc = prefix(p, n, name, &pre, &hlen, e)) != BN_OK)
+		return rc;
 	memset(&t, 0, sizeof t);
 	t.name = name;
 	if ((rc = header((const char *)p + pre, hlen, name, &t, e)) != BN_OK)

@@ -21,7 +21,9 @@
  * optimizer steps agree on every rank.  Rank 0 calls the hooks and
  * writes the checkpoints and the output.  The state is global, so a run
  * resumes with any number of ranks. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@
 
 #include "bnt.h"
 #include "dtype.h"
+#include "import.h"
 #include "mem.h"
 #include "model.h"
 #include "qat.h"
@@ -130,13 +133,342 @@ tokenize_file(const struct bn_tokenizer *tk, const char *path, int32_t **ids,
 	return st;
 }
 
+/* A corpus (--train, --val): the tokens of a text, of text files (a
+ * directory's *.txt in name order, or @LIST's paths, one a line) with
+ * EOS between documents, held in ids; or a token file (.u16, .u32,
+ * llm.c's .bin, .npy) read window by window from fd, never whole. */
+struct corpus {
+	const char *path;
+	int32_t *ids;			/* text: the tokens */
+	uint64_t n;			/* tokens */
+	int fd;				/* token file, else -1 */
+	int width;			/* its bytes per token: 2, 4 or 8 */
+	int sign;			/* signed (.npy <i4, <i8) */
+	uint64_t data;			/* offset of its first token */
+	int32_t vocab;
+	unsigned char *buf;
+	size_t cap;
+};
+
+#define LLMC_MAGIC	20240520	/* llm.c's .bin: 256 int32 header */
+#define LLMC_HEADER	1024
+#define SCAN_TOKENS	(1 << 18)	/* the first check reads this many */
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return n > k && strcmp(s + n - k, suf) == 0;
+}
+
+static uint64_t
+le(const unsigned char *p, int width)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = width - 1; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Tokens [off, off + n) of a token file into dst, each checked. */
+static int
+corpus_file_read(struct corpus *c, uint64_t off, size_t n, int32_t *dst,
+    struct bn_err *e)
+{
+	size_t bytes = n * (size_t)c->width, got = 0, i;
+	uint64_t at = c->data + off * (uint64_t)c->width;
+
+	if (bytes > c->cap) {
+		free(c->buf);
+		if ((c->buf = malloc(bytes)) == NULL) {
+			c->cap = 0;
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
+		}
+		c->cap = bytes;
+	}
+	while (got < bytes) {
+		ssize_t r = pread(c->fd, c->buf + got, bytes - got,
+		    (off_t)(at + got));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return bn_seterr(e, BN_EIO, "%s: %s", c->path,
+			    strerror(errno));
+		if (r == 0)
+			return bn_seterr(e, BN_EFORMAT, "%s: truncated at "
+			    "byte %" PRIu64, c->path, at + got);
+		got += (size_t)r;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t v = le(c->buf + i * (size_t)c->width, c->width);
+		int64_t sv = !c->sign ? (int64_t)(v & INT64_MAX) :
+		    c->width == 4 ? (int64_t)(int32_t)(uint32_t)v : (int64_t)v;
+
+		if ((c->sign && sv < 0) || v >= (uint64_t)c->vocab)
+			return bn_seterr(e, BN_EFORMAT, "%s: token %" PRIu64
+			    " (byte %" PRIu64 "): id %" PRId64 ", not below "
+			    "the vocabulary's %d", c->path, off + i,
+			    at + i * (uint64_t)c->width, sv, c->vocab);
+		dst[i] = (int32_t)v;
+	}
+	return BN_OK;
+}
+
+/* Tokens [off, off + n) of the corpus into dst. */
+static int
+corpus_read(struct corpus *c, uint64_t off, size_t n, int32_t *dst,
+    struct bn_err *e)
+{
+	if (c->fd < 0) {
+		memcpy(dst, c->ids + off, n * sizeof *dst);
+		return BN_OK;
+	}
+	return corpus_file_read(c, off, n, dst, e);
+}
+
+/* Open a token file: its width, first token and count from the suffix
+ * and header; then every id checked, a chunk at a time. */
+static int
+corpus_tokens(struct corpus *c, struct bn_err *e)
+{
+	unsigned char h[LLMC_HEADER];
+	struct stat sb;
+	uint64_t size, off, k;
+	int32_t *tmp;
+	ssize_t got;
+	int st;
+
+	if ((c->fd = open(c->path, O_RDONLY)) < 0)
+		return bn_seterr(e, BN_ENOINPUT, "%s: %s", c->path,
+		    strerror(errno));
+	if (fstat(c->fd, &sb) != 0)
+		return bn_seterr(e, BN_EIO, "%s: %s", c->path,
+		    strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return bn_seterr(e, BN_EFORMAT, "%s: not a regular file",
+		    c->path);
+	size = (uint64_t)sb.st_size;
+	if ((got = pread(c->fd, h, sizeof h, 0)) < 0)
+		return bn_seterr(e, BN_EIO, "%s: %s", c->path,
+		    strerror(errno));
+	c->data = 0;
+	if (has_suffix(c->path, ".u16") || has_suffix(c->path, ".u32")) {
+		c->width = has_suffix(c->path, ".u16") ? 2 : 4;
+	} else if (has_suffix(c->path, ".bin")) {
+		uint64_t ver;
+
+		if ((size_t)got < LLMC_HEADER || le(h, 4) != LLMC_MAGIC)
+			return bn_seterr(e, BN_EFORMAT, "%s: not an llm.c "
+			    "token file (no %d header; a raw uint16 stream, "
+			    "as nanoGPT's, is read as .u16)", c->path,
+			    LLMC_MAGIC);
+		ver = le(h + 4, 4);
+		if (ver != 1 && ver != 2)
+			return bn_seterr(e, BN_EUNSUPPORTED, "%s: llm.c "
+			    "version %" PRIu64 " (1: uint16, 2: uint32)",
+			    c->path, ver);
+		c->width = ver == 1 ? 2 : 4;
+		c->data = LLMC_HEADER;
+		if (size - LLMC_HEADER != le(h + 8, 4) * (uint64_t)c->width)
+			return bn_seterr(e, BN_EFORMAT, "%s: the header says "
+			    "%" PRIu64 " tokens, the file holds %" PRIu64
+			    " bytes of them", c->path, le(h + 8, 4),
+			    size - LLMC_HEADER);
+	} else {			/* .npy */
+		struct bnt_tensor t;
+		char descr[32];
+		size_t doff;
+
+		if ((st = bn_npy_header(h, (size_t)got, c->path, descr, &t,
+		    &doff, e)) != BN_OK)
+			return st;
+		if (strcmp(descr, "<u2") == 0)
+			c->width = 2;
+		else if (strcmp(descr, "<u4") == 0)
+			c->width = 4;
+		else if (strcmp(descr, "<i4") == 0 || strcmp(descr, "<i8") ==
+		    0) {
+			c->width = descr[2] == '4' ? 4 : 8;
+			c->sign = 1;
+		} else
+			return bn_seterr(e, BN_EUNSUPPORTED, "%s: dtype '%s' "
+			    "(tokens are <u2, <u4, <i4 or <i8)", c->path,
+			    descr);
+		if (t.ndim != 1)
+			return bn_seterr(e, BN_EFORMAT, "%s: %d dimensions, "
+			    "tokens are 1", c->path, t.ndim);
+		c->data = doff;
+		if (size - doff != t.dims[0] * (uint64_t)c->width)
+			return bn_seterr(e, BN_EFORMAT, "%s: shape (%" PRIu64
+			    ",) but %" PRIu64 " bytes of data", c->path,
+			    t.dims[0], size - doff);
+	}
+	if ((size - c->data) % (uint64_t)c->width != 0)
+		return bn_seterr(e, BN_EFORMAT, "%s: %" PRIu64 " bytes, not a "
+		    "whole number of %d-byte tokens", c->path, size - c->data,
+		    c->width);
+	c->n = (size - c->data) / (uint64_t)c->width;
+	if ((tmp = malloc(SCAN_TOKENS * sizeof *tmp)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	for (off = 0, st = BN_OK; off < c->n && st == BN_OK; off += k) {
+		k = c->n - off < SCAN_TOKENS ? c->n - off : SCAN_TOKENS;
+		st = corpus_file_read(c, off, (size_t)k, tmp, e);
+	}
+	free(tmp);
+	free(c->buf);
+	c->buf = NULL;
+	c->cap = 0;
+	return st;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The documents of a directory (its regular *.txt, sorted) or of @LIST
+ * into *docs (malloc'd paths, *n of them). */
+static int
+corpus_docs(const char *path, char ***docs, size_t *n, struct bn_err *e)
+{
+	char **v = NULL, *text = NULL, *p, *q;
+	size_t cap = 0, k = 0, len;
+	int st = BN_OK;
+
+	if (path[0] == '@') {
+		if ((st = read_text(path + 1, &text, &len, e)) != BN_OK)
+			return st;
+		for (p = text; st == BN_OK && *p != '\0'; p = q) {
+			if ((q = strchr(p, '\n')) != NULL)
+				*q++ = '\0';
+			else
+				q = p + strlen(p);
+			if (*p == '\0')
+				continue;	/* blank lines */
+			if (bn_grow(&v, &cap, k + 1, sizeof *v) != 0 ||
+			    (v[k] = strdup(p)) == NULL)
+				st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			else
+				k++;
+		}
+		free(text);
+	} else {
+		DIR *d = opendir(path);
+		struct dirent *de;
+		struct stat sb;
+
+		if (d == NULL)
+			return bn_seterr(e, BN_ENOINPUT, "%s: %s", path,
+			    strerror(errno));
+		while (st == BN_OK && (de = readdir(d)) != NULL) {
+			if (!has_suffix(de->d_name, ".txt"))
+				continue;
+			if (bn_grow(&v, &cap, k + 1, sizeof *v) != 0 ||
+			    (v[k] = malloc(strlen(path) +
+			    strlen(de->d_name) + 2)) == NULL) {
+				st = bn_seterr(e, BN_ENOMEM, "out of memory");
+				break;
+			}
+			sprintf(v[k], "%s/%s", path, de->d_name);
+			if (stat(v[k], &sb) == 0 && S_ISREG(sb.st_mode))
+				k++;
+			else
+				free(v[k]);
+		}
+		closedir(d);
+		if (st == BN_OK && k > 1)
+			qsort(v, k, sizeof *v, cmp_str);
+	}
+	if (st == BN_OK && k == 0)
+		st = bn_seterr(e, BN_EFORMAT, "%s: no text files", path);
+	if (st != BN_OK) {
+		while (k > 0)
+			free(v[--k]);
+		free(v);
+		return st;
+	}
+	*docs = v;
+	*n = k;
+	return BN_OK;
+}
+
+/* Open path as a corpus for a model of vocab tokens. */
+static int
+corpus_open(struct corpus *c, const char *path, const struct bn_tokenizer *tk,
+    int32_t vocab, struct bn_err *e)
+{
+	struct stat sb;
+	char **docs = NULL;
+	size_t ndocs = 0, i, n;
+	int32_t *ids, eos;
+	int st;
+
+	memset(c, 0, sizeof *c);
+	c->path = path;
+	c->fd = -1;
+	c->vocab = vocab;
+	if (has_suffix(path, ".u16") || has_suffix(path, ".u32") ||
+	    has_suffix(path, ".bin") || has_suffix(path, ".npy"))
+		return corpus_tokens(c, e);
+	if (path[0] != '@' && (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+		/* one text, as ever */
+		if ((st = tokenize_file(tk, path, &c->ids, &n, e)) == BN_OK)
+			c->n = n;
+		return st;
+	}
+	if ((st = corpus_docs(path, &docs, &ndocs, e)) != BN_OK)
+		return st;
+	eos = bn_tokenizer_eos(tk);
+	if (ndocs > 1 && (eos < 0 || eos >= vocab))
+		st = bn_seterr(e, BN_EFORMAT, "%s: the tokenizer has no EOS "
+		    "token to put between documents", path);
+	for (i = 0; st == BN_OK && i < ndocs; i++) {
+		if ((st = tokenize_file(tk, docs[i], &ids, &n, e)) != BN_OK)
+			break;
+		if (bn_grow(&c->ids, &c->cap, (size_t)c->n + n + 1,
+		    sizeof *c->ids) != 0) {
+			free(ids);
+			st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			break;
+		}
+		if (i > 0)
+			c->ids[c->n++] = eos;
+		if (n > 0)
+			memcpy(c->ids + c->n, ids, n * sizeof *ids);
+		c->n += n;
+		free(ids);
+	}
+	for (i = 0; i < ndocs; i++)
+		free(docs[i]);
+	free(docs);
+	c->cap = 0;
+	return st;
+}
+
+static void
+corpus_close(struct corpus *c)
+{
+	free(c->ids);
+	free(c->buf);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ids = NULL;
+	c->buf = NULL;
+	c->fd = -1;
+}
+
 struct run {
 	const struct bn_qat_opts *o;
 	struct bnt_map map;		/* the model or checkpoint */
 	struct bn_train *t;
 	struct bn_tokenizer *tk;
-	int32_t *train, *val;
-	size_t ntrain, nval;
+	struct corpus train, val;
+	int have_val;
 	struct bn_model teacher;
 	struct bn_state *ts;
 	float *tlogits;
@@ -193,15 +525,17 @@ average_grads(struct run *r)
 #endif
 }
 
-/* The mean CE over the validation windows (bnrun's protocol). */
-static double
-validate(struct run *r, size_t *nwin)
+/* The mean CE over the validation windows (bnrun's protocol) into
+ * *mean. */
+static int
+validate(struct run *r, size_t *nwin, double *mean, struct bn_err *e)
 {
 	const struct bn_qat_opts *o = r->o;
 	size_t T = (size_t)o->ctx, nw, w, k;
 	double sum = 0;
+	int st;
 
-	nw = r->nval > T ? (r->nval - 1) / T : 0;
+	nw = r->have_val && r->val.n > T ? (size_t)(r->val.n - 1) / T : 0;
 	/* rank k takes windows k, k + ranks, ... */
 	for (w = (size_t)r->rank * (size_t)r->lb; w < nw;
 	    w += (size_t)r->lb * (size_t)r->nranks) {
@@ -209,15 +543,17 @@ validate(struct run *r, size_t *nwin)
 		double ce;
 
 		for (k = 0; k < nb; k++)
-			memcpy(r->batch + k * (T + 1), r->val + (w + k) * T,
-			    (T + 1) * sizeof *r->batch);
+			if ((st = corpus_read(&r->val, (w + k) * T, T + 1,
+			    r->batch + k * (T + 1), e)) != BN_OK)
+				return st;
 		bn_train_step(r->t, r->batch, (int)nb, NULL, 1, 1, 0, &ce,
 		    NULL);
 		sum += ce * (double)nb;
 	}
 	sum_ranks(r, &sum, 1);
 	*nwin = nw;
-	return nw ? sum / (double)nw : NAN;
+	*mean = nw ? sum / (double)nw : NAN;
+	return BN_OK;
 }
 
 /* Teacher logits for the current batch, by the inference code. */
@@ -418,8 +754,8 @@ run_free(struct run *r)
 {
 	bn_train_free(r->t);
 	bn_tokenizer_free(r->tk);
-	free(r->train);
-	free(r->val);
+	corpus_close(&r->train);
+	corpus_close(&r->val);
 	free(r->batch);
 	free(r->tlogits);
 	if (r->ts != NULL)
@@ -440,6 +776,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	int st, s0, warmup = o->warmup >= 0 ? o->warmup : o->steps / 10;
 
 	memset(&r, 0, sizeof r);
+	r.train.fd = r.val.fd = -1;
 	r.o = o;
 	r.nranks = 1;
 #ifdef BN_MPI
@@ -467,13 +804,14 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	}
 	V = (size_t)r.t->c.vocab;
 	if ((st = bn_tokenizer_new(&r.tk, &r.map.vocab, e)) != BN_OK ||
-	    (st = tokenize_file(r.tk, o->train, &r.train, &r.ntrain, e)) !=
-	    BN_OK || (o->val != NULL && (st = tokenize_file(r.tk, o->val,
-	    &r.val, &r.nval, e)) != BN_OK))
+	    (st = corpus_open(&r.train, o->train, r.tk, r.t->c.vocab, e)) !=
+	    BN_OK || (o->val != NULL && (r.have_val = 1) &&
+	    (st = corpus_open(&r.val, o->val, r.tk, r.t->c.vocab, e)) !=
+	    BN_OK))
 		goto fail;
-	if (r.ntrain < T + 2) {
-		st = bn_seterr(e, BN_EUSAGE, "%s: %zu tokens, fewer than one "
-		    "window of %zu", o->train, r.ntrain, T + 1);
+	if (r.train.n < T + 2) {
+		st = bn_seterr(e, BN_EUSAGE, "%s: %" PRIu64 " tokens, fewer "
+		    "than one window of %zu", o->train, r.train.n, T + 1);
 		goto fail;
 	}
 	if ((r.batch = malloc((size_t)r.lb * (T + 1) * sizeof *r.batch)) ==
@@ -526,13 +864,13 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		    o->min_lr);
 
 		for (b = 0; b < (size_t)o->batch; b++) {
-			uint64_t off = bn_rng_below(&r.rng,
-			    (uint64_t)(r.ntrain - T));
+			uint64_t off = bn_rng_below(&r.rng, r.train.n - T);
 
 			/* every rank draws all; keeps its slice */
-			if (b / (size_t)r.lb == (size_t)r.rank)
-				memcpy(r.batch + (b % (size_t)r.lb) * (T + 1),
-				    r.train + off, (T + 1) * sizeof *r.batch);
+			if (b / (size_t)r.lb == (size_t)r.rank &&
+			    (st = corpus_read(&r.train, off, T + 1, r.batch +
+			    (b % (size_t)r.lb) * (T + 1), e)) != BN_OK)
+				goto fail;
 			r.windows++;
 		}
 		if (r.have_teacher && (st = teach(&r, e)) != BN_OK)
@@ -560,9 +898,12 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		r.step++;
 		tokens += (size_t)o->batch * T;
 		val = NAN;
-		if (r.val != NULL && ((o->eval_every > 0 &&
-		    r.step % o->eval_every == 0) || r.step == o->steps))
-			val = last = validate(&r, &nwin);
+		if (r.have_val && ((o->eval_every > 0 &&
+		    r.step % o->eval_every == 0) || r.step == o->steps)) {
+			if ((st = validate(&r, &nwin, &val, e)) != BN_OK)
+				goto fail;
+			last = val;
+		}
 		dt = now() - t0;
 		if (r.rank == 0 && h->step != NULL) {
 			memset(&rs, 0, sizeof rs);

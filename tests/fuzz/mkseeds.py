@@ -194,6 +194,8 @@ put('torch', 'dup-member.pt', dup_pt)
 put('npy', 'f32.npy', npy('<f4', [2, 3], struct.pack('<6f', *range(6))))
 put('npy', 'f16.npy', npy('<f2', [4], struct.pack('<4e', 1, 2, 3, 4)))
 put('npy', 'i8.npy', npy('|i1', [3], b'\x01\xff\x00'))
+put('npy', 'tokens-u2.npy', npy('<u2', [4], struct.pack('<4H', 1, 2, 3, 4)))
+put('npy', 'tokens-i8.npy', npy('<i8', [2], struct.pack('<2q', 7, -1)))
 copy('npy', 'small.np?')
 copy('npy', 'bad/npy-*')
 put('npy', 'tiny.npz', zipped([('a.npy', npy('<f4', [2],
