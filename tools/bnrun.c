@@ -919,11 +919,9 @@ weight_bytes(const struct opts *o, const struct bn_model *m)
 	    sizeof head);
 	for (k = 0; k < m->map.ntensors; k++) {
 		t = &m->map.tensors[k].t;
-		if (o->headq && strcmp(t->name, head) == 0)
-			continue;
 		if (strcmp(t->name, embd) == 0 && (o->headq || !m->c.tied))
 			w += m->embd_row_bytes;
-		else
+		else if (!o->headq || strcmp(t->name, head) != 0)
 			w += t->raw_len;
 	}
 	if (o->headq)
