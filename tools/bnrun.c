@@ -1478,7 +1478,8 @@ int
 main(int argc, char *argv[])
 {
 	struct opts o = { .bos = -1, .n = 128, .pp = 512, .tg = 128,
-	    .depth = -1, .top_k = 40, .temp = 0.8, .top_p = 0.95, .max_kld = -1 };
+	    .depth = -1, .top_k = 40, .temp = 0.8, .top_p = 0.95,
+	    .max_kld = -1 };
 	struct bn_err e = { "" };
 	struct bn_tokenizer *tk = NULL;
 	struct bn_model m, bm;
