@@ -556,6 +556,13 @@ bn_state_pos(const struct bn_state *s)
 }
 
 void
+bn_state_rewind(struct bn_state *s, int pos)
+{
+	if (pos >= 0 && pos < s->pos)
+		s->pos = pos;
+}
+
+void
 bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx)
 {
 	s->hook = fn;

@@ -98,6 +98,8 @@ int bn_state_new(struct bn_state **s, const struct bn_model *m, int ctx,
 void bn_state_free(struct bn_state *s);
 void bn_state_reset(struct bn_state *s);	/* empty the KV cache */
 int bn_state_pos(const struct bn_state *s);
+/* Forget the cache past the first pos positions (pos <= bn_state_pos). */
+void bn_state_rewind(struct bn_state *s, int pos);
 void bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx);
 
 /* Run n tokens (n <= batch) at the next positions.  logits: NULL, or

@@ -2,6 +2,7 @@
  * perplexity, benchmark, or tokenize. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "mem.h"
 #include "model.h"
 #include "parse.h"
+#include "roles.h"
 #include "rng.h"
 #include "tokenizer.h"
 #include "version.h"
@@ -33,7 +35,7 @@
 enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
 
 enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CHAT_TEMPLATE,
-    OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
+    OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_DEPTH, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
     OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP,
     OPT_PRINT_PROMPT, OPT_SEED, OPT_STOP, OPT_SYSTEM, OPT_TEMP, OPT_TG,
     OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
@@ -56,6 +58,8 @@ struct opts {
 	int ctx;		/* 0: the model's (capped) */
 	int threads;
 	int pp, tg;
+	int depth;		/* --bench --depth; -1: none */
+	int headq;		/* the head was made int8 */
 	int top_k;
 	double temp, top_p;
 	unsigned long long seed;
@@ -80,6 +84,7 @@ static const struct option longopts[] = {
 	{ "chat-template-file", required_argument, NULL,
 	    OPT_CHAT_TEMPLATE_FILE },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "depth",	required_argument,	NULL,	OPT_DEPTH },
 	{ "file",	required_argument,	NULL,	'f' },
 	{ "head",	required_argument,	NULL,	OPT_HEAD },
 	{ "help",	no_argument,		NULL,	'h' },
@@ -117,7 +122,7 @@ usage(FILE *fp, int status)
 	    "       %s -m model --perplexity file [--ctx n] [-t threads] "
 	    "[--kl-base model [--max-kld x]] [--json] [--logits file] "
 	    "[--allow-nonfinite]\n"
-	    "       %s -m model --bench [--pp n] [--tg n] [--json] "
+	    "       %s -m model --bench [--pp n] [--tg n] [--depth n] [--json] "
 	    "[-t threads] [--allow-nonfinite]\n"
 	    "       %s -m model --tokenize\n"
 	    "       %s -m model --chat [--system text] [--stop string] "
@@ -143,6 +148,8 @@ usage(FILE *fp, int status)
 		    "as the vocabulary says)\n"
 		    "      --ctx N          context length (perplexity "
 		    "window, default 256)\n"
+		    "      --depth N        --bench: tokens in the KV cache "
+		    "before each test\n"
 		    "      --head auto|q8|keep  output head: int8 (q8) or "
 		    "as stored (keep);\n"
 		    "                       auto: q8 from a vocabulary of "
@@ -233,6 +240,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_SYSTEM: o->system = optarg; break;
 		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
 			break;
+		case OPT_DEPTH:
+			o->depth = uarg("--depth", optarg, 0, 1u << 20);
+			break;
 		case OPT_HEAD:
 			if (strcmp(optarg, "auto") == 0)
 				o->head = HEAD_AUTO;
@@ -289,6 +299,10 @@ parse_args(int argc, char *argv[], struct opts *o)
 	if (modes > 1 || (o->prompt != NULL && o->file != NULL)) {
 		bn_warnx("choose one of -p, -f, --perplexity, --bench and "
 		    "--tokenize");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->depth >= 0 && !o->bench) {
+		bn_warnx("--depth needs --bench");
 		usage(stderr, EX_USAGE);
 	}
 	if ((o->kl_base != NULL || o->logits != NULL) && o->ppl == NULL) {
@@ -866,28 +880,201 @@ open_base(const struct opts *o, const struct bn_model *m,
 		    bm->c.vocab);
 }
 
+/*
+ * --bench --depth: the tests run with depth tokens already in the KV
+ * cache, as llama-bench -d does, so depth + pp and depth + tg must fit
+ * the context (--ctx, else the model's).  The cache is sized to what
+ * the tests need.
+ */
+static void
+depth_ctx(struct opts *o, const struct bn_model *m)
+{
+	int limit = o->ctx > 0 ? o->ctx : m->c.ctx;
+
+	if ((long)o->depth + o->tg > limit)
+		bn_errx(EX_USAGE, "--depth %d + --tg %d is over the context "
+		    "of %d", o->depth, o->tg, limit);
+	if ((long)o->depth + o->pp > limit)
+		bn_errx(EX_USAGE, "--depth %d + --pp %d is over the context "
+		    "of %d", o->depth, o->pp, limit);
+	o->ctx = o->depth + (o->pp > o->tg ? o->pp : o->tg);
+}
+
+/*
+ * The bytes one generated token reads: every mapped tensor the forward
+ * pass uses, with one row of token_embd (all of it when it is also the
+ * head) and the int8 copy in place of the head when --head made one;
+ * and the keys and values (f32) of the depth positions before it.
+ */
+static unsigned long long
+weight_bytes(const struct opts *o, const struct bn_model *m)
+{
+	char embd[64], head[64];
+	const struct bnt_tensor *t;
+	unsigned long long w = 0;
+	size_t k;
+
+	bn_role_name(BN_R_TOKEN_EMBD, 0, embd, sizeof embd);
+	bn_role_name(m->c.tied ? BN_R_TOKEN_EMBD : BN_R_OUTPUT, 0, head,
+	    sizeof head);
+	for (k = 0; k < m->map.ntensors; k++) {
+		t = &m->map.tensors[k].t;
+		if (strcmp(t->name, embd) == 0 && (o->headq || !m->c.tied))
+			w += m->embd_row_bytes;
+		else if (!o->headq || strcmp(t->name, head) != 0)
+			w += t->raw_len;
+	}
+	if (o->headq)
+		w += (unsigned long long)m->head.rows * (m->head.row_bytes +
+		    sizeof(float));
+	return w;
+}
+
+static unsigned long long
+kv_bytes(const struct bn_model *m, int depth)
+{
+	return 2ULL * (unsigned)m->c.layers * (unsigned)depth *
+	    (unsigned)m->c.kv_heads * (unsigned)m->c.head_dim * sizeof(float);
+}
+
+struct bw_job {
+	const uint64_t *p;
+	size_t n;
+	uint64_t sum;
+};
+
+static void *
+bw_sum(void *arg)
+{
+	struct bw_job *j = arg;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	size_t i;
+
+	for (i = 0; i + 4 <= j->n; i += 4) {
+		s0 += j->p[i];
+		s1 += j->p[i + 1];
+		s2 += j->p[i + 2];
+		s3 += j->p[i + 3];
+	}
+	j->sum = s0 + s1 + s2 + s3;
+	return NULL;
+}
+
+#define BW_MIB	256
+#define BW_REPS	5
+
+/*
+ * Memory read bandwidth in bytes/s with nthreads threads: sums of a
+ * buffer larger than the last-level cache, best of BW_REPS (the method
+ * of tests/gen/membw.c).  0 when it could not be measured.
+ */
+static double
+membw(int nthreads)
+{
+	size_t n = (size_t)BW_MIB * 1048576 / 8, i, per;
+	pthread_t *tid;
+	struct bw_job *job;
+	uint64_t *buf;
+	double best = 0, t0, bw;
+	int r, k, started;
+
+	buf = aligned_alloc(64, n * 8);
+	tid = calloc((size_t)nthreads, sizeof *tid);
+	job = calloc((size_t)nthreads, sizeof *job);
+	if (buf == NULL || tid == NULL || job == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		buf[i] = i;
+	per = n / (size_t)nthreads / 4 * 4;
+	for (r = 0; r < BW_REPS; r++) {
+		t0 = now();
+		for (started = 0; started < nthreads; started++) {
+			job[started].p = buf + per * (size_t)started;
+			job[started].n = per;
+			if (pthread_create(&tid[started], NULL, bw_sum,
+			    &job[started]) != 0)
+				break;
+		}
+		for (k = 0; k < started; k++)
+			pthread_join(tid[k], NULL);
+		if (started < nthreads) {
+			best = 0;
+			break;
+		}
+		bw = (double)(per * (size_t)nthreads * 8) / (now() - t0);
+		if (bw > best)
+			best = bw;
+	}
+out:
+	free(buf);
+	free(tid);
+	free(job);
+	return best;
+}
+
+/* The CPU model of /proc/cpuinfo, or "unknown". */
+static void
+cpu_model(char *buf, size_t size)
+{
+	FILE *fp = fopen("/proc/cpuinfo", "r");
+	char line[512], *p;
+	size_t n;
+
+	snprintf(buf, size, "unknown");
+	if (fp == NULL)
+		return;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (strncmp(line, "model name", 10) == 0 &&
+		    (p = strchr(line, ':')) != NULL) {
+			p += strspn(p + 1, " \t") + 1;
+			n = strcspn(p, "\n");
+			if (n > 0)
+				snprintf(buf, size, "%.*s", (int)n, p);
+			break;
+		}
+	fclose(fp);
+}
+
+/* The depth fill: n tokens into the cache, a batch at a time, untimed. */
+static void
+fill(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
+    int batch, int n)
+{
+	int i, k;
+
+	for (i = 0; i < n; i += k) {
+		k = n - i < batch ? n - i : batch;
+		if (bn_forward(m, s, tok, k, NULL, 0) != BN_OK)
+			bn_errx(EX_SOFTWARE, "forward pass failed");
+	}
+}
+
 static void
 bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 {
 	int32_t *tok = malloc((size_t)o->pp * sizeof *tok);
 	float *logits = malloc((size_t)m->c.vocab * sizeof *logits);
 	double t0, tp, tg;
-	int i, j, reps = 3;
-	double best_pp = 0, best_tg = 0;
-	unsigned long long wbytes = 0;
+	int i, j, reps = 3, d = o->depth > 0 ? o->depth : 0;
+	double best_pp = 0, best_tg = 0, bw;
+	unsigned long long wbytes = 0, wtok, kv;
+	char cpu[256], at[32] = "", test[64];
 	size_t k;
 
 	if (tok == NULL || logits == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	for (i = 0; i < o->pp; i++)
 		tok[i] = (int32_t)((i * 7919) % m->c.vocab);
+	/* the cache up to the depth is filled once: each test rewinds to it */
+	bn_state_reset(s);
+	fill(m, s, tok, o->pp, d);
 	for (j = 0; j < reps; j++) {
-		bn_state_reset(s);
+		bn_state_rewind(s, d);
 		t0 = now();
 		if (bn_forward(m, s, tok, o->pp, logits, 0) != BN_OK)
 			bn_errx(EX_SOFTWARE, "forward pass failed");
 		tp = o->pp / (now() - t0);
-		bn_state_reset(s);
+		bn_state_rewind(s, d);
 		t0 = now();
 		for (i = 0; i < o->tg; i++) {
 			int32_t t = tok[i % o->pp];
@@ -903,20 +1090,57 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 	}
 	for (k = 0; k < m->map.ntensors; k++)
 		wbytes += m->map.tensors[k].t.raw_len;
-	if (o->json)
+	wtok = weight_bytes(o, m);
+	kv = kv_bytes(m, d);
+	bw = membw(o->threads);
+	cpu_model(cpu, sizeof cpu);
+	if (o->depth >= 0)
+		snprintf(at, sizeof at, " @ d%d", o->depth);
+	if (o->json) {
 		printf("{\"model\":\"%s\",\"size\":%llu,\"threads\":%d,"
 		    "\"kernels\":\"%s\",\"pp\":%d,\"pp_tps\":%.3f,\"tg\":%d,"
-		    "\"tg_tps\":%.3f}\n", o->model, wbytes, o->threads,
+		    "\"tg_tps\":%.3f", o->model, wbytes, o->threads,
 		    bn_k->name, o->pp, best_pp, o->tg, best_tg);
-	else {
+		if (o->depth >= 0)
+			printf(",\"depth\":%d", o->depth);
+		printf(",\"weight_bytes\":%llu,\"kv_bytes\":%llu,"
+		    "\"bytes_per_token\":%llu,\"membw_gbs\":%.3f,"
+		    "\"bw_share\":%.4f,\"cpu\":", wtok, kv, wtok + kv,
+		    bw / 1e9, bw > 0 ? (wtok + kv) * best_tg / bw : 0);
+		bn_json_fput_str(stdout, cpu);
+		printf("}\n");
+	} else {
 		printf("| %-24s | %10s | %7s | %7s | %8s | %10s |\n", "model",
 		    "size", "kernels", "threads", "test", "t/s");
-		printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | %10.2f "
-		    "|\n", o->model, wbytes / 1048576.0, bn_k->name,
-		    o->threads, "pp", o->pp, best_pp);
-		printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | %10.2f "
-		    "|\n", o->model, wbytes / 1048576.0, bn_k->name,
-		    o->threads, "tg", o->tg, best_tg);
+		if (o->depth < 0) {
+			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | "
+			    "%10.2f |\n", o->model, wbytes / 1048576.0,
+			    bn_k->name, o->threads, "pp", o->pp, best_pp);
+			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | "
+			    "%10.2f |\n", o->model, wbytes / 1048576.0,
+			    bn_k->name, o->threads, "tg", o->tg, best_tg);
+		} else {
+			snprintf(test, sizeof test, "pp%d%s", o->pp, at);
+			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %8s | "
+			    "%10.2f |\n", o->model, wbytes / 1048576.0,
+			    bn_k->name, o->threads, test, best_pp);
+			snprintf(test, sizeof test, "tg%d%s", o->tg, at);
+			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %8s | "
+			    "%10.2f |\n", o->model, wbytes / 1048576.0,
+			    bn_k->name, o->threads, test, best_tg);
+		}
+		printf("bytes/token: %llu weights + %llu KV cache = %llu "
+		    "(tg%d%s)\n", wtok, kv, wtok + kv, o->tg, at);
+		if (bw > 0)
+			printf("memory read: %.2f GB/s with %d thread%s (%d "
+			    "MiB, best of %d); tg%d%s reads %.2f GB/s, %.1f%% "
+			    "of it\n", bw / 1e9, o->threads,
+			    o->threads == 1 ? "" : "s", BW_MIB, BW_REPS,
+			    o->tg, at, (wtok + kv) * best_tg / 1e9,
+			    100 * (wtok + kv) * best_tg / bw);
+		else
+			printf("memory read: not measured (out of memory)\n");
+		printf("cpu: %s\n", cpu);
 	}
 	free(tok);
 	free(logits);
@@ -1254,7 +1478,8 @@ int
 main(int argc, char *argv[])
 {
 	struct opts o = { .bos = -1, .n = 128, .pp = 512, .tg = 128,
-	    .top_k = 40, .temp = 0.8, .top_p = 0.95, .max_kld = -1 };
+	    .depth = -1, .top_k = 40, .temp = 0.8, .top_p = 0.95,
+	    .max_kld = -1 };
 	struct bn_err e = { "" };
 	struct bn_tokenizer *tk = NULL;
 	struct bn_model m, bm;
@@ -1306,9 +1531,9 @@ main(int argc, char *argv[])
 	if ((st = bn_model_open_flags(&m, o.model, o.nonfinite ?
 	    BN_MODEL_NONFINITE : 0, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
-	if ((o.head == HEAD_Q8 || (o.head == HEAD_AUTO &&
-	    m.c.vocab >= HEAD_AUTO_VOCAB)) &&
-	    (st = bn_model_quantize_head(&m, &e)) != BN_OK)
+	o.headq = o.head == HEAD_Q8 || (o.head == HEAD_AUTO &&
+	    m.c.vocab >= HEAD_AUTO_VOCAB);
+	if (o.headq && (st = bn_model_quantize_head(&m, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	if (!o.bench) {
 		if (!m.map.has_vocab)
@@ -1325,6 +1550,8 @@ main(int argc, char *argv[])
 		family = chat_family(&o, &m.map.vocab, &sys);
 	if (o.ppl != NULL && o.ctx == 0)
 		o.ctx = 256;
+	if (o.depth >= 0)
+		depth_ctx(&o, &m);
 	if (o.ctx == 0)
 		o.ctx = o.bench ? o.pp + o.tg : m.c.ctx < 4096 ? m.c.ctx : 4096;
 	if (o.bench && o.ctx < o.pp + o.tg)
