@@ -13,9 +13,13 @@
 # py:MODULE (a module of /usr/bin/python3).  As root, what is missing is
 # installed (apt-get; npm ci from the lock files); as anyone else the
 # exact commands are printed and the script fails.  Prints nothing when
-# all is there.
+# all is there.  With --missing first: only the missing packages' names.
 set -u
 cd "$(dirname "$0")/.."
+# --missing SET: only print the Debian packages SET lacks, one line
+# (for .ci/run's own apt-get), and set up nothing
+list=0
+[ "${1:-}" = --missing ] && { list=1; shift; }
 set_=${1:-build}
 CC=${CC:-cc}
 
@@ -54,6 +58,10 @@ for d in $want; do
 	*) command -v "$t" ;;
 	esac >/dev/null 2>&1 || missing="$missing $p"
 done
+if [ $list -eq 1 ]; then
+	echo $missing
+	exit 0
+fi
 if [ -n "$missing" ]; then
 	arch=
 	case $missing in *:arm64*)
