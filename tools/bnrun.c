@@ -2,7 +2,6 @@
  * perplexity, benchmark, or tokenize. */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -19,6 +18,7 @@
 #include "err.h"
 #include "json.h"
 #include "kernels.h"
+#include "membw.h"
 #include "mem.h"
 #include "model.h"
 #include "parse.h"
@@ -937,80 +937,10 @@ kv_bytes(const struct bn_model *m, int depth)
 	    (unsigned)m->c.kv_heads * (unsigned)m->c.head_dim * sizeof(float);
 }
 
-struct bw_job {
-	const uint64_t *p;
-	size_t n;
-	uint64_t sum;
-};
-
-static void *
-bw_sum(void *arg)
-{
-	struct bw_job *j = arg;
-	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-	size_t i;
-
-	for (i = 0; i + 4 <= j->n; i += 4) {
-		s0 += j->p[i];
-		s1 += j->p[i + 1];
-		s2 += j->p[i + 2];
-		s3 += j->p[i + 3];
-	}
-	j->sum = s0 + s1 + s2 + s3;
-	return NULL;
-}
-
+/* bench's bandwidth: a buffer larger than the last-level cache, best
+ * of a few passes (kernels/membw.c, also tests/gen/membw's) */
 #define BW_MIB	256
 #define BW_REPS	5
-
-/*
- * Memory read bandwidth in bytes/s with nthreads threads: sums of a
- * buffer larger than the last-level cache, best of BW_REPS (the method
- * of tests/gen/membw.c).  0 when it could not be measured.
- */
-static double
-membw(int nthreads)
-{
-	size_t n = (size_t)BW_MIB * 1048576 / 8, i, per;
-	pthread_t *tid;
-	struct bw_job *job;
-	uint64_t *buf;
-	double best = 0, t0, bw;
-	int r, k, started;
-
-	buf = aligned_alloc(64, n * 8);
-	tid = calloc((size_t)nthreads, sizeof *tid);
-	job = calloc((size_t)nthreads, sizeof *job);
-	if (buf == NULL || tid == NULL || job == NULL)
-		goto out;
-	for (i = 0; i < n; i++)
-		buf[i] = i;
-	per = n / (size_t)nthreads / 4 * 4;
-	for (r = 0; r < BW_REPS; r++) {
-		t0 = now();
-		for (started = 0; started < nthreads; started++) {
-			job[started].p = buf + per * (size_t)started;
-			job[started].n = per;
-			if (pthread_create(&tid[started], NULL, bw_sum,
-			    &job[started]) != 0)
-				break;
-		}
-		for (k = 0; k < started; k++)
-			pthread_join(tid[k], NULL);
-		if (started < nthreads) {
-			best = 0;
-			break;
-		}
-		bw = (double)(per * (size_t)nthreads * 8) / (now() - t0);
-		if (bw > best)
-			best = bw;
-	}
-out:
-	free(buf);
-	free(tid);
-	free(job);
-	return best;
-}
 
 /* The CPU model of /proc/cpuinfo, or "unknown". */
 static void
@@ -1092,7 +1022,7 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		wbytes += m->map.tensors[k].t.raw_len;
 	wtok = weight_bytes(o, m);
 	kv = kv_bytes(m, d);
-	bw = membw(o->threads);
+	bw = bn_membw(BW_MIB, o->threads, BW_REPS);
 	cpu_model(cpu, sizeof cpu);
 	if (o->depth >= 0)
 		snprintf(at, sizeof at, " @ d%d", o->depth);
