@@ -441,6 +441,9 @@ struct bn_state {
 	float *scores;		/* [nthreads][ctx] */
 	float *cosv, *sinv;	/* [ctx][head_dim / 2] */
 	float *bias;		/* [heads * head_dim]: a bias in f32 */
+	struct bn_state **seq;	/* [batch]: each token's sequence, */
+	int *tpos;		/* its position */
+	unsigned char *want;	/* and whether its logits are wanted */
 	bn_hook_fn hook;
 	void *hook_ctx;
 };
@@ -504,6 +507,9 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 	s->cosv = zalloc((size_t)ctx, half * sizeof(float), &bad);
 	s->sinv = zalloc((size_t)ctx, half * sizeof(float), &bad);
 	s->bias = zalloc(qd, sizeof(float), &bad);
+	s->seq = zalloc(B, sizeof *s->seq, &bad);
+	s->tpos = zalloc(B, sizeof *s->tpos, &bad);
+	s->want = zalloc(B, 1, &bad);
 	if (!bad && (s->pool = bn_pool_create(nthreads)) == NULL)
 		bad = 2;
 	if (bad) {
@@ -540,6 +546,9 @@ bn_state_free(struct bn_state *s)
 	free(s->cosv);
 	free(s->sinv);
 	free(s->bias);
+	free(s->seq);
+	free(s->tpos);
+	free(s->want);
 	free(s);
 }
 
@@ -699,10 +708,13 @@ rope(const struct bn_state *s, float *v, int pos, int nheads)
 	}
 }
 
-/* Attention for T new tokens, split over (token, head) pairs. */
+/* Attention for T new tokens, split over (token, head) pairs; token t
+ * attends to the cache of its sequence seq[t] up to its position pos[t]. */
 struct attjob {
 	struct bn_state *s;
-	int layer, pos0;
+	struct bn_state *const *seq;
+	const int *pos;
+	int layer;
 	size_t T;
 };
 
@@ -716,12 +728,11 @@ att_task(void *ctx, int i, int n)
 	size_t qd = (size_t)c->heads * hd, total = j->T * (size_t)c->heads;
 	size_t w, t, h, g, p, np;
 	float *sc = s->scores + (size_t)i * (size_t)s->ctx;
-	const float *kc = s->kc + (size_t)j->layer * (size_t)s->ctx * kvd;
-	const float *vc = s->vc + (size_t)j->layer * (size_t)s->ctx * kvd;
 	float scale = 1.0f / sqrtf((float)hd), mx, sum;
 
 	for (w = (size_t)i; w < total; w += (size_t)n) {
-		const float *q;
+		const struct bn_state *sq;
+		const float *q, *kc, *vc;
 		float *out;
 
 		t = w / (size_t)c->heads;
@@ -729,7 +740,10 @@ att_task(void *ctx, int i, int n)
 		g = h / (size_t)(c->heads / c->kv_heads);
 		q = s->q + t * qd + h * hd;
 		out = s->att + t * qd + h * hd;
-		np = (size_t)j->pos0 + t + 1;
+		sq = j->seq[t];
+		kc = sq->kc + (size_t)j->layer * (size_t)sq->ctx * kvd;
+		vc = sq->vc + (size_t)j->layer * (size_t)sq->ctx * kvd;
+		np = (size_t)j->pos[t] + 1;
 		mx = -INFINITY;
 		for (p = 0; p < np; p++) {
 			sc[p] = bn_k->dot_f32(q, kc + p * kvd + g * hd, hd) *
@@ -764,31 +778,30 @@ embed(const struct bn_model *m, int32_t tok, float *out)
 	    (size_t)tok * m->embd_row_bytes, (uint64_t)m->c.hidden, out);
 }
 
-int
-bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
-    int n, float *logits, int all)
+/*
+ * The forward pass over T tokens: token t at position pos[t] of sequence
+ * seq[t] (its KV cache), the scratch and the threads of s.  Tokens of
+ * one sequence come in order, so each sees the ones before it in the
+ * cache.  logits: NULL, or one row per token with want[t] (want NULL:
+ * every token).  The callers checked positions and token ids.
+ */
+static void
+forward(const struct bn_model *m, struct bn_state *s,
+    struct bn_state *const *seq, const int *pos, const int32_t *tok,
+    size_t T, const unsigned char *want, float *logits)
 {
 	const struct bn_config *c = &m->c;
-	size_t T = (size_t)n, H = (size_t)c->hidden, F = (size_t)c->ffn;
+	size_t H = (size_t)c->hidden, F = (size_t)c->ffn;
 	size_t hd = (size_t)c->head_dim, kvd = (size_t)c->kv_heads * hd;
-	size_t qd = (size_t)c->heads * hd, t, i;
-	int l, pos0 = s->pos;
+	size_t qd = (size_t)c->heads * hd, t, i, nw;
+	int l;
 
-	if (n <= 0 || n > s->batch || s->pos + n > s->ctx)
-		return BN_EUSAGE;
-	for (t = 0; t < T; t++) {
-		if (tok[t] < 0 || tok[t] >= c->vocab)
-			return BN_EUSAGE;
+	for (t = 0; t < T; t++)
 		embed(m, tok[t], s->x + t * H);
-	}
 	hook(s, -1, BN_SITE_EMBED, s->x, T, H);
 	for (l = 0; l < c->layers; l++) {
 		const struct bn_layer *L = &m->layer[l];
-		float *kc = s->kc + ((size_t)l * (size_t)s->ctx +
-		    (size_t)pos0) * kvd;
-		float *vc = s->vc + ((size_t)l * (size_t)s->ctx +
-		    (size_t)pos0) * kvd;
-		struct attjob aj = { s, l, pos0, T };
+		struct attjob aj = { s, seq, pos, l, T };
 
 		rmsnorm_rows(s, s->xn, s->x, &L->attn_norm, T);
 		hook(s, l, BN_SITE_QKV_IN, s->xn, T, H);
@@ -810,11 +823,15 @@ bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
 			    T * (size_t)c->kv_heads);
 		}
 		for (t = 0; t < T; t++) {
-			rope(s, s->q + t * qd, pos0 + (int)t, c->heads);
-			rope(s, s->k + t * kvd, pos0 + (int)t, c->kv_heads);
+			struct bn_state *sq = seq[t];
+			size_t at = ((size_t)l * (size_t)sq->ctx +
+			    (size_t)pos[t]) * kvd;
+
+			rope(s, s->q + t * qd, pos[t], c->heads);
+			rope(s, s->k + t * kvd, pos[t], c->kv_heads);
+			memcpy(sq->kc + at, s->k + t * kvd, kvd * sizeof(float));
+			memcpy(sq->vc + at, s->v + t * kvd, kvd * sizeof(float));
 		}
-		memcpy(kc, s->k, T * kvd * sizeof(float));
-		memcpy(vc, s->v, T * kvd * sizeof(float));
 		bn_pool_run(s->pool, att_task, &aj);
 		if (c->arch == BN_ARCH_BITNET)
 			rmsnorm_rows(s, s->att, s->att, &L->attn_sub_norm, T);
@@ -845,14 +862,64 @@ bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
 			s->x[i] += s->xn[i];
 		hook(s, l, BN_SITE_LAYER, s->x, T, H);
 	}
-	s->pos += n;
 	rmsnorm_rows(s, s->xn, s->x, &m->out_norm, T);
 	hook(s, c->layers, BN_SITE_FINAL, s->xn, T, H);
 	if (logits == NULL)
-		return BN_OK;
-	if (all)
-		linear(s, &m->head, s->xn, logits, T, 0);
-	else
-		linear(s, &m->head, s->xn + (T - 1) * H, logits, 1, 0);
+		return;
+	/* the rows wanted, gathered in order (x is free now) */
+	for (nw = 0, t = 0; t < T; t++)
+		if (want == NULL || want[t]) {
+			if (nw != t)
+				memcpy(s->xn + nw * H, s->xn + t * H,
+				    H * sizeof(float));
+			nw++;
+		}
+	if (nw > 0)
+		linear(s, &m->head, s->xn, logits, nw, 0);
+}
+
+int
+bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
+    int n, float *logits, int all)
+{
+	size_t T = (size_t)n, t;
+
+	if (n <= 0 || n > s->batch || s->pos + n > s->ctx)
+		return BN_EUSAGE;
+	for (t = 0; t < T; t++) {
+		if (tok[t] < 0 || tok[t] >= m->c.vocab)
+			return BN_EUSAGE;
+		s->seq[t] = s;
+		s->tpos[t] = s->pos + (int)t;
+		s->want[t] = all || t == T - 1;
+	}
+	forward(m, s, s->seq, s->tpos, tok, T, s->want, logits);
+	s->pos += n;
+	return BN_OK;
+}
+
+int
+bn_forward_batch(const struct bn_model *m, struct bn_state *s,
+    struct bn_state *const *seq, const int32_t *tok, int n,
+    const unsigned char *want, float *logits)
+{
+	size_t T = (size_t)n, t, u;
+
+	if (n <= 0 || n > s->batch)
+		return BN_EUSAGE;
+	/* each sequence's new tokens take its next positions */
+	for (t = 0; t < T; t++) {
+		int p = seq[t]->pos;
+
+		for (u = 0; u < t; u++)
+			p += seq[u] == seq[t];
+		if (tok[t] < 0 || tok[t] >= m->c.vocab || seq[t]->m != m ||
+		    p >= seq[t]->ctx || p >= s->ctx)
+			return BN_EUSAGE;
+		s->tpos[t] = p;
+	}
+	forward(m, s, seq, s->tpos, tok, T, want, logits);
+	for (t = 0; t < T; t++)
+		seq[t]->pos++;
 	return BN_OK;
 }

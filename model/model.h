@@ -107,5 +107,20 @@ void bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx);
  * BN_EUSAGE if the context is full or a token id is out of range. */
 int bn_forward(const struct bn_model *m, struct bn_state *s,
     const int32_t *tok, int n, float *logits, int all);
+/*
+ * Continuous batching: n tokens of possibly different sequences in one
+ * pass, each weight matrix read once for all of them.  Token i runs at
+ * the next position of sequence seq[i] (a state of the same model, used
+ * for its KV cache and position; the tokens of one sequence in order);
+ * the scratch, threads and RoPE table are s's (n <= its batch, every
+ * position < its ctx).  logits: NULL, or one row of vocab floats per
+ * token with want[i] != 0, in order (want NULL: every token).  The
+ * numbers are those bn_forward gives each sequence on its own.
+ * BN_EUSAGE if a context is full or a token id is out of range (then
+ * nothing has run).
+ */
+int bn_forward_batch(const struct bn_model *m, struct bn_state *s,
+    struct bn_state *const *seq, const int32_t *tok, int n,
+    const unsigned char *want, float *logits);
 
 #endif

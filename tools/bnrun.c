@@ -15,6 +15,7 @@
 
 #include "bnt.h"
 #include "chat.h"
+#include "compare.h"
 #include "err.h"
 #include "json.h"
 #include "kernels.h"
@@ -23,7 +24,7 @@
 #include "model.h"
 #include "parse.h"
 #include "roles.h"
-#include "rng.h"
+#include "sample.h"
 #include "tokenizer.h"
 #include "version.h"
 #include "xio.h"
@@ -403,75 +404,8 @@ emit(const struct bn_tokenizer *tk, int32_t id)
 	}
 }
 
-/* the sampler's random numbers (common/rng.h), seeded by --seed */
-static struct bn_rng rng;
-
-struct cand {
-	float p;
-	int32_t id;
-};
-
-static int
-cmp_cand(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-
-	if (x->p != y->p)
-		return x->p < y->p ? 1 : -1;
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int32_t
-argmax(const float *l, int n)
-{
-	int32_t best = 0;
-	int i;
-
-	for (i = 1; i < n; i++)
-		if (l[i] > l[best])
-			best = i;
-	return best;
-}
-
-/* temperature, top-k, top-p, as llama.cpp's default chain does */
-static int32_t
-sample(const struct opts *o, const float *l, int n, struct cand *c)
-{
-	double sum = 0, acc = 0, r;
-	int i, k = n;
-	float mx;
-
-	if (o->temp <= 0)
-		return argmax(l, n);
-	for (i = 0; i < n; i++) {
-		c[i].p = l[i];
-		c[i].id = i;
-	}
-	qsort(c, (size_t)n, sizeof *c, cmp_cand);
-	if (o->top_k > 0 && o->top_k < k)
-		k = o->top_k;
-	mx = c[0].p;
-	for (i = 0; i < k; i++) {
-		c[i].p = expf((float)((c[i].p - mx) / o->temp));
-		sum += c[i].p;
-	}
-	for (i = 0; i < k; i++) {
-		acc += c[i].p / sum;
-		if (acc >= o->top_p) {
-			k = i + 1;
-			break;
-		}
-	}
-	for (sum = 0, i = 0; i < k; i++)
-		sum += c[i].p;
-	r = bn_rng_double(&rng) * sum;
-	for (i = 0; i < k - 1; i++) {
-		r -= c[i].p;
-		if (r < 0)
-			break;
-	}
-	return c[i].id;
-}
+/* the sampler (model/sample.h), seeded by --seed: one for the run */
+static struct bn_sampler smp;
 
 static void
 generate(const struct opts *o, const struct bn_model *m,
@@ -482,11 +416,10 @@ generate(const struct opts *o, const struct bn_model *m,
 	size_t len, np, i;
 	int32_t *ids, *all, next;
 	float *logits = malloc((size_t)m->c.vocab * sizeof *logits);
-	struct cand *c = malloc((size_t)m->c.vocab * sizeof *c);
 	double t0, t1, t2;
 	int st, bos, gen = 0;
 
-	if (logits == NULL || c == NULL)
+	if (logits == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	if (o->file != NULL)
 		text = bn_slurp(o->file, &len);
@@ -520,7 +453,7 @@ generate(const struct opts *o, const struct bn_model *m,
 	}
 	t1 = now();
 	while (gen < o->n) {
-		next = sample(o, logits, m->c.vocab, c);
+		next = bn_sample(&smp, logits);
 		if (next == bn_tokenizer_eos(tk) || next == m->c.eos)
 			break;
 		emit(tk, next);
@@ -541,7 +474,6 @@ generate(const struct opts *o, const struct bn_model *m,
 	free(ids);
 	free(all);
 	free(logits);
-	free(c);
 }
 
 /* log of the sum of exp(l[i]), in double, shifted by the largest */
@@ -701,7 +633,7 @@ perplexity(const struct opts *o, const struct bn_model *m,
 			ksum += d;
 			dp[k++] = exp((double)l[in[t + 1]] - lq) -
 			    exp((double)r[in[t + 1]] - lb);
-			same += argmax(l, (int)V) == argmax(r, (int)V);
+			same += bn_argmax(l, V) == bn_argmax(r, V);
 		}
 		if (tty && b != NULL)
 			fprintf(stderr, "\r[%zu/%zu] nll %.4f ppl %.3f kld "
@@ -1261,7 +1193,6 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 	struct bn_err e = { "" };
 	struct sigaction sa;
 	float *logits = malloc((size_t)m->c.vocab * sizeof *logits);
-	struct cand *c = malloc((size_t)m->c.vocab * sizeof *c);
 	char *line = NULL, *full;
 	size_t cap = 0, flen, nid, i, k, nstop = 0;
 	ssize_t ll;
@@ -1269,7 +1200,7 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 	    isatty(STDOUT_FILENO);
 	int bos = o->bos >= 0 ? o->bos : bn_tokenizer_add_bos(tk);
 
-	if (logits == NULL || c == NULL)
+	if (logits == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	for (k = 0; eot[k] != NULL && nstop < 14; k++)
 		if ((next = bn_tokenizer_find(tk, eot[k], strlen(eot[k]))) >= 0)
@@ -1353,7 +1284,7 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 		for (gen = 0; gen < o->n && !interrupted; ) {
 			size_t from = reply.n;
 
-			next = sample(o, logits, m->c.vocab, c);
+			next = bn_sample(&smp, logits);
 			for (k = 0; k < nstop; k++)
 				if (next == stop_ids[k])
 					break;
@@ -1401,7 +1332,6 @@ chat(const struct opts *o, const struct bn_model *m, struct bn_state *s,
 	bn_buf_free(&reply);
 	bn_buf_free(&shown);
 	free(logits);
-	free(c);
 }
 
 int
@@ -1426,7 +1356,6 @@ main(int argc, char *argv[])
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));
-	bn_rng_seed(&rng, o.seed);
 	if (o.threads == 0)
 		o.threads = bn_pool_default_threads();
 	if (o.print_prompt) {
@@ -1466,6 +1395,9 @@ main(int argc, char *argv[])
 	if (o.headq && (st = bn_model_quantize_head(&m, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	if (!o.bench) {
+		if (bn_sampler_init(&smp, m.c.vocab, o.temp, o.top_k, o.top_p,
+		    o.seed) != BN_OK)
+			bn_errx(EX_OSERR, "out of memory");
 		if (!m.map.has_vocab)
 			bn_errx(EX_DATAERR, "%s: no tokenizer record", o.model);
 		if ((st = bn_tokenizer_new(&tk, &m.map.vocab, &e)) != BN_OK)
@@ -1513,6 +1445,7 @@ main(int argc, char *argv[])
 		bn_model_close(&bm);
 	}
 	bn_state_free(s);
+	bn_sampler_free(&smp);
 	bn_tokenizer_free(tk);
 	bn_model_close(&m);
 	free(sys);

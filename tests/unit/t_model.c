@@ -805,6 +805,94 @@ run(const struct bn_model *m, const int32_t *tok, int threads, float *lg,
 	return st;
 }
 
+/*
+ * Continuous batching: three sequences (tok, tok reversed, tok rotated)
+ * run in steps that mix prompt pieces and single tokens of all three,
+ * some rows without logits; every row has the bits that sequence gives
+ * on its own (ref0: tok's logits, all rows).
+ */
+static void
+test_batch(const struct bn_model *m, const int32_t *tok, const float *ref0)
+{
+	/* each step: how many tokens of sequence 0, 1, 2 */
+	static const int plan[][3] = {
+		{ 2, 1, 0 }, { 1, 3, 2 }, { 0, 1, 1 }, { 3, 0, 1 }, { 0, 1, 2 }
+	};
+	static float ref[3][NTOK * VOCAB], out[NTOK * VOCAB];
+	int32_t seqtok[3][NTOK], btok[NTOK], bad, zero[NTOK + 1] = { 0 };
+	struct bn_state *s, *sq[3], *bseq[NTOK + 1];
+	unsigned char want[NTOK];
+	struct bn_err e;
+	int done[3] = { 0 }, n, k, j, p, same = 1, rows = 0;
+	size_t i, at[NTOK][2];
+
+	for (i = 0; i < NTOK; i++) {
+		seqtok[0][i] = tok[i];
+		seqtok[1][i] = tok[NTOK - 1 - i];
+		seqtok[2][i] = tok[(i + 2) % NTOK];
+	}
+	memcpy(ref[0], ref0, sizeof ref[0]);
+	CHECK(run(m, seqtok[1], 1, ref[1], NULL) == BN_OK);
+	CHECK(run(m, seqtok[2], 1, ref[2], NULL) == BN_OK);
+	CHECK(memcmp(ref[1], ref[0], sizeof ref[0]) != 0);
+	CHECK(bn_state_new(&s, m, CTX, NTOK, 2, &e) == BN_OK);
+	for (k = 0; k < 3; k++)
+		CHECK(bn_state_new(&sq[k], m, CTX, 1, 1, &e) == BN_OK);
+	for (p = 0; p < (int)(sizeof plan / sizeof plan[0]); p++) {
+		for (n = 0, k = 0; k < 3; k++)
+			for (j = 0; j < plan[p][k]; j++) {
+				btok[n] = seqtok[k][done[k] + j];
+				bseq[n] = sq[k];
+				/* odd steps: logits of each last token only */
+				want[n] = p % 2 == 0 || j == plan[p][k] - 1;
+				at[n][0] = (size_t)k;
+				at[n][1] = (size_t)(done[k] + j);
+				n++;
+			}
+		CHECK(bn_forward_batch(m, s, bseq, btok, n, want, out) ==
+		    BN_OK);
+		for (i = 0, j = 0; j < n; j++)
+			if (want[j]) {
+				same &= memcmp(out + i * VOCAB,
+				    ref[at[j][0]] + at[j][1] * VOCAB,
+				    VOCAB * sizeof(float)) == 0;
+				i++;
+				rows++;
+			}
+		for (k = 0; k < 3; k++)
+			done[k] += plan[p][k];
+	}
+	CHECK(same);
+	CHECK(rows == 13);
+	for (k = 0; k < 3; k++)
+		CHECK(bn_state_pos(sq[k]) == NTOK && done[k] == NTOK);
+	/* refusals change nothing: a full context, a bad token, too many */
+	bseq[0] = sq[0];
+	CHECK(bn_forward_batch(m, s, bseq, tok, 1, NULL, out) == BN_OK);
+	CHECK(bn_forward_batch(m, s, bseq, tok, 1, NULL, out) == BN_OK);
+	CHECK(bn_state_pos(sq[0]) == CTX);
+	bseq[1] = sq[1];
+	CHECK(bn_forward_batch(m, s, bseq + 1, tok, 1, NULL, out) == BN_OK);
+	CHECK(bn_forward_batch(m, s, bseq, tok, 2, NULL, out) == BN_EUSAGE);
+	CHECK(bn_state_pos(sq[1]) == NTOK + 1);
+	bad = VOCAB;
+	CHECK(bn_forward_batch(m, s, bseq + 1, &bad, 1, NULL, out) ==
+	    BN_EUSAGE);
+	bseq[0] = bseq[1];
+	/* two tokens of sequence 1 need positions NTOK + 1 and CTX */
+	CHECK(bn_forward_batch(m, s, bseq, tok, 2, NULL, out) == BN_EUSAGE);
+	CHECK(bn_state_pos(sq[1]) == NTOK + 1);
+	for (i = 0; i < NTOK + 1; i++)
+		bseq[i] = sq[2];
+	bn_state_reset(sq[2]);
+	CHECK(bn_forward_batch(m, s, bseq, zero, NTOK + 1, NULL, out) ==
+	    BN_EUSAGE);
+	CHECK(bn_state_pos(sq[2]) == 0);
+	for (k = 0; k < 3; k++)
+		bn_state_free(sq[k]);
+	bn_state_free(s);
+}
+
 static void
 test_case(const struct tcase *tc, const char *dir)
 {
@@ -917,6 +1005,8 @@ test_case(const struct tcase *tc, const char *dir)
 	CHECK(bn_forward(&m, s, tok, NTOK, one, 0) == BN_OK);
 	CHECK(memcmp(one, lg + (NTOK - 1) * VOCAB, sizeof one) == 0);
 	bn_state_free(s);
+
+	test_batch(&m, tok, lg);
 
 	/* three threads, and the other kernel table: the same bits */
 	CHECK(run(&m, tok, 3, lg2, NULL) == BN_OK);
