@@ -4,7 +4,8 @@
 #   build   the tools (make, make demo)
 #   check   also make check: BATS, mandoc, Python with NumPy, Chromium,
 #           git, and the npm peers of tests/peers (ONNX Runtime,
-#           llama.cpp, and the Node.js 20 that runs them)
+#           llama.cpp, the OpenAI client, playwright-core, and the
+#           Node.js 20 that runs them)
 #   ci      also .ci/run's other suites: check-mpi (Open MPI),
 #           check-fuzz (clang, libFuzzer), check-arm64 (the cross
 #           compiler, its C library and the :arm64 libraries, qemu)
@@ -100,6 +101,8 @@ todo=
     todo="$todo (cd tests/peers/onnx && ONNXRUNTIME_NODE_INSTALL=skip npm ci);"
 [ -d tests/peers/llamacpp/node_modules/@node-llama-cpp/linux-x64 ] ||
     todo="$todo (cd tests/peers/llamacpp && npm ci --ignore-scripts --omit=optional);"
+[ -d tests/peers/serve/node_modules/playwright-core ] ||
+    todo="$todo (cd tests/peers/serve && npm ci --ignore-scripts);"
 [ -z "$todo" ] && exit 0
 if [ $root -eq 0 ]; then
 	echo "deps: missing npm peers; as root, run:" >&2
@@ -115,3 +118,7 @@ export PATH="$nodebin:$PATH" npm_config_audit=false npm_config_fund=false
 [ -d tests/peers/llamacpp/node_modules/@node-llama-cpp/linux-x64 ] ||
     (cd tests/peers/llamacpp && npm ci --ignore-scripts --omit=optional) ||
     exit 1
+# the official OpenAI client and playwright-core (no browser download:
+# it drives Debian's chromium) for bnserve's checks
+[ -d tests/peers/serve/node_modules/playwright-core ] ||
+    (cd tests/peers/serve && npm ci --ignore-scripts) || exit 1
