@@ -127,6 +127,9 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIBTOOL) $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBTOOL) $(LIBS) $(LDLIBS)
 
+# the HTTP server links libmicrohttpd; no other tool or library does
+$(BINDIR)/bnserve: LDLIBS += $(MHD_LIBS)
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)

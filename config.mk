@@ -15,6 +15,8 @@ CFLAGS = -std=c11 -O2 -g -ffp-contract=off -Wall -Wextra -Wpedantic \
 	-Wshadow -Wstrict-prototypes -Wmissing-prototypes
 LDFLAGS =
 LDLIBS = -larchive -lzstd -lpthread -lm
+# bnserve only: libmicrohttpd (libmicrohttpd-dev)
+MHD_LIBS = -lmicrohttpd
 
 # only kernels/x86/*_avx2.o get these (x86-64 targets only)
 AVX2FLAGS = -mavx2 -mfma -mf16c
