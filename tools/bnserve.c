@@ -131,6 +131,9 @@ static struct server {
 	int aborting;		/* running ones end too */
 	int engine_done;
 	unsigned long long nreq;
+	/* -v: steps run, tokens in them, the most requests in one */
+	unsigned long long steps, ntok;
+	int most;
 } srv;
 
 static const char shortopts[] = "hm:t:vV";
@@ -608,6 +611,10 @@ engine(void *arg)
 				n++;
 			}
 		}
+		srv.steps++;
+		srv.ntok += (unsigned long long)n;
+		if (srv.nactive > srv.most)
+			srv.most = srv.nactive;
 		pthread_mutex_unlock(&srv.mu);
 		st = n > 0 ? bn_forward_batch(&srv.m, srv.s, seq, tok, n, want,
 		    logits) : BN_OK;
@@ -1247,7 +1254,7 @@ parse_req(int kind, const char *body, size_t blen, struct apierr *a)
 	}
 	if (r->nids >= (size_t)srv.o.ctx || (mt > 0 &&
 	    r->nids + (size_t)mt > (size_t)srv.o.ctx)) {
-		if (mt > 0)
+		if (r->nids < (size_t)srv.o.ctx)
 			bad(a, 400, "max_tokens", "context_length_exceeded",
 			    "the prompt (%zu tokens) and max_tokens (%" PRId64
 			    ") need more than the context of %d tokens "
@@ -1730,6 +1737,9 @@ main(int argc, char *argv[])
 	}
 	pthread_join(eng, NULL);
 	MHD_stop_daemon(d);
+	if (o->verbose)
+		bn_warnx("%llu requests, %llu steps of %llu tokens, at most %d "
+		    "requests in one", srv.nreq, srv.steps, srv.ntok, srv.most);
 	for (i = 0; i < o->parallel; i++)
 		bn_state_free(srv.slot_state[i]);
 	bn_state_free(srv.s);
