@@ -25,7 +25,7 @@ set_=${1:-build}
 CC=${CC:-cc}
 
 build="gcc=$CC libc6-dev=h:stdio.h libarchive-dev=h:archive.h
-	libzstd-dev=h:zstd.h"
+	libzstd-dev=h:zstd.h libmicrohttpd-dev=h:microhttpd.h"
 check="bats=bats bats-assert=f:/usr/lib/bats/bats-assert/load.bash
 	bats-support=f:/usr/lib/bats/bats-support/load.bash
 	chromium=chromium git=git man-db=man mandoc=mandoc python3=python3
@@ -39,7 +39,8 @@ ci="clang=clang libclang-rt-14-dev=f:/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux
 	libc6-dev-arm64-cross=f:/usr/aarch64-linux-gnu/include/stdio.h
 	qemu-user=qemu-aarch64
 	libarchive-dev:arm64=f:$arm/libarchive.so
-	libzstd-dev:arm64=f:$arm/libzstd.so"
+	libzstd-dev:arm64=f:$arm/libzstd.so
+	libmicrohttpd-dev:arm64=f:$arm/libmicrohttpd.so"
 case $set_ in
 build) want=$build ;;
 check) want="$build $check" ;;

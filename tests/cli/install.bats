@@ -6,7 +6,7 @@ load helper
 # the make of a test must not inherit make check's variables or job server
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
 
-TOOLS="bnexport bnpack bnquant bnrun bnstat bnverify"
+TOOLS="bnexport bnpack bnquant bnrun bnserve bnstat bnverify"
 
 @test "make install puts every tool and page under DESTDIR/PREFIX" {
 	d=$BATS_TEST_TMPDIR/stage
@@ -20,7 +20,7 @@ TOOLS="bnexport bnpack bnquant bnrun bnstat bnverify"
 		p=${m#"$ROOT"/man/}
 		cmp "$m" "$d/opt/bn/share/man/$p" || { echo "no $p"; false; }
 	done
-	[ "$(ls "$d/opt/bn/bin" | wc -l)" -eq 6 ]
+	[ "$(ls "$d/opt/bn/bin" | wc -l)" -eq 7 ]
 	run -0 make -C "$ROOT" -s uninstall DESTDIR="$d" PREFIX=/opt/bn
 	for t in $TOOLS; do
 		[ ! -e "$d/opt/bn/bin/$t" ]
