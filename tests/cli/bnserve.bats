@@ -287,28 +287,29 @@ print(200, json.dumps(open(sys.argv[1]).read()))' "$d/ref" >> "$d/want"
 
 @test "bnserve: a client that goes away mid-stream frees its slot (--parallel 1)" {
 	local p="It is a truth universally acknowledged" i
-	serve --parallel 1 -v
+	# a long context, so that the first request runs for seconds
+	serve --parallel 1 --ctx 4096 -v
 	run -0 timeout 20 "$PY" "$CLIENT" drop $PORT /v1/completions \
-	    "$(body text "$p" 480 '{"stream": true}')"
+	    "$(body text "$p" 4000 '{"stream": true}')"
 	# the slot is free again: the next request runs at once
 	ref "$p" 5
 	timeout 20 "$PY" "$CLIENT" text $PORT /v1/completions "$(body text "$p" 5)" |
 	    cmp - "$BATS_TEST_TMPDIR/ref"
-	# the engine dropped the first one long before its 480 tokens
+	# the engine dropped the first one long before its 4000 tokens
 	for i in $(seq 100); do
 		grep -q 'cancelled (client gone)' "$BATS_TEST_TMPDIR/err" && break
 		sleep 0.05
 	done
 	run -0 grep 'cancelled (client gone)' "$BATS_TEST_TMPDIR/err"
 	[[ $output =~ ^bnserve:\ cmpl-[0-9a-f]+:\ [0-9]+\ prompt\ tokens,\ ([0-9]+)\ generated ]]
-	[ "${BASH_REMATCH[1]}" -lt 480 ]
+	[ "${BASH_REMATCH[1]}" -lt 4000 ]
 }
 
 @test "bnserve: more requests than --parallel and --queue: 503 with an error body" {
 	local i bodies=()
-	serve --parallel 1 --queue 1
+	serve --parallel 1 --queue 1 --ctx 1024
 	for i in 1 2 3 4 5 6 7 8; do
-		bodies+=("$(body text "It is a truth" 480)")
+		bodies+=("$(body text "It is a truth" 1000)")
 	done
 	client many $PORT /v1/completions "${bodies[@]}" > "$BATS_TEST_TMPDIR/got"
 	cat "$BATS_TEST_TMPDIR/got"
