@@ -129,6 +129,14 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIBTOOL) $(LIBS)
 
 # the HTTP server links libmicrohttpd; no other tool or library does
 $(BINDIR)/bnserve: LDLIBS += $(MHD_LIBS)
+# and serves its chat page from the binary: tools/bnserve-page.html's
+# bytes as the items of a C array
+$(BUILD)/tools/bnserve-page.h: tools/bnserve-page.html
+	@mkdir -p $(@D)
+	od -An -v -tx1 tools/bnserve-page.html | \
+	    sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g' > $@.tmp && mv $@.tmp $@
+$(BUILD)/tools/bnserve.o: $(BUILD)/tools/bnserve-page.h
+$(BUILD)/tools/bnserve.o: CPPFLAGS += -I$(BUILD)/tools
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBS)
 	@mkdir -p $(@D)

@@ -44,6 +44,12 @@
 /* how often a waiting connection looks whether its client has gone */
 #define POLL_MS 100
 
+/* the chat page at / (tools/bnserve-page.html, made a C array by the
+ * Makefile) */
+static const unsigned char page[] = {
+#include "bnserve-page.h"
+};
+
 enum { OPT_API_KEY = 256, OPT_CHAT_TEMPLATE, OPT_CTX, OPT_HOST,
     OPT_MAX_BODY, OPT_PARALLEL, OPT_PORT, OPT_QUEUE };
 
@@ -106,7 +112,7 @@ struct conn {
 	struct req *r;
 };
 
-enum { R_NONE, R_HEALTH, R_MODELS, R_CHAT, R_TEXT };
+enum { R_NONE, R_PAGE, R_HEALTH, R_MODELS, R_CHAT, R_TEXT };
 
 static struct server {
 	struct opts o;
@@ -456,15 +462,17 @@ req_wait(struct req *r)
 
 /* ---- the engine ---- */
 
-/* End r: it leaves its slot.  Under the mutex. */
+/* End r, its text cut at keep: it leaves its slot (and r may be gone
+ * after).  Under the mutex. */
 static void
-finish(struct req *r, int why)
+finish_at(struct req *r, int why, size_t keep)
 {
 	if (!r->done) {
 		r->done = 1;
 		r->finish = why;
-		r->keep = r->text.n;
+		r->keep = keep;
 	}
+	pthread_cond_broadcast(&r->cv);
 	if (r->slot >= 0) {
 		srv.slot[r->slot] = NULL;
 		srv.nactive--;
@@ -477,7 +485,12 @@ finish(struct req *r, int why)
 			    "length", (now() - r->t0) * 1e3);
 		req_unref(r);
 	}
-	pthread_cond_broadcast(&r->cv);
+}
+
+static void
+finish(struct req *r, int why)
+{
+	finish_at(r, why, r->text.n);
 }
 
 static void
@@ -517,10 +530,9 @@ advance(struct req *r, int32_t id)
 		r->text.p[r->text.n] = '\0';
 	}
 	r->ngen++;
-	if (r->nstop > 0 && (at = find_stop(r, from)) >= 0) {
-		finish(r, FIN_STOP);
-		r->keep = (size_t)at;
-	} else if (r->ngen >= r->max_tokens ||
+	if (r->nstop > 0 && (at = find_stop(r, from)) >= 0)
+		finish_at(r, FIN_STOP, (size_t)at);
+	else if (r->ngen >= r->max_tokens ||
 	    bn_state_pos(srv.slot_state[r->slot]) >= srv.o.ctx)
 		finish(r, FIN_LENGTH);
 	else {
@@ -1167,8 +1179,13 @@ parse_req(int kind, const char *body, size_t blen, struct apierr *a)
 		goto out;
 	if (st > 0)
 		useed = (uint64_t)seed;
-	else
-		useed = (uint64_t)time(NULL) ^ ((uint64_t)srv.nreq << 32);
+	else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		useed = (uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec ^
+		    (uint64_t)(uintptr_t)&ts;
+	}
 	v = bn_json_get(root, "stream");
 	if (!is_null(v) && v->type != BN_JSON_TRUE && v->type != BN_JSON_FALSE) {
 		bad(a, 400, "stream", "invalid_type", "'stream' must be a "
@@ -1396,6 +1413,8 @@ run_req(struct MHD_Connection *c, struct conn *k, struct req *r)
 static int
 route(const char *url)
 {
+	if (strcmp(url, "/") == 0)
+		return R_PAGE;
 	if (strcmp(url, "/health") == 0)
 		return R_HEALTH;
 	if (strcmp(url, "/v1/models") == 0)
@@ -1430,8 +1449,21 @@ authorized(struct MHD_Connection *c)
 static enum MHD_Result
 get(struct MHD_Connection *c, int rt)
 {
+	struct MHD_Response *res;
 	struct bn_buf b = { 0 };
+	enum MHD_Result ret;
 
+	if (rt == R_PAGE) {
+		res = MHD_create_response_from_buffer(sizeof page,
+		    (void *)page, MHD_RESPMEM_PERSISTENT);
+		if (res == NULL)
+			return MHD_NO;
+		MHD_add_response_header(res, "Content-Type",
+		    "text/html; charset=utf-8");
+		ret = MHD_queue_response(c, MHD_HTTP_OK, res);
+		MHD_destroy_response(res);
+		return ret;
+	}
 	if (rt == R_HEALTH)
 		bn_buf_puts(&b, "{\"status\":\"ok\"}");
 	else {
@@ -1469,7 +1501,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			return send_error(c, 405, NULL, "method_not_allowed",
 			    post ? "POST" : "GET, HEAD", "%s does not take %s",
 			    url, method);
-		if (srv.o.api_key != NULL && rt != R_HEALTH && !authorized(c))
+		/* the page asks for the key itself */
+		if (srv.o.api_key != NULL && rt != R_HEALTH && rt != R_PAGE &&
+		    !authorized(c))
 			return send_error(c, 401, NULL, "invalid_api_key",
 			    NULL, "a missing or wrong API key: send "
 			    "Authorization: Bearer KEY");

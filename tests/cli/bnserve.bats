@@ -85,7 +85,18 @@ assert e["param"] == (None if sys.argv[4] == "null" else sys.argv[4]), e' \
 	    "$output" "$1" "$2" "$3"
 }
 
-@test "bnserve: GET /health and /v1/models" {
+@test "bnserve: GET /, /health and /v1/models" {
+	serve --api-key k
+	# the chat page, from the binary, needs no key (it asks for one)
+	"$PY" -c 'import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+c.request("GET", "/")
+r = c.getresponse()
+assert r.status == 200, r.status
+assert r.getheader("Content-Type") == "text/html; charset=utf-8"
+sys.stdout.buffer.write(r.read())' $PORT | cmp - "$ROOT/tools/bnserve-page.html"
+	kill $SPID
+	wait $SPID
 	serve
 	run -0 client call $PORT GET /health
 	[ "${lines[0]}" = 200 ]
