@@ -535,6 +535,8 @@ validate(struct run *r, size_t *nwin, double *mean, struct bn_err *e)
 	double sum = 0;
 	int st;
 
+	/* the model as it is written: fully quantized */
+	r->t->lambda = 1;
 	nw = r->have_val && r->val.n > T ? (size_t)(r->val.n - 1) / T : 0;
 	/* rank k takes windows k, k + ranks, ... */
 	for (w = (size_t)r->rank * (size_t)r->lb; w < nw;
@@ -640,6 +642,12 @@ write_model(struct run *r, FILE *fp, int ckpt, struct bn_err *e)
 		bn_kv_setf(&kv, "train.clip", "%.9g", (double)o->clip);
 		bn_kv_setf(&kv, "train.alpha", "%.9g", (double)o->alpha);
 		bn_kv_setf(&kv, "train.tau", "%.9g", (double)o->tau);
+		if (o->lambda_warmup > 0) {
+			bn_kv_setf(&kv, "train.lambda_warmup", "%d",
+			    o->lambda_warmup);
+			bn_kv_set(&kv, "train.lambda_shape", o->lambda_shape ==
+			    BN_LAMBDA_SIGMOID ? "sigmoid" : "linear");
+		}
 	}
 	if (bnt_write_config(w, &kv) != BN_OK ||
 	    (r->map.has_vocab && bnt_write_tokenizer(w, &r->map.vocab) !=
@@ -860,6 +868,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	while (r.step < o->steps) {
 		struct bn_qat_step rs;
 		double ce, kl, norm, dt, sums[3];
+		float lam;
 		float lr = bn_train_lr(r.step, o->steps, warmup, o->lr,
 		    o->min_lr);
 
@@ -875,6 +884,9 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		}
 		if (r.have_teacher && (st = teach(&r, e)) != BN_OK)
 			goto fail;
+		lam = bn_train_lambda(r.step, o->lambda_warmup,
+		    o->lambda_shape);
+		r.t->lambda = lam;
 		loss = bn_train_step(r.t, r.batch, r.lb, r.have_teacher ?
 		    r.tlogits : NULL, o->alpha, o->tau, 1, &ce, &kl);
 		if (r.nranks > 1) {
@@ -907,6 +919,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		dt = now() - t0;
 		if (r.rank == 0 && h->step != NULL) {
 			memset(&rs, 0, sizeof rs);
+			rs.lambda = lam;
 			rs.step = r.step;
 			rs.steps = o->steps;
 			rs.loss = loss;

@@ -24,6 +24,7 @@ struct bn_qat_step {
 	int ranks;		/* MPI processes (1 without) */
 	double comm_s;		/* seconds of this step's gradient all-reduce */
 	double tok_s;		/* tokens per second since this run started */
+	float lambda;		/* the step's quantization strength */
 	double eta_s;		/* seconds left at that rate */
 };
 
@@ -57,6 +58,9 @@ struct bn_qat_opts {
 	uint64_t seed;
 	int eval_every, ckpt_every, threads;
 	int nonfinite;		/* load non-finite values (--allow-nonfinite) */
+	/* the quantization warm-up over the first lambda_warmup steps
+	 * (0: none), enum bn_lambda_shape (train.h) */
+	int lambda_warmup, lambda_shape;
 	struct bn_qat_hooks hooks;
 };
 

@@ -316,6 +316,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 		return st;
 	}
 	t->quant = quant;
+	t->lambda = 1;
 	t->B = B;
 	t->T = T;
 	t->nthreads = nthreads;
@@ -499,12 +500,18 @@ row_task(void *ctx, int i, int nt)
 			break;
 		}
 		case RJ_QUANT: {
-			/* y = Q(x) = round(x s) / s, s = 127 / absmax */
-			float s = bn_k->quant_i8(x, q, n);
+			/* y = Q(x) = round(x s) / s, s = 127 / absmax; in
+			 * the warm-up x + lambda (Q(x) - x) */
+			float s = bn_k->quant_i8(x, q, n), lam = t->lambda;
 			size_t c;
 
-			for (c = 0; c < n; c++)
-				j->y[r * n + c] = (float)q[c] / s;
+			if (lam < 1)
+				for (c = 0; c < n; c++)
+					j->y[r * n + c] = x[c] + lam *
+					    ((float)q[c] / s - x[c]);
+			else
+				for (c = 0; c < n; c++)
+					j->y[r * n + c] = (float)q[c] / s;
 			break;
 		}
 		case RJ_ACT:
@@ -591,20 +598,28 @@ quant_rows(struct bn_train *t, const float *x, float *y, size_t N, size_t n)
 	rows(t, &j);
 }
 
-/* Quantize every projection weight into t->wq. */
+/* Quantize every projection weight into t->wq; in the warm-up
+ * (lambda < 1) W + lambda (Q(W) - W). */
 static void
 quant_weights(struct bn_train *t)
 {
+	float lam = t->lambda;
+	size_t k;
 	int i;
 
 	for (i = 0; i < t->np; i++) {
 		const struct bn_tparam *p = &t->p[i];
+		const float *w = t->w + p->off;
+		float *wq = t->wq + p->off;
 
-		if (p->quant)
-			bn_quant_tensor(t->w + p->off, p->rows, p->cols,
-			    &(struct bn_quant){ .kind = t->quant ==
-			    BN_TQ_TERNARY ? BN_QUANT_TERNARY : BN_QUANT_BINARY,
-			    .values = t->wq + p->off });
+		if (!p->quant)
+			continue;
+		bn_quant_tensor(w, p->rows, p->cols, &(struct bn_quant){
+		    .kind = t->quant == BN_TQ_TERNARY ? BN_QUANT_TERNARY :
+		    BN_QUANT_BINARY, .values = wq });
+		if (lam < 1)
+			for (k = 0; k < p->rows * p->cols; k++)
+				wq[k] = w[k] + lam * (wq[k] - w[k]);
 	}
 }
 
@@ -978,6 +993,19 @@ bn_train_adamw(struct bn_train *t, int step, float lr, float beta1,
 			w[k] -= stepsize * (m[k] / (sqrtf(v[k]) / bc2s + eps));
 		}
 	}
+}
+
+float
+bn_train_lambda(int s, int n, int shape)
+{
+	double x;
+
+	if (n <= 0 || s >= n)
+		return 1;
+	x = (double)s / (double)n;
+	if (shape == BN_LAMBDA_SIGMOID)
+		return (float)(1.0 / (1.0 + exp(-BN_LAMBDA_K * (x - 0.5))));
+	return (float)x;
 }
 
 float

@@ -54,6 +54,10 @@ struct bn_train {
 	struct bn_gemm **tgemm;	/* one single-threaded gemm per thread */
 	float *att_tmp;		/* per thread: T x T */
 	int nthreads;
+	/* Quantization strength (bn_train_lambda): the forward uses
+	 * X + lambda (Q(X) - X) for every quantized weight and activation
+	 * X; 1 (as bn_train_new sets it) is Q(X) itself. */
+	float lambda;
 };
 
 /* Build a trainer for the model in map (float, or packed: codes times
@@ -90,6 +94,17 @@ void bn_train_adamw(struct bn_train *t, int step, float lr, float beta1,
  * min_lr at the last step: min_lr + (lr - min_lr) / 2 * (1 + cos(pi *
  * (s - warmup) / (steps - warmup))). */
 float bn_train_lr(int s, int steps, int warmup, float lr, float min_lr);
+
+/* The lambda warm-up of the Hugging Face 1.58-bit fine-tuning recipe
+ * ("Fine-tuning LLMs to 1.58bit", huggingface.co/blog/1_58_llm_extreme_
+ * quantization): the quantization strength of step s (from 0) of a
+ * warm-up over n steps, 1 from step n on (and always, n 0).
+ * BN_LAMBDA_LINEAR: s / n; BN_LAMBDA_SIGMOID: 1 / (1 + exp(-k (s / n -
+ * 0.5))) with k = BN_LAMBDA_K, the steepest the blog tried and its
+ * best. */
+enum bn_lambda_shape { BN_LAMBDA_LINEAR = 0, BN_LAMBDA_SIGMOID = 1 };
+#define BN_LAMBDA_K 100.0
+float bn_train_lambda(int s, int n, int shape);
 
 /* Index of the parameter named name, or -1. */
 int bn_train_find(const struct bn_train *t, const char *name);

@@ -37,7 +37,8 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
 	/* --train */
 	OPT_ALLOW_NONFINITE, OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP,
-	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER, OPT_LOG,
+	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER,
+	OPT_LAMBDA_SHAPE, OPT_LAMBDA_WARMUP, OPT_LOG,
 	OPT_LR, OPT_MIN_LR, OPT_RESUME, OPT_STEPS, OPT_TEACHER, OPT_TRAIN,
 	OPT_VAL, OPT_WARMUP, OPT_WD };
 
@@ -79,6 +80,8 @@ static const struct option longopts[] = {
 	{ "keep",	required_argument,	NULL,	OPT_KEEP },
 	{ "keep-master", no_argument,		NULL,	OPT_KEEP_MASTER },
 	{ "kv-heads",	required_argument,	NULL,	OPT_KV_HEADS },
+	{ "lambda-shape", required_argument,	NULL,	OPT_LAMBDA_SHAPE },
+	{ "lambda-warmup", required_argument,	NULL,	OPT_LAMBDA_WARMUP },
 	{ "layers",	required_argument,	NULL,	OPT_LAYERS },
 	{ "log",	required_argument,	NULL,	OPT_LOG },
 	{ "lr",		required_argument,	NULL,	OPT_LR },
@@ -112,7 +115,8 @@ usage(FILE *fp, int status)
 	    "       %s --train corpus [-q ternary|binary] [--val corpus] "
 	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
-	    "[--kd-temp x] [--seed s] [--eval-every n] [-C dir --ckpt-every "
+	    "[--kd-temp x] [--lambda-warmup n [--lambda-shape "
+	    "linear|sigmoid]] [--seed s] [--eval-every n] [-C dir --ckpt-every "
 	    "n] [--resume ckpt] [--log file] [--keep-master] "
 	    "[--allow-nonfinite] [-t n] [-v] [-o file] [model]\n",
 	    bn_progname, bn_progname, bn_progname);
@@ -161,6 +165,9 @@ usage(FILE *fp, int status)
 		    "0.5)\n"
 		    "      --kd-temp T    distillation temperature (default "
 		    "1)\n"
+		    "      --lambda-warmup N  quantize gradually over N "
+		    "steps (default 0: off)\n"
+		    "      --lambda-shape S   linear (default) or sigmoid\n"
 		    "      --eval-every N validate every N steps\n"
 		    "  -C, --ckpt-dir DIR checkpoints into DIR ...\n"
 		    "      --ckpt-every N ... every N steps\n"
@@ -214,7 +221,7 @@ static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
 	const char *keep = DEFAULT_KEEP;
-	int ch, q = 0, initopt = 0;
+	int ch, q = 0, initopt = 0, trainopt = 0;
 
 	argv[0] = (char *)bn_progname;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
@@ -239,6 +246,20 @@ parse_args(int argc, char *argv[], struct opts *o)
 			o->qo.tau = number("--kd-temp", 1e-3, 1e3);
 			break;
 		case OPT_KEEP_MASTER: o->keep_master = 1; break;
+		case OPT_LAMBDA_SHAPE:
+			if (strcmp(optarg, "linear") == 0)
+				o->qo.lambda_shape = BN_LAMBDA_LINEAR;
+			else if (strcmp(optarg, "sigmoid") == 0)
+				o->qo.lambda_shape = BN_LAMBDA_SIGMOID;
+			else
+				bn_errx(EX_USAGE, "--lambda-shape: invalid shape "
+				    "'%s' (linear or sigmoid)", optarg);
+			trainopt |= 1;
+			break;
+		case OPT_LAMBDA_WARMUP:
+			o->qo.lambda_warmup = count("--lambda-warmup", 0);
+			trainopt |= 2;
+			break;
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_LR: o->qo.lr = number("--lr", 0, 10); break;
 		case OPT_MIN_LR: o->qo.min_lr = number("--min-lr", 0, 10); break;
@@ -326,6 +347,12 @@ parse_args(int argc, char *argv[], struct opts *o)
 			exit(EXIT_SUCCESS);
 		default: usage(stderr, EX_USAGE);
 		}
+	if (trainopt && o->qo.train == NULL)
+		bn_errx(EX_USAGE, "--lambda-warmup and --lambda-shape need "
+		    "--train");
+	if ((trainopt & 1) && o->qo.lambda_warmup == 0)
+		bn_errx(EX_USAGE, "--lambda-shape: needs --lambda-warmup N "
+		    "(N > 0)");
 	if (o->init != NULL) {
 		if (q || o->qo.nonfinite || argc - optind > 0)
 			usage(stderr, EX_USAGE);
@@ -550,6 +577,8 @@ report_step(void *ctx, const struct bn_qat_step *s)
 		    s->step, s->loss, s->ce);
 		if (s->teacher)
 			fprintf(rp->log, ",\"kl\":%.6f", s->kl);
+		if (rp->o->qo.lambda_warmup > 0)
+			fprintf(rp->log, ",\"lambda\":%.6g", (double)s->lambda);
 		fprintf(rp->log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"
 		    "\"tokens\":%" PRIu64, (double)s->lr, s->grad_norm,
 		    s->tokens);

@@ -745,6 +745,91 @@ test_model(int arch, int H, int heads, int kv_heads, int hd, int F,
 	free(lg);
 }
 
+/* The lambda warm-up: bn_train_lambda's values at steps 0, N/2 and N
+ * by hand, then the forward's weights W + lambda (Q(W) - W) at such a
+ * step against the quantized weights (lambda 1) and the masters, and
+ * lambda 0 the float forward bit for bit. */
+static void
+test_lambda(void)
+{
+	char path[] = "/tmp/t_train.XXXXXX";
+	struct tiny m;
+	struct bn_kv kv;
+	struct bn_err e;
+	struct bnt_map map;
+	struct bn_train *tf, *t1, *tl;
+	const int N = 10;
+	float lam;
+	size_t k;
+	int fh, i, exact = 1, quant = 0, s;
+
+	/* linear s / N; sigmoid 1 / (1 + exp(-100 (s / N - 0.5))) */
+	CHECK(bn_train_lambda(0, N, BN_LAMBDA_LINEAR) == 0.0f);
+	CHECK(bn_train_lambda(N / 2, N, BN_LAMBDA_LINEAR) == 0.5f);
+	CHECK(bn_train_lambda(3, N, BN_LAMBDA_LINEAR) == 0.3f);
+	CHECK(bn_train_lambda(N, N, BN_LAMBDA_LINEAR) == 1.0f);
+	CHECK(bn_train_lambda(N + 7, N, BN_LAMBDA_LINEAR) == 1.0f);
+	/* 1 / (1 + e^50) = 1.9287498479639178e-22 */
+	CHECK(fabs(bn_train_lambda(0, N, BN_LAMBDA_SIGMOID) /
+	    1.9287498479639178e-22 - 1) < 1e-6);
+	CHECK(bn_train_lambda(N / 2, N, BN_LAMBDA_SIGMOID) == 0.5f);
+	/* step 4 of 10: 1 / (1 + e^10) = 4.5397868702434395e-05 */
+	CHECK(fabs(bn_train_lambda(4, N, BN_LAMBDA_SIGMOID) /
+	    4.5397868702434395e-05 - 1) < 1e-6);
+	CHECK(bn_train_lambda(N, N, BN_LAMBDA_SIGMOID) == 1.0f);
+	CHECK(bn_train_lambda(0, 0, BN_LAMBDA_SIGMOID) == 1.0f);
+	CHECK(bn_train_lambda(0, 0, BN_LAMBDA_LINEAR) == 1.0f);
+
+	CHECK(tiny_kv(&kv, BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0) == 0);
+	CHECK(tiny_make(&m, &kv) == 0);
+	CHECK((fh = mkstemp(path)) >= 0);
+	close(fh);
+	CHECK(tiny_write(&m, &kv, path) == 0);
+	bn_kv_free(&kv);
+	CHECK(bnt_map_open(&map, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&tf, &map, BN_TQ_FLOAT, MB, MT, 2, &e) == BN_OK);
+	CHECK(bn_train_new(&t1, &map, BN_TQ_TERNARY, MB, MT, 2, &e) ==
+	    BN_OK);
+	CHECK(bn_train_new(&tl, &map, BN_TQ_TERNARY, MB, MT, 2, &e) ==
+	    BN_OK);
+	CHECK(t1->lambda == 1.0f);
+	bn_train_step(tf, m.tok, MB, NULL, 1, 1, 0, NULL, NULL);
+	bn_train_step(t1, m.tok, MB, NULL, 1, 1, 0, NULL, NULL);
+	for (s = 0; s <= N; s += N / 2) {
+		lam = tl->lambda = bn_train_lambda(s, N, s == N / 2 ?
+		    BN_LAMBDA_SIGMOID : BN_LAMBDA_LINEAR);
+		bn_train_step(tl, m.tok, MB, NULL, 1, 1, 0, NULL, NULL);
+		for (i = 0; i < tl->np; i++) {
+			const struct bn_tparam *p = &tl->p[i];
+
+			quant += p->quant;
+			for (k = 0; p->quant && k < p->rows * p->cols; k++) {
+				float w = tl->w[p->off + k];
+				float q = t1->wq[p->off + k];
+
+				/* at 1, Q(W) itself: W + (Q(W) - W) may
+				 * round away from it */
+				exact &= tl->wq[p->off + k] == (lam < 1 ?
+				    w + lam * (q - w) : q);
+			}
+		}
+		if (s == 0)	/* lambda 0: the float forward */
+			CHECK(memcmp(tl->logits, tf->logits, MB * MT * MV *
+			    sizeof(float)) == 0);
+		if (s == N)	/* lambda 1: the quantized forward */
+			CHECK(memcmp(tl->logits, t1->logits, MB * MT * MV *
+			    sizeof(float)) == 0);
+	}
+	CHECK(exact);
+	CHECK(quant == 3 * 7 * ML);
+	bn_train_free(tf);
+	bn_train_free(t1);
+	bn_train_free(tl);
+	bnt_map_close(&map);
+	unlink(path);
+	tiny_free(&m);
+}
+
 int
 main(void)
 {
@@ -782,6 +867,7 @@ main(void)
 	test_loss(0, 1, 1);
 	test_loss(1, 0.5, 1);
 	test_loss(1, 0.3, 2.5);
+	test_lambda();
 	/* arch, hidden, heads, kv heads, head_dim, ffn, tied */
 	test_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0);
 	test_model(BN_ARCH_QWEN2, 16, 4, 2, 4, 24, 0);
