@@ -15,6 +15,7 @@
 
 #include "bnt.h"
 #include "config.h"
+#include "convert.h"
 #include "dtype.h"
 #include "err.h"
 #include "init.h"
@@ -40,7 +41,9 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER,
 	OPT_LAMBDA_SHAPE, OPT_LAMBDA_WARMUP, OPT_LOG,
 	OPT_LR, OPT_MIN_LR, OPT_RESUME, OPT_STEPS, OPT_TEACHER, OPT_TRAIN,
-	OPT_VAL, OPT_WARMUP, OPT_WD };
+	OPT_VAL, OPT_WARMUP, OPT_WD,
+	/* --to-arch */
+	OPT_TO_ARCH };
 
 #define DEFAULT_KEEP "^(token_embd|output)\\.weight$|norm"
 
@@ -57,6 +60,7 @@ struct opts {
 	struct bn_qat_opts qo;	/* --train */
 	const char *log;	/* --log FILE */
 	int keep_master;
+	const char *to_arch;	/* --to-arch bitnet */
 };
 
 static const char shortopts[] = "C:ho:q:t:vV";
@@ -94,6 +98,7 @@ static const struct option longopts[] = {
 	{ "steps",	required_argument,	NULL,	OPT_STEPS },
 	{ "teacher",	required_argument,	NULL,	OPT_TEACHER },
 	{ "threads",	required_argument,	NULL,	't' },
+	{ "to-arch",	required_argument,	NULL,	OPT_TO_ARCH },
 	{ "tokenizer",	required_argument,	NULL,	OPT_TOKENIZER },
 	{ "train",	required_argument,	NULL,	OPT_TRAIN },
 	{ "val",	required_argument,	NULL,	OPT_VAL },
@@ -112,14 +117,16 @@ usage(FILE *fp, int status)
 	    "       %s --init llama|bitnet|qwen2|qwen3 [--hidden n] "
 	    "[--layers n] [--heads n] [--kv-heads n] [--head-dim n] [--ffn n] "
 	    "[--ctx n] --tokenizer file [--seed s] [--force] [-o file]\n"
+	    "       %s --to-arch bitnet [--force] [-o file] [model]\n"
 	    "       %s --train corpus [-q ternary|binary] [--val corpus] "
 	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
 	    "[--kd-temp x] [--lambda-warmup n [--lambda-shape "
 	    "linear|sigmoid]] [--seed s] [--eval-every n] [-C dir --ckpt-every "
 	    "n] [--resume ckpt] [--log file] [--keep-master] "
-	    "[--allow-nonfinite] [-t n] [-v] [-o file] [model]\n",
-	    bn_progname, bn_progname, bn_progname);
+	    "[--allow-nonfinite] [--to-arch bitnet] [-t n] [-v] [-o file] "
+	    "[model]\n",
+	    bn_progname, bn_progname, bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Quantize a bnt(5) model's projections; see "
 		    "bnquant(1).\n"
@@ -146,6 +153,11 @@ usage(FILE *fp, int status)
 		    "      --ffn N        feed-forward size (default 768)\n"
 		    "      --ctx N        context length (default 256)\n"
 		    "      --seed S       random seed (default 0)\n"
+		    "Convert a llama model to the BitNet layout; see "
+		    "bnquant(1):\n"
+		    "      --to-arch bitnet  sub-norms of ones before "
+		    "attn_output and ffn_down\n"
+		    "                     (alone, or before --train)\n"
 		    "Quantization-aware training (--train); see bnquant(1):\n"
 		    "      --train FILE   training text, tokens (.u16, .u32, "
 		    ".bin, .npy), directory\n"
@@ -328,6 +340,12 @@ parse_args(int argc, char *argv[], struct opts *o)
 			initopt = 1;
 			break;
 		case OPT_TOKENIZER: o->tokenizer = optarg; initopt = 1; break;
+		case OPT_TO_ARCH:
+			if (strcmp(optarg, "bitnet") != 0)
+				bn_errx(EX_USAGE, "--to-arch: invalid "
+				    "architecture '%s' (bitnet)", optarg);
+			o->to_arch = optarg;
+			break;
 		case 'h': usage(stdout, EXIT_SUCCESS);
 		case 'o': o->output = optarg; break;
 		case 'q':
@@ -353,6 +371,10 @@ parse_args(int argc, char *argv[], struct opts *o)
 	if ((trainopt & 1) && o->qo.lambda_warmup == 0)
 		bn_errx(EX_USAGE, "--lambda-shape: needs --lambda-warmup N "
 		    "(N > 0)");
+	if (o->to_arch != NULL && (o->init != NULL || o->qo.resume != NULL ||
+	    (o->qo.train == NULL && (q || initopt || o->qo.nonfinite))))
+		bn_errx(EX_USAGE, "--to-arch: alone or with --train (not "
+		    "--init, --resume or -q without --train)");
 	if (o->init != NULL) {
 		if (q || o->qo.nonfinite || argc - optind > 0)
 			usage(stderr, EX_USAGE);
@@ -374,6 +396,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 			bn_errx(EX_USAGE, "-C and --ckpt-every go together");
 		if (o->qo.threads == 0)
 			o->qo.threads = bn_pool_default_threads();
+	} else if (o->to_arch != NULL) {
+		if (argc - optind > 1)
+			usage(stderr, EX_USAGE);
 	} else if (!q || initopt || o->qo.nonfinite || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
@@ -543,6 +568,75 @@ ptq(struct opts *op, FILE *in, const char *name, struct bn_out *outp)
 	bnt_reader_close(r);
 }
 
+/* --to-arch bitnet: the model read from in (name) into out (outname),
+ * by model/convert.c. */
+static void
+to_bitnet(FILE *in, const char *name, FILE *out, const char *outname)
+{
+	struct bn_err e = { "" };
+	struct bnt_reader *r;
+	struct bnt_writer *w;
+	int st;
+
+	if ((r = bnt_reader_open(in, name)) == NULL ||
+	    (w = bnt_writer_open(out, 0)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	st = bn_convert_bitnet(r, w, &e);
+	if (st == BN_OK && (st = bnt_writer_finish(w)) != BN_OK)
+		snprintf(e.msg, sizeof e.msg, "%s", bnt_writer_error(w));
+	if (st != BN_OK) {
+		if (e.msg[0] != '\0')
+			bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
+		if (bnt_writer_error(w)[0] != '\0')
+			bn_errx(bn_exit_code(st), "%s: %s", outname,
+			    bnt_writer_error(w));
+		bn_errx(bn_exit_code(st), "%s: %s", name,
+		    bnt_reader_error(r));
+	}
+	bnt_writer_free(w);
+	bnt_reader_close(r);
+}
+
+/* The converted model that --to-arch --train trains, removed at exit. */
+static char conv_path[4096];
+
+static void
+conv_unlink(void)
+{
+	if (conv_path[0] != '\0')
+		unlink(conv_path);
+}
+
+/* Convert o->qo.input into a temporary file, which becomes the model
+ * to train. */
+static void
+convert_for_training(struct opts *o)
+{
+	const char *dir = getenv("TMPDIR"), *name;
+	FILE *in, *out;
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((size_t)snprintf(conv_path, sizeof conv_path, "%s/bnquant.XXXXXX",
+	    dir) >= sizeof conv_path)
+		bn_errx(EX_CANTCREAT, "TMPDIR: too long");
+	if ((fd = mkstemp(conv_path)) < 0) {
+		conv_path[0] = '\0';
+		bn_err(EX_CANTCREAT, "%s", dir);
+	}
+	atexit(conv_unlink);
+	if ((out = fdopen(fd, "wb")) == NULL)
+		bn_err(EX_OSERR, "fdopen");
+	name = bn_display_name(o->qo.input);
+	in = bn_open_in(o->qo.input, 1, 1);
+	to_bitnet(in, name, out, conv_path);
+	if (fclose(out) != 0)
+		bn_err(EX_IOERR, "%s", conv_path);
+	fclose(in);
+	o->qo.input = conv_path;
+}
+
 /* What --train prints and writes as the run goes (qat.h's hooks, MPI
  * rank 0): the JSON log (--log), the progress line on a terminal, the
  * checkpoints, and with -v a notice of each and the validation loss. */
@@ -653,6 +747,7 @@ do_train(struct opts *o)
 	struct bn_err e = { "" };
 	struct bn_out out;
 	struct report rp;
+	const char *input = o->qo.input;
 	FILE *tmp;
 	int st, rank = 0;
 
@@ -672,6 +767,9 @@ do_train(struct opts *o)
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));
+	/* every rank trains the converted model */
+	if (o->to_arch != NULL)
+		convert_for_training(o);
 	if (rank != 0) {	/* rank 0 writes */
 		if ((st = bn_qat_run(&o->qo, NULL, &e)) != BN_OK)
 			bn_errx(bn_exit_code(st), "%s", e.msg);
@@ -685,8 +783,8 @@ do_train(struct opts *o)
 		bn_note_input(o->qo.teacher);
 	if (o->qo.resume != NULL)
 		bn_note_input(o->qo.resume);
-	if (o->qo.input != NULL)
-		bn_note_input(o->qo.input);
+	if (input != NULL)
+		bn_note_input(input);
 	if (o->log != NULL)
 		bn_out_check(o->log);
 	if ((tmp = tmpfile()) == NULL)
@@ -746,7 +844,10 @@ main(int argc, char *argv[])
 	name = bn_display_name(o.input);
 	in = bn_open_in(o.input, 1, o.force);
 	bn_out_open(&out, o.output, 1, o.force);
-	ptq(&o, in, name, &out);
+	if (o.to_arch != NULL)
+		to_bitnet(in, name, out.fp, out.name);
+	else
+		ptq(&o, in, name, &out);
 	bn_out_close(&out);
 	if (in != stdin)
 		fclose(in);

@@ -71,3 +71,102 @@ train() {
 	    -o "$BATS_TEST_TMPDIR/x.bnt" "$S/austen.bnt"
 	[ ! -e "$BATS_TEST_TMPDIR/x.bnt" ]
 }
+
+@test "--to-arch bitnet: sub-norms of ones before attn_output and ffn_down, the rest byte for byte" {
+	local d=$BATS_TEST_TMPDIR
+	run -0 bnquant --to-arch bitnet -o "$d/b.bnt" "$S/austen.bnt"
+	run -0 bnverify "$d/b.bnt"
+	cfgkey "$d/b.bnt" arch bitnet
+	# the activation and bitlinear stay the llama model's, written out
+	cfgkey "$d/b.bnt" act silu
+	cfgkey "$d/b.bnt" bitlinear 0
+	# from standard input to standard output too
+	bnquant --to-arch bitnet <"$S/austen.bnt" | cmp - "$d/b.bnt"
+	PYTHONPATH=$ROOT/tests/peers python3 - "$S/austen.bnt" "$d/b.bnt" <<-'PY'
+	import struct, sys
+	from peerlib import bnt_records, bnt_tensor_name
+	T = 0x80000003
+	def tensors(path):
+	    return [(bnt_tensor_name(r[2]), r) for r in
+	            bnt_records(open(path, 'rb').read())[1] if r[0] == T]
+	a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+	new = [(n, r) for n, r in b if 'sub_norm' in n]
+	# every input tensor, in its order, with its bytes (meta and data)
+	old = [(n, r[:4]) for n, r in b if 'sub_norm' not in n]
+	assert old == [(n, r[:4]) for n, r in a], 'tensors changed'
+	assert len(new) == 2 * 6, len(new)
+	names = [n for n, _ in b]
+	for l in range(6):
+	    i = names.index('blk.%d.attn_sub_norm.weight' % l)
+	    assert names[i + 1] == 'blk.%d.attn_output.weight' % l
+	    i = names.index('blk.%d.ffn_sub_norm.weight' % l)
+	    assert names[i + 1] == 'blk.%d.ffn_down.weight' % l
+	for n, r in new:
+	    k = 256 if 'attn' in n else 768	# heads x head_dim, ffn
+	    assert r[3] == struct.pack('<%df' % k, *[1.0] * k), n
+	print('ok')
+	PY
+	run -0 bnpack -l "$d/b.bnt"
+	assert_line --regexp '^blk\.5\.attn_sub_norm\.weight +f32 +256 +1024$'
+	assert_line --regexp '^blk\.5\.ffn_sub_norm\.weight +f32 +768 +3072$'
+}
+
+@test "--to-arch bitnet --train: the converted model trains, the validation loss falls" {
+	local d=$BATS_TEST_TMPDIR
+	tail -c 6000 "$ROOT/tests/fixtures/austen-val.txt" >"$d/val.txt"
+	run -0 bnquant --to-arch bitnet --train "$S/train.txt" \
+	    --val "$d/val.txt" --eval-every 3 --batch 4 --ctx 64 --lr 2e-3 \
+	    --warmup 0 --seed 7 -t 2 --steps 9 --log "$d/log" \
+	    -o "$d/q.bnt" "$S/austen.bnt"
+	run -0 bnverify "$d/q.bnt"
+	cfgkey "$d/q.bnt" arch bitnet
+	run -0 bnpack -l "$d/q.bnt"
+	assert_line --regexp '^blk\.0\.attn_sub_norm\.weight +f32 '
+	assert_line --regexp '^blk\.0\.ffn_down\.weight +t2 '
+	python3 - "$d/log" <<-'PY'
+	import json, math, sys
+	rows = [json.loads(l) for l in open(sys.argv[1])]
+	assert len(rows) == 9 and all(math.isfinite(r['loss']) for r in rows)
+	v = [r['val'] for r in rows if 'val' in r]
+	assert len(v) == 3 and v[0] > v[1] > v[2], v
+	PY
+	# the temporary converted model is gone
+	[ -z "$(find "${TMPDIR:-/tmp}" -maxdepth 1 -name 'bnquant.*' -newer "$d/val.txt" 2>/dev/null)" ]
+}
+
+@test "--to-arch bitnet: qwen2's biases and qwen3's q/k norms are refused by name" {
+	local d=$BATS_TEST_TMPDIR
+	bnquant --init qwen2 --hidden 32 --layers 2 --heads 4 --kv-heads 2 \
+	    --ffn 64 --ctx 64 --tokenizer "$S/austen.bnt" -o "$d/q2.bnt"
+	bnquant --init qwen3 --hidden 32 --layers 2 --heads 4 --kv-heads 2 \
+	    --ffn 64 --ctx 64 --tokenizer "$S/austen.bnt" -o "$d/q3.bnt"
+	run -65 --separate-stderr bnquant --to-arch bitnet -o "$d/x.bnt" \
+	    "$d/q2.bnt"
+	[ "$stderr" = "bnquant: $d/q2.bnt: arch qwen2: bitnet has no place for its attn_q.bias, attn_k.bias, attn_v.bias; not converted" ]
+	run -65 --separate-stderr bnquant --to-arch bitnet -o "$d/x.bnt" \
+	    "$d/q3.bnt"
+	[ "$stderr" = "bnquant: $d/q3.bnt: arch qwen3: bitnet has no place for its attn_q_norm.weight, attn_k_norm.weight; not converted" ]
+	[ ! -e "$d/x.bnt" ]
+	run -65 --separate-stderr bnquant --to-arch bitnet --train \
+	    "$S/train.txt" --steps 1 -o "$d/x.bnt" "$d/q2.bnt"
+	[[ $stderr == *"bitnet has no place for its attn_q.bias"* ]]
+	[ ! -e "$d/x.bnt" ]
+	bnquant --to-arch bitnet -o "$d/b.bnt" "$S/austen.bnt"
+	run -65 --separate-stderr bnquant --to-arch bitnet -o "$d/x.bnt" \
+	    "$d/b.bnt"
+	[[ $stderr == *"bitnet already"* ]]
+}
+
+@test "--to-arch: usage errors" {
+	local d=$BATS_TEST_TMPDIR
+	run -64 --separate-stderr bnquant --to-arch qwen3 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[[ $stderr == *"--to-arch: invalid architecture 'qwen3'"* ]]
+	run -64 --separate-stderr bnquant --to-arch bitnet -q ternary \
+	    -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"--to-arch: alone or with --train"* ]]
+	run -64 --separate-stderr bnquant --to-arch bitnet --init llama \
+	    --tokenizer "$S/austen.bnt" -o "$d/x.bnt"
+	[[ $stderr == *"--to-arch: alone or with --train"* ]]
+	[ ! -e "$d/x.bnt" ]
+}
