@@ -721,6 +721,23 @@ att_task(void *ctx, int i, int nt)
 
 /* ---- the step ---- */
 
+/* The hidden-state term of layer hl[k] (student rows x, N of them),
+ * and with dx its gradient times hid_weight / nhl added to dx. */
+static double
+hid_term(const struct bn_train *t, int k, const float *x, size_t N,
+    float *dx)
+{
+	size_t C = (size_t)t->c.hidden, r;
+	const float *th = t->th + (size_t)k * N * C;
+	float scale = t->hid_weight / (float)t->nhl / (float)N;
+	double sum = 0;
+
+	for (r = 0; r < N; r++)
+		sum += hid_row_f(dx != NULL ? dx + r * C : NULL, x + r * C,
+		    th + r * C, C, t->hid_cos, scale);
+	return sum / (double)N;
+}
+
 double
 bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
     const float *teacher, float alpha, float tau, int grad, double *ce_out,
@@ -739,7 +756,7 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	struct fin fin;
 	double *ce, *kl, ces = 0, kls = 0;
 	int32_t *tgt;
-	int l, bitnet = c->arch == BN_ARCH_BITNET;
+	int k, l, bitnet = c->arch == BN_ARCH_BITNET;
 
 	wmax = wmax > C ? wmax : C;
 	d1 = dxm + N * C;
@@ -832,6 +849,14 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	}
 	rms(t, t->out_norm, fin.x, fin.xf, fin.r, N);
 	lin_fwd(t, t->head, fin.xf, t->logits, N);
+	if (t->th != NULL) {
+		double h = 0;
+
+		for (k = 0; k < t->nhl; k++)
+			h += hid_term(t, k, t->hl[k] + 1 < c->layers ?
+			    t->L[t->hl[k] + 1].xin : fin.x, N, NULL);
+		t->hid_loss = h / t->nhl;
+	}
 
 	/* loss; for the backward pass, the logits become their
 	 * gradient */
@@ -871,6 +896,11 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 		struct attjob aj = { t, S, nseq, 1, NULL, dq, dk, dv,
 		    t->att_tmp };
 
+		/* the hidden-state term's gradient at this layer's output */
+		for (k = 0; t->th != NULL && k < t->nhl; k++)
+			if (t->hl[k] == l)
+				hid_term(t, k, l + 1 < c->layers ?
+				    t->L[l + 1].xin : fin.x, N, dx);
 		/* x_out = xmid + down(Q(h')) */
 		memcpy(dxm, dx, N * C * sizeof *dx);
 		lin_bwd(t, S->down, S->da, dx, d1, N, 0);
@@ -946,10 +976,12 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 			}
 	}
 out:
-	if (teacher == NULL)
-		return ces;
-	return (double)alpha * ces + (1.0 - (double)alpha) * (double)tau *
-	    (double)tau * kls;
+	if (teacher != NULL)
+		ces = (double)alpha * ces + (1.0 - (double)alpha) *
+		    (double)tau * (double)tau * kls;
+	if (t->th != NULL)
+		ces += (double)t->hid_weight * t->hid_loss;
+	return ces;
 }
 
 double

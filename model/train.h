@@ -58,6 +58,18 @@ struct bn_train {
 	 * X + lambda (Q(X) - X) for every quantized weight and activation
 	 * X; 1 (as bn_train_new sets it) is Q(X) itself. */
 	float lambda;
+	/* Hidden-state distillation, on while th is not NULL: bn_train_step
+	 * adds hid_weight times the mean over the nhl layers hl[] (each
+	 * from 0) of the mean over the rows of layer l's output (the
+	 * residual stream, bnrun's BN_SITE_LAYER) of hid_row (layers.inc:
+	 * mean squared error, or 1 - cosine with hid_cos) against th, the
+	 * teacher's: [nhl][nseq * T][hidden], row b * T + s.  hid_loss is
+	 * the last step's mean term. */
+	const float *th;
+	const int *hl;
+	int nhl, hid_cos;
+	float hid_weight;
+	double hid_loss;
 };
 
 /* Build a trainer for the model in map (float, or packed: codes times
@@ -70,7 +82,8 @@ void bn_train_free(struct bn_train *t);
 /* The loss of nseq <= B sequences of T + 1 tokens each (row b at
  * tok + b * (T + 1)): inputs tok[0..T), targets tok[1..T].  With
  * teacher (nseq * T rows of vocab logits, or NULL): loss = alpha * CE
- * + (1 - alpha) * tau^2 * KL(teacher || student).  grad: 1 computes
+ * + (1 - alpha) * tau^2 * KL(teacher || student); with t->th, plus
+ * t->hid_weight * t->hid_loss.  grad: 1 computes
  * the gradients into t->g (overwritten); 0 leaves the nseq * T rows of
  * vocab logits in t->logits.  ce and kl are the mean terms
  * (either may be NULL); returns the loss, or NAN if a token is out of

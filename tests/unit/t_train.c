@@ -357,6 +357,49 @@ test_loss(int kd, double alpha, double tau)
 	}
 }
 
+struct hidctx {
+	double s[NR], t[NR];
+	int cosine;
+};
+
+static double
+hrow_loss(void *p)
+{
+	struct hidctx *c = p;
+
+	return hid_row_d(NULL, c->s, c->t, NR, c->cosine, 1);
+}
+
+/* hid_row's gradient (scale 0.7, added to what ds held) against finite
+ * differences; MSE 0 and cosine 1 for equal rows, cosine 0 for a row
+ * and its negative's, 2. */
+static void
+test_hid(int cosine)
+{
+	struct hidctx c;
+	double g[NR], g0[NR], w;
+	size_t i;
+
+	fill(c.s, NR, 1);
+	fill(c.t, NR, 1);
+	fill(g0, NR, 1);
+	memcpy(g, g0, sizeof g);
+	c.cosine = cosine;
+	hid_row_d(g, c.s, c.t, NR, cosine, 0.7);
+	for (i = 0; i < NR; i++)
+		g[i] = (g[i] - g0[i]) / 0.7;
+	w = fd_all(hrow_loss, &c, c.s, g, NR);
+	CHECK(w < 1e-8);
+	fprintf(stderr, "hid_row %s: worst gradient error %.2g (relative "
+	    "to 1 + the largest)\n", cosine ? "cos" : "mse", w);
+	memcpy(c.t, c.s, sizeof c.s);
+	CHECK(fabs(hid_row_d(NULL, c.s, c.t, NR, cosine, 1)) < 1e-12);
+	for (i = 0; cosine && i < NR; i++)
+		c.t[i] = -2 * c.s[i];
+	if (cosine)
+		CHECK(fabs(hid_row_d(NULL, c.s, c.t, NR, 1, 1) - 2) < 1e-12);
+}
+
 /* ---- a whole tiny model ---- */
 
 #define MV 13		/* vocab */
@@ -374,6 +417,11 @@ struct tiny {
 	double *w;		/* every parameter, in stream order */
 	float *cosv, *sinv;
 	int32_t tok[MB * (MT + 1)];
+	/* hidden-state distillation (ref_loss adds it with th) */
+	const double *th;	/* [nhl][MB * MT][hidden] */
+	const int *hl;
+	int nhl, hid_cos;
+	double hid_weight;
 };
 
 /* The configuration record of a tiny model. */
@@ -544,7 +592,7 @@ ref_loss(const struct tiny *m, double *logits)
 	size_t hd = (size_t)c->head_dim, half = hd / 2;
 	size_t nh = (size_t)c->heads, nkv = (size_t)c->kv_heads;
 	size_t Q = nh * hd, KV = nkv * hd, b, t, l, j;
-	double eps = (double)c->norm_eps, sum = 0, ce, kl;
+	double eps = (double)c->norm_eps, sum = 0, hid = 0, ce, kl;
 	double *x = malloc(MT * H * sizeof *x), *h = malloc(H * sizeof *h);
 	double *q = malloc(MT * Q * sizeof *q), *k = malloc(MT * KV *
 	    sizeof *k), *v = malloc(MT * KV * sizeof *v);
@@ -614,6 +662,12 @@ ref_loss(const struct tiny *m, double *logits)
 				for (j = 0; j < H; j++)
 					xt[j] += y[j];
 			}
+			/* layer l's output against the teacher's */
+			for (j = 0; m->th != NULL && j < (size_t)m->nhl; j++)
+				for (t = 0; m->hl[j] == (int)l && t < MT; t++)
+					hid += hid_row_d(NULL, x + t * H, m->th +
+					    (j * MB * MT + b * MT + t) * H, H,
+					    m->hid_cos, 1);
 		}
 		for (t = 0; t < MT; t++) {
 			rms_fwd_d(h, x + t * H, P(m, m->onorm), H,
@@ -638,7 +692,8 @@ ref_loss(const struct tiny *m, double *logits)
 	free(u);
 	free(g);
 	free(y);
-	return sum / (MB * MT);
+	return sum / (MB * MT) + (m->th != NULL ? m->hid_weight * hid /
+	    (MB * MT) / m->nhl : 0);
 }
 
 static double
@@ -743,6 +798,88 @@ test_model(int arch, int H, int heads, int kv_heads, int hd, int F,
 	tiny_free(&m);
 	free(ref);
 	free(lg);
+}
+
+/* Hidden-state distillation through the whole model: train.c's loss
+ * and every tensor's gradient (a few elements each) with the term on
+ * layers hl against ref_loss's, by central finite differences in
+ * double.  Float projections, so the loss is smooth. */
+static void
+test_hid_model(int arch, int H, int heads, int kv_heads, int hd, int F,
+    int cosine)
+{
+	static const int hl[] = { 1, 0 };
+	char path[] = "/tmp/t_train.XXXXXX";
+	struct tiny m;
+	struct bn_kv kv;
+	struct bn_err e;
+	struct bnt_map map;
+	struct bn_train *t;
+	size_t nth = 2 * MB * MT * (size_t)H, i, j;
+	double *th = malloc(nth * sizeof *th), loss, worst = 0, ce;
+	float *thf = malloc(nth * sizeof *thf);
+	int fh;
+
+	CHECK(th != NULL && thf != NULL);
+	CHECK(tiny_kv(&kv, arch, H, heads, kv_heads, hd, F, 0) == 0);
+	CHECK(tiny_make(&m, &kv) == 0);
+	CHECK((fh = mkstemp(path)) >= 0);
+	close(fh);
+	CHECK(tiny_write(&m, &kv, path) == 0);
+	bn_kv_free(&kv);
+	for (i = 0; i < nth; i++) {	/* f32 values, as hidden states */
+		thf[i] = (float)(1.5 * rnd());
+		th[i] = thf[i];
+	}
+	m.th = th;
+	m.hl = hl;
+	m.nhl = 2;
+	m.hid_cos = cosine;
+	m.hid_weight = 0.7;
+	CHECK(bnt_map_open(&map, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&t, &map, BN_TQ_FLOAT, MB, MT, 2, &e) == BN_OK);
+	t->th = thf;
+	t->hl = hl;
+	t->nhl = 2;
+	t->hid_cos = cosine;
+	t->hid_weight = 0.7f;
+	loss = ref_loss(&m, NULL);
+	CHECK(fabs(bn_train_step(t, m.tok, MB, NULL, 1, 1, 1, &ce, NULL) -
+	    loss) < 1e-5);
+	CHECK(t->hid_loss > 1e-3);	/* the term is there */
+	for (i = 0; i < (size_t)m.np; i++) {
+		size_t n = m.rows[i] * m.cols[i];
+		size_t step = n < 3 ? 1 : (n - 1) / 2;
+		double big = 0, err = 0;
+
+		for (j = 0; j < n; j += step) {
+			size_t at = m.off[i] + j;
+			double num = fd(ref_loss_cb, &m, m.w + at, 0);
+
+			big = fmax(big, fabs(num));
+			err = fmax(err, fabs(num - (double)t->g[at]));
+		}
+		err /= 1e-3 + big;
+		if (err > 1e-4)
+			fprintf(stderr, "hidden %s: %s: gradient off by %g\n",
+			    cosine ? "cos" : "mse", m.name[i], err);
+		worst = fmax(worst, err);
+	}
+	CHECK(worst <= 1e-4);
+	fprintf(stderr, "hidden %s, %s: worst relative gradient error %.2g "
+	    "over %d tensors\n", cosine ? "cos" : "mse", bn_arch_name(arch),
+	    worst, m.np);
+	/* without the term, the plain loss */
+	t->th = NULL;
+	m.th = NULL;
+	CHECK(fabs(bn_train_step(t, m.tok, MB, NULL, 1, 1, 0, NULL, NULL) -
+	    ref_loss(&m, NULL)) < 1e-5);
+	bn_train_free(t);
+	bnt_map_close(&map);
+	unlink(path);
+	tiny_free(&m);
+	free(th);
+	free(thf);
 }
 
 /* The lambda warm-up: bn_train_lambda's values at steps 0, N/2 and N
@@ -868,6 +1005,11 @@ main(void)
 	test_loss(1, 0.5, 1);
 	test_loss(1, 0.3, 2.5);
 	test_lambda();
+	test_hid(0);
+	test_hid(1);
+	test_hid_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0);
+	test_hid_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 1);
+	test_hid_model(BN_ARCH_QWEN3, 16, 4, 2, 6, 24, 1);
 	/* arch, hidden, heads, kv heads, head_dim, ffn, tied */
 	test_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0);
 	test_model(BN_ARCH_QWEN2, 16, 4, 2, 4, 24, 0);
