@@ -25,6 +25,7 @@ struct bn_qat_step {
 	double comm_s;		/* seconds of this step's gradient all-reduce */
 	double tok_s;		/* tokens per second since this run started */
 	float lambda;		/* the step's quantization strength */
+	double hid;		/* hidden-state term, with hid_distill */
 	double eta_s;		/* seconds left at that rate */
 };
 
@@ -61,6 +62,13 @@ struct bn_qat_opts {
 	/* the quantization warm-up over the first lambda_warmup steps
 	 * (0: none), enum bn_lambda_shape (train.h) */
 	int lambda_warmup, lambda_shape;
+	/* hidden-state distillation against the teacher (train.h):
+	 * hid_distill 0 off, 1 MSE, 2 cosine; weight; the layers (from 0;
+	 * nhid_layers 0: every layer) */
+	int hid_distill;
+	float hid_weight;
+	const int *hid_layers;
+	int nhid_layers;
 	struct bn_qat_hooks hooks;
 };
 

@@ -38,6 +38,8 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
 	/* --train */
 	OPT_ALLOW_NONFINITE, OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP,
+	OPT_DISTILL_HIDDEN, OPT_DISTILL_HIDDEN_LAYERS,
+	OPT_DISTILL_HIDDEN_WEIGHT,
 	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER,
 	OPT_LAMBDA_SHAPE, OPT_LAMBDA_WARMUP, OPT_LOG,
 	OPT_LR, OPT_MIN_LR, OPT_RESUME, OPT_STEPS, OPT_TEACHER, OPT_TRAIN,
@@ -71,6 +73,11 @@ static const struct option longopts[] = {
 	{ "ckpt-every",	required_argument,	NULL,	OPT_CKPT_EVERY },
 	{ "clip",	required_argument,	NULL,	OPT_CLIP },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "distill-hidden", required_argument,	NULL,	OPT_DISTILL_HIDDEN },
+	{ "distill-hidden-layers", required_argument, NULL,
+	    OPT_DISTILL_HIDDEN_LAYERS },
+	{ "distill-hidden-weight", required_argument, NULL,
+	    OPT_DISTILL_HIDDEN_WEIGHT },
 	{ "eval-every",	required_argument,	NULL,	OPT_EVAL_EVERY },
 	{ "ffn",	required_argument,	NULL,	OPT_FFN },
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
@@ -121,8 +128,9 @@ usage(FILE *fp, int status)
 	    "       %s --train corpus [-q ternary|binary] [--val corpus] "
 	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
-	    "[--kd-temp x] [--lambda-warmup n [--lambda-shape "
-	    "linear|sigmoid]] [--seed s] [--eval-every n] [-C dir --ckpt-every "
+	    "[--kd-temp x] [--distill-hidden mse|cos "
+	    "[--distill-hidden-weight w] [--distill-hidden-layers list]] "
+	    "[--lambda-warmup n [--lambda-shape linear|sigmoid]] [--seed s] [--eval-every n] [-C dir --ckpt-every "
 	    "n] [--resume ckpt] [--log file] [--keep-master] "
 	    "[--allow-nonfinite] [--to-arch bitnet] [-t n] [-v] [-o file] "
 	    "[model]\n",
@@ -177,6 +185,11 @@ usage(FILE *fp, int status)
 		    "0.5)\n"
 		    "      --kd-temp T    distillation temperature (default "
 		    "1)\n"
+		    "      --distill-hidden D  distil layer outputs by mse "
+		    "or cos (default off)\n"
+		    "      --distill-hidden-weight W  its weight (default 1)\n"
+		    "      --distill-hidden-layers L  layers, as 0,2,5 "
+		    "(default all)\n"
 		    "      --lambda-warmup N  quantize gradually over N "
 		    "steps (default 0: off)\n"
 		    "      --lambda-shape S   linear (default) or sigmoid\n"
@@ -229,6 +242,41 @@ number(const char *opt, double lo, double hi)
 	return (float)d;
 }
 
+/* --distill-hidden-layers: layers from 0, comma-separated, each
+ * once. */
+static void
+layer_list(struct opts *o)
+{
+	static int v[BN_INIT_MAX_LAYERS];
+	const char *p = optarg;
+	char num[16];
+	unsigned u;
+	size_t k;
+	int n = 0, j;
+
+	for (;;) {
+		k = strcspn(p, ",");
+		if (k == 0 || k >= sizeof num || n == BN_INIT_MAX_LAYERS)
+			bn_errx(EX_USAGE, "--distill-hidden-layers: invalid list "
+			    "'%s'", optarg);
+		memcpy(num, p, k);
+		num[k] = '\0';
+		if (bn_parse_uint(num, 0, BN_INIT_MAX_LAYERS - 1, &u) != 0)
+			bn_errx(EX_USAGE, "--distill-hidden-layers: invalid "
+			    "layer '%s'", num);
+		for (j = 0; j < n; j++)
+			if (v[j] == (int)u)
+				bn_errx(EX_USAGE, "--distill-hidden-layers: "
+				    "layer %u twice", u);
+		v[n++] = (int)u;
+		if (p[k] == '\0')
+			break;
+		p += k + 1;
+	}
+	o->qo.hid_layers = v;
+	o->qo.nhid_layers = n;
+}
+
 static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
@@ -256,6 +304,25 @@ parse_args(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_KD_TEMP:
 			o->qo.tau = number("--kd-temp", 1e-3, 1e3);
+			break;
+		case OPT_DISTILL_HIDDEN:
+			if (strcmp(optarg, "mse") == 0)
+				o->qo.hid_distill = 1;
+			else if (strcmp(optarg, "cos") == 0)
+				o->qo.hid_distill = 2;
+			else
+				bn_errx(EX_USAGE, "--distill-hidden: invalid "
+				    "loss '%s' (mse or cos)", optarg);
+			trainopt |= 4;
+			break;
+		case OPT_DISTILL_HIDDEN_LAYERS:
+			layer_list(o);
+			trainopt |= 8;
+			break;
+		case OPT_DISTILL_HIDDEN_WEIGHT:
+			o->qo.hid_weight = number("--distill-hidden-weight", 0,
+			    1e6);
+			trainopt |= 8;
 			break;
 		case OPT_KEEP_MASTER: o->keep_master = 1; break;
 		case OPT_LAMBDA_SHAPE:
@@ -365,9 +432,15 @@ parse_args(int argc, char *argv[], struct opts *o)
 			exit(EXIT_SUCCESS);
 		default: usage(stderr, EX_USAGE);
 		}
-	if (trainopt && o->qo.train == NULL)
+	if ((trainopt & 3) && o->qo.train == NULL)
 		bn_errx(EX_USAGE, "--lambda-warmup and --lambda-shape need "
 		    "--train");
+	if ((trainopt & 8) && !(trainopt & 4))
+		bn_errx(EX_USAGE, "--distill-hidden-weight and "
+		    "--distill-hidden-layers need --distill-hidden");
+	if ((trainopt & 4) && (o->qo.train == NULL || o->qo.teacher == NULL))
+		bn_errx(EX_USAGE, "--distill-hidden: needs --train and "
+		    "--teacher");
 	if ((trainopt & 1) && o->qo.lambda_warmup == 0)
 		bn_errx(EX_USAGE, "--lambda-shape: needs --lambda-warmup N "
 		    "(N > 0)");
@@ -671,6 +744,8 @@ report_step(void *ctx, const struct bn_qat_step *s)
 		    s->step, s->loss, s->ce);
 		if (s->teacher)
 			fprintf(rp->log, ",\"kl\":%.6f", s->kl);
+		if (rp->o->qo.hid_distill)
+			fprintf(rp->log, ",\"hid\":%.6f", s->hid);
 		if (rp->o->qo.lambda_warmup > 0)
 			fprintf(rp->log, ",\"lambda\":%.6g", (double)s->lambda);
 		fprintf(rp->log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"

@@ -170,3 +170,73 @@ train() {
 	[[ $stderr == *"--to-arch: alone or with --train"* ]]
 	[ ! -e "$d/x.bnt" ]
 }
+
+@test "--distill-hidden: the log's terms add up; weight 0 is plain distillation, byte for byte" {
+	local d=$BATS_TEST_TMPDIR
+	train --teacher "$S/austen.bnt" -o "$d/kd.bnt" "$S/austen.bnt"
+	run -0 train --teacher "$S/austen.bnt" --distill-hidden mse \
+	    --log "$d/mse.log" -o "$d/mse.bnt" "$S/austen.bnt"
+	run -0 train --teacher "$S/austen.bnt" --distill-hidden cos \
+	    --distill-hidden-layers 5,2 --distill-hidden-weight 3 \
+	    --log "$d/cos.log" -o "$d/cos.bnt" "$S/austen.bnt"
+	run -0 bnverify "$d/mse.bnt"
+	! cmp -s "$d/kd.bnt" "$d/mse.bnt"
+	! cmp -s "$d/mse.bnt" "$d/cos.bnt"
+	python3 - "$d/mse.log" 1 "$d/cos.log" 3 <<-'PY'
+	import json, math, sys
+	for path, w in ((sys.argv[1], float(sys.argv[2])),
+	                (sys.argv[3], float(sys.argv[4]))):
+	    rows = [json.loads(l) for l in open(path)]
+	    assert len(rows) == 4
+	    for r in rows:
+	        # alpha 0.5, tau 1 by default
+	        want = 0.5 * r['ce'] + 0.5 * r['kl'] + w * r['hid']
+	        assert math.isfinite(r['hid']) and r['hid'] > 0, r
+	        assert abs(r['loss'] - want) < 2e-5, (r, want)
+	PY
+	# weight 0 adds nothing to the loss or the gradients
+	run -0 train --teacher "$S/austen.bnt" --distill-hidden cos \
+	    --distill-hidden-weight 0 -o "$d/w0.bnt" "$S/austen.bnt"
+	cmp "$d/kd.bnt" "$d/w0.bnt"
+	# a checkpoint records the term
+	run -0 train --teacher "$S/austen.bnt" --distill-hidden cos \
+	    --distill-hidden-layers 5,2 --steps 1 -C "$d/c" --ckpt-every 1 \
+	    -o "$d/x.bnt" "$S/austen.bnt"
+	cfgkey "$d/c/ckpt-000001.bnt" train.distill_hidden cos
+	cfgkey "$d/c/ckpt-000001.bnt" train.distill_hidden_layers 5,2
+}
+
+@test "--distill-hidden: options that do not apply are usage errors" {
+	local d=$BATS_TEST_TMPDIR
+	run -64 --separate-stderr train --distill-hidden mse -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[ "$stderr" = "bnquant: --distill-hidden: needs --train and --teacher" ]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-hidden-weight 2 -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"need --distill-hidden" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-hidden-layers 1 -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"need --distill-hidden" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-hidden l2 -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"invalid loss 'l2' (mse or cos)" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-hidden mse --distill-hidden-layers 1,1 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[[ $stderr == *"layer 1 twice" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-hidden mse --distill-hidden-layers 1,,2 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[[ $stderr == *"invalid list '1,,2'" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-hidden mse --distill-hidden-layers 6 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[ "$stderr" = "bnquant: --distill-hidden-layers: layer 6: the student has 6 layers, the teacher 6 (from 0)" ]
+	# a teacher of another width cannot be compared
+	bnquant --init llama --hidden 64 --layers 2 --heads 4 --ffn 128 \
+	    --ctx 64 --tokenizer "$S/austen.bnt" -o "$d/narrow.bnt"
+	run -64 --separate-stderr train --teacher "$d/narrow.bnt" \
+	    --distill-hidden mse -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"narrow.bnt: hidden size 64, the student has 256"* ]]
+	[ ! -e "$d/x.bnt" ]
+}
