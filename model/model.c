@@ -443,6 +443,7 @@ struct bn_state {
 	float *bias;		/* [heads * head_dim]: a bias in f32 */
 	bn_hook_fn hook;
 	void *hook_ctx;
+	int hook_qkv;		/* the hook sees BN_SITE_Q, _K, _V too */
 };
 
 static void *
@@ -567,6 +568,12 @@ bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx)
 {
 	s->hook = fn;
 	s->hook_ctx = ctx;
+}
+
+void
+bn_state_hook_qkv(struct bn_state *s, int on)
+{
+	s->hook_qkv = on;
 }
 
 /* A linear layer over T rows, split by output rows across threads. */
@@ -812,6 +819,11 @@ bn_forward(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
 		for (t = 0; t < T; t++) {
 			rope(s, s->q + t * qd, pos0 + (int)t, c->heads);
 			rope(s, s->k + t * kvd, pos0 + (int)t, c->kv_heads);
+		}
+		if (s->hook_qkv) {
+			hook(s, l, BN_SITE_Q, s->q, T, qd);
+			hook(s, l, BN_SITE_K, s->k, T, kvd);
+			hook(s, l, BN_SITE_V, s->v, T, kvd);
 		}
 		memcpy(kc, s->k, T * kvd * sizeof(float));
 		memcpy(vc, s->v, T * kvd * sizeof(float));

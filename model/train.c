@@ -252,6 +252,8 @@ bn_train_free(struct bn_train *t)
 		bn_gemm_free(t->tgemm[i]);
 	free(t->tgemm);
 	free(t->att_tmp);
+	free(t->att_w);
+	free(t->att_kl);
 	if (t->pool != NULL)
 		bn_pool_free(t->pool);
 	free(t);
@@ -719,6 +721,96 @@ att_task(void *ctx, int i, int nt)
 	}
 }
 
+/* ---- attention-relation distillation over the pool: units are
+ * (q, k or v; sequence; relation head) ---- */
+
+struct reljob {
+	struct bn_train *t;
+	const struct bn_train_layer *S;
+	int nseq;
+	float *d[3];		/* dq, dk, dv, or NULL */
+};
+
+static void
+rel_task(void *ctx, int i, int nt)
+{
+	const struct reljob *j = ctx;
+	struct bn_train *t = j->t;
+	const struct bn_config *c = &t->c;
+	size_t T = (size_t)t->T, A = (size_t)t->att_heads;
+	size_t per = (size_t)j->nseq * A, units = 3 * per, u;
+	float scale = t->att_weight / (float)((size_t)j->nseq * A * T);
+
+	for (u = (size_t)i; u < units; u += (size_t)nt) {
+		size_t k = u / per, b = u % per / A, a = u % A;
+		size_t ld = (size_t)(k == 0 ? c->heads : c->kv_heads) *
+		    (size_t)c->head_dim, lt = t->ta_dim[k];
+		size_t off = b * T * ld + a * (ld / A);
+		const float *x = k == 0 ? j->S->q_ : k == 1 ? j->S->k_ :
+		    j->S->v_;
+
+		t->att_kl[u] = rel_unit_f(j->d[k] != NULL ? j->d[k] + off :
+		    NULL, x + off, ld, ld / A, t->ta[k] + b * T * lt + a *
+		    (lt / A), lt, lt / A, T, t->att_temp, scale, t->att_w +
+		    (size_t)i * t->att_per);
+	}
+}
+
+/* The term (forward, d NULL) or its gradient added to dq, dk, dv. */
+static void
+rel_run(struct bn_train *t, const struct bn_train_layer *S, int nseq,
+    float *dq, float *dk, float *dv)
+{
+	struct reljob j = { t, S, nseq, { dq, dk, dv } };
+	size_t u, per = (size_t)nseq * (size_t)t->att_heads;
+	double sum = 0;
+
+	bn_pool_run(t->pool, rel_task, &j);
+	for (u = 0; u < 3 * per; u++)
+		sum += t->att_kl[u];
+	t->att_loss = sum / (double)(per * (size_t)t->T);
+}
+
+int
+bn_train_attn(struct bn_train *t, int layer, int heads, float weight,
+    float temp, const size_t tdim[3], struct bn_err *e)
+{
+	const struct bn_config *c = &t->c;
+	size_t T = (size_t)t->T, dmax = 0, tmax = 0, w[3];
+	int k;
+
+	if (layer < 0 || layer >= c->layers)
+		return bn_seterr(e, BN_EUSAGE, "layer %d: the student has %d "
+		    "layers (from 0)", layer, c->layers);
+	w[0] = (size_t)c->heads * (size_t)c->head_dim;
+	w[1] = w[2] = (size_t)c->kv_heads * (size_t)c->head_dim;
+	for (k = 0; k < 3; k++) {
+		if (heads < 1 || w[k] % (size_t)heads != 0 ||
+		    tdim[k] % (size_t)heads != 0 || tdim[k] == 0)
+			return bn_seterr(e, BN_EUSAGE, "%c: %zu values (the "
+			    "teacher's %zu) do not split into %d relation "
+			    "heads", "qkv"[k], w[k], tdim[k], heads);
+		dmax = w[k] / (size_t)heads > dmax ? w[k] / (size_t)heads :
+		    dmax;
+		tmax = tdim[k] / (size_t)heads > tmax ? tdim[k] /
+		    (size_t)heads : tmax;
+		t->ta_dim[k] = tdim[k];
+	}
+	t->att_per = 3 * T * T + T * (dmax + tmax + 1) + dmax;
+	free(t->att_w);
+	free(t->att_kl);
+	t->att_w = malloc((size_t)t->nthreads * t->att_per * sizeof(float));
+	t->att_kl = malloc(3 * (size_t)t->B * (size_t)heads *
+	    sizeof(double));
+	if (t->att_w == NULL || t->att_kl == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	t->att_layer = layer;
+	t->att_heads = heads;
+	t->att_weight = weight;
+	t->att_temp = temp;
+	return BN_OK;
+}
+
 /* ---- the step ---- */
 
 /* The hidden-state term of layer hl[k] (student rows x, N of them),
@@ -820,6 +912,8 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 			    c->rope_interleaved, 0);
 		}
 		bn_pool_run(t->pool, att_task, &aj);
+		if (t->ta[0] != NULL && l == t->att_layer)
+			rel_run(t, S, nseq, NULL, NULL, NULL);
 		if (bitnet) {
 			rms(t, S->asn, S->ao, d1, S->ra, N);
 			quant_rows(t, d1, S->oa, N, qd);
@@ -927,6 +1021,9 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 		}
 		aj.dout = d1;
 		bn_pool_run(t->pool, att_task, &aj);
+		/* the relation term's gradient at q, k (after RoPE) and v */
+		if (t->ta[0] != NULL && l == t->att_layer)
+			rel_run(t, S, nseq, dq, dk, dv);
 		for (r = 0; r < N; r++) {
 			size_t pos = r % T;
 
@@ -981,6 +1078,8 @@ out:
 		    (double)tau * (double)tau * kls;
 	if (t->th != NULL)
 		ces += (double)t->hid_weight * t->hid_loss;
+	if (t->ta[0] != NULL)
+		ces += (double)t->att_weight * t->att_loss;
 	return ces;
 }
 

@@ -70,6 +70,17 @@ struct bn_train {
 	int nhl, hid_cos;
 	float hid_weight;
 	double hid_loss;
+	/* Attention-relation distillation (bn_train_attn), on while ta[0]
+	 * is not NULL: the teacher's q, k (after RoPE) and v of layer
+	 * att_layer, [nseq * T][ta_dim[j]] each. */
+	const float *ta[3];
+	size_t ta_dim[3];
+	int att_layer, att_heads;
+	float att_weight, att_temp;
+	double att_loss;	/* the last step's term, unweighted */
+	float *att_w;		/* per thread scratch */
+	double *att_kl;		/* per unit */
+	size_t att_per;
 };
 
 /* Build a trainer for the model in map (float, or packed: codes times
@@ -83,7 +94,8 @@ void bn_train_free(struct bn_train *t);
  * tok + b * (T + 1)): inputs tok[0..T), targets tok[1..T].  With
  * teacher (nseq * T rows of vocab logits, or NULL): loss = alpha * CE
  * + (1 - alpha) * tau^2 * KL(teacher || student); with t->th, plus
- * t->hid_weight * t->hid_loss.  grad: 1 computes
+ * t->hid_weight * t->hid_loss; with t->ta[0], plus t->att_weight *
+ * t->att_loss.  grad: 1 computes
  * the gradients into t->g (overwritten); 0 leaves the nseq * T rows of
  * vocab logits in t->logits.  ce and kl are the mean terms
  * (either may be NULL); returns the loss, or NAN if a token is out of
@@ -118,6 +130,18 @@ float bn_train_lr(int s, int steps, int warmup, float lr, float min_lr);
 enum bn_lambda_shape { BN_LAMBDA_LINEAR = 0, BN_LAMBDA_SIGMOID = 1 };
 #define BN_LAMBDA_K 100.0
 float bn_train_lambda(int s, int n, int shape);
+
+/* Attention-relation distillation at layer (from 0), as MiniLM-v2 and
+ * BitDistill (arXiv 2510.13998, eqs. 10-12): for each of q, k and v,
+ * the heads' values are split again into heads relation heads (of
+ * q_dim / heads, kv_dim / heads, and the teacher's tdim[j] / heads
+ * values), and bn_train_step adds weight times the sum over q, k, v of
+ * the mean over sequences, relation heads and positions of layers.inc's
+ * rel_unit KL at temperature temp.  The caller then sets t->ta[] before
+ * each step (NULL: off).  BN_OK, or BN_EUSAGE (a layer past the last,
+ * a width heads does not divide) or BN_ENOMEM with a detail in e. */
+int bn_train_attn(struct bn_train *t, int layer, int heads, float weight,
+    float temp, const size_t tdim[3], struct bn_err *e);
 
 /* Index of the parameter named name, or -1. */
 int bn_train_find(const struct bn_train *t, const char *name);
