@@ -66,6 +66,8 @@ bn_qat_defaults(struct bn_qat_opts *o)
 	o->alpha = 0.5f;
 	o->tau = 1.0f;
 	o->hid_weight = 1.0f;
+	o->att_temp = 1.0f;
+	o->att_layer = -1;
 	o->seed = 0;
 	o->threads = 0;
 }
@@ -486,6 +488,11 @@ struct run {
 	float *thid;
 	int *hl, nhl;
 	int hook_b;			/* the sequence the teacher runs */
+	/* attention-relation distillation: the teacher's q, k, v of
+	 * layer att_layer, [lb * ctx][dim] */
+	float *tqkv[3];
+	size_t tdim[3];
+	int att_layer;
 };
 
 /* Sum n doubles over the ranks, in place (nothing without MPI). */
@@ -544,6 +551,7 @@ validate(struct run *r, size_t *nwin, double *mean, struct bn_err *e)
 	/* the model as it is written: fully quantized, CE only */
 	r->t->lambda = 1;
 	r->t->th = NULL;
+	r->t->ta[0] = NULL;
 	nw = r->have_val && r->val.n > T ? (size_t)(r->val.n - 1) / T : 0;
 	/* rank k takes windows k, k + ranks, ... */
 	for (w = (size_t)r->rank * (size_t)r->lb; w < nw;
@@ -574,7 +582,17 @@ teach_hook(void *ctx, int layer, int site, const float *x, size_t T,
 	size_t N = (size_t)r->lb * (size_t)r->o->ctx;
 	int k;
 
-	if (site != BN_SITE_LAYER || T != (size_t)r->o->ctx)
+	if (T != (size_t)r->o->ctx)
+		return;
+	if (site == BN_SITE_Q || site == BN_SITE_K || site == BN_SITE_V) {
+		k = site - BN_SITE_Q;
+		if (layer == r->att_layer && r->tqkv[k] != NULL &&
+		    dim == r->tdim[k])
+			memcpy(r->tqkv[k] + (size_t)r->hook_b * T * dim, x, T *
+			    dim * sizeof *x);
+		return;
+	}
+	if (site != BN_SITE_LAYER)
 		return;
 	for (k = 0; k < r->nhl; k++)
 		if (r->hl[k] == layer)
@@ -684,6 +702,14 @@ write_model(struct run *r, FILE *fp, int ckpt, struct bn_err *e)
 			    "train.distill_hidden_layers", list) != 0)
 				st = bn_seterr(e, BN_ENOMEM, "out of memory");
 			free(list);
+		}
+		if (o->att_weight > 0) {
+			bn_kv_setf(&kv, "train.distill_attn", "%.9g",
+			    (double)o->att_weight);
+			bn_kv_setf(&kv, "train.distill_attn_layer", "%d",
+			    r->att_layer);
+			bn_kv_setf(&kv, "train.distill_attn_temp", "%.9g",
+			    (double)o->att_temp);
 		}
 		if (o->lambda_warmup > 0) {
 			bn_kv_setf(&kv, "train.lambda_warmup", "%d",
@@ -811,6 +837,9 @@ run_free(struct run *r)
 	free(r->tlogits);
 	free(r->thid);
 	free(r->hl);
+	free(r->tqkv[0]);
+	free(r->tqkv[1]);
+	free(r->tqkv[2]);
 	if (r->ts != NULL)
 		bn_state_free(r->ts);
 	if (r->have_teacher)
@@ -852,6 +881,36 @@ hid_setup(struct run *r, struct bn_err *e)
 	    (size_t)o->ctx * (size_t)c->hidden * sizeof *r->thid)) == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	bn_state_set_hook(r->ts, teach_hook, r);
+	return BN_OK;
+}
+
+/* Attention-relation distillation: the layer, checked against both
+ * models, the trainer's part, and room for the teacher's q, k, v. */
+static int
+att_setup(struct run *r, struct bn_err *e)
+{
+	const struct bn_qat_opts *o = r->o;
+	const struct bn_config *c = &r->t->c, *tc = &r->teacher.c;
+	int k, st;
+
+	r->att_layer = o->att_layer >= 0 ? o->att_layer : c->layers - 1;
+	if (r->att_layer >= c->layers || r->att_layer >= tc->layers)
+		return bn_seterr(e, BN_EUSAGE, "--distill-attn-layer %d: the "
+		    "student has %d layers, the teacher %d (from 0)",
+		    r->att_layer, c->layers, tc->layers);
+	r->tdim[0] = (size_t)tc->heads * (size_t)tc->head_dim;
+	r->tdim[1] = r->tdim[2] = (size_t)tc->kv_heads * (size_t)tc->head_dim;
+	if ((st = bn_train_attn(r->t, r->att_layer, c->heads, o->att_weight,
+	    o->att_temp, r->tdim, e)) != BN_OK) {
+		bn_err_prefix(e, "--distill-attn");
+		return st;
+	}
+	for (k = 0; k < 3; k++)
+		if ((r->tqkv[k] = malloc((size_t)r->lb * (size_t)o->ctx *
+		    r->tdim[k] * sizeof(float))) == NULL)
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
+	bn_state_set_hook(r->ts, teach_hook, r);
+	bn_state_hook_qkv(r->ts, 1);
 	return BN_OK;
 }
 
@@ -932,6 +991,8 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		}
 		if (o->hid_distill && (st = hid_setup(&r, e)) != BN_OK)
 			goto fail;
+		if (o->att_weight > 0 && (st = att_setup(&r, e)) != BN_OK)
+			goto fail;
 	}
 	bn_rng_seed(&r.rng, o->seed);
 	if (o->resume != NULL && (st = restore(&r, e)) != BN_OK) {
@@ -951,7 +1012,8 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	s0 = r.step;
 	while (r.step < o->steps) {
 		struct bn_qat_step rs;
-		double ce, kl, hid, norm, dt, sums[4];
+		double ce, kl, hid, att, norm, dt, sums[5];
+		int k;
 		float lam;
 		float lr = bn_train_lr(r.step, o->steps, warmup, o->lr,
 		    o->min_lr);
@@ -978,19 +1040,24 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 			r.t->hid_cos = o->hid_distill == 2;
 			r.t->hid_weight = o->hid_weight;
 		}
+		for (k = 0; r.tqkv[0] != NULL && k < 3; k++)
+			r.t->ta[k] = r.tqkv[k];
 		loss = bn_train_step(r.t, r.batch, r.lb, r.have_teacher ?
 		    r.tlogits : NULL, o->alpha, o->tau, 1, &ce, &kl);
 		hid = r.thid != NULL ? r.t->hid_loss : 0;
+		att = r.tqkv[0] != NULL ? r.t->att_loss : 0;
 		if (r.nranks > 1) {
 			sums[0] = loss;
 			sums[1] = ce;
 			sums[2] = kl;
 			sums[3] = hid;
-			sum_ranks(&r, sums, 4);
+			sums[4] = att;
+			sum_ranks(&r, sums, 5);
 			loss = sums[0] / r.nranks;
 			ce = sums[1] / r.nranks;
 			kl = sums[2] / r.nranks;
 			hid = sums[3] / r.nranks;
+			att = sums[4] / r.nranks;
 			average_grads(&r);
 		}
 		if (!isfinite(loss)) {
@@ -1015,6 +1082,7 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 			memset(&rs, 0, sizeof rs);
 			rs.lambda = lam;
 			rs.hid = hid;
+			rs.att = att;
 			rs.step = r.step;
 			rs.steps = o->steps;
 			rs.loss = loss;

@@ -26,6 +26,7 @@ struct bn_qat_step {
 	double tok_s;		/* tokens per second since this run started */
 	float lambda;		/* the step's quantization strength */
 	double hid;		/* hidden-state term, with hid_distill */
+	double att;		/* attention-relation term, with att_weight */
 	double eta_s;		/* seconds left at that rate */
 };
 
@@ -69,6 +70,11 @@ struct bn_qat_opts {
 	float hid_weight;
 	const int *hid_layers;
 	int nhid_layers;
+	/* attention-relation distillation against the teacher (train.h's
+	 * bn_train_attn): off at weight 0; layer -1 is the last; relation
+	 * heads, the student's n_heads */
+	float att_weight, att_temp;
+	int att_layer;
 	struct bn_qat_hooks hooks;
 };
 

@@ -38,6 +38,7 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
 	/* --train */
 	OPT_ALLOW_NONFINITE, OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP,
+	OPT_DISTILL_ATTN, OPT_DISTILL_ATTN_LAYER, OPT_DISTILL_ATTN_TEMP,
 	OPT_DISTILL_HIDDEN, OPT_DISTILL_HIDDEN_LAYERS,
 	OPT_DISTILL_HIDDEN_WEIGHT,
 	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER,
@@ -73,6 +74,10 @@ static const struct option longopts[] = {
 	{ "ckpt-every",	required_argument,	NULL,	OPT_CKPT_EVERY },
 	{ "clip",	required_argument,	NULL,	OPT_CLIP },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "distill-attn", required_argument,	NULL,	OPT_DISTILL_ATTN },
+	{ "distill-attn-layer", required_argument, NULL,
+	    OPT_DISTILL_ATTN_LAYER },
+	{ "distill-attn-temp", required_argument, NULL, OPT_DISTILL_ATTN_TEMP },
 	{ "distill-hidden", required_argument,	NULL,	OPT_DISTILL_HIDDEN },
 	{ "distill-hidden-layers", required_argument, NULL,
 	    OPT_DISTILL_HIDDEN_LAYERS },
@@ -130,6 +135,8 @@ usage(FILE *fp, int status)
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
 	    "[--kd-temp x] [--distill-hidden mse|cos "
 	    "[--distill-hidden-weight w] [--distill-hidden-layers list]] "
+	    "[--distill-attn w [--distill-attn-layer n] "
+	    "[--distill-attn-temp t]] "
 	    "[--lambda-warmup n [--lambda-shape linear|sigmoid]] [--seed s] [--eval-every n] [-C dir --ckpt-every "
 	    "n] [--resume ckpt] [--log file] [--keep-master] "
 	    "[--allow-nonfinite] [--to-arch bitnet] [-t n] [-v] [-o file] "
@@ -190,6 +197,12 @@ usage(FILE *fp, int status)
 		    "      --distill-hidden-weight W  its weight (default 1)\n"
 		    "      --distill-hidden-layers L  layers, as 0,2,5 "
 		    "(default all)\n"
+		    "      --distill-attn W  attention-relation distillation "
+		    "weight (default 0: off)\n"
+		    "      --distill-attn-layer N  its layer (default the "
+		    "last)\n"
+		    "      --distill-attn-temp T  its temperature (default "
+		    "1)\n"
 		    "      --lambda-warmup N  quantize gradually over N "
 		    "steps (default 0: off)\n"
 		    "      --lambda-shape S   linear (default) or sigmoid\n"
@@ -304,6 +317,18 @@ parse_args(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_KD_TEMP:
 			o->qo.tau = number("--kd-temp", 1e-3, 1e3);
+			break;
+		case OPT_DISTILL_ATTN:
+			o->qo.att_weight = number("--distill-attn", 0, 1e6);
+			trainopt |= 16;
+			break;
+		case OPT_DISTILL_ATTN_LAYER:
+			o->qo.att_layer = count("--distill-attn-layer", 0);
+			trainopt |= 32;
+			break;
+		case OPT_DISTILL_ATTN_TEMP:
+			o->qo.att_temp = number("--distill-attn-temp", 1e-3, 1e3);
+			trainopt |= 32;
 			break;
 		case OPT_DISTILL_HIDDEN:
 			if (strcmp(optarg, "mse") == 0)
@@ -440,6 +465,12 @@ parse_args(int argc, char *argv[], struct opts *o)
 		    "--distill-hidden-layers need --distill-hidden");
 	if ((trainopt & 4) && (o->qo.train == NULL || o->qo.teacher == NULL))
 		bn_errx(EX_USAGE, "--distill-hidden: needs --train and "
+		    "--teacher");
+	if ((trainopt & 32) && !(trainopt & 16))
+		bn_errx(EX_USAGE, "--distill-attn-layer and --distill-attn-temp "
+		    "need --distill-attn");
+	if ((trainopt & 16) && (o->qo.train == NULL || o->qo.teacher == NULL))
+		bn_errx(EX_USAGE, "--distill-attn: needs --train and "
 		    "--teacher");
 	if ((trainopt & 1) && o->qo.lambda_warmup == 0)
 		bn_errx(EX_USAGE, "--lambda-shape: needs --lambda-warmup N "
@@ -746,6 +777,8 @@ report_step(void *ctx, const struct bn_qat_step *s)
 			fprintf(rp->log, ",\"kl\":%.6f", s->kl);
 		if (rp->o->qo.hid_distill)
 			fprintf(rp->log, ",\"hid\":%.6f", s->hid);
+		if (rp->o->qo.att_weight > 0)
+			fprintf(rp->log, ",\"att\":%.6f", s->att);
 		if (rp->o->qo.lambda_warmup > 0)
 			fprintf(rp->log, ",\"lambda\":%.6g", (double)s->lambda);
 		fprintf(rp->log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"

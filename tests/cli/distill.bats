@@ -240,3 +240,63 @@ train() {
 	[[ $stderr == *"narrow.bnt: hidden size 64, the student has 256"* ]]
 	[ ! -e "$d/x.bnt" ]
 }
+
+@test "--distill-attn: the relation term is logged and adds up, layer and temperature change it" {
+	local d=$BATS_TEST_TMPDIR
+	train --teacher "$S/austen.bnt" -o "$d/kd.bnt" "$S/austen.bnt"
+	run -0 train --teacher "$S/austen.bnt" --distill-attn 2 \
+	    --log "$d/a.log" -o "$d/a.bnt" "$S/austen.bnt"
+	run -0 train --teacher "$S/austen.bnt" --distill-attn 2 \
+	    --distill-attn-layer 1 --distill-attn-temp 0.2 \
+	    --log "$d/b.log" -o "$d/b.bnt" "$S/austen.bnt"
+	run -0 bnverify "$d/a.bnt"
+	! cmp -s "$d/kd.bnt" "$d/a.bnt"
+	! cmp -s "$d/a.bnt" "$d/b.bnt"
+	python3 - "$d/a.log" "$d/b.log" <<-'PY'
+	import json, math, sys
+	a = [json.loads(l) for l in open(sys.argv[1])]
+	b = [json.loads(l) for l in open(sys.argv[2])]
+	assert len(a) == len(b) == 4
+	for r in a + b:
+	    want = 0.5 * r['ce'] + 0.5 * r['kl'] + 2 * r['att']
+	    assert math.isfinite(r['att']) and r['att'] > 0, r
+	    assert abs(r['loss'] - want) < 2e-5, (r, want)
+	# the same first batch: another layer and temperature, another term
+	assert abs(a[0]['att'] - b[0]['att']) > 1e-4, (a[0], b[0])
+	PY
+	run -0 train --teacher "$S/austen.bnt" --distill-attn 2 \
+	    --distill-attn-layer 1 --steps 1 -C "$d/c" --ckpt-every 1 \
+	    -o "$d/x.bnt" "$S/austen.bnt"
+	cfgkey "$d/c/ckpt-000001.bnt" train.distill_attn_layer 1
+	# weight 0 is off
+	run -0 train --teacher "$S/austen.bnt" --distill-attn 0 \
+	    -o "$d/w0.bnt" "$S/austen.bnt"
+	cmp "$d/kd.bnt" "$d/w0.bnt"
+}
+
+@test "--distill-attn: options that do not apply are usage errors" {
+	local d=$BATS_TEST_TMPDIR
+	run -64 --separate-stderr train --distill-attn 1 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[ "$stderr" = "bnquant: --distill-attn: needs --train and --teacher" ]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-attn-temp 2 -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"need --distill-attn" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-attn-layer 2 -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"need --distill-attn" ]]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-attn 1 --distill-attn-layer 6 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	[ "$stderr" = "bnquant: --distill-attn-layer 6: the student has 6 layers, the teacher 6 (from 0)" ]
+	run -64 --separate-stderr train --teacher "$S/austen.bnt" \
+	    --distill-attn 1 --distill-attn-temp 0 -o "$d/x.bnt" \
+	    "$S/austen.bnt"
+	# a teacher whose widths 8 relation heads do not split
+	bnquant --init llama --hidden 36 --layers 6 --heads 3 --kv-heads 3 \
+	    --ffn 64 --ctx 64 --tokenizer "$S/austen.bnt" -o "$d/odd.bnt"
+	run -64 --separate-stderr train --teacher "$d/odd.bnt" \
+	    --distill-attn 1 -o "$d/x.bnt" "$S/austen.bnt"
+	[[ $stderr == *"do not split into 8 relation heads"* ]]
+	[ ! -e "$d/x.bnt" ]
+}
