@@ -680,6 +680,7 @@ to_bitnet(FILE *in, const char *name, FILE *out, const char *outname)
 	struct bn_err e = { "" };
 	struct bnt_reader *r;
 	struct bnt_writer *w;
+	char msg[sizeof e.msg + 4096];
 	int st;
 
 	if ((r = bnt_reader_open(in, name)) == NULL ||
@@ -688,17 +689,20 @@ to_bitnet(FILE *in, const char *name, FILE *out, const char *outname)
 	st = bn_convert_bitnet(r, w, &e);
 	if (st == BN_OK && (st = bnt_writer_finish(w)) != BN_OK)
 		snprintf(e.msg, sizeof e.msg, "%s", bnt_writer_error(w));
-	if (st != BN_OK) {
-		if (e.msg[0] != '\0')
-			bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
-		if (bnt_writer_error(w)[0] != '\0')
-			bn_errx(bn_exit_code(st), "%s: %s", outname,
-			    bnt_writer_error(w));
-		bn_errx(bn_exit_code(st), "%s: %s", name,
-		    bnt_reader_error(r));
-	}
+	if (st == BN_OK)
+		msg[0] = '\0';
+	else if (e.msg[0] != '\0')
+		snprintf(msg, sizeof msg, "%s: %s", name, e.msg);
+	else if (bnt_writer_error(w)[0] != '\0')
+		snprintf(msg, sizeof msg, "%s: %s", outname,
+		    bnt_writer_error(w));
+	else
+		snprintf(msg, sizeof msg, "%s: %s", name, bnt_reader_error(r));
+	/* free before exiting, so that leak checkers see a clean exit */
 	bnt_writer_free(w);
 	bnt_reader_close(r);
+	if (st != BN_OK)
+		bn_errx(bn_exit_code(st), "%s", msg);
 }
 
 /* The converted model that --to-arch --train trains, removed at exit. */

@@ -155,6 +155,11 @@ train() {
 	run -65 --separate-stderr bnquant --to-arch bitnet -o "$d/x.bnt" \
 	    "$d/b.bnt"
 	[[ $stderr == *"bitnet already"* ]]
+	# not a model: no configuration record to convert by
+	run -65 --separate-stderr bnquant --to-arch bitnet -o "$d/x.bnt" \
+	    "$ROOT/tests/fixtures/bad/good.bnt"
+	[[ $stderr == *"good.bnt: config: arch is missing" ]]
+	[ ! -e "$d/x.bnt" ]
 }
 
 @test "--to-arch: usage errors" {
