@@ -867,9 +867,10 @@ hid_setup(struct run *r, struct bn_err *e)
 		r->hl[k] = o->nhid_layers > 0 ? o->hid_layers[k] : k;
 		if (r->hl[k] < 0 || r->hl[k] >= c->layers ||
 		    r->hl[k] >= r->teacher.c.layers)
-			return bn_seterr(e, BN_EUSAGE, "--distill-hidden-layers: "
-			    "layer %d: the student has %d layers, the teacher "
-			    "%d (from 0)", r->hl[k], c->layers,
+			return bn_seterr(e, BN_EUSAGE,
+			    "--distill-hidden-layers: layer %d: the student "
+			    "has %d layers, the teacher %d (from 0)", r->hl[k],
+			    c->layers,
 			    r->teacher.c.layers);
 		for (j = 0; j < k; j++)
 			if (r->hl[j] == r->hl[k])

@@ -26,7 +26,7 @@ struct bn_qat_step {
 	double tok_s;		/* tokens per second since this run started */
 	float lambda;		/* the step's quantization strength */
 	double hid;		/* hidden-state term, with hid_distill */
-	double att;		/* attention-relation term, with att_weight */
+	double att;		/* attention-relation term (att_weight) */
 	double eta_s;		/* seconds left at that rate */
 };
 

@@ -74,11 +74,11 @@ static const struct option longopts[] = {
 	{ "ckpt-every",	required_argument,	NULL,	OPT_CKPT_EVERY },
 	{ "clip",	required_argument,	NULL,	OPT_CLIP },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
-	{ "distill-attn", required_argument,	NULL,	OPT_DISTILL_ATTN },
+	{ "distill-attn", required_argument,	NULL, OPT_DISTILL_ATTN },
 	{ "distill-attn-layer", required_argument, NULL,
 	    OPT_DISTILL_ATTN_LAYER },
 	{ "distill-attn-temp", required_argument, NULL, OPT_DISTILL_ATTN_TEMP },
-	{ "distill-hidden", required_argument,	NULL,	OPT_DISTILL_HIDDEN },
+	{ "distill-hidden", required_argument,	NULL, OPT_DISTILL_HIDDEN },
 	{ "distill-hidden-layers", required_argument, NULL,
 	    OPT_DISTILL_HIDDEN_LAYERS },
 	{ "distill-hidden-weight", required_argument, NULL,
@@ -137,8 +137,8 @@ usage(FILE *fp, int status)
 	    "[--distill-hidden-weight w] [--distill-hidden-layers list]] "
 	    "[--distill-attn w [--distill-attn-layer n] "
 	    "[--distill-attn-temp t]] "
-	    "[--lambda-warmup n [--lambda-shape linear|sigmoid]] [--seed s] [--eval-every n] [-C dir --ckpt-every "
-	    "n] [--resume ckpt] [--log file] [--keep-master] "
+	    "[--lambda-warmup n [--lambda-shape linear|sigmoid]] [--seed s] "
+	    "[--eval-every n] [-C dir --ckpt-every n] [--resume ckpt] [--log file] [--keep-master] "
 	    "[--allow-nonfinite] [--to-arch bitnet] [-t n] [-v] [-o file] "
 	    "[model]\n",
 	    bn_progname, bn_progname, bn_progname, bn_progname);
@@ -270,8 +270,8 @@ layer_list(struct opts *o)
 	for (;;) {
 		k = strcspn(p, ",");
 		if (k == 0 || k >= sizeof num || n == BN_INIT_MAX_LAYERS)
-			bn_errx(EX_USAGE, "--distill-hidden-layers: invalid list "
-			    "'%s'", optarg);
+			bn_errx(EX_USAGE, "--distill-hidden-layers: invalid "
+			    "list '%s'", optarg);
 		memcpy(num, p, k);
 		num[k] = '\0';
 		if (bn_parse_uint(num, 0, BN_INIT_MAX_LAYERS - 1, &u) != 0)
@@ -327,7 +327,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 			trainopt |= 32;
 			break;
 		case OPT_DISTILL_ATTN_TEMP:
-			o->qo.att_temp = number("--distill-attn-temp", 1e-3, 1e3);
+			o->qo.att_temp = number("--distill-attn-temp", 1e-3,
+			    1e3);
 			trainopt |= 32;
 			break;
 		case OPT_DISTILL_HIDDEN:
@@ -356,8 +357,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 			else if (strcmp(optarg, "sigmoid") == 0)
 				o->qo.lambda_shape = BN_LAMBDA_SIGMOID;
 			else
-				bn_errx(EX_USAGE, "--lambda-shape: invalid shape "
-				    "'%s' (linear or sigmoid)", optarg);
+				bn_errx(EX_USAGE, "--lambda-shape: invalid "
+				    "shape '%s' (linear or sigmoid)", optarg);
 			trainopt |= 1;
 			break;
 		case OPT_LAMBDA_WARMUP:
@@ -467,8 +468,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 		bn_errx(EX_USAGE, "--distill-hidden: needs --train and "
 		    "--teacher");
 	if ((trainopt & 32) && !(trainopt & 16))
-		bn_errx(EX_USAGE, "--distill-attn-layer and --distill-attn-temp "
-		    "need --distill-attn");
+		bn_errx(EX_USAGE, "--distill-attn-layer and "
+		    "--distill-attn-temp need --distill-attn");
 	if ((trainopt & 16) && (o->qo.train == NULL || o->qo.teacher == NULL))
 		bn_errx(EX_USAGE, "--distill-attn: needs --train and "
 		    "--teacher");

@@ -102,10 +102,12 @@ main(int argc, char *argv[])
 		size_t tdim[3];
 
 		for (i = 0; i < 3; i++) {
-			snprintf(name, sizeof name, "teacher_attn.%c", "qkv"[i]);
+			snprintf(name, sizeof name, "teacher_attn.%c",
+			    "qkv"[i]);
 			if ((tt = bnt_map_find(&ref, name)) == NULL ||
 			    tt->t.ndim != 3) {
-				fprintf(stderr, "qatcheck: %s: missing\n", name);
+				fprintf(stderr, "qatcheck: %s: missing\n",
+				    name);
 				return 2;
 			}
 			tdim[i] = (size_t)tt->t.dims[2];

@@ -694,7 +694,8 @@ ref_loss(const struct tiny *m, double *logits)
 			    j++) {
 				size_t kk = j / (size_t)m->att_heads, ah = j %
 				    (size_t)m->att_heads, ld = kk ? KV : Q;
-				size_t lt = m->tdim[kk], A = (size_t)m->att_heads;
+				size_t lt = m->tdim[kk];
+				size_t A = (size_t)m->att_heads;
 
 				rel += rel_unit_d(NULL, (kk == 0 ? q : kk == 1 ?
 				    k : v) + ah * (ld / A), ld, ld / A,
@@ -728,9 +729,9 @@ ref_loss(const struct tiny *m, double *logits)
 			/* layer l's output against the teacher's */
 			for (j = 0; m->th != NULL && j < (size_t)m->nhl; j++)
 				for (t = 0; m->hl[j] == (int)l && t < MT; t++)
-					hid += hid_row_d(NULL, x + t * H, m->th +
-					    (j * MB * MT + b * MT + t) * H, H,
-					    m->hid_cos, 1);
+					hid += hid_row_d(NULL, x + t * H,
+					    m->th + (j * MB * MT + b * MT + t) *
+					    H, H, m->hid_cos, 1);
 		}
 		for (t = 0; t < MT; t++) {
 			rms_fwd_d(h, x + t * H, P(m, m->onorm), H,
