@@ -446,6 +446,7 @@ struct bn_state {
 	unsigned char *want;	/* and whether its logits are wanted */
 	bn_hook_fn hook;
 	void *hook_ctx;
+	int hook_qkv;		/* the hook sees BN_SITE_Q, _K, _V too */
 };
 
 static void *
@@ -576,6 +577,12 @@ bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx)
 {
 	s->hook = fn;
 	s->hook_ctx = ctx;
+}
+
+void
+bn_state_hook_qkv(struct bn_state *s, int on)
+{
+	s->hook_qkv = on;
 }
 
 /* A linear layer over T rows, split by output rows across threads. */
@@ -831,6 +838,11 @@ forward(const struct bn_model *m, struct bn_state *s,
 			rope(s, s->k + t * kvd, pos[t], c->kv_heads);
 			memcpy(sq->kc + at, s->k + t * kvd, kvd * sizeof(float));
 			memcpy(sq->vc + at, s->v + t * kvd, kvd * sizeof(float));
+		}
+		if (s->hook_qkv) {
+			hook(s, l, BN_SITE_Q, s->q, T, qd);
+			hook(s, l, BN_SITE_K, s->k, T, kvd);
+			hook(s, l, BN_SITE_V, s->v, T, kvd);
 		}
 		bn_pool_run(s->pool, att_task, &aj);
 		if (c->arch == BN_ARCH_BITNET)

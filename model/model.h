@@ -82,7 +82,10 @@ enum bn_site {
 	BN_SITE_QKV_IN = 3,	/* BitLinear / linear inputs ... */
 	BN_SITE_O_IN = 4,
 	BN_SITE_UP_IN = 5,
-	BN_SITE_DOWN_IN = 6
+	BN_SITE_DOWN_IN = 6,
+	BN_SITE_Q = 7,		/* q, k (after RoPE) and v, with */
+	BN_SITE_K = 8,		/* bn_state_hook_qkv only */
+	BN_SITE_V = 9
 };
 
 /* Called with T rows of dim values (row t at x + t * dim). */
@@ -101,6 +104,10 @@ int bn_state_pos(const struct bn_state *s);
 /* Forget the cache past the first pos positions (pos <= bn_state_pos). */
 void bn_state_rewind(struct bn_state *s, int pos);
 void bn_state_set_hook(struct bn_state *s, bn_hook_fn fn, void *ctx);
+/* on: the hook also sees each layer's q, k and v projections' outputs
+ * (q and k after qwen3's norms and RoPE) as BN_SITE_Q, _K and _V;
+ * off (as a new state is) it does not. */
+void bn_state_hook_qkv(struct bn_state *s, int on);
 
 /* Run n tokens (n <= batch) at the next positions.  logits: NULL, or
  * room for vocab floats (last token only) or n * vocab (all != 0).

@@ -65,6 +65,9 @@ bn_qat_defaults(struct bn_qat_opts *o)
 	o->eps = 1e-8f;
 	o->alpha = 0.5f;
 	o->tau = 1.0f;
+	o->hid_weight = 1.0f;
+	o->att_temp = 1.0f;
+	o->att_layer = -1;
 	o->seed = 0;
 	o->threads = 0;
 }
@@ -480,6 +483,16 @@ struct run {
 	int rank, nranks;		/* MPI; 0 and 1 without */
 	int lb;				/* sequences per rank per step */
 	double comm;			/* seconds in MPI_Allreduce, last step */
+	/* hidden-state distillation: the teacher's layer outputs,
+	 * [nhl][lb * ctx][hidden], of layers hl */
+	float *thid;
+	int *hl, nhl;
+	int hook_b;			/* the sequence the teacher runs */
+	/* attention-relation distillation: the teacher's q, k, v of
+	 * layer att_layer, [lb * ctx][dim] */
+	float *tqkv[3];
+	size_t tdim[3];
+	int att_layer;
 };
 
 /* Sum n doubles over the ranks, in place (nothing without MPI). */
@@ -535,6 +548,10 @@ validate(struct run *r, size_t *nwin, double *mean, struct bn_err *e)
 	double sum = 0;
 	int st;
 
+	/* the model as it is written: fully quantized, CE only */
+	r->t->lambda = 1;
+	r->t->th = NULL;
+	r->t->ta[0] = NULL;
 	nw = r->have_val && r->val.n > T ? (size_t)(r->val.n - 1) / T : 0;
 	/* rank k takes windows k, k + ranks, ... */
 	for (w = (size_t)r->rank * (size_t)r->lb; w < nw;
@@ -556,7 +573,35 @@ validate(struct run *r, size_t *nwin, double *mean, struct bn_err *e)
 	return BN_OK;
 }
 
-/* Teacher logits for the current batch, by the inference code. */
+/* The teacher's hook: layer outputs into r->thid. */
+static void
+teach_hook(void *ctx, int layer, int site, const float *x, size_t T,
+    size_t dim)
+{
+	struct run *r = ctx;
+	size_t N = (size_t)r->lb * (size_t)r->o->ctx;
+	int k;
+
+	if (T != (size_t)r->o->ctx)
+		return;
+	if (site == BN_SITE_Q || site == BN_SITE_K || site == BN_SITE_V) {
+		k = site - BN_SITE_Q;
+		if (layer == r->att_layer && r->tqkv[k] != NULL &&
+		    dim == r->tdim[k])
+			memcpy(r->tqkv[k] + (size_t)r->hook_b * T * dim, x, T *
+			    dim * sizeof *x);
+		return;
+	}
+	if (site != BN_SITE_LAYER)
+		return;
+	for (k = 0; k < r->nhl; k++)
+		if (r->hl[k] == layer)
+			memcpy(r->thid + ((size_t)k * N + (size_t)r->hook_b *
+			    T) * dim, x, T * dim * sizeof *x);
+}
+
+/* Teacher logits (and layer outputs) for the current batch, by the
+ * inference code. */
 static int
 teach(struct run *r, struct bn_err *e)
 {
@@ -564,6 +609,7 @@ teach(struct run *r, struct bn_err *e)
 	size_t T = (size_t)o->ctx, V = (size_t)r->t->c.vocab, b;
 
 	for (b = 0; b < (size_t)r->lb; b++) {
+		r->hook_b = (int)b;
 		bn_state_reset(r->ts);
 		if (bn_forward(&r->teacher, r->ts, r->batch + b * (T + 1),
 		    (int)T, r->tlogits + b * T * V, 1) != BN_OK)
@@ -640,10 +686,41 @@ write_model(struct run *r, FILE *fp, int ckpt, struct bn_err *e)
 		bn_kv_setf(&kv, "train.clip", "%.9g", (double)o->clip);
 		bn_kv_setf(&kv, "train.alpha", "%.9g", (double)o->alpha);
 		bn_kv_setf(&kv, "train.tau", "%.9g", (double)o->tau);
+		if (o->hid_distill) {
+			size_t cap = (size_t)r->nhl * 12 + 1, n = 0;
+			char *list = malloc(cap);
+			int k;
+
+			bn_kv_set(&kv, "train.distill_hidden", o->hid_distill ==
+			    2 ? "cos" : "mse");
+			bn_kv_setf(&kv, "train.distill_hidden_weight", "%.9g",
+			    (double)o->hid_weight);
+			for (k = 0; list != NULL && k < r->nhl; k++)
+				n += (size_t)snprintf(list + n, cap - n, "%s%d",
+				    k ? "," : "", r->hl[k]);
+			if (list == NULL || bn_kv_set(&kv,
+			    "train.distill_hidden_layers", list) != 0)
+				st = bn_seterr(e, BN_ENOMEM, "out of memory");
+			free(list);
+		}
+		if (o->att_weight > 0) {
+			bn_kv_setf(&kv, "train.distill_attn", "%.9g",
+			    (double)o->att_weight);
+			bn_kv_setf(&kv, "train.distill_attn_layer", "%d",
+			    r->att_layer);
+			bn_kv_setf(&kv, "train.distill_attn_temp", "%.9g",
+			    (double)o->att_temp);
+		}
+		if (o->lambda_warmup > 0) {
+			bn_kv_setf(&kv, "train.lambda_warmup", "%d",
+			    o->lambda_warmup);
+			bn_kv_set(&kv, "train.lambda_shape", o->lambda_shape ==
+			    BN_LAMBDA_SIGMOID ? "sigmoid" : "linear");
+		}
 	}
-	if (bnt_write_config(w, &kv) != BN_OK ||
+	if (st == BN_OK && (bnt_write_config(w, &kv) != BN_OK ||
 	    (r->map.has_vocab && bnt_write_tokenizer(w, &r->map.vocab) !=
-	    BN_OK))
+	    BN_OK)))
 		st = BN_EIO;
 	bn_kv_free(&kv);
 	for (i = 0; st == BN_OK && i < t->np; i++) {
@@ -758,11 +835,84 @@ run_free(struct run *r)
 	corpus_close(&r->val);
 	free(r->batch);
 	free(r->tlogits);
+	free(r->thid);
+	free(r->hl);
+	free(r->tqkv[0]);
+	free(r->tqkv[1]);
+	free(r->tqkv[2]);
 	if (r->ts != NULL)
 		bn_state_free(r->ts);
 	if (r->have_teacher)
 		bn_model_close(&r->teacher);
 	bnt_map_close(&r->map);
+}
+
+/* Hidden-state distillation: the layers, checked against both models,
+ * and room for the teacher's outputs, which its hook fills. */
+static int
+hid_setup(struct run *r, struct bn_err *e)
+{
+	const struct bn_qat_opts *o = r->o;
+	const struct bn_config *c = &r->t->c;
+	int k, j;
+
+	if (r->teacher.c.hidden != c->hidden)
+		return bn_seterr(e, BN_EUSAGE, "%s: hidden size %d, the "
+		    "student has %d (--distill-hidden compares them)",
+		    o->teacher, r->teacher.c.hidden, c->hidden);
+	r->nhl = o->nhid_layers > 0 ? o->nhid_layers : c->layers;
+	if ((r->hl = malloc((size_t)r->nhl * sizeof *r->hl)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	for (k = 0; k < r->nhl; k++) {
+		r->hl[k] = o->nhid_layers > 0 ? o->hid_layers[k] : k;
+		if (r->hl[k] < 0 || r->hl[k] >= c->layers ||
+		    r->hl[k] >= r->teacher.c.layers)
+			return bn_seterr(e, BN_EUSAGE,
+			    "--distill-hidden-layers: layer %d: the student "
+			    "has %d layers, the teacher %d (from 0)", r->hl[k],
+			    c->layers,
+			    r->teacher.c.layers);
+		for (j = 0; j < k; j++)
+			if (r->hl[j] == r->hl[k])
+				return bn_seterr(e, BN_EUSAGE,
+				    "--distill-hidden-layers: layer %d twice",
+				    r->hl[k]);
+	}
+	if ((r->thid = malloc((size_t)r->nhl * (size_t)r->lb *
+	    (size_t)o->ctx * (size_t)c->hidden * sizeof *r->thid)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	bn_state_set_hook(r->ts, teach_hook, r);
+	return BN_OK;
+}
+
+/* Attention-relation distillation: the layer, checked against both
+ * models, the trainer's part, and room for the teacher's q, k, v. */
+static int
+att_setup(struct run *r, struct bn_err *e)
+{
+	const struct bn_qat_opts *o = r->o;
+	const struct bn_config *c = &r->t->c, *tc = &r->teacher.c;
+	int k, st;
+
+	r->att_layer = o->att_layer >= 0 ? o->att_layer : c->layers - 1;
+	if (r->att_layer >= c->layers || r->att_layer >= tc->layers)
+		return bn_seterr(e, BN_EUSAGE, "--distill-attn-layer %d: the "
+		    "student has %d layers, the teacher %d (from 0)",
+		    r->att_layer, c->layers, tc->layers);
+	r->tdim[0] = (size_t)tc->heads * (size_t)tc->head_dim;
+	r->tdim[1] = r->tdim[2] = (size_t)tc->kv_heads * (size_t)tc->head_dim;
+	if ((st = bn_train_attn(r->t, r->att_layer, c->heads, o->att_weight,
+	    o->att_temp, r->tdim, e)) != BN_OK) {
+		bn_err_prefix(e, "--distill-attn");
+		return st;
+	}
+	for (k = 0; k < 3; k++)
+		if ((r->tqkv[k] = malloc((size_t)r->lb * (size_t)o->ctx *
+		    r->tdim[k] * sizeof(float))) == NULL)
+			return bn_seterr(e, BN_ENOMEM, "out of memory");
+	bn_state_set_hook(r->ts, teach_hook, r);
+	bn_state_hook_qkv(r->ts, 1);
+	return BN_OK;
 }
 
 int
@@ -840,6 +990,10 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 				st = bn_seterr(e, BN_ENOMEM, "out of memory");
 			goto fail;
 		}
+		if (o->hid_distill && (st = hid_setup(&r, e)) != BN_OK)
+			goto fail;
+		if (o->att_weight > 0 && (st = att_setup(&r, e)) != BN_OK)
+			goto fail;
 	}
 	bn_rng_seed(&r.rng, o->seed);
 	if (o->resume != NULL && (st = restore(&r, e)) != BN_OK) {
@@ -859,7 +1013,9 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 	s0 = r.step;
 	while (r.step < o->steps) {
 		struct bn_qat_step rs;
-		double ce, kl, norm, dt, sums[3];
+		double ce, kl, hid, att, norm, dt, sums[5];
+		int k;
+		float lam;
 		float lr = bn_train_lr(r.step, o->steps, warmup, o->lr,
 		    o->min_lr);
 
@@ -875,16 +1031,34 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		}
 		if (r.have_teacher && (st = teach(&r, e)) != BN_OK)
 			goto fail;
+		lam = bn_train_lambda(r.step, o->lambda_warmup,
+		    o->lambda_shape);
+		r.t->lambda = lam;
+		if (r.thid != NULL) {
+			r.t->th = r.thid;
+			r.t->hl = r.hl;
+			r.t->nhl = r.nhl;
+			r.t->hid_cos = o->hid_distill == 2;
+			r.t->hid_weight = o->hid_weight;
+		}
+		for (k = 0; r.tqkv[0] != NULL && k < 3; k++)
+			r.t->ta[k] = r.tqkv[k];
 		loss = bn_train_step(r.t, r.batch, r.lb, r.have_teacher ?
 		    r.tlogits : NULL, o->alpha, o->tau, 1, &ce, &kl);
+		hid = r.thid != NULL ? r.t->hid_loss : 0;
+		att = r.tqkv[0] != NULL ? r.t->att_loss : 0;
 		if (r.nranks > 1) {
 			sums[0] = loss;
 			sums[1] = ce;
 			sums[2] = kl;
-			sum_ranks(&r, sums, 3);
+			sums[3] = hid;
+			sums[4] = att;
+			sum_ranks(&r, sums, 5);
 			loss = sums[0] / r.nranks;
 			ce = sums[1] / r.nranks;
 			kl = sums[2] / r.nranks;
+			hid = sums[3] / r.nranks;
+			att = sums[4] / r.nranks;
 			average_grads(&r);
 		}
 		if (!isfinite(loss)) {
@@ -907,6 +1081,9 @@ bn_qat_run(const struct bn_qat_opts *o, FILE *out, struct bn_err *e)
 		dt = now() - t0;
 		if (r.rank == 0 && h->step != NULL) {
 			memset(&rs, 0, sizeof rs);
+			rs.lambda = lam;
+			rs.hid = hid;
+			rs.att = att;
 			rs.step = r.step;
 			rs.steps = o->steps;
 			rs.loss = loss;

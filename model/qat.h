@@ -24,6 +24,9 @@ struct bn_qat_step {
 	int ranks;		/* MPI processes (1 without) */
 	double comm_s;		/* seconds of this step's gradient all-reduce */
 	double tok_s;		/* tokens per second since this run started */
+	float lambda;		/* the step's quantization strength */
+	double hid;		/* hidden-state term, with hid_distill */
+	double att;		/* attention-relation term (att_weight) */
 	double eta_s;		/* seconds left at that rate */
 };
 
@@ -57,6 +60,21 @@ struct bn_qat_opts {
 	uint64_t seed;
 	int eval_every, ckpt_every, threads;
 	int nonfinite;		/* load non-finite values (--allow-nonfinite) */
+	/* the quantization warm-up over the first lambda_warmup steps
+	 * (0: none), enum bn_lambda_shape (train.h) */
+	int lambda_warmup, lambda_shape;
+	/* hidden-state distillation against the teacher (train.h):
+	 * hid_distill 0 off, 1 MSE, 2 cosine; weight; the layers (from 0;
+	 * nhid_layers 0: every layer) */
+	int hid_distill;
+	float hid_weight;
+	const int *hid_layers;
+	int nhid_layers;
+	/* attention-relation distillation against the teacher (train.h's
+	 * bn_train_attn): off at weight 0; layer -1 is the last; relation
+	 * heads, the student's n_heads */
+	float att_weight, att_temp;
+	int att_layer;
 	struct bn_qat_hooks hooks;
 };
 

@@ -252,6 +252,8 @@ bn_train_free(struct bn_train *t)
 		bn_gemm_free(t->tgemm[i]);
 	free(t->tgemm);
 	free(t->att_tmp);
+	free(t->att_w);
+	free(t->att_kl);
 	if (t->pool != NULL)
 		bn_pool_free(t->pool);
 	free(t);
@@ -316,6 +318,7 @@ bn_train_new(struct bn_train **tp, const struct bnt_map *map, int quant,
 		return st;
 	}
 	t->quant = quant;
+	t->lambda = 1;
 	t->B = B;
 	t->T = T;
 	t->nthreads = nthreads;
@@ -499,12 +502,18 @@ row_task(void *ctx, int i, int nt)
 			break;
 		}
 		case RJ_QUANT: {
-			/* y = Q(x) = round(x s) / s, s = 127 / absmax */
-			float s = bn_k->quant_i8(x, q, n);
+			/* y = Q(x) = round(x s) / s, s = 127 / absmax; in
+			 * the warm-up x + lambda (Q(x) - x) */
+			float s = bn_k->quant_i8(x, q, n), lam = t->lambda;
 			size_t c;
 
-			for (c = 0; c < n; c++)
-				j->y[r * n + c] = (float)q[c] / s;
+			if (lam < 1)
+				for (c = 0; c < n; c++)
+					j->y[r * n + c] = x[c] + lam *
+					    ((float)q[c] / s - x[c]);
+			else
+				for (c = 0; c < n; c++)
+					j->y[r * n + c] = (float)q[c] / s;
 			break;
 		}
 		case RJ_ACT:
@@ -591,20 +600,28 @@ quant_rows(struct bn_train *t, const float *x, float *y, size_t N, size_t n)
 	rows(t, &j);
 }
 
-/* Quantize every projection weight into t->wq. */
+/* Quantize every projection weight into t->wq; in the warm-up
+ * (lambda < 1) W + lambda (Q(W) - W). */
 static void
 quant_weights(struct bn_train *t)
 {
+	float lam = t->lambda;
+	size_t k;
 	int i;
 
 	for (i = 0; i < t->np; i++) {
 		const struct bn_tparam *p = &t->p[i];
+		const float *w = t->w + p->off;
+		float *wq = t->wq + p->off;
 
-		if (p->quant)
-			bn_quant_tensor(t->w + p->off, p->rows, p->cols,
-			    &(struct bn_quant){ .kind = t->quant ==
-			    BN_TQ_TERNARY ? BN_QUANT_TERNARY : BN_QUANT_BINARY,
-			    .values = t->wq + p->off });
+		if (!p->quant)
+			continue;
+		bn_quant_tensor(w, p->rows, p->cols, &(struct bn_quant){
+		    .kind = t->quant == BN_TQ_TERNARY ? BN_QUANT_TERNARY :
+		    BN_QUANT_BINARY, .values = wq });
+		if (lam < 1)
+			for (k = 0; k < p->rows * p->cols; k++)
+				wq[k] = w[k] + lam * (wq[k] - w[k]);
 	}
 }
 
@@ -704,7 +721,114 @@ att_task(void *ctx, int i, int nt)
 	}
 }
 
+/* ---- attention-relation distillation over the pool: units are
+ * (q, k or v; sequence; relation head) ---- */
+
+struct reljob {
+	struct bn_train *t;
+	const struct bn_train_layer *S;
+	int nseq;
+	float *d[3];		/* dq, dk, dv, or NULL */
+};
+
+static void
+rel_task(void *ctx, int i, int nt)
+{
+	const struct reljob *j = ctx;
+	struct bn_train *t = j->t;
+	const struct bn_config *c = &t->c;
+	size_t T = (size_t)t->T, A = (size_t)t->att_heads;
+	size_t per = (size_t)j->nseq * A, units = 3 * per, u;
+	float scale = t->att_weight / (float)((size_t)j->nseq * A * T);
+
+	for (u = (size_t)i; u < units; u += (size_t)nt) {
+		size_t k = u / per, b = u % per / A, a = u % A;
+		size_t ld = (size_t)(k == 0 ? c->heads : c->kv_heads) *
+		    (size_t)c->head_dim, lt = t->ta_dim[k];
+		size_t off = b * T * ld + a * (ld / A);
+		const float *x = k == 0 ? j->S->q_ : k == 1 ? j->S->k_ :
+		    j->S->v_;
+
+		t->att_kl[u] = rel_unit_f(j->d[k] != NULL ? j->d[k] + off :
+		    NULL, x + off, ld, ld / A, t->ta[k] + b * T * lt + a *
+		    (lt / A), lt, lt / A, T, t->att_temp, scale, t->att_w +
+		    (size_t)i * t->att_per);
+	}
+}
+
+/* The term (forward, d NULL) or its gradient added to dq, dk, dv. */
+static void
+rel_run(struct bn_train *t, const struct bn_train_layer *S, int nseq,
+    float *dq, float *dk, float *dv)
+{
+	struct reljob j = { t, S, nseq, { dq, dk, dv } };
+	size_t u, per = (size_t)nseq * (size_t)t->att_heads;
+	double sum = 0;
+
+	bn_pool_run(t->pool, rel_task, &j);
+	for (u = 0; u < 3 * per; u++)
+		sum += t->att_kl[u];
+	t->att_loss = sum / (double)(per * (size_t)t->T);
+}
+
+int
+bn_train_attn(struct bn_train *t, int layer, int heads, float weight,
+    float temp, const size_t tdim[3], struct bn_err *e)
+{
+	const struct bn_config *c = &t->c;
+	size_t T = (size_t)t->T, dmax = 0, tmax = 0, w[3];
+	int k;
+
+	if (layer < 0 || layer >= c->layers)
+		return bn_seterr(e, BN_EUSAGE, "layer %d: the student has %d "
+		    "layers (from 0)", layer, c->layers);
+	w[0] = (size_t)c->heads * (size_t)c->head_dim;
+	w[1] = w[2] = (size_t)c->kv_heads * (size_t)c->head_dim;
+	for (k = 0; k < 3; k++) {
+		if (heads < 1 || w[k] % (size_t)heads != 0 ||
+		    tdim[k] % (size_t)heads != 0 || tdim[k] == 0)
+			return bn_seterr(e, BN_EUSAGE, "%c: %zu values (the "
+			    "teacher's %zu) do not split into %d relation "
+			    "heads", "qkv"[k], w[k], tdim[k], heads);
+		dmax = w[k] / (size_t)heads > dmax ? w[k] / (size_t)heads :
+		    dmax;
+		tmax = tdim[k] / (size_t)heads > tmax ? tdim[k] /
+		    (size_t)heads : tmax;
+		t->ta_dim[k] = tdim[k];
+	}
+	t->att_per = 3 * T * T + T * (dmax + tmax + 1) + dmax;
+	free(t->att_w);
+	free(t->att_kl);
+	t->att_w = malloc((size_t)t->nthreads * t->att_per * sizeof(float));
+	t->att_kl = malloc(3 * (size_t)t->B * (size_t)heads *
+	    sizeof(double));
+	if (t->att_w == NULL || t->att_kl == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	t->att_layer = layer;
+	t->att_heads = heads;
+	t->att_weight = weight;
+	t->att_temp = temp;
+	return BN_OK;
+}
+
 /* ---- the step ---- */
+
+/* The hidden-state term of layer hl[k] (student rows x, N of them),
+ * and with dx its gradient times hid_weight / nhl added to dx. */
+static double
+hid_term(const struct bn_train *t, int k, const float *x, size_t N,
+    float *dx)
+{
+	size_t C = (size_t)t->c.hidden, r;
+	const float *th = t->th + (size_t)k * N * C;
+	float scale = t->hid_weight / (float)t->nhl / (float)N;
+	double sum = 0;
+
+	for (r = 0; r < N; r++)
+		sum += hid_row_f(dx != NULL ? dx + r * C : NULL, x + r * C,
+		    th + r * C, C, t->hid_cos, scale);
+	return sum / (double)N;
+}
 
 double
 bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
@@ -724,7 +848,7 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	struct fin fin;
 	double *ce, *kl, ces = 0, kls = 0;
 	int32_t *tgt;
-	int l, bitnet = c->arch == BN_ARCH_BITNET;
+	int k, l, bitnet = c->arch == BN_ARCH_BITNET;
 
 	wmax = wmax > C ? wmax : C;
 	d1 = dxm + N * C;
@@ -788,6 +912,8 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 			    c->rope_interleaved, 0);
 		}
 		bn_pool_run(t->pool, att_task, &aj);
+		if (t->ta[0] != NULL && l == t->att_layer)
+			rel_run(t, S, nseq, NULL, NULL, NULL);
 		if (bitnet) {
 			rms(t, S->asn, S->ao, d1, S->ra, N);
 			quant_rows(t, d1, S->oa, N, qd);
@@ -817,6 +943,14 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 	}
 	rms(t, t->out_norm, fin.x, fin.xf, fin.r, N);
 	lin_fwd(t, t->head, fin.xf, t->logits, N);
+	if (t->th != NULL) {
+		double h = 0;
+
+		for (k = 0; k < t->nhl; k++)
+			h += hid_term(t, k, t->hl[k] + 1 < c->layers ?
+			    t->L[t->hl[k] + 1].xin : fin.x, N, NULL);
+		t->hid_loss = h / t->nhl;
+	}
 
 	/* loss; for the backward pass, the logits become their
 	 * gradient */
@@ -856,6 +990,11 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 		struct attjob aj = { t, S, nseq, 1, NULL, dq, dk, dv,
 		    t->att_tmp };
 
+		/* the hidden-state term's gradient at this layer's output */
+		for (k = 0; t->th != NULL && k < t->nhl; k++)
+			if (t->hl[k] == l)
+				hid_term(t, k, l + 1 < c->layers ?
+				    t->L[l + 1].xin : fin.x, N, dx);
 		/* x_out = xmid + down(Q(h')) */
 		memcpy(dxm, dx, N * C * sizeof *dx);
 		lin_bwd(t, S->down, S->da, dx, d1, N, 0);
@@ -882,6 +1021,9 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 		}
 		aj.dout = d1;
 		bn_pool_run(t->pool, att_task, &aj);
+		/* the relation term's gradient at q, k (after RoPE) and v */
+		if (t->ta[0] != NULL && l == t->att_layer)
+			rel_run(t, S, nseq, dq, dk, dv);
 		for (r = 0; r < N; r++) {
 			size_t pos = r % T;
 
@@ -931,10 +1073,14 @@ bn_train_step(struct bn_train *t, const int32_t *tok, int nseq,
 			}
 	}
 out:
-	if (teacher == NULL)
-		return ces;
-	return (double)alpha * ces + (1.0 - (double)alpha) * (double)tau *
-	    (double)tau * kls;
+	if (teacher != NULL)
+		ces = (double)alpha * ces + (1.0 - (double)alpha) *
+		    (double)tau * (double)tau * kls;
+	if (t->th != NULL)
+		ces += (double)t->hid_weight * t->hid_loss;
+	if (t->ta[0] != NULL)
+		ces += (double)t->att_weight * t->att_loss;
+	return ces;
 }
 
 double
@@ -978,6 +1124,19 @@ bn_train_adamw(struct bn_train *t, int step, float lr, float beta1,
 			w[k] -= stepsize * (m[k] / (sqrtf(v[k]) / bc2s + eps));
 		}
 	}
+}
+
+float
+bn_train_lambda(int s, int n, int shape)
+{
+	double x;
+
+	if (n <= 0 || s >= n)
+		return 1;
+	x = (double)s / (double)n;
+	if (shape == BN_LAMBDA_SIGMOID)
+		return (float)(1.0 / (1.0 + exp(-BN_LAMBDA_K * (x - 0.5))));
+	return (float)x;
 }
 
 float

@@ -54,6 +54,33 @@ struct bn_train {
 	struct bn_gemm **tgemm;	/* one single-threaded gemm per thread */
 	float *att_tmp;		/* per thread: T x T */
 	int nthreads;
+	/* Quantization strength (bn_train_lambda): the forward uses
+	 * X + lambda (Q(X) - X) for every quantized weight and activation
+	 * X; 1 (as bn_train_new sets it) is Q(X) itself. */
+	float lambda;
+	/* Hidden-state distillation, on while th is not NULL: bn_train_step
+	 * adds hid_weight times the mean over the nhl layers hl[] (each
+	 * from 0) of the mean over the rows of layer l's output (the
+	 * residual stream, bnrun's BN_SITE_LAYER) of hid_row (layers.inc:
+	 * mean squared error, or 1 - cosine with hid_cos) against th, the
+	 * teacher's: [nhl][nseq * T][hidden], row b * T + s.  hid_loss is
+	 * the last step's mean term. */
+	const float *th;
+	const int *hl;
+	int nhl, hid_cos;
+	float hid_weight;
+	double hid_loss;
+	/* Attention-relation distillation (bn_train_attn), on while ta[0]
+	 * is not NULL: the teacher's q, k (after RoPE) and v of layer
+	 * att_layer, [nseq * T][ta_dim[j]] each. */
+	const float *ta[3];
+	size_t ta_dim[3];
+	int att_layer, att_heads;
+	float att_weight, att_temp;
+	double att_loss;	/* the last step's term, unweighted */
+	float *att_w;		/* per thread scratch */
+	double *att_kl;		/* per unit */
+	size_t att_per;
 };
 
 /* Build a trainer for the model in map (float, or packed: codes times
@@ -66,7 +93,9 @@ void bn_train_free(struct bn_train *t);
 /* The loss of nseq <= B sequences of T + 1 tokens each (row b at
  * tok + b * (T + 1)): inputs tok[0..T), targets tok[1..T].  With
  * teacher (nseq * T rows of vocab logits, or NULL): loss = alpha * CE
- * + (1 - alpha) * tau^2 * KL(teacher || student).  grad: 1 computes
+ * + (1 - alpha) * tau^2 * KL(teacher || student); with t->th, plus
+ * t->hid_weight * t->hid_loss; with t->ta[0], plus t->att_weight *
+ * t->att_loss.  grad: 1 computes
  * the gradients into t->g (overwritten); 0 leaves the nseq * T rows of
  * vocab logits in t->logits.  ce and kl are the mean terms
  * (either may be NULL); returns the loss, or NAN if a token is out of
@@ -90,6 +119,29 @@ void bn_train_adamw(struct bn_train *t, int step, float lr, float beta1,
  * min_lr at the last step: min_lr + (lr - min_lr) / 2 * (1 + cos(pi *
  * (s - warmup) / (steps - warmup))). */
 float bn_train_lr(int s, int steps, int warmup, float lr, float min_lr);
+
+/* The lambda warm-up of the Hugging Face 1.58-bit fine-tuning recipe
+ * ("Fine-tuning LLMs to 1.58bit", huggingface.co/blog/1_58_llm_extreme_
+ * quantization): the quantization strength of step s (from 0) of a
+ * warm-up over n steps, 1 from step n on (and always, n 0).
+ * BN_LAMBDA_LINEAR: s / n; BN_LAMBDA_SIGMOID: 1 / (1 + exp(-k (s / n -
+ * 0.5))) with k = BN_LAMBDA_K, the steepest the blog tried and its
+ * best. */
+enum bn_lambda_shape { BN_LAMBDA_LINEAR = 0, BN_LAMBDA_SIGMOID = 1 };
+#define BN_LAMBDA_K 100.0
+float bn_train_lambda(int s, int n, int shape);
+
+/* Attention-relation distillation at layer (from 0), as MiniLM-v2 and
+ * BitDistill (arXiv 2510.13998, eqs. 10-12): for each of q, k and v,
+ * the heads' values are split again into heads relation heads (of
+ * q_dim / heads, kv_dim / heads, and the teacher's tdim[j] / heads
+ * values), and bn_train_step adds weight times the sum over q, k, v of
+ * the mean over sequences, relation heads and positions of layers.inc's
+ * rel_unit KL at temperature temp.  The caller then sets t->ta[] before
+ * each step (NULL: off).  BN_OK, or BN_EUSAGE (a layer past the last,
+ * a width heads does not divide) or BN_ENOMEM with a detail in e. */
+int bn_train_attn(struct bn_train *t, int layer, int heads, float weight,
+    float temp, const size_t tdim[3], struct bn_err *e);
 
 /* Index of the parameter named name, or -1. */
 int bn_train_find(const struct bn_train *t, const char *name);

@@ -15,6 +15,7 @@
 
 #include "bnt.h"
 #include "config.h"
+#include "convert.h"
 #include "dtype.h"
 #include "err.h"
 #include "init.h"
@@ -37,9 +38,15 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 	OPT_LAYERS, OPT_SEED, OPT_TOKENIZER,
 	/* --train */
 	OPT_ALLOW_NONFINITE, OPT_BATCH, OPT_CKPT_EVERY, OPT_CLIP,
-	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER, OPT_LOG,
+	OPT_DISTILL_ATTN, OPT_DISTILL_ATTN_LAYER, OPT_DISTILL_ATTN_TEMP,
+	OPT_DISTILL_HIDDEN, OPT_DISTILL_HIDDEN_LAYERS,
+	OPT_DISTILL_HIDDEN_WEIGHT,
+	OPT_EVAL_EVERY, OPT_KD_ALPHA, OPT_KD_TEMP, OPT_KEEP_MASTER,
+	OPT_LAMBDA_SHAPE, OPT_LAMBDA_WARMUP, OPT_LOG,
 	OPT_LR, OPT_MIN_LR, OPT_RESUME, OPT_STEPS, OPT_TEACHER, OPT_TRAIN,
-	OPT_VAL, OPT_WARMUP, OPT_WD };
+	OPT_VAL, OPT_WARMUP, OPT_WD,
+	/* --to-arch */
+	OPT_TO_ARCH };
 
 #define DEFAULT_KEEP "^(token_embd|output)\\.weight$|norm"
 
@@ -56,6 +63,7 @@ struct opts {
 	struct bn_qat_opts qo;	/* --train */
 	const char *log;	/* --log FILE */
 	int keep_master;
+	const char *to_arch;	/* --to-arch bitnet */
 };
 
 static const char shortopts[] = "C:ho:q:t:vV";
@@ -66,6 +74,15 @@ static const struct option longopts[] = {
 	{ "ckpt-every",	required_argument,	NULL,	OPT_CKPT_EVERY },
 	{ "clip",	required_argument,	NULL,	OPT_CLIP },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
+	{ "distill-attn", required_argument,	NULL, OPT_DISTILL_ATTN },
+	{ "distill-attn-layer", required_argument, NULL,
+	    OPT_DISTILL_ATTN_LAYER },
+	{ "distill-attn-temp", required_argument, NULL, OPT_DISTILL_ATTN_TEMP },
+	{ "distill-hidden", required_argument,	NULL, OPT_DISTILL_HIDDEN },
+	{ "distill-hidden-layers", required_argument, NULL,
+	    OPT_DISTILL_HIDDEN_LAYERS },
+	{ "distill-hidden-weight", required_argument, NULL,
+	    OPT_DISTILL_HIDDEN_WEIGHT },
 	{ "eval-every",	required_argument,	NULL,	OPT_EVAL_EVERY },
 	{ "ffn",	required_argument,	NULL,	OPT_FFN },
 	{ "force",	no_argument,		NULL,	OPT_FORCE },
@@ -79,6 +96,8 @@ static const struct option longopts[] = {
 	{ "keep",	required_argument,	NULL,	OPT_KEEP },
 	{ "keep-master", no_argument,		NULL,	OPT_KEEP_MASTER },
 	{ "kv-heads",	required_argument,	NULL,	OPT_KV_HEADS },
+	{ "lambda-shape", required_argument,	NULL,	OPT_LAMBDA_SHAPE },
+	{ "lambda-warmup", required_argument,	NULL,	OPT_LAMBDA_WARMUP },
 	{ "layers",	required_argument,	NULL,	OPT_LAYERS },
 	{ "log",	required_argument,	NULL,	OPT_LOG },
 	{ "lr",		required_argument,	NULL,	OPT_LR },
@@ -91,6 +110,7 @@ static const struct option longopts[] = {
 	{ "steps",	required_argument,	NULL,	OPT_STEPS },
 	{ "teacher",	required_argument,	NULL,	OPT_TEACHER },
 	{ "threads",	required_argument,	NULL,	't' },
+	{ "to-arch",	required_argument,	NULL,	OPT_TO_ARCH },
 	{ "tokenizer",	required_argument,	NULL,	OPT_TOKENIZER },
 	{ "train",	required_argument,	NULL,	OPT_TRAIN },
 	{ "val",	required_argument,	NULL,	OPT_VAL },
@@ -109,13 +129,19 @@ usage(FILE *fp, int status)
 	    "       %s --init llama|bitnet|qwen2|qwen3 [--hidden n] "
 	    "[--layers n] [--heads n] [--kv-heads n] [--head-dim n] [--ffn n] "
 	    "[--ctx n] --tokenizer file [--seed s] [--force] [-o file]\n"
+	    "       %s --to-arch bitnet [--force] [-o file] [model]\n"
 	    "       %s --train corpus [-q ternary|binary] [--val corpus] "
 	    "[--teacher model] [--steps n] [--batch n] [--ctx n] [--lr x] "
 	    "[--min-lr x] [--warmup n] [--wd x] [--clip x] [--kd-alpha x] "
-	    "[--kd-temp x] [--seed s] [--eval-every n] [-C dir --ckpt-every "
-	    "n] [--resume ckpt] [--log file] [--keep-master] "
-	    "[--allow-nonfinite] [-t n] [-v] [-o file] [model]\n",
-	    bn_progname, bn_progname, bn_progname);
+	    "[--kd-temp x] [--distill-hidden mse|cos "
+	    "[--distill-hidden-weight w] [--distill-hidden-layers list]] "
+	    "[--distill-attn w [--distill-attn-layer n] "
+	    "[--distill-attn-temp t]] "
+	    "[--lambda-warmup n [--lambda-shape linear|sigmoid]] [--seed s] "
+	    "[--eval-every n] [-C dir --ckpt-every n] [--resume ckpt] [--log file] [--keep-master] "
+	    "[--allow-nonfinite] [--to-arch bitnet] [-t n] [-v] [-o file] "
+	    "[model]\n",
+	    bn_progname, bn_progname, bn_progname, bn_progname);
 	if (fp == stdout)
 		fputs("Quantize a bnt(5) model's projections; see "
 		    "bnquant(1).\n"
@@ -142,6 +168,11 @@ usage(FILE *fp, int status)
 		    "      --ffn N        feed-forward size (default 768)\n"
 		    "      --ctx N        context length (default 256)\n"
 		    "      --seed S       random seed (default 0)\n"
+		    "Convert a llama model to the BitNet layout; see "
+		    "bnquant(1):\n"
+		    "      --to-arch bitnet  sub-norms of ones before "
+		    "attn_output and ffn_down\n"
+		    "                     (alone, or before --train)\n"
 		    "Quantization-aware training (--train); see bnquant(1):\n"
 		    "      --train FILE   training text, tokens (.u16, .u32, "
 		    ".bin, .npy), directory\n"
@@ -161,6 +192,20 @@ usage(FILE *fp, int status)
 		    "0.5)\n"
 		    "      --kd-temp T    distillation temperature (default "
 		    "1)\n"
+		    "      --distill-hidden D  distil layer outputs by mse "
+		    "or cos (default off)\n"
+		    "      --distill-hidden-weight W  its weight (default 1)\n"
+		    "      --distill-hidden-layers L  layers, as 0,2,5 "
+		    "(default all)\n"
+		    "      --distill-attn W  attention-relation distillation "
+		    "weight (default 0: off)\n"
+		    "      --distill-attn-layer N  its layer (default the "
+		    "last)\n"
+		    "      --distill-attn-temp T  its temperature (default "
+		    "1)\n"
+		    "      --lambda-warmup N  quantize gradually over N "
+		    "steps (default 0: off)\n"
+		    "      --lambda-shape S   linear (default) or sigmoid\n"
 		    "      --eval-every N validate every N steps\n"
 		    "  -C, --ckpt-dir DIR checkpoints into DIR ...\n"
 		    "      --ckpt-every N ... every N steps\n"
@@ -210,11 +255,46 @@ number(const char *opt, double lo, double hi)
 	return (float)d;
 }
 
+/* --distill-hidden-layers: layers from 0, comma-separated, each
+ * once. */
+static void
+layer_list(struct opts *o)
+{
+	static int v[BN_INIT_MAX_LAYERS];
+	const char *p = optarg;
+	char num[16];
+	unsigned u;
+	size_t k;
+	int n = 0, j;
+
+	for (;;) {
+		k = strcspn(p, ",");
+		if (k == 0 || k >= sizeof num || n == BN_INIT_MAX_LAYERS)
+			bn_errx(EX_USAGE, "--distill-hidden-layers: invalid "
+			    "list '%s'", optarg);
+		memcpy(num, p, k);
+		num[k] = '\0';
+		if (bn_parse_uint(num, 0, BN_INIT_MAX_LAYERS - 1, &u) != 0)
+			bn_errx(EX_USAGE, "--distill-hidden-layers: invalid "
+			    "layer '%s'", num);
+		for (j = 0; j < n; j++)
+			if (v[j] == (int)u)
+				bn_errx(EX_USAGE, "--distill-hidden-layers: "
+				    "layer %u twice", u);
+		v[n++] = (int)u;
+		if (p[k] == '\0')
+			break;
+		p += k + 1;
+	}
+	o->qo.hid_layers = v;
+	o->qo.nhid_layers = n;
+}
+
 static void
 parse_args(int argc, char *argv[], struct opts *o)
 {
 	const char *keep = DEFAULT_KEEP;
-	int ch, q = 0, initopt = 0;
+	int ch, q = 0, initopt = 0, trainopt = 0;
 
 	argv[0] = (char *)bn_progname;
 	while ((ch = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
@@ -238,7 +318,53 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_KD_TEMP:
 			o->qo.tau = number("--kd-temp", 1e-3, 1e3);
 			break;
+		case OPT_DISTILL_ATTN:
+			o->qo.att_weight = number("--distill-attn", 0, 1e6);
+			trainopt |= 16;
+			break;
+		case OPT_DISTILL_ATTN_LAYER:
+			o->qo.att_layer = count("--distill-attn-layer", 0);
+			trainopt |= 32;
+			break;
+		case OPT_DISTILL_ATTN_TEMP:
+			o->qo.att_temp = number("--distill-attn-temp", 1e-3,
+			    1e3);
+			trainopt |= 32;
+			break;
+		case OPT_DISTILL_HIDDEN:
+			if (strcmp(optarg, "mse") == 0)
+				o->qo.hid_distill = 1;
+			else if (strcmp(optarg, "cos") == 0)
+				o->qo.hid_distill = 2;
+			else
+				bn_errx(EX_USAGE, "--distill-hidden: invalid "
+				    "loss '%s' (mse or cos)", optarg);
+			trainopt |= 4;
+			break;
+		case OPT_DISTILL_HIDDEN_LAYERS:
+			layer_list(o);
+			trainopt |= 8;
+			break;
+		case OPT_DISTILL_HIDDEN_WEIGHT:
+			o->qo.hid_weight = number("--distill-hidden-weight", 0,
+			    1e6);
+			trainopt |= 8;
+			break;
 		case OPT_KEEP_MASTER: o->keep_master = 1; break;
+		case OPT_LAMBDA_SHAPE:
+			if (strcmp(optarg, "linear") == 0)
+				o->qo.lambda_shape = BN_LAMBDA_LINEAR;
+			else if (strcmp(optarg, "sigmoid") == 0)
+				o->qo.lambda_shape = BN_LAMBDA_SIGMOID;
+			else
+				bn_errx(EX_USAGE, "--lambda-shape: invalid "
+				    "shape '%s' (linear or sigmoid)", optarg);
+			trainopt |= 1;
+			break;
+		case OPT_LAMBDA_WARMUP:
+			o->qo.lambda_warmup = count("--lambda-warmup", 0);
+			trainopt |= 2;
+			break;
 		case OPT_LOG: o->log = optarg; break;
 		case OPT_LR: o->qo.lr = number("--lr", 0, 10); break;
 		case OPT_MIN_LR: o->qo.min_lr = number("--min-lr", 0, 10); break;
@@ -307,6 +433,12 @@ parse_args(int argc, char *argv[], struct opts *o)
 			initopt = 1;
 			break;
 		case OPT_TOKENIZER: o->tokenizer = optarg; initopt = 1; break;
+		case OPT_TO_ARCH:
+			if (strcmp(optarg, "bitnet") != 0)
+				bn_errx(EX_USAGE, "--to-arch: invalid "
+				    "architecture '%s' (bitnet)", optarg);
+			o->to_arch = optarg;
+			break;
 		case 'h': usage(stdout, EXIT_SUCCESS);
 		case 'o': o->output = optarg; break;
 		case 'q':
@@ -326,6 +458,28 @@ parse_args(int argc, char *argv[], struct opts *o)
 			exit(EXIT_SUCCESS);
 		default: usage(stderr, EX_USAGE);
 		}
+	if ((trainopt & 3) && o->qo.train == NULL)
+		bn_errx(EX_USAGE, "--lambda-warmup and --lambda-shape need "
+		    "--train");
+	if ((trainopt & 8) && !(trainopt & 4))
+		bn_errx(EX_USAGE, "--distill-hidden-weight and "
+		    "--distill-hidden-layers need --distill-hidden");
+	if ((trainopt & 4) && (o->qo.train == NULL || o->qo.teacher == NULL))
+		bn_errx(EX_USAGE, "--distill-hidden: needs --train and "
+		    "--teacher");
+	if ((trainopt & 32) && !(trainopt & 16))
+		bn_errx(EX_USAGE, "--distill-attn-layer and "
+		    "--distill-attn-temp need --distill-attn");
+	if ((trainopt & 16) && (o->qo.train == NULL || o->qo.teacher == NULL))
+		bn_errx(EX_USAGE, "--distill-attn: needs --train and "
+		    "--teacher");
+	if ((trainopt & 1) && o->qo.lambda_warmup == 0)
+		bn_errx(EX_USAGE, "--lambda-shape: needs --lambda-warmup N "
+		    "(N > 0)");
+	if (o->to_arch != NULL && (o->init != NULL || o->qo.resume != NULL ||
+	    (o->qo.train == NULL && (q || initopt || o->qo.nonfinite))))
+		bn_errx(EX_USAGE, "--to-arch: alone or with --train (not "
+		    "--init, --resume or -q without --train)");
 	if (o->init != NULL) {
 		if (q || o->qo.nonfinite || argc - optind > 0)
 			usage(stderr, EX_USAGE);
@@ -347,6 +501,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 			bn_errx(EX_USAGE, "-C and --ckpt-every go together");
 		if (o->qo.threads == 0)
 			o->qo.threads = bn_pool_default_threads();
+	} else if (o->to_arch != NULL) {
+		if (argc - optind > 1)
+			usage(stderr, EX_USAGE);
 	} else if (!q || initopt || o->qo.nonfinite || argc - optind > 1)
 		usage(stderr, EX_USAGE);
 	o->input = optind < argc ? argv[optind] : "-";
@@ -516,6 +673,79 @@ ptq(struct opts *op, FILE *in, const char *name, struct bn_out *outp)
 	bnt_reader_close(r);
 }
 
+/* --to-arch bitnet: the model read from in (name) into out (outname),
+ * by model/convert.c. */
+static void
+to_bitnet(FILE *in, const char *name, FILE *out, const char *outname)
+{
+	struct bn_err e = { "" };
+	struct bnt_reader *r;
+	struct bnt_writer *w;
+	char msg[sizeof e.msg + 4096];
+	int st;
+
+	if ((r = bnt_reader_open(in, name)) == NULL ||
+	    (w = bnt_writer_open(out, 0)) == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	st = bn_convert_bitnet(r, w, &e);
+	if (st == BN_OK && (st = bnt_writer_finish(w)) != BN_OK)
+		snprintf(e.msg, sizeof e.msg, "%s", bnt_writer_error(w));
+	if (st == BN_OK)
+		msg[0] = '\0';
+	else if (e.msg[0] != '\0')
+		snprintf(msg, sizeof msg, "%s: %s", name, e.msg);
+	else if (bnt_writer_error(w)[0] != '\0')
+		snprintf(msg, sizeof msg, "%s: %s", outname,
+		    bnt_writer_error(w));
+	else
+		snprintf(msg, sizeof msg, "%s: %s", name, bnt_reader_error(r));
+	/* free before exiting, so that leak checkers see a clean exit */
+	bnt_writer_free(w);
+	bnt_reader_close(r);
+	if (st != BN_OK)
+		bn_errx(bn_exit_code(st), "%s", msg);
+}
+
+/* The converted model that --to-arch --train trains, removed at exit. */
+static char conv_path[4096];
+
+static void
+conv_unlink(void)
+{
+	if (conv_path[0] != '\0')
+		unlink(conv_path);
+}
+
+/* Convert o->qo.input into a temporary file, which becomes the model
+ * to train. */
+static void
+convert_for_training(struct opts *o)
+{
+	const char *dir = getenv("TMPDIR"), *name;
+	FILE *in, *out;
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((size_t)snprintf(conv_path, sizeof conv_path, "%s/bnquant.XXXXXX",
+	    dir) >= sizeof conv_path)
+		bn_errx(EX_CANTCREAT, "TMPDIR: too long");
+	if ((fd = mkstemp(conv_path)) < 0) {
+		conv_path[0] = '\0';
+		bn_err(EX_CANTCREAT, "%s", dir);
+	}
+	atexit(conv_unlink);
+	if ((out = fdopen(fd, "wb")) == NULL)
+		bn_err(EX_OSERR, "fdopen");
+	name = bn_display_name(o->qo.input);
+	in = bn_open_in(o->qo.input, 1, 1);
+	to_bitnet(in, name, out, conv_path);
+	if (fclose(out) != 0)
+		bn_err(EX_IOERR, "%s", conv_path);
+	fclose(in);
+	o->qo.input = conv_path;
+}
+
 /* What --train prints and writes as the run goes (qat.h's hooks, MPI
  * rank 0): the JSON log (--log), the progress line on a terminal, the
  * checkpoints, and with -v a notice of each and the validation loss. */
@@ -550,6 +780,12 @@ report_step(void *ctx, const struct bn_qat_step *s)
 		    s->step, s->loss, s->ce);
 		if (s->teacher)
 			fprintf(rp->log, ",\"kl\":%.6f", s->kl);
+		if (rp->o->qo.hid_distill)
+			fprintf(rp->log, ",\"hid\":%.6f", s->hid);
+		if (rp->o->qo.att_weight > 0)
+			fprintf(rp->log, ",\"att\":%.6f", s->att);
+		if (rp->o->qo.lambda_warmup > 0)
+			fprintf(rp->log, ",\"lambda\":%.6g", (double)s->lambda);
 		fprintf(rp->log, ",\"lr\":%.6g,\"grad_norm\":%.6f,"
 		    "\"tokens\":%" PRIu64, (double)s->lr, s->grad_norm,
 		    s->tokens);
@@ -624,6 +860,7 @@ do_train(struct opts *o)
 	struct bn_err e = { "" };
 	struct bn_out out;
 	struct report rp;
+	const char *input = o->qo.input;
 	FILE *tmp;
 	int st, rank = 0;
 
@@ -643,6 +880,9 @@ do_train(struct opts *o)
 	if (bn_kernels_init(NULL) != 0)
 		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
 		    "CPU", getenv("BN_KERNEL"));
+	/* every rank trains the converted model */
+	if (o->to_arch != NULL)
+		convert_for_training(o);
 	if (rank != 0) {	/* rank 0 writes */
 		if ((st = bn_qat_run(&o->qo, NULL, &e)) != BN_OK)
 			bn_errx(bn_exit_code(st), "%s", e.msg);
@@ -656,8 +896,8 @@ do_train(struct opts *o)
 		bn_note_input(o->qo.teacher);
 	if (o->qo.resume != NULL)
 		bn_note_input(o->qo.resume);
-	if (o->qo.input != NULL)
-		bn_note_input(o->qo.input);
+	if (input != NULL)
+		bn_note_input(input);
 	if (o->log != NULL)
 		bn_out_check(o->log);
 	if ((tmp = tmpfile()) == NULL)
@@ -717,7 +957,10 @@ main(int argc, char *argv[])
 	name = bn_display_name(o.input);
 	in = bn_open_in(o.input, 1, o.force);
 	bn_out_open(&out, o.output, 1, o.force);
-	ptq(&o, in, name, &out);
+	if (o.to_arch != NULL)
+		to_bitnet(in, name, out.fp, out.name);
+	else
+		ptq(&o, in, name, &out);
 	bn_out_close(&out);
 	if (in != stdin)
 		fclose(in);

@@ -1,7 +1,7 @@
 /* mkrandmodel.c: write a random-weight llama-architecture bnt(5) model.
  *
  * Usage: mkrandmodel [--shape 2b4t|700m|tiny] [--seed S] [--bad-code NAME]
- *                    -o OUT.bnt
+ *                    [--vocab FROM.bnt] -o OUT.bnt
  *
  * --bad-code NAME: the last byte of projection NAME holds the invalid
  * code 3 in its top field (a well-formed file whose codes are not).
@@ -9,7 +9,10 @@
  * Projections are t2 with one f32 tensor scale (multiply), codes -1, 0
  * and +1 about a third each; norms are f32 ones; token_embd and output
  * are f16, small uniform values.  No tokenizer record (bnrun --bench
- * does not need one).  One tensor is in memory at a time. */
+ * does not need one) unless --vocab names a bnt stream to copy it from
+ * (bnpack of ggml-vocab-llama-spm.gguf for 700m, -llama-bpe for 2b4t:
+ * what bench/serve needs to send text).  One tensor is in memory at a
+ * time. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -161,6 +164,7 @@ main(int argc, char **argv)
 	struct bn_kv kv;
 	char name[64];
 	uint64_t q, kvd, seed = 1;
+	const char *vocab = NULL;
 	FILE *fp;
 	unsigned l;
 	int i;
@@ -179,11 +183,14 @@ main(int argc, char **argv)
 			seed = strtoull(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--bad-code") == 0 && i + 1 < argc)
 			bad_code = argv[++i];
+		else if (strcmp(argv[i], "--vocab") == 0 && i + 1 < argc)
+			vocab = argv[++i];
 		else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
 			out = argv[++i];
 		else {
 			fprintf(stderr, "usage: mkrandmodel [--shape 2b4t|700m|"
-			    "tiny] [--seed S] [--bad-code NAME] -o OUT.bnt\n");
+			    "tiny] [--seed S] [--bad-code NAME] [--vocab FROM.bnt] "
+			    "-o OUT.bnt\n");
 			return 64;
 		}
 	}
@@ -220,6 +227,20 @@ main(int argc, char **argv)
 	if (bnt_write_config(w, &kv) != BN_OK)
 		die(bnt_writer_error(w));
 	bn_kv_free(&kv);
+	if (vocab != NULL) {
+		struct bnt_map vm;
+		struct bn_err e;
+
+		if (bnt_map_open(&vm, vocab, 0, &e) != BN_OK)
+			die(e.msg);
+		if (!vm.has_vocab)
+			die("--vocab: no tokenizer record");
+		if (vm.vocab.n_tokens > s->vocab)
+			die("--vocab: more tokens than the shape's vocabulary");
+		if (bnt_write_tokenizer(w, &vm.vocab) != BN_OK)
+			die(bnt_writer_error(w));
+		bnt_map_close(&vm);
+	}
 
 	q = (uint64_t)s->heads * s->head_dim;
 	kvd = (uint64_t)s->kv_heads * s->head_dim;

@@ -6,7 +6,12 @@
  * REF (ref.safetensors packed by bnpack) holds tokens [10][B][T+1],
  * the losses of 10 AdamW steps, every gradient at step 0, the
  * hyper-parameters (lr, warm-up, wd, clip, eps, alpha, tau; cosine to 0,
- * betas 0.9/0.95) and, for distillation, the teacher's logits.  Checks
+ * betas 0.9/0.95) and, for distillation, the teacher's logits; for
+ * hidden-state distillation also teacher_hidden [nl][B * T][hidden],
+ * hid_layers (i32 [nl]) and hid_params (cosine 1 or MSE 0, weight);
+ * for attention-relation distillation teacher_attn.q, .k, .v ([B][T]
+ * [width]) and attn_params (layer, weight, temperature).
+ * Checks
  * each gradient tensor within max|a - b| <= 1e-4 * max|b| and each loss
  * within 1e-3.
  * Prints one line per check; exit 0 if all pass. */
@@ -78,6 +83,43 @@ main(int argc, char *argv[])
 	if (bnt_map_find(&ref, "teacher") != NULL)
 		teacher = get(&ref, "teacher", (uint64_t)B * (uint64_t)T *
 		    (uint64_t)t->c.vocab);
+	if ((tt = bnt_map_find(&ref, "hid_layers")) != NULL) {
+		const float *hpar = get(&ref, "hid_params", 2);
+
+		if (tt->t.dtype != BN_DTYPE_I32 || tt->t.ndim != 1) {
+			fprintf(stderr, "qatcheck: hid_layers: not i32 [nl]\n");
+			return 2;
+		}
+		t->hl = tt->data;
+		t->nhl = (int)tt->t.dims[0];
+		t->th = get(&ref, "teacher_hidden", (uint64_t)t->nhl *
+		    (uint64_t)B * (uint64_t)T * (uint64_t)t->c.hidden);
+		t->hid_cos = hpar[0] != 0;
+		t->hid_weight = hpar[1];
+	}
+	if (bnt_map_find(&ref, "attn_params") != NULL) {
+		const float *ap = get(&ref, "attn_params", 3);
+		size_t tdim[3];
+
+		for (i = 0; i < 3; i++) {
+			snprintf(name, sizeof name, "teacher_attn.%c",
+			    "qkv"[i]);
+			if ((tt = bnt_map_find(&ref, name)) == NULL ||
+			    tt->t.ndim != 3) {
+				fprintf(stderr, "qatcheck: %s: missing\n",
+				    name);
+				return 2;
+			}
+			tdim[i] = (size_t)tt->t.dims[2];
+			t->ta[i] = get(&ref, name, (uint64_t)B * (uint64_t)T *
+			    tdim[i]);
+		}
+		if (bn_train_attn(t, (int)ap[0], t->c.heads, ap[1], ap[2],
+		    tdim, &e) != BN_OK) {
+			fprintf(stderr, "qatcheck: %s\n", e.msg);
+			return 2;
+		}
+	}
 	for (s = 0; s < 10; s++) {
 		double l = bn_train_step(t, tok + (size_t)s * (size_t)B *
 		    (size_t)(T + 1), B, teacher, hp[5], hp[6], 1, NULL, NULL);

@@ -10,6 +10,16 @@ bitnet + ternary, llama + binary), a Hugging Face style directory
   grad.NAME  f32                    every parameter's gradient at step 0
   hparams    f32   [7]              lr, warm-up, weight decay, clip, Adam
                                     eps, distillation alpha and tau
+and, for hidden-state distillation (the -hid- cases),
+  teacher_hidden f32 [nl, B * T, C] the teacher's outputs of layers
+  hid_layers     int32 [nl]         those layers (from 0)
+  hid_params     f32 [2]            1 for cosine (0: MSE), the weight
+and, for attention-relation distillation (the -attn case),
+  teacher_attn.q, .k, .v f32 [B, T, width]  the teacher's q, k (after
+                                    RoPE) and v at the layer
+  attn_params    f32 [3]            the layer, the weight, the
+                                    temperature (relation heads: the
+                                    student's heads)
 computed with PyTorch in float64 (from the f32 values stored) from the
 published formulas
 (BitNet b1.58, Ma et al. 2024, arXiv:2402.17764; AdamW, Loshchilov and
@@ -107,7 +117,7 @@ def rope(x, theta):  # x [B, T, H, D], rotate-half convention
     return x * cos + torch.cat([-x2, x1], -1) * sin
 
 
-def forward(P, cfg, tok, mode):
+def forward(P, cfg, tok, mode, hs=None, qkv=None):
     H, KV, D = cfg["heads"], cfg["kv_heads"], cfg["head_dim"]
     eps, bitnet = 1e-5, cfg["arch"] == "bitnet"
     x = P["token_embd.weight"][tok]
@@ -120,6 +130,8 @@ def forward(P, cfg, tok, mode):
         k = bitlinear(h, p("attn_k"), mode).view(nb, nt, KV, D)
         v = bitlinear(h, p("attn_v"), mode).view(nb, nt, KV, D)
         q, k = rope(q, cfg["theta"]), rope(k, cfg["theta"])
+        if qkv is not None and l == qkv["layer"]:
+            qkv["out"] = [x_.reshape(nb, nt, -1) for x_ in (q, k, v)]
         k = k.repeat_interleave(H // KV, dim=2)
         v = v.repeat_interleave(H // KV, dim=2)
         s = torch.einsum("bthd,bshd->bhts", q, k) / math.sqrt(D) + mask
@@ -136,6 +148,8 @@ def forward(P, cfg, tok, mode):
         if bitnet:
             m = rms(m, p("ffn_sub_norm"), eps)
         x = x + bitlinear(m, p("ffn_down"), mode)
+        if hs is not None:  # the layer's output, for hidden distillation
+            hs.append(x.reshape(nb * nt, -1))
     x = rms(x, P["output_norm.weight"], eps)
     head = P["token_embd.weight"] if cfg["tied"] else P["output.weight"]
     return x @ head.t()
@@ -150,6 +164,40 @@ def loss_fn(z, tgt, zt, alpha, tau):
     lpt = F.log_softmax(zt / tau, -1)
     kl = (lpt.exp() * (lpt - lps)).sum(-1).mean()
     return alpha * ce + (1 - alpha) * tau * tau * kl
+
+
+def hid_loss(hs, th, hid):
+    """Hidden-state distillation (bnquant --distill-hidden): the mean
+    over the layers of the mean over positions of mean((h - t)^2) or of
+    1 - h.t / max(|h| |t|, 1e-8), times the weight."""
+    terms = []
+    for j, l in enumerate(hid["layers"]):
+        h, t = hs[l], th[j]
+        if hid["cos"]:
+            d = (h.norm(dim=-1) * t.norm(dim=-1)).clamp(min=1e-8)
+            terms.append((1 - (h * t).sum(-1) / d).mean())
+        else:
+            terms.append(((h - t) ** 2).mean())
+    return hid["weight"] * sum(terms) / len(terms)
+
+
+def rel_loss(sv, tv, heads, temp):
+    """Attention-relation distillation (bnquant --distill-attn;
+    MiniLM-v2, BitDistill eqs. 10-12): for q, k and v, split each
+    position's values into heads relation heads, normalise them,
+    R = softmax(a a^T / temp) over all positions, and sum over q, k, v
+    the mean over rows of KL(R_teacher || R_student)."""
+    total = 0
+    for s, t in zip(sv, tv):
+        rel = []
+        for a in (s, t):
+            nb, nt, d = a.shape
+            a = a.reshape(nb, nt, heads, d // heads).transpose(1, 2)
+            a = a / a.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+            rel.append(F.log_softmax(a @ a.transpose(-1, -2) / temp, -1))
+        lps, lpt = rel
+        total = total + (lpt.exp() * (lpt - lps)).sum(-1).mean()
+    return total
 
 
 def lr_at(step, steps, lr):
@@ -178,24 +226,25 @@ def hf_name(n):
     return "model.layers.%s.%s.weight" % (l, HF[s])
 
 
-def make(outdir, cfg, mode, kd, seed, lr=LR):
+def make(outdir, cfg, mode, kd, seed, lr=LR, hid=None, attn=None):
     """Draw with seed, seed + 1, ... until the step-0 forward has no
     quantizer input within ACT_EDGE (activations, in int8 units) or
     W_EDGE (weights) of a rounding edge; then write the fixture."""
     while True:
         torch.manual_seed(seed)
         MARGIN["act"] = MARGIN["weight"] = math.inf
-        if make1(outdir, cfg, mode, kd, seed, lr, probe=True):
+        if make1(outdir, cfg, mode, kd, seed, lr, probe=True, hid=hid,
+                 attn=attn):
             break
         seed += 1
     torch.manual_seed(seed)
-    make1(outdir, cfg, mode, kd, seed, lr, probe=False)
+    make1(outdir, cfg, mode, kd, seed, lr, probe=False, hid=hid, attn=attn)
 
 
 ACT_EDGE, W_EDGE = 2e-4, 1e-6
 
 
-def make1(outdir, cfg, mode, kd, seed, lr, probe):
+def make1(outdir, cfg, mode, kd, seed, lr, probe, hid=None, attn=None):
     C, Fd, V = cfg["hidden"], cfg["ffn"], cfg["vocab"]
     qd, kvd = cfg["heads"] * cfg["head_dim"], cfg["kv_heads"] * cfg["head_dim"]
     shapes = {"token_embd.weight": (V, C)}
@@ -225,6 +274,10 @@ def make1(outdir, cfg, mode, kd, seed, lr, probe):
         P[n].requires_grad_(True)
     tokens = torch.randint(0, V, (STEPS, B, T + 1), dtype=torch.int32)
     teacher = 2.0 * torch.randn(B * T, V) if kd else None
+    th = (0.1 * torch.randn(len(hid["layers"]), B * T, C)
+          if hid is not None else None)
+    ta = ([torch.randn(B, T, w) for w in attn["widths"]]
+          if attn is not None else None)
     if probe:
         with torch.no_grad():
             Pd = {n: p.detach().double() for n, p in P.items()}
@@ -252,6 +305,10 @@ def make1(outdir, cfg, mode, kd, seed, lr, probe):
         P[n] = P[n].detach().double().requires_grad_(True)
     if teacher is not None:
         teacher64 = teacher.double()
+    if th is not None:
+        th64 = th.double()
+    if ta is not None:
+        ta64 = [a.double() for a in ta]
     params = [P[n] for n in shapes]
     opt = torch.optim.AdamW(
         [{"params": [P[n] for n in shapes if len(shapes[n]) == 2],
@@ -261,8 +318,15 @@ def make1(outdir, cfg, mode, kd, seed, lr, probe):
     losses, grads = [], {}
     for step in range(STEPS):
         tok = tokens[step].long()
-        z = forward(P, cfg, tok[:, :-1], mode)
+        hs = [] if hid is not None else None
+        qkv = {"layer": attn["layer"]} if attn is not None else None
+        z = forward(P, cfg, tok[:, :-1], mode, hs, qkv)
         loss = loss_fn(z, tok[:, 1:], teacher64 if kd else None, 0.5, 2.0)
+        if hid is not None:
+            loss = loss + hid_loss(hs, th64, hid)
+        if attn is not None:
+            loss = loss + attn["weight"] * rel_loss(
+                qkv["out"], ta64, cfg["heads"], attn["temp"])
         opt.zero_grad()
         loss.backward()
         losses.append(loss.item())
@@ -277,6 +341,17 @@ def make1(outdir, cfg, mode, kd, seed, lr, probe):
                                    dtype=torch.float32)}
     if kd:
         out["teacher"] = teacher
+    if hid is not None:
+        out["teacher_hidden"] = th
+        out["hid_layers"] = torch.tensor(hid["layers"], dtype=torch.int32)
+        out["hid_params"] = torch.tensor(
+            [1.0 if hid["cos"] else 0.0, hid["weight"]], dtype=torch.float32)
+    if attn is not None:
+        for j, a in zip("qkv", ta):
+            out["teacher_attn." + j] = a
+        out["attn_params"] = torch.tensor(
+            [attn["layer"], attn["weight"], attn["temp"]],
+            dtype=torch.float32)
     out.update(grads)
     write_safetensors(os.path.join(outdir, "ref.safetensors"), out)
     print("%s: losses %s" % (outdir, " ".join("%.5f" % v for v in losses)))
@@ -299,6 +374,20 @@ def main():
     make(os.path.join(root, "llama-binary"),
          dict(small, arch="llama", theta=10000.0, tied=False),
          "binary", False, 3, lr=3e-4)
+    # hidden-state distillation on top of logit distillation
+    make(os.path.join(root, "llama-ternary-hid-mse"),
+         dict(small, arch="llama", theta=10000.0, tied=False),
+         "ternary", True, 4, hid={"cos": False, "weight": 0.7,
+                                  "layers": [1, 0]})
+    make(os.path.join(root, "bitnet-ternary-hid-cos"),
+         dict(small, arch="bitnet", theta=500000.0, tied=True),
+         "ternary", True, 5, hid={"cos": True, "weight": 0.7,
+                                  "layers": [1]})
+    # attention-relation distillation, a teacher of other widths
+    make(os.path.join(root, "llama-ternary-attn"),
+         dict(small, arch="llama", theta=10000.0, tied=False),
+         "ternary", True, 6, attn={"layer": 1, "weight": 0.7, "temp": 0.5,
+                                   "widths": [48, 32, 32]})
 
 
 if __name__ == "__main__":

@@ -357,6 +357,92 @@ test_loss(int kd, double alpha, double tau)
 	}
 }
 
+struct hidctx {
+	double s[NR], t[NR];
+	int cosine;
+};
+
+static double
+hrow_loss(void *p)
+{
+	struct hidctx *c = p;
+
+	return hid_row_d(NULL, c->s, c->t, NR, c->cosine, 1);
+}
+
+/* hid_row's gradient (scale 0.7, added to what ds held) against finite
+ * differences; MSE 0 and cosine 1 for equal rows, cosine 0 for a row
+ * and its negative's, 2. */
+static void
+test_hid(int cosine)
+{
+	struct hidctx c;
+	double g[NR], g0[NR], w;
+	size_t i;
+
+	fill(c.s, NR, 1);
+	fill(c.t, NR, 1);
+	fill(g0, NR, 1);
+	memcpy(g, g0, sizeof g);
+	c.cosine = cosine;
+	hid_row_d(g, c.s, c.t, NR, cosine, 0.7);
+	for (i = 0; i < NR; i++)
+		g[i] = (g[i] - g0[i]) / 0.7;
+	w = fd_all(hrow_loss, &c, c.s, g, NR);
+	CHECK(w < 1e-8);
+	fprintf(stderr, "hid_row %s: worst gradient error %.2g (relative "
+	    "to 1 + the largest)\n", cosine ? "cos" : "mse", w);
+	memcpy(c.t, c.s, sizeof c.s);
+	CHECK(fabs(hid_row_d(NULL, c.s, c.t, NR, cosine, 1)) < 1e-12);
+	for (i = 0; cosine && i < NR; i++)
+		c.t[i] = -2 * c.s[i];
+	if (cosine)
+		CHECK(fabs(hid_row_d(NULL, c.s, c.t, NR, 1, 1) - 2) < 1e-12);
+}
+
+struct relctx {
+	double x[TT * 7], y[TT * 6], w[3 * TT * TT + TT * 11 + 4];
+	double tau;
+};
+
+static double
+rel_loss(void *p)
+{
+	struct relctx *c = p;
+
+	return rel_unit_d(NULL, c->x + 1, 7, 4, c->y, 6, 6, TT, c->tau, 1,
+	    c->w);
+}
+
+/* rel_unit's gradient (rows of 4 of a stride of 7, at an offset; the
+ * teacher's of 6) against finite differences; its KL is 0 against
+ * itself. */
+static void
+test_rel(double tau)
+{
+	struct relctx c;
+	double g[TT * 7], g0[TT * 7], w;
+	size_t i;
+
+	fill(c.x, TT * 7, 1);
+	fill(c.y, TT * 6, 1);
+	fill(g0, TT * 7, 1);
+	c.tau = tau;
+	memcpy(g, g0, sizeof g);
+	rel_unit_d(g + 1, c.x + 1, 7, 4, c.y, 6, 6, TT, tau, 0.7, c.w);
+	for (i = 0; i < TT * 7; i++)
+		g[i] = (g[i] - g0[i]) / 0.7;
+	w = fd_all(rel_loss, &c, c.x, g, TT * 7);
+	CHECK(w < 1e-8);
+	fprintf(stderr, "rel_unit tau %g: worst gradient error %.2g "
+	    "(relative to 1 + the largest)\n", tau, w);
+	CHECK(rel_loss(&c) > 1e-3);
+	for (i = 0; i < TT; i++)
+		memcpy(c.y + i * 6, c.x + 1 + i * 7, 4 * sizeof *c.y);
+	CHECK(fabs(rel_unit_d(NULL, c.x + 1, 7, 4, c.y, 6, 4, TT, tau, 1,
+	    c.w)) < 1e-12);
+}
+
 /* ---- a whole tiny model ---- */
 
 #define MV 13		/* vocab */
@@ -374,6 +460,16 @@ struct tiny {
 	double *w;		/* every parameter, in stream order */
 	float *cosv, *sinv;
 	int32_t tok[MB * (MT + 1)];
+	/* hidden-state distillation (ref_loss adds it with th) */
+	const double *th;	/* [nhl][MB * MT][hidden] */
+	const int *hl;
+	int nhl, hid_cos;
+	double hid_weight;
+	/* attention-relation distillation (with ta[0]) */
+	const double *ta[3];	/* [MB * MT][tdim[j]] */
+	size_t tdim[3];
+	int att_layer, att_heads;
+	double att_weight, att_temp;
 };
 
 /* The configuration record of a tiny model. */
@@ -544,7 +640,9 @@ ref_loss(const struct tiny *m, double *logits)
 	size_t hd = (size_t)c->head_dim, half = hd / 2;
 	size_t nh = (size_t)c->heads, nkv = (size_t)c->kv_heads;
 	size_t Q = nh * hd, KV = nkv * hd, b, t, l, j;
-	double eps = (double)c->norm_eps, sum = 0, ce, kl;
+	double eps = (double)c->norm_eps, sum = 0, hid = 0, rel = 0, ce, kl;
+	double *rw = malloc((3 * MT * MT + MT * (2 * Q + 1) + Q) *
+	    sizeof *rw);
 	double *x = malloc(MT * H * sizeof *x), *h = malloc(H * sizeof *h);
 	double *q = malloc(MT * Q * sizeof *q), *k = malloc(MT * KV *
 	    sizeof *k), *v = malloc(MT * KV * sizeof *v);
@@ -590,6 +688,20 @@ ref_loss(const struct tiny *m, double *logits)
 				rope_d(kt, m->cosv + t * half, m->sinv +
 				    t * half, nkv, hd, c->rope_interleaved, 0);
 			}
+			/* q, k (after RoPE) and v against the teacher's */
+			for (j = 0; m->ta[0] != NULL && (int)l ==
+			    m->att_layer && j < 3 * (size_t)m->att_heads;
+			    j++) {
+				size_t kk = j / (size_t)m->att_heads, ah = j %
+				    (size_t)m->att_heads, ld = kk ? KV : Q;
+				size_t lt = m->tdim[kk];
+				size_t A = (size_t)m->att_heads;
+
+				rel += rel_unit_d(NULL, (kk == 0 ? q : kk == 1 ?
+				    k : v) + ah * (ld / A), ld, ld / A,
+				    m->ta[kk] + b * MT * lt + ah * (lt / A), lt,
+				    lt / A, MT, m->att_temp, 1, rw);
+			}
 			for (j = 0; j < nh; j++) {
 				size_t kg = j / (nh / nkv) * hd;
 
@@ -614,6 +726,12 @@ ref_loss(const struct tiny *m, double *logits)
 				for (j = 0; j < H; j++)
 					xt[j] += y[j];
 			}
+			/* layer l's output against the teacher's */
+			for (j = 0; m->th != NULL && j < (size_t)m->nhl; j++)
+				for (t = 0; m->hl[j] == (int)l && t < MT; t++)
+					hid += hid_row_d(NULL, x + t * H,
+					    m->th + (j * MB * MT + b * MT + t) *
+					    H, H, m->hid_cos, 1);
 		}
 		for (t = 0; t < MT; t++) {
 			rms_fwd_d(h, x + t * H, P(m, m->onorm), H,
@@ -638,7 +756,10 @@ ref_loss(const struct tiny *m, double *logits)
 	free(u);
 	free(g);
 	free(y);
-	return sum / (MB * MT);
+	free(rw);
+	return sum / (MB * MT) + (m->th != NULL ? m->hid_weight * hid /
+	    (MB * MT) / m->nhl : 0) + (m->ta[0] != NULL ? m->att_weight *
+	    rel / (MB * MT * m->att_heads) : 0);
 }
 
 static double
@@ -745,6 +866,257 @@ test_model(int arch, int H, int heads, int kv_heads, int hd, int F,
 	free(lg);
 }
 
+/* Hidden-state distillation through the whole model: train.c's loss
+ * and every tensor's gradient (a few elements each) with the term on
+ * layers hl against ref_loss's, by central finite differences in
+ * double.  Float projections, so the loss is smooth. */
+static void
+test_hid_model(int arch, int H, int heads, int kv_heads, int hd, int F,
+    int cosine)
+{
+	static const int hl[] = { 1, 0 };
+	char path[] = "/tmp/t_train.XXXXXX";
+	struct tiny m;
+	struct bn_kv kv;
+	struct bn_err e;
+	struct bnt_map map;
+	struct bn_train *t;
+	size_t nth = 2 * MB * MT * (size_t)H, i, j;
+	double *th = malloc(nth * sizeof *th), loss, worst = 0, ce;
+	float *thf = malloc(nth * sizeof *thf);
+	int fh;
+
+	CHECK(th != NULL && thf != NULL);
+	CHECK(tiny_kv(&kv, arch, H, heads, kv_heads, hd, F, 0) == 0);
+	CHECK(tiny_make(&m, &kv) == 0);
+	CHECK((fh = mkstemp(path)) >= 0);
+	close(fh);
+	CHECK(tiny_write(&m, &kv, path) == 0);
+	bn_kv_free(&kv);
+	for (i = 0; i < nth; i++) {	/* f32 values, as hidden states */
+		thf[i] = (float)(1.5 * rnd());
+		th[i] = thf[i];
+	}
+	m.th = th;
+	m.hl = hl;
+	m.nhl = 2;
+	m.hid_cos = cosine;
+	m.hid_weight = 0.7;
+	CHECK(bnt_map_open(&map, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&t, &map, BN_TQ_FLOAT, MB, MT, 2, &e) == BN_OK);
+	t->th = thf;
+	t->hl = hl;
+	t->nhl = 2;
+	t->hid_cos = cosine;
+	t->hid_weight = 0.7f;
+	loss = ref_loss(&m, NULL);
+	CHECK(fabs(bn_train_step(t, m.tok, MB, NULL, 1, 1, 1, &ce, NULL) -
+	    loss) < 1e-5);
+	CHECK(t->hid_loss > 1e-3);	/* the term is there */
+	for (i = 0; i < (size_t)m.np; i++) {
+		size_t n = m.rows[i] * m.cols[i];
+		size_t step = n < 3 ? 1 : (n - 1) / 2;
+		double big = 0, err = 0;
+
+		for (j = 0; j < n; j += step) {
+			size_t at = m.off[i] + j;
+			double num = fd(ref_loss_cb, &m, m.w + at, 0);
+
+			big = fmax(big, fabs(num));
+			err = fmax(err, fabs(num - (double)t->g[at]));
+		}
+		err /= 1e-3 + big;
+		if (err > 1e-4)
+			fprintf(stderr, "hidden %s: %s: gradient off by %g\n",
+			    cosine ? "cos" : "mse", m.name[i], err);
+		worst = fmax(worst, err);
+	}
+	CHECK(worst <= 1e-4);
+	fprintf(stderr, "hidden %s, %s: worst relative gradient error %.2g "
+	    "over %d tensors\n", cosine ? "cos" : "mse", bn_arch_name(arch),
+	    worst, m.np);
+	/* without the term, the plain loss */
+	t->th = NULL;
+	m.th = NULL;
+	CHECK(fabs(bn_train_step(t, m.tok, MB, NULL, 1, 1, 0, NULL, NULL) -
+	    ref_loss(&m, NULL)) < 1e-5);
+	bn_train_free(t);
+	bnt_map_close(&map);
+	unlink(path);
+	tiny_free(&m);
+	free(th);
+	free(thf);
+}
+
+/* Attention-relation distillation through the whole model at layer
+ * al, a teacher of other widths: train.c's loss and gradients against
+ * ref_loss's by central finite differences in double. */
+static void
+test_rel_model(int arch, int H, int heads, int kv_heads, int hd, int F,
+    int al, double temp)
+{
+	char path[] = "/tmp/t_train.XXXXXX";
+	const size_t tdim[3] = { 12, 8, 4 };
+	struct tiny m;
+	struct bn_kv kv;
+	struct bn_err e;
+	struct bnt_map map;
+	struct bn_train *t;
+	double *ta[3], loss, worst = 0;
+	float *taf[3];
+	size_t i, j, k;
+	int fh;
+
+	CHECK(tiny_kv(&kv, arch, H, heads, kv_heads, hd, F, 0) == 0);
+	CHECK(tiny_make(&m, &kv) == 0);
+	CHECK((fh = mkstemp(path)) >= 0);
+	close(fh);
+	CHECK(tiny_write(&m, &kv, path) == 0);
+	bn_kv_free(&kv);
+	for (k = 0; k < 3; k++) {
+		ta[k] = malloc(MB * MT * tdim[k] * sizeof *ta[k]);
+		taf[k] = malloc(MB * MT * tdim[k] * sizeof *taf[k]);
+		CHECK(ta[k] != NULL && taf[k] != NULL);
+		for (i = 0; i < MB * MT * tdim[k]; i++) {
+			taf[k][i] = (float)rnd();
+			ta[k][i] = taf[k][i];
+		}
+		m.ta[k] = ta[k];
+		m.tdim[k] = tdim[k];
+	}
+	m.att_layer = al;
+	m.att_heads = 4;
+	m.att_weight = 0.7;
+	m.att_temp = temp;
+	CHECK(bnt_map_open(&map, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&t, &map, BN_TQ_FLOAT, MB, MT, 2, &e) == BN_OK);
+	CHECK(bn_train_attn(t, al, 4, 0.7f, (float)temp, tdim, &e) == BN_OK);
+	for (k = 0; k < 3; k++)
+		t->ta[k] = taf[k];
+	loss = ref_loss(&m, NULL);
+	CHECK(fabs(bn_train_step(t, m.tok, MB, NULL, 1, 1, 1, NULL, NULL) -
+	    loss) < 1e-5);
+	CHECK(t->att_loss > 1e-3);
+	for (i = 0; i < (size_t)m.np; i++) {
+		size_t n = m.rows[i] * m.cols[i];
+		size_t step = n < 3 ? 1 : (n - 1) / 2;
+		double big = 0, err = 0;
+
+		for (j = 0; j < n; j += step) {
+			size_t at = m.off[i] + j;
+			double num = fd(ref_loss_cb, &m, m.w + at, 0);
+
+			big = fmax(big, fabs(num));
+			err = fmax(err, fabs(num - (double)t->g[at]));
+		}
+		err /= 1e-3 + big;
+		if (err > 1e-4)
+			fprintf(stderr, "relation: %s: gradient off by %g\n",
+			    m.name[i], err);
+		worst = fmax(worst, err);
+	}
+	CHECK(worst <= 1e-4);
+	fprintf(stderr, "relation, %s, layer %d, temperature %g: worst "
+	    "relative gradient error %.2g over %d tensors\n",
+	    bn_arch_name(arch), al, temp, worst, m.np);
+	/* widths that 4 relation heads do not split */
+	CHECK(bn_train_attn(t, al, 3, 1, 1, tdim, &e) == BN_EUSAGE);
+	CHECK(bn_train_attn(t, ML, 4, 1, 1, tdim, &e) == BN_EUSAGE);
+	bn_train_free(t);
+	bnt_map_close(&map);
+	unlink(path);
+	tiny_free(&m);
+	for (k = 0; k < 3; k++) {
+		free(ta[k]);
+		free(taf[k]);
+	}
+}
+
+/* The lambda warm-up: bn_train_lambda's values at steps 0, N/2 and N
+ * by hand, then the forward's weights W + lambda (Q(W) - W) at such a
+ * step against the quantized weights (lambda 1) and the masters, and
+ * lambda 0 the float forward bit for bit. */
+static void
+test_lambda(void)
+{
+	char path[] = "/tmp/t_train.XXXXXX";
+	struct tiny m;
+	struct bn_kv kv;
+	struct bn_err e;
+	struct bnt_map map;
+	struct bn_train *tf, *t1, *tl;
+	const int N = 10;
+	float lam;
+	size_t k;
+	int fh, i, exact = 1, quant = 0, s;
+
+	/* linear s / N; sigmoid 1 / (1 + exp(-100 (s / N - 0.5))) */
+	CHECK(bn_train_lambda(0, N, BN_LAMBDA_LINEAR) == 0.0f);
+	CHECK(bn_train_lambda(N / 2, N, BN_LAMBDA_LINEAR) == 0.5f);
+	CHECK(bn_train_lambda(3, N, BN_LAMBDA_LINEAR) == 0.3f);
+	CHECK(bn_train_lambda(N, N, BN_LAMBDA_LINEAR) == 1.0f);
+	CHECK(bn_train_lambda(N + 7, N, BN_LAMBDA_LINEAR) == 1.0f);
+	/* 1 / (1 + e^50) = 1.9287498479639178e-22 */
+	CHECK(fabs(bn_train_lambda(0, N, BN_LAMBDA_SIGMOID) /
+	    1.9287498479639178e-22 - 1) < 1e-6);
+	CHECK(bn_train_lambda(N / 2, N, BN_LAMBDA_SIGMOID) == 0.5f);
+	/* step 4 of 10: 1 / (1 + e^10) = 4.5397868702434395e-05 */
+	CHECK(fabs(bn_train_lambda(4, N, BN_LAMBDA_SIGMOID) /
+	    4.5397868702434395e-05 - 1) < 1e-6);
+	CHECK(bn_train_lambda(N, N, BN_LAMBDA_SIGMOID) == 1.0f);
+	CHECK(bn_train_lambda(0, 0, BN_LAMBDA_SIGMOID) == 1.0f);
+	CHECK(bn_train_lambda(0, 0, BN_LAMBDA_LINEAR) == 1.0f);
+
+	CHECK(tiny_kv(&kv, BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0) == 0);
+	CHECK(tiny_make(&m, &kv) == 0);
+	CHECK((fh = mkstemp(path)) >= 0);
+	close(fh);
+	CHECK(tiny_write(&m, &kv, path) == 0);
+	bn_kv_free(&kv);
+	CHECK(bnt_map_open(&map, path, 0, &e) == BN_OK);
+	CHECK(bn_train_new(&tf, &map, BN_TQ_FLOAT, MB, MT, 2, &e) == BN_OK);
+	CHECK(bn_train_new(&t1, &map, BN_TQ_TERNARY, MB, MT, 2, &e) ==
+	    BN_OK);
+	CHECK(bn_train_new(&tl, &map, BN_TQ_TERNARY, MB, MT, 2, &e) ==
+	    BN_OK);
+	CHECK(t1->lambda == 1.0f);
+	bn_train_step(tf, m.tok, MB, NULL, 1, 1, 0, NULL, NULL);
+	bn_train_step(t1, m.tok, MB, NULL, 1, 1, 0, NULL, NULL);
+	for (s = 0; s <= N; s += N / 2) {
+		lam = tl->lambda = bn_train_lambda(s, N, s == N / 2 ?
+		    BN_LAMBDA_SIGMOID : BN_LAMBDA_LINEAR);
+		bn_train_step(tl, m.tok, MB, NULL, 1, 1, 0, NULL, NULL);
+		for (i = 0; i < tl->np; i++) {
+			const struct bn_tparam *p = &tl->p[i];
+
+			quant += p->quant;
+			for (k = 0; p->quant && k < p->rows * p->cols; k++) {
+				float w = tl->w[p->off + k];
+				float q = t1->wq[p->off + k];
+
+				/* at 1, Q(W) itself: W + (Q(W) - W) may
+				 * round away from it */
+				exact &= tl->wq[p->off + k] == (lam < 1 ?
+				    w + lam * (q - w) : q);
+			}
+		}
+		if (s == 0)	/* lambda 0: the float forward */
+			CHECK(memcmp(tl->logits, tf->logits, MB * MT * MV *
+			    sizeof(float)) == 0);
+		if (s == N)	/* lambda 1: the quantized forward */
+			CHECK(memcmp(tl->logits, t1->logits, MB * MT * MV *
+			    sizeof(float)) == 0);
+	}
+	CHECK(exact);
+	CHECK(quant == 3 * 7 * ML);
+	bn_train_free(tf);
+	bn_train_free(t1);
+	bn_train_free(tl);
+	bnt_map_close(&map);
+	unlink(path);
+	tiny_free(&m);
+}
+
 int
 main(void)
 {
@@ -782,6 +1154,17 @@ main(void)
 	test_loss(0, 1, 1);
 	test_loss(1, 0.5, 1);
 	test_loss(1, 0.3, 2.5);
+	test_lambda();
+	test_hid(0);
+	test_hid(1);
+	test_hid_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0);
+	test_hid_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 1);
+	test_hid_model(BN_ARCH_QWEN3, 16, 4, 2, 6, 24, 1);
+	test_rel(1);
+	test_rel(0.3);
+	test_rel_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0, 1);
+	test_rel_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 1, 0.5);
+	test_rel_model(BN_ARCH_QWEN3, 16, 4, 2, 6, 24, 1, 1);
 	/* arch, hidden, heads, kv heads, head_dim, ffn, tied */
 	test_model(BN_ARCH_LLAMA, 16, 4, 2, 4, 24, 0);
 	test_model(BN_ARCH_QWEN2, 16, 4, 2, 4, 24, 0);
