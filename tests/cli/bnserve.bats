@@ -358,6 +358,39 @@ for l in open(sys.argv[1]):
 	[ $st -eq 0 ]
 }
 
+@test "bnserve: on SIGTERM the queue is answered 503; a second signal ends the running stream with an error event; exit 0" {
+	serve --parallel 1 --ctx 4096
+	"$PY" -c 'import http.client, json, os, signal, sys, threading, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+def post(body):
+	c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+	c.request("POST", "/v1/completions", json.dumps(body).encode())
+	return c.getresponse()
+r = post({"prompt": "It is a truth", "max_tokens": 4000, "temperature": 0,
+    "stream": True})
+assert r.readline().startswith(b"data: {")
+queued = []
+t = threading.Thread(target=lambda: queued.append(post({"prompt": "a",
+    "max_tokens": 2})))
+t.start()
+time.sleep(1)
+os.kill(pid, signal.SIGTERM)
+t.join()
+q = queued[0]
+e = json.loads(q.read())["error"]
+assert q.status == 503 and "stopping" in e["message"], (q.status, e)
+os.kill(pid, signal.SIGTERM)
+ev = [l for l in r.read().decode().split("\n") if l]
+assert ev[-1] == "data: [DONE]", ev[-3:]
+e = json.loads(ev[-2][6:])["error"]
+assert "stopping" in e["message"] and e["type"] == "server_error", e' \
+	    $PORT $SPID
+	st=0
+	wait $SPID || st=$?
+	SPID=
+	[ $st -eq 0 ]
+}
+
 @test "bnserve: usage errors exit 64; a missing model 66" {
 	run -64 bnserve
 	run -64 bnserve -m "$MODEL" --parallel 0
