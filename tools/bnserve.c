@@ -73,7 +73,8 @@ enum { ST_START, ST_BODY, ST_END };
  * and the engine (queue or slot) each hold one.
  */
 struct req {
-	int kind, stream, usage;	/* usage: stream_options.include_usage */
+	int kind, stream;
+	int usage;		/* stream_options.include_usage */
 	char id[48];
 	long long created;
 	int32_t *ids;		/* the prompt, BOS included */
@@ -85,7 +86,7 @@ struct req {
 	int slot;		/* -1: not in one */
 	int32_t last;		/* the token to run next */
 	struct bn_buf text;	/* generated text */
-	size_t keep;		/* its length once done (a stop string cut) */
+	size_t keep;		/* its length once done (cut at a stop) */
 	size_t sent;		/* bytes of it streamed */
 	int ngen;
 	int done, finish;
@@ -145,7 +146,7 @@ static struct server {
 static const char shortopts[] = "hm:t:vV";
 static const struct option longopts[] = {
 	{ "api-key",	required_argument,	NULL,	OPT_API_KEY },
-	{ "chat-template", required_argument,	NULL,	OPT_CHAT_TEMPLATE },
+	{ "chat-template", required_argument, NULL, OPT_CHAT_TEMPLATE },
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "host",	required_argument,	NULL,	OPT_HOST },
@@ -168,8 +169,8 @@ usage(FILE *fp, int status)
 	    "[--api-key key] [--max-body bytes] [--chat-template name] "
 	    "[-v]\n", bn_progname);
 	if (fp == stdout)
-		fputs("Serve a bnt(5) model over HTTP with an OpenAI-compatible "
-		    "API; see bnserve(1).\n"
+		fputs("Serve a bnt(5) model over HTTP with an "
+		    "OpenAI-compatible API; see bnserve(1).\n"
 		    "  -m, --model FILE     the model (a bnt file)\n"
 		    "  -t, --threads N      worker threads (default: all "
 		    "CPUs)\n"
@@ -268,8 +269,6 @@ now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
-
-/* ---- text ---- */
 
 /* Bytes of a valid UTF-8 sequence at s[0..n), 0 if none starts there;
  * -1 if s[0..n) is a valid sequence cut short. */
@@ -388,8 +387,6 @@ find_stop(const struct req *r, size_t from)
 	return best == SIZE_MAX ? -1 : (long)best;
 }
 
-/* ---- requests ---- */
-
 static void
 req_unref(struct req *r)
 {
@@ -459,8 +456,6 @@ req_wait(struct req *r)
 	}
 	return pthread_cond_timedwait(&r->cv, &srv.mu, &ts) == ETIMEDOUT;
 }
-
-/* ---- the engine ---- */
 
 /* End r, its text cut at keep: it leaves its slot (and r may be gone
  * after).  Under the mutex. */
@@ -659,8 +654,6 @@ engine(void *arg)
 	return NULL;
 }
 
-/* ---- responses ---- */
-
 static enum MHD_Result
 respond(struct MHD_Connection *c, unsigned status, struct bn_buf *b,
     const char *allow)
@@ -756,7 +749,8 @@ put_chunk(struct bn_buf *b, const struct req *r, const char *s, size_t n,
 		put_head(b, r, "chat.completion.chunk");
 		bn_buf_puts(b, ",\"choices\":[{\"index\":0,\"delta\":{");
 		if (role)
-			bn_buf_puts(b, "\"role\":\"assistant\",\"content\":\"\"");
+			bn_buf_puts(b, "\"role\":\"assistant\","
+			    "\"content\":\"\"");
 		else if (!fin) {
 			bn_buf_puts(b, "\"content\":");
 			put_text(b, s, n);
@@ -874,8 +868,6 @@ stream_free(void *cls)
 	req_unref(r);
 	pthread_mutex_unlock(&srv.mu);
 }
-
-/* ---- requests in ---- */
 
 struct apierr {
 	unsigned status;
@@ -1080,9 +1072,9 @@ chat_prompt(const struct bn_json *root, size_t *len, struct apierr *a)
 		else if (bn_json_streq(role, "assistant"))
 			msg[k].role = "assistant";
 		else {
-			bad(a, 400, "messages", "invalid_value", "messages[%zu]."
-			    "role: '%s' is not supported (system, user, "
-			    "assistant)", i, role->str);
+			bad(a, 400, "messages", "invalid_value",
+			    "messages[%zu].role: '%s' is not supported "
+			    "(system, user, assistant)", i, role->str);
 			goto out;
 		}
 		if ((msg[k].content = content_text(bn_json_get(m, "content"),
@@ -1160,7 +1152,8 @@ parse_req(int kind, const char *body, size_t blen, struct apierr *a)
 		goto out;
 	v = bn_json_get(root, "model");
 	if (!is_null(v) && v->type != BN_JSON_STRING) {
-		bad(a, 400, "model", "invalid_type", "'model' must be a string");
+		bad(a, 400, "model", "invalid_type", "'model' must be a "
+		    "string");
 		goto out;
 	}
 	if (!is_null(v) && !bn_json_streq(v, srv.model_id)) {
@@ -1187,7 +1180,8 @@ parse_req(int kind, const char *body, size_t blen, struct apierr *a)
 		    (uint64_t)(uintptr_t)&ts;
 	}
 	v = bn_json_get(root, "stream");
-	if (!is_null(v) && v->type != BN_JSON_TRUE && v->type != BN_JSON_FALSE) {
+	if (!is_null(v) && v->type != BN_JSON_TRUE &&
+	    v->type != BN_JSON_FALSE) {
 		bad(a, 400, "stream", "invalid_type", "'stream' must be a "
 		    "boolean");
 		goto out;
@@ -1576,8 +1570,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	fprintf(stderr, "%s: libmicrohttpd: ", bn_progname);
 	vfprintf(stderr, fmt, ap);
 }
-
-/* ---- set-up ---- */
 
 /* The chat template family and its end-of-turn tokens; no template of
  * a known family only leaves /v1/chat/completions out. */
