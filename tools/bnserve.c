@@ -96,7 +96,7 @@ struct req {
 	const char *fail_msg;
 	int refs;
 	int fd;			/* the connection's socket */
-	double t0;
+	double t0, looked;	/* arrival; the last look at the socket */
 	pthread_cond_t cv;
 	struct req *next;	/* in the queue */
 	/* the stream: formatted events not yet sent */
@@ -442,11 +442,13 @@ gone(int fd)
 }
 
 /* Wait on r's condition for at most POLL_MS; under the mutex.  1 when
- * the wait timed out. */
+ * it is time to look at the socket again (POLL_MS since the last look,
+ * however often the wait was woken). */
 static int
 req_wait(struct req *r)
 {
 	struct timespec ts;
+	double t;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += POLL_MS * 1000000L;
@@ -454,7 +456,11 @@ req_wait(struct req *r)
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
-	return pthread_cond_timedwait(&r->cv, &srv.mu, &ts) == ETIMEDOUT;
+	pthread_cond_timedwait(&r->cv, &srv.mu, &ts);
+	if ((t = now()) - r->looked < POLL_MS * 1e-3)
+		return 0;
+	r->looked = t;
+	return 1;
 }
 
 /* End r, its text cut at keep: it leaves its slot (and r may be gone
@@ -532,7 +538,8 @@ advance(struct req *r, int32_t id)
 		finish(r, FIN_LENGTH);
 	else {
 		r->last = id;
-		pthread_cond_broadcast(&r->cv);
+		if (r->stream)	/* the others wait for the end */
+			pthread_cond_broadcast(&r->cv);
 	}
 }
 
@@ -1344,7 +1351,7 @@ run_req(struct MHD_Connection *c, struct conn *k, struct req *r)
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r->fd = ci != NULL ? ci->connect_fd : -1;
 	r->created = (long long)time(NULL);
-	r->t0 = now();
+	r->t0 = r->looked = now();
 	pthread_mutex_lock(&srv.mu);
 	if (srv.stopping) {
 		pthread_mutex_unlock(&srv.mu);

@@ -15,12 +15,15 @@
 #                                   the status and the text as JSON
 #   drop PORT PATH BODY             start a stream, read its first
 #                                   event, close the connection
+#   leave PORT PATH BODY            send a request, close the connection
+#                                   a second later, before the answer
 import http.client
 import json
 import os
 import signal
 import sys
 import threading
+import time
 
 
 def conn(port):
@@ -148,9 +151,14 @@ def main():
         next(events(r))
         c.sock.close()
         r.close()
+    elif mode == "leave":
+        c = conn(port)
+        c.request("POST", sys.argv[3], sys.argv[4].encode(), headers())
+        time.sleep(1)
+        c.sock.close()
     else:
         raise SystemExit("usage: bnserve-client.py call|text|stream|many|"
-                         "drop PORT ...")
+                         "drop|leave PORT ...")
 
 
 main()

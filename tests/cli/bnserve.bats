@@ -296,7 +296,7 @@ print(200, json.dumps(open(sys.argv[1]).read()))' "$d/ref" >> "$d/want"
 	[ "${lines[0]}" = 200 ]
 }
 
-@test "bnserve: a client that goes away mid-stream frees its slot (--parallel 1)" {
+@test "bnserve: a client that goes away mid-stream, or before a plain answer, frees its slot (--parallel 1)" {
 	local p="It is a truth universally acknowledged" i
 	# a long context, so that the first request runs for seconds
 	serve --parallel 1 --ctx 4096 -v
@@ -314,6 +314,17 @@ print(200, json.dumps(open(sys.argv[1]).read()))' "$d/ref" >> "$d/want"
 	run -0 grep 'cancelled (client gone)' "$BATS_TEST_TMPDIR/err"
 	[[ $output =~ ^bnserve:\ cmpl-[0-9a-f]+:\ [0-9]+\ prompt\ tokens,\ ([0-9]+)\ generated ]]
 	[ "${BASH_REMATCH[1]}" -lt 4000 ]
+	# the same for a client that leaves before a plain (not streamed)
+	# answer
+	run -0 timeout 20 "$PY" "$CLIENT" leave $PORT /v1/completions \
+	    "$(body text "$p" 4000)"
+	timeout 20 "$PY" "$CLIENT" text $PORT /v1/completions "$(body text "$p" 5)" |
+	    cmp - "$BATS_TEST_TMPDIR/ref"
+	for i in $(seq 100); do
+		[ "$(grep -c 'cancelled (client gone)' "$BATS_TEST_TMPDIR/err")" -eq 2 ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c 'cancelled (client gone)' "$BATS_TEST_TMPDIR/err")" -eq 2 ]
 }
 
 @test "bnserve: more requests than --parallel and --queue: 503 with an error body" {
