@@ -586,6 +586,7 @@ bn_state_hook_qkv(struct bn_state *s, int on)
 }
 
 /* A linear layer over T rows, split by output rows across threads. */
+#define I8_BLOCK_BYTES (64 * 1024)	/* int8 rows kept in cache (L2) */
 struct linjob {
 	const struct bn_linear *l;
 	const float *x;		/* [T][n] f32 (float weights) */
@@ -620,12 +621,24 @@ lin_task(void *ctx, int i, int n)
 			    j->y + r0, l->rows, l->n, r1 - r0, j->T);
 		return;
 	}
-	if (l->kind == BN_LIN_I8)
-		for (t = 0; t < j->T; t++)
-			bn_k->matvec_i8((const int8_t *)l->w + r0 * l->row_bytes,
-			    l->row_bytes, j->xq + t * nq,
-			    j->isum + t * l->rows + r0, l->n, r1 - r0);
-	else if (j->T == 1)	/* t2 rows of nq codes, zero past n */
+	if (l->kind == BN_LIN_I8) {
+		/* the int8 head over T tokens (a prompt's rows, a batch of
+		 * sequences): in blocks of rows that stay in cache while
+		 * every token passes, so that the weights come from memory
+		 * once, not T times */
+		size_t b0, b1, blk = I8_BLOCK_BYTES / l->row_bytes;
+
+		if (blk < 1)
+			blk = 1;
+		for (b0 = r0; b0 < r1; b0 = b1) {
+			b1 = b0 + blk < r1 ? b0 + blk : r1;
+			for (t = 0; t < j->T; t++)
+				bn_k->matvec_i8((const int8_t *)l->w +
+				    b0 * l->row_bytes, l->row_bytes,
+				    j->xq + t * nq, j->isum + t * l->rows + b0,
+				    l->n, b1 - b0);
+		}
+	} else if (j->T == 1)	/* t2 rows of nq codes, zero past n */
 		bn_k->matvec_t2((const uint8_t *)l->w + r0 * l->row_bytes,
 		    l->row_bytes, j->xq, j->isum + r0, nq, r1 - r0);
 	else

@@ -1019,6 +1019,19 @@ test_case(const struct tcase *tc, const char *dir)
 	}
 	bn_k = save;
 
+	/* the int8 head: a prompt's rows at once (its weights in blocks
+	 * that every row passes) give each row's bits of one at a time */
+	CHECK(bn_model_quantize_head(&m, &e) == BN_OK);
+	CHECK(m.head.kind == BN_LIN_I8);
+	CHECK(run(&m, tok, 2, lg2, NULL) == BN_OK);
+	CHECK(bn_state_new(&s, &m, CTX, NTOK, 1, &e) == BN_OK);
+	for (same = 1, i = 0; i < NTOK; i++) {
+		CHECK(bn_forward(&m, s, tok + i, 1, one, 0) == BN_OK);
+		same &= memcmp(one, lg2 + i * VOCAB, sizeof one) == 0;
+	}
+	CHECK(same);
+	bn_state_free(s);
+
 	ev_clear(&re);
 	bn_model_close(&m);
 	unlink(path);
