@@ -66,6 +66,10 @@ struct bn_kernels {
 	float (*dot_f32)(const float *a, const float *b, size_t n);
 	/* y[i] += a * x[i] (fmaf), for attention's weighted sum of V. */
 	void (*axpy_f32)(float *y, float a, const float *x, size_t n);
+	/* The same two over an f16 row b or x (an f16 KV cache): each
+	 * element widened to f32 exactly, then as dot_f32 and axpy_f32. */
+	float (*dot_f16)(const float *a, const uint16_t *b, size_t n);
+	void (*axpy_f16)(float *y, float a, const uint16_t *x, size_t n);
 
 	/* One 128-column block of t2 rows as ONNX's INT2, transposed (the
 	 * ONNX export): w points at the block in row 0, rows 4 * groups.

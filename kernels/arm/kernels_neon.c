@@ -466,6 +466,39 @@ axpy_f32_neon(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
+/* f16 rows (the KV cache), widened exactly by fcvtl */
+static float
+dot_f16_neon(const float *a, const uint16_t *b, size_t n)
+{
+	float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
+	size_t i, m = n - n % 8;
+	float s;
+
+	for (i = 0; i < m; i += 8) {
+		a0 = vfmaq_f32(a0, wload4(BN_DTYPE_F16, b, i),
+		    vld1q_f32(a + i));
+		a1 = vfmaq_f32(a1, wload4(BN_DTYPE_F16, b, i + 4),
+		    vld1q_f32(a + i + 4));
+	}
+	s = hsum8(a0, a1);
+	for (; i < n; i++)
+		s = fmaf(bn_f16_to_f32(b[i]), a[i], s);
+	return s;
+}
+
+static void
+axpy_f16_neon(float *y, float a, const uint16_t *x, size_t n)
+{
+	float32x4_t av = vdupq_n_f32(a);
+	size_t i;
+
+	for (i = 0; i + 4 <= n; i += 4)
+		vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), av,
+		    wload4(BN_DTYPE_F16, x, i)));
+	for (; i < n; i++)
+		y[i] = fmaf(a, bn_f16_to_f32(x[i]), y[i]);
+}
+
 /* gemm.h's micro-kernel: the 6 x 16 tile in 24 accumulators; per k one
  * fused multiply-add per element, acc = fma(a, b, acc) as gemm_ref.c
  * (vfmaq_laneq_f32(acc, b, a, l) = acc + b * a[l], one rounding). */
@@ -536,6 +569,8 @@ const struct bn_kernels bn_kernels_neon = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
+	.dot_f16 = dot_f16_neon,
+	.axpy_f16 = axpy_f16_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };
 
@@ -551,5 +586,7 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
+	.dot_f16 = dot_f16_neon,
+	.axpy_f16 = axpy_f16_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };

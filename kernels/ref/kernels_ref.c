@@ -155,6 +155,21 @@ axpy_f32_ref(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
+static float
+dot_f16_ref(const float *a, const uint16_t *b, size_t n)
+{
+	return dot_w(BN_DTYPE_F16, b, a, n);
+}
+
+static void
+axpy_f16_ref(float *y, float a, const uint16_t *x, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		y[i] = fmaf(a, bn_f16_to_f32(x[i]), y[i]);
+}
+
 static void
 matvec_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
     int32_t *y, size_t n, size_t rows)
@@ -264,5 +279,7 @@ const struct bn_kernels bn_kernels_ref = {
 	.rmsnorm = rmsnorm_ref,
 	.dot_f32 = dot_f32_ref,
 	.axpy_f32 = axpy_f32_ref,
+	.dot_f16 = dot_f16_ref,
+	.axpy_f16 = axpy_f16_ref,
 	.int2_t2 = bn_int2_t2_ref,
 };

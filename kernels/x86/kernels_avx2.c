@@ -616,6 +616,37 @@ axpy_f32_avx2(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
+/* f16 rows (the KV cache): vcvtph2ps widens exactly */
+static float
+dot_f16_avx2(const float *a, const uint16_t *b, size_t n)
+{
+	__m256 acc = _mm256_setzero_ps();
+	size_t i, m = n - n % 8;
+	float s;
+
+	for (i = 0; i < m; i += 8)
+		acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(
+		    (const __m128i *)(b + i))), _mm256_loadu_ps(a + i), acc);
+	s = hsum8(acc);
+	for (; i < n; i++)
+		s = fmaf(bn_f16_to_f32(b[i]), a[i], s);
+	return s;
+}
+
+static void
+axpy_f16_avx2(float *y, float a, const uint16_t *x, size_t n)
+{
+	__m256 av = _mm256_set1_ps(a);
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_cvtph_ps(
+		    _mm_loadu_si128((const __m128i *)(x + i))),
+		    _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] = fmaf(a, bn_f16_to_f32(x[i]), y[i]);
+}
+
 /* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */
 static void
 matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
@@ -735,5 +766,7 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
+	.dot_f16 = dot_f16_avx2,
+	.axpy_f16 = axpy_f16_avx2,
 	.int2_t2 = int2_t2_avx2,
 };

@@ -386,6 +386,43 @@ cmp_t2(size_t n, size_t rows, size_t T, int fillw, int fillx, int off)
 	return ok;
 }
 
+/* dot_f16 and axpy_f16 against ref, and (ref) against the f32 kernels
+ * on the row widened: an f16 row at an odd address when off, with
+ * subnormals, infinities and NaN when big */
+static int
+cmp_f16(const float *a, const float *b, float *y1, float *y2, size_t n,
+    int big, int off)
+{
+	uint16_t *hb = xmalloc(n * 2 + 4), *h = hb + off;
+	float *wf = xmalloc(n * 4 + 4), s1, s2, s3;
+	size_t i;
+	int ok = 1;
+
+	fill_w(BN_DTYPE_F16, (unsigned char *)h, n, 0);
+	if (big)
+		for (i = 0; i < n; i += 5)
+			h[i] = (uint16_t[]){ 0x0001, 0x83ff, 0x7c00, 0xfc00,
+			    0x7e01, 0x7bff, 0x8000 }[i / 5 % 7];
+	bn_row_to_f32(BN_DTYPE_F16, h, n, wf);
+	s1 = R->dot_f16(a, h, n);
+	s2 = K->dot_f16(a, h, n);
+	s3 = R->dot_f32(wf, a, n);
+	ok &= same_f(&s1, &s2, 1) && same_f(&s1, &s3, 1);
+	memcpy(y1, b, n * 4);
+	memcpy(y2, b, n * 4);
+	R->axpy_f16(y1, -1.37f, h, n);
+	K->axpy_f16(y2, -1.37f, h, n);
+	ok &= same_f(y1, y2, n);
+	memcpy(y2, b, n * 4);
+	R->axpy_f32(y2, -1.37f, wf, n);
+	ok &= same_f(y1, y2, n);
+	if (!ok)
+		fprintf(stderr, "f16 kernels n %zu big %d off %d differ\n",
+		    n, big, off);
+	free(hb), free(wf);
+	return ok;
+}
+
 static int
 cmp_vec(size_t n, int big, int off)
 {
@@ -415,6 +452,7 @@ cmp_vec(size_t n, int big, int off)
 	R->axpy_f32(y1, 0.37f, a, n);
 	K->axpy_f32(y2, 0.37f, a, n);
 	ok &= same_f(y1, y2, n);
+	ok &= cmp_f16(a, b, y1, y2, n, big, off);
 	for (j = 0; j < 3; j++) {
 		fill_w(dt[j], w + off, n, 0);
 		R->rmsnorm(y1, a, dt[j], w + off, n, 1e-6f);
