@@ -433,12 +433,14 @@ struct bn_state {
 	struct bn_pool *pool;
 	int nthreads;
 	int ctx, batch, pos;
-	float *kc, *vc;		/* [layers][ctx][kv_dim] */
+	int kvtype;		/* BN_KV_F32 or BN_KV_F16 */
+	size_t kvsz;		/* bytes per cache element: 4 or 2 */
+	void *kc, *vc;		/* [layers][ctx][kv_dim] of kvtype */
 	float *x, *xn, *q, *k, *v, *att, *g, *u;
 	int8_t *xq;		/* [batch][max dim] */
 	float *as;		/* activation scales [batch] */
 	int32_t *isum;		/* [batch][max rows] */
-	float *scores;		/* [nthreads][ctx] */
+	float *scores;		/* [nthreads][heads / kv_heads][ctx] */
 	float *cosv, *sinv;	/* [ctx][head_dim / 2] */
 	float *bias;		/* [heads * head_dim]: a bias in f32 */
 	struct bn_state **seq;	/* [batch]: each token's sequence, */
@@ -466,6 +468,19 @@ int
 bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
     int batch, int nthreads, struct bn_err *e)
 {
+	return bn_state_new_kv(sp, m, ctx, batch, nthreads, BN_KV_F32, e);
+}
+
+int
+bn_state_kv_type(const struct bn_state *s)
+{
+	return s->kvtype;
+}
+
+int
+bn_state_new_kv(struct bn_state **sp, const struct bn_model *m, int ctx,
+    int batch, int nthreads, int kv_type, struct bn_err *e)
+{
 	const struct bn_config *c = &m->c;
 	struct bn_state *s;
 	size_t kvd = (size_t)c->kv_heads * (size_t)c->head_dim;
@@ -475,9 +490,14 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 
 	if (ctx <= 0 || batch <= 0 || nthreads <= 0)
 		return bn_seterr(e, BN_EUSAGE, "bad context, batch or threads");
+	if (kv_type != BN_KV_F32 && kv_type != BN_KV_F16)
+		return bn_seterr(e, BN_EUSAGE, "unknown KV cache type %d",
+		    kv_type);
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	s->m = m;
+	s->kvtype = kv_type;
+	s->kvsz = kv_type == BN_KV_F16 ? 2 : 4;
 	s->ctx = ctx;
 	s->batch = batch;
 	s->nthreads = nthreads;
@@ -488,10 +508,8 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 	if ((size_t)c->ffn > maxd)
 		maxd = (size_t)c->ffn;
 	maxr = maxd > (size_t)c->vocab ? maxd : (size_t)c->vocab;
-	s->kc = zalloc((size_t)c->layers * (size_t)ctx, kvd * sizeof(float),
-	    &bad);
-	s->vc = zalloc((size_t)c->layers * (size_t)ctx, kvd * sizeof(float),
-	    &bad);
+	s->kc = zalloc((size_t)c->layers * (size_t)ctx, kvd * s->kvsz, &bad);
+	s->vc = zalloc((size_t)c->layers * (size_t)ctx, kvd * s->kvsz, &bad);
 	s->x = zalloc(B, (size_t)c->hidden * sizeof(float), &bad);
 	s->xn = zalloc(B, maxd * sizeof(float), &bad);
 	s->q = zalloc(B, qd * sizeof(float), &bad);
@@ -503,8 +521,8 @@ bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
 	s->xq = zalloc(B, t2_width(maxd), &bad);
 	s->as = zalloc(B, sizeof(float), &bad);
 	s->isum = zalloc(B, maxr * sizeof(int32_t), &bad);
-	s->scores = zalloc((size_t)nthreads, (size_t)ctx * sizeof(float),
-	    &bad);
+	s->scores = zalloc((size_t)nthreads * (size_t)(c->heads / c->kv_heads),
+	    (size_t)ctx * sizeof(float), &bad);
 	s->cosv = zalloc((size_t)ctx, half * sizeof(float), &bad);
 	s->sinv = zalloc((size_t)ctx, half * sizeof(float), &bad);
 	s->bias = zalloc(qd, sizeof(float), &bad);
@@ -728,14 +746,21 @@ rope(const struct bn_state *s, float *v, int pos, int nheads)
 	}
 }
 
-/* Attention for T new tokens, split over (token, head) pairs; token t
- * attends to the cache of its sequence seq[t] up to its position pos[t]. */
+/*
+ * Attention for T new tokens; token t attends to the cache of its
+ * sequence seq[t] up to its position pos[t].  The work is split over
+ * (token, KV head, part of its group) units: the query heads that share
+ * a KV head (GQA) go through its rows together, so that each key and
+ * value row comes from memory once for all of them.  Each head's numbers
+ * are computed in the same order whatever the split.
+ */
 struct attjob {
 	struct bn_state *s;
 	struct bn_state *const *seq;
 	const int *pos;
 	int layer;
 	size_t T;
+	size_t nsub;		/* parts each group of heads is split in */
 };
 
 static void
@@ -744,42 +769,73 @@ att_task(void *ctx, int i, int n)
 	const struct attjob *j = ctx;
 	struct bn_state *s = j->s;
 	const struct bn_config *c = &s->m->c;
-	size_t hd = (size_t)c->head_dim, kvd = (size_t)c->kv_heads * hd;
-	size_t qd = (size_t)c->heads * hd, total = j->T * (size_t)c->heads;
-	size_t w, t, h, g, p, np;
-	float *sc = s->scores + (size_t)i * (size_t)s->ctx;
+	size_t hd = (size_t)c->head_dim, kvh = (size_t)c->kv_heads;
+	size_t kvd = kvh * hd, qd = (size_t)c->heads * hd;
+	size_t gs = (size_t)(c->heads / c->kv_heads);
+	size_t per = (gs + j->nsub - 1) / j->nsub, total = j->T * kvh * j->nsub;
+	size_t w, t, g, h0, h1, hh, nh, p, np, stride, ld = (size_t)s->ctx;
+	float *sc0 = s->scores + (size_t)i * gs * ld, *sc;
 	float scale = 1.0f / sqrtf((float)hd), mx, sum;
 
 	for (w = (size_t)i; w < total; w += (size_t)n) {
 		const struct bn_state *sq;
-		const float *q, *kc, *vc;
-		float *out;
+		const char *kb, *vb, *kr, *vr;
+		const float *q;
+		int f16;
 
-		t = w / (size_t)c->heads;
-		h = w % (size_t)c->heads;
-		g = h / (size_t)(c->heads / c->kv_heads);
-		q = s->q + t * qd + h * hd;
-		out = s->att + t * qd + h * hd;
+		t = w / (kvh * j->nsub);
+		g = w / j->nsub % kvh;
+		h0 = g * gs + w % j->nsub * per;
+		h1 = h0 + per < (g + 1) * gs ? h0 + per : (g + 1) * gs;
+		if (h0 >= h1)
+			continue;
+		nh = h1 - h0;
+		q = s->q + t * qd + h0 * hd;
 		sq = j->seq[t];
-		kc = sq->kc + (size_t)j->layer * (size_t)sq->ctx * kvd;
-		vc = sq->vc + (size_t)j->layer * (size_t)sq->ctx * kvd;
+		f16 = sq->kvtype == BN_KV_F16;
+		stride = kvd * sq->kvsz;
+		kb = (const char *)sq->kc + ((size_t)j->layer *
+		    (size_t)sq->ctx * kvd + g * hd) * sq->kvsz;
+		vb = (const char *)sq->vc + ((size_t)j->layer *
+		    (size_t)sq->ctx * kvd + g * hd) * sq->kvsz;
 		np = (size_t)j->pos[t] + 1;
-		mx = -INFINITY;
-		for (p = 0; p < np; p++) {
-			sc[p] = bn_k->dot_f32(q, kc + p * kvd + g * hd, hd) *
-			    scale;
-			if (sc[p] > mx)
-				mx = sc[p];
+		for (p = 0, kr = kb; p < np; p++, kr += stride)
+			for (hh = 0; hh < nh; hh++)
+				sc0[hh * ld + p] = (f16 ?
+				    bn_k->dot_f16(q + hh * hd,
+				    (const uint16_t *)(const void *)kr, hd) :
+				    bn_k->dot_f32(q + hh * hd,
+				    (const float *)(const void *)kr, hd)) *
+				    scale;
+		for (hh = 0; hh < nh; hh++) {
+			sc = sc0 + hh * ld;
+			mx = -INFINITY;
+			for (p = 0; p < np; p++)
+				if (sc[p] > mx)
+					mx = sc[p];
+			sum = 0;
+			for (p = 0; p < np; p++) {
+				sc[p] = expf(sc[p] - mx);
+				sum += sc[p];
+			}
+			for (p = 0; p < np; p++)
+				sc[p] = sc[p] / sum;
+			memset(s->att + t * qd + (h0 + hh) * hd, 0,
+			    hd * sizeof(float));
 		}
-		sum = 0;
-		for (p = 0; p < np; p++) {
-			sc[p] = expf(sc[p] - mx);
-			sum += sc[p];
-		}
-		memset(out, 0, hd * sizeof *out);
-		for (p = 0; p < np; p++)
-			bn_k->axpy_f32(out, sc[p] / sum, vc + p * kvd + g * hd,
-			    hd);
+		for (p = 0, vr = vb; p < np; p++, vr += stride)
+			for (hh = 0; hh < nh; hh++) {
+				float *out = s->att + t * qd + (h0 + hh) * hd;
+
+				if (f16)
+					bn_k->axpy_f16(out, sc0[hh * ld + p],
+					    (const uint16_t *)(const void *)vr,
+					    hd);
+				else
+					bn_k->axpy_f32(out, sc0[hh * ld + p],
+					    (const float *)(const void *)vr,
+					    hd);
+			}
 	}
 }
 
@@ -821,7 +877,7 @@ forward(const struct bn_model *m, struct bn_state *s,
 	hook(s, -1, BN_SITE_EMBED, s->x, T, H);
 	for (l = 0; l < c->layers; l++) {
 		const struct bn_layer *L = &m->layer[l];
-		struct attjob aj = { s, seq, pos, l, T };
+		struct attjob aj = { s, seq, pos, l, T, 1 };
 
 		rmsnorm_rows(s, s->xn, s->x, &L->attn_norm, T);
 		hook(s, l, BN_SITE_QKV_IN, s->xn, T, H);
@@ -849,9 +905,23 @@ forward(const struct bn_model *m, struct bn_state *s,
 
 			rope(s, s->q + t * qd, pos[t], c->heads);
 			rope(s, s->k + t * kvd, pos[t], c->kv_heads);
-			memcpy(sq->kc + at, s->k + t * kvd, kvd * sizeof(float));
-			memcpy(sq->vc + at, s->v + t * kvd, kvd * sizeof(float));
+			if (sq->kvtype == BN_KV_F16) {
+				bn_row_from_f32(BN_DTYPE_F16, s->k + t * kvd,
+				    kvd, (uint16_t *)sq->kc + at);
+				bn_row_from_f32(BN_DTYPE_F16, s->v + t * kvd,
+				    kvd, (uint16_t *)sq->vc + at);
+			} else {
+				memcpy((float *)sq->kc + at, s->k + t * kvd,
+				    kvd * sizeof(float));
+				memcpy((float *)sq->vc + at, s->v + t * kvd,
+				    kvd * sizeof(float));
+			}
 		}
+		/* fewer units than threads (a token, few KV heads): the
+		 * groups of heads in parts */
+		while (T * (size_t)c->kv_heads * aj.nsub < (size_t)s->nthreads &&
+		    aj.nsub < (size_t)(c->heads / c->kv_heads))
+			aj.nsub++;
 		if (s->hook_qkv) {
 			hook(s, l, BN_SITE_Q, s->q, T, qd);
 			hook(s, l, BN_SITE_K, s->k, T, kvd);

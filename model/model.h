@@ -98,6 +98,14 @@ struct bn_state;
 
 int bn_state_new(struct bn_state **s, const struct bn_model *m, int ctx,
     int batch, int nthreads, struct bn_err *e);
+/* The KV cache's element type: f32 (as bn_state_new makes) or f16 (keys
+ * and values rounded to nearest f16, half the bytes that each generated
+ * token reads per position).  The values equal dtype.h's. */
+enum { BN_KV_F32 = 0, BN_KV_F16 = 1 };
+/* bn_state_new with a KV cache of kv_type; BN_EUSAGE if unknown. */
+int bn_state_new_kv(struct bn_state **s, const struct bn_model *m, int ctx,
+    int batch, int nthreads, int kv_type, struct bn_err *e);
+int bn_state_kv_type(const struct bn_state *s);
 void bn_state_free(struct bn_state *s);
 void bn_state_reset(struct bn_state *s);	/* empty the KV cache */
 int bn_state_pos(const struct bn_state *s);
@@ -120,9 +128,10 @@ int bn_forward(const struct bn_model *m, struct bn_state *s,
  * the next position of sequence seq[i] (a state of the same model, used
  * for its KV cache and position; the tokens of one sequence in order);
  * the scratch, threads and RoPE table are s's (n <= its batch, every
- * position < its ctx).  logits: NULL, or one row of vocab floats per
- * token with want[i] != 0, in order (want NULL: every token).  The
- * numbers are those bn_forward gives each sequence on its own.
+ * position < its ctx; each sequence's cache has its own type).
+ * logits: NULL, or one row of vocab floats per token with want[i] != 0,
+ * in order (want NULL: every token).  The numbers are those bn_forward
+ * gives each sequence on its own.
  * BN_EUSAGE if a context is full or a token id is out of range (then
  * nothing has run).
  */

@@ -37,7 +37,7 @@ enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
 
 enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CHAT_TEMPLATE,
     OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_DEPTH, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
-    OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP,
+    OPT_KV_TYPE, OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP,
     OPT_PRINT_PROMPT, OPT_SEED, OPT_STOP, OPT_SYSTEM, OPT_TEMP, OPT_TG,
     OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
 
@@ -60,6 +60,7 @@ struct opts {
 	int threads;
 	int pp, tg;
 	int depth;		/* --bench --depth; -1: none */
+	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
 	int headq;		/* the head was made int8 */
 	int top_k;
 	double temp, top_p;
@@ -91,6 +92,7 @@ static const struct option longopts[] = {
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "json",	no_argument,		NULL,	OPT_JSON },
 	{ "kl-base",	required_argument,	NULL,	OPT_KL_BASE },
+	{ "kv-type",	required_argument,	NULL,	OPT_KV_TYPE },
 	{ "logits",	required_argument,	NULL,	OPT_LOGITS },
 	{ "max-kld",	required_argument,	NULL,	OPT_MAX_KLD },
 	{ "model",	required_argument,	NULL,	'm' },
@@ -157,6 +159,8 @@ usage(FILE *fp, int status)
 		    "32000 (default)\n"
 		    "      --json           --bench, --perplexity results as "
 		    "JSON\n"
+		    "      --kv-type f32|f16  the KV cache's type (default "
+		    "f32)\n"
 		    "      --kl-base FILE   --perplexity: KL divergence from "
 		    "the model FILE\n"
 		    "      --logits FILE    --perplexity: write the logits "
@@ -258,6 +262,17 @@ parse_args(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_JSON: o->json = 1; break;
 		case OPT_KL_BASE: o->kl_base = optarg; break;
+		case OPT_KV_TYPE:
+			if (strcmp(optarg, "f32") == 0)
+				o->kvtype = BN_KV_F32;
+			else if (strcmp(optarg, "f16") == 0)
+				o->kvtype = BN_KV_F16;
+			else {
+				bn_warnx("--kv-type: invalid type '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
 		case OPT_LOGITS: o->logits = optarg; break;
 		case OPT_MAX_KLD:
 			o->max_kld = farg("--max-kld", optarg, 0, HUGE_VAL);
@@ -836,7 +851,8 @@ depth_ctx(struct opts *o, const struct bn_model *m)
  * The bytes one generated token reads: every mapped tensor the forward
  * pass uses, with one row of token_embd (all of it when it is also the
  * head) and the int8 copy in place of the head when --head made one;
- * and the keys and values (f32) of the depth positions before it.
+ * and the keys and values (f32 or f16, --kv-type) of the depth positions
+ * before it.
  */
 static unsigned long long
 weight_bytes(const struct opts *o, const struct bn_model *m)
@@ -863,10 +879,11 @@ weight_bytes(const struct opts *o, const struct bn_model *m)
 }
 
 static unsigned long long
-kv_bytes(const struct bn_model *m, int depth)
+kv_bytes(const struct opts *o, const struct bn_model *m, int depth)
 {
 	return 2ULL * (unsigned)m->c.layers * (unsigned)depth *
-	    (unsigned)m->c.kv_heads * (unsigned)m->c.head_dim * sizeof(float);
+	    (unsigned)m->c.kv_heads * (unsigned)m->c.head_dim *
+	    (o->kvtype == BN_KV_F16 ? 2 : sizeof(float));
 }
 
 /* bench's bandwidth: a buffer larger than the last-level cache, best
@@ -953,7 +970,7 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 	for (k = 0; k < m->map.ntensors; k++)
 		wbytes += m->map.tensors[k].t.raw_len;
 	wtok = weight_bytes(o, m);
-	kv = kv_bytes(m, d);
+	kv = kv_bytes(o, m, d);
 	bw = bn_membw(BW_MIB, o->threads, BW_REPS);
 	cpu_model(cpu, sizeof cpu);
 	if (o->depth >= 0)
@@ -965,6 +982,8 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		    bn_k->name, o->pp, best_pp, o->tg, best_tg);
 		if (o->depth >= 0)
 			printf(",\"depth\":%d", o->depth);
+		if (o->kvtype == BN_KV_F16)
+			printf(",\"kv_type\":\"f16\"");
 		printf(",\"weight_bytes\":%llu,\"kv_bytes\":%llu,"
 		    "\"bytes_per_token\":%llu,\"membw_gbs\":%.3f,"
 		    "\"bw_share\":%.4f,\"cpu\":", wtok, kv, wtok + kv,
@@ -991,8 +1010,9 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 			    "%10.2f |\n", o->model, wbytes / 1048576.0,
 			    bn_k->name, o->threads, test, best_tg);
 		}
-		printf("bytes/token: %llu weights + %llu KV cache = %llu "
-		    "(tg%d%s)\n", wtok, kv, wtok + kv, o->tg, at);
+		printf("bytes/token: %llu weights + %llu KV cache%s = %llu "
+		    "(tg%d%s)\n", wtok, kv, o->kvtype == BN_KV_F16 ?
+		    " (f16)" : "", wtok + kv, o->tg, at);
 		if (bw > 0)
 			printf("memory read: %.2f GB/s with %d thread%s (%d "
 			    "MiB, best of %d); tg%d%s reads %.2f GB/s, %.1f%% "
@@ -1421,10 +1441,11 @@ main(int argc, char *argv[])
 	batch = o.ppl != NULL ? o.ctx : o.bench ? o.pp : 64;
 	if (o.pp > batch || !o.bench)
 		o.pp = batch;
-	if ((st = bn_state_new(&s, &m, o.ctx, batch, o.threads, &e)) != 0)
+	if ((st = bn_state_new_kv(&s, &m, o.ctx, batch, o.threads, o.kvtype,
+	    &e)) != 0)
 		bn_errx(bn_exit_code(st), "%s", e.msg);
-	if (b.m != NULL && (st = bn_state_new(&b.s, b.m, o.ctx, batch,
-	    o.threads, &e)) != 0)
+	if (b.m != NULL && (st = bn_state_new_kv(&b.s, b.m, o.ctx, batch,
+	    o.threads, o.kvtype, &e)) != 0)
 		bn_errx(bn_exit_code(st), "%s: %s", o.kl_base, e.msg);
 	if (o.bench)
 		bench(&o, &m, s);

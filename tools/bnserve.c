@@ -51,7 +51,7 @@ static const unsigned char page[] = {
 };
 
 enum { OPT_API_KEY = 256, OPT_CHAT_TEMPLATE, OPT_CTX, OPT_HOST,
-    OPT_MAX_BODY, OPT_PARALLEL, OPT_PORT, OPT_QUEUE };
+    OPT_KV_TYPE, OPT_MAX_BODY, OPT_PARALLEL, OPT_PORT, OPT_QUEUE };
 
 struct opts {
 	const char *model;
@@ -59,6 +59,7 @@ struct opts {
 	const char *api_key;
 	const char *tmpl_name;
 	int port, parallel, queue, ctx, threads, verbose;
+	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
 	size_t max_body;
 };
 
@@ -150,6 +151,7 @@ static const struct option longopts[] = {
 	{ "ctx",	required_argument,	NULL,	OPT_CTX },
 	{ "help",	no_argument,		NULL,	'h' },
 	{ "host",	required_argument,	NULL,	OPT_HOST },
+	{ "kv-type",	required_argument,	NULL,	OPT_KV_TYPE },
 	{ "max-body",	required_argument,	NULL,	OPT_MAX_BODY },
 	{ "model",	required_argument,	NULL,	'm' },
 	{ "parallel",	required_argument,	NULL,	OPT_PARALLEL },
@@ -167,7 +169,7 @@ usage(FILE *fp, int status)
 	fprintf(fp, "usage: %s -m model [--host addr] [--port n] "
 	    "[--parallel n] [--queue n] [--ctx n] [-t threads] "
 	    "[--api-key key] [--max-body bytes] [--chat-template name] "
-	    "[-v]\n", bn_progname);
+	    "[--kv-type f32|f16] [-v]\n", bn_progname);
 	if (fp == stdout)
 		fputs("Serve a bnt(5) model over HTTP with an "
 		    "OpenAI-compatible API; see bnserve(1).\n"
@@ -185,6 +187,8 @@ usage(FILE *fp, int status)
 		    "(default: the model's, at most 4096)\n"
 		    "      --host ADDR      address to listen on (default "
 		    "127.0.0.1)\n"
+		    "      --kv-type f32|f16  the KV cache's type (default "
+		    "f32)\n"
 		    "      --max-body BYTES largest request body (default "
 		    "1048576)\n"
 		    "      --parallel N     requests run at once (default 4)\n"
@@ -235,6 +239,17 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_CTX: o->ctx = uarg("--ctx", optarg, 2, 1u << 20);
 			break;
 		case OPT_HOST: o->host = optarg; break;
+		case OPT_KV_TYPE:
+			if (strcmp(optarg, "f32") == 0)
+				o->kvtype = BN_KV_F32;
+			else if (strcmp(optarg, "f16") == 0)
+				o->kvtype = BN_KV_F16;
+			else {
+				bn_warnx("--kv-type: invalid type '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
 		case OPT_MAX_BODY:
 			o->max_body = (size_t)uarg("--max-body", optarg, 1,
 			    1u << 30);
@@ -1716,16 +1731,16 @@ main(int argc, char *argv[])
 	srv.started = (long long)time(NULL);
 	chat_setup();
 	batch = PREFILL + o->parallel;
-	if ((st = bn_state_new(&srv.s, &srv.m, o->ctx, batch, o->threads,
-	    &e)) != BN_OK)
+	if ((st = bn_state_new_kv(&srv.s, &srv.m, o->ctx, batch, o->threads,
+	    o->kvtype, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s", e.msg);
 	srv.slot = calloc((size_t)o->parallel, sizeof *srv.slot);
 	srv.slot_state = calloc((size_t)o->parallel, sizeof *srv.slot_state);
 	if (srv.slot == NULL || srv.slot_state == NULL)
 		bn_errx(EX_OSERR, "out of memory");
 	for (i = 0; i < o->parallel; i++)
-		if ((st = bn_state_new(&srv.slot_state[i], &srv.m, o->ctx, 1, 1,
-		    &e)) != BN_OK)
+		if ((st = bn_state_new_kv(&srv.slot_state[i], &srv.m, o->ctx,
+		    1, 1, o->kvtype, &e)) != BN_OK)
 			bn_errx(bn_exit_code(st), "%s", e.msg);
 	pthread_mutex_init(&srv.mu, NULL);
 	pthread_cond_init(&srv.wake, NULL);
