@@ -59,6 +59,10 @@
 #define NTOK	6		/* tokens a run */
 #define CTX	8
 #define TOL	1e-5		/* relative to the largest reference */
+#define TOL16	2e-3		/* the same with an f16 KV cache */
+#define TOL16Q	5e-2		/* and with int8 activations: a code
+				 * moved by the f16 rounding moves the
+				 * sum by about 1/127 of its scale */
 #define MAXEV	(2 + 5 * NLAYER)
 
 enum { LQ, LK, LV, LO, LGATE, LUP, LDOWN, NLIN };
@@ -787,6 +791,8 @@ check_events(const struct net *nt, const struct evlist *me,
 	return worst;
 }
 
+static int kvtype = BN_KV_F32;	/* the KV cache of run's and test_batch's */
+
 /* Logits and hooks of a fresh state, all NTOK tokens at once. */
 static int
 run(const struct bn_model *m, const int32_t *tok, int threads, float *lg,
@@ -796,7 +802,7 @@ run(const struct bn_model *m, const int32_t *tok, int threads, float *lg,
 	struct bn_err e;
 	int st;
 
-	if (bn_state_new(&s, m, CTX, NTOK, threads, &e) != BN_OK)
+	if (bn_state_new_kv(&s, m, CTX, NTOK, threads, kvtype, &e) != BN_OK)
 		return -1;
 	if (el != NULL)
 		bn_state_set_hook(s, hook, el);
@@ -835,9 +841,10 @@ test_batch(const struct bn_model *m, const int32_t *tok, const float *ref0)
 	CHECK(run(m, seqtok[1], 1, ref[1], NULL) == BN_OK);
 	CHECK(run(m, seqtok[2], 1, ref[2], NULL) == BN_OK);
 	CHECK(memcmp(ref[1], ref[0], sizeof ref[0]) != 0);
-	CHECK(bn_state_new(&s, m, CTX, NTOK, 2, &e) == BN_OK);
+	CHECK(bn_state_new_kv(&s, m, CTX, NTOK, 2, kvtype, &e) == BN_OK);
 	for (k = 0; k < 3; k++)
-		CHECK(bn_state_new(&sq[k], m, CTX, 1, 1, &e) == BN_OK);
+		CHECK(bn_state_new_kv(&sq[k], m, CTX, 1, 1, kvtype, &e) ==
+		    BN_OK);
 	for (p = 0; p < (int)(sizeof plan / sizeof plan[0]); p++) {
 		for (n = 0, k = 0; k < 3; k++)
 			for (j = 0; j < plan[p][k]; j++) {
@@ -891,6 +898,63 @@ test_batch(const struct bn_model *m, const int32_t *tok, const float *ref0)
 	for (k = 0; k < 3; k++)
 		bn_state_free(sq[k]);
 	bn_state_free(s);
+}
+
+/* Logits of one token at a time (threads: more than the KV heads split
+ * the groups of query heads). */
+static int
+run_steps(const struct bn_model *m, const int32_t *tok, int threads,
+    float *lg)
+{
+	struct bn_state *s;
+	struct bn_err e;
+	size_t i;
+	int st = BN_OK;
+
+	if (bn_state_new_kv(&s, m, CTX, 1, threads, kvtype, &e) != BN_OK)
+		return -1;
+	for (i = 0; i < NTOK && st == BN_OK; i++)
+		st = bn_forward(m, s, tok + i, 1, lg + i * VOCAB, 0);
+	bn_state_free(s);
+	return st;
+}
+
+/*
+ * The f16 KV cache: logits within tol of the double reference (keys
+ * and values rounded to f16 add about 2^-11 relative each) and not the
+ * f32 cache's bits; then one token at a time, any threads, and
+ * continuous batching over f16 sequences give its bits exactly.
+ */
+static double
+test_kv16(const struct bn_model *m, const int32_t *tok, const float *lg32,
+    const double *ref, double tol)
+{
+	static float lg[NTOK * VOCAB], lg2[NTOK * VOCAB];
+	struct bn_state *s;
+	struct bn_err e;
+	double err;
+
+	CHECK(bn_state_new_kv(&s, m, CTX, 1, 1, 2, &e) == BN_EUSAGE);
+	CHECK(bn_state_new_kv(&s, m, CTX, 1, 1, -1, &e) == BN_EUSAGE);
+	kvtype = BN_KV_F16;
+	CHECK(run(m, tok, 1, lg, NULL) == BN_OK);
+	err = relerr_f(lg, ref, NTOK * VOCAB);
+	CHECK(err < tol);
+	CHECK(memcmp(lg, lg32, sizeof lg) != 0);
+	CHECK(run_steps(m, tok, 1, lg2) == BN_OK);
+	CHECK(memcmp(lg, lg2, sizeof lg) == 0);
+	CHECK(run_steps(m, tok, 3, lg2) == BN_OK);
+	CHECK(memcmp(lg, lg2, sizeof lg) == 0);
+	CHECK(run(m, tok, 3, lg2, NULL) == BN_OK);
+	CHECK(memcmp(lg, lg2, sizeof lg) == 0);
+	test_batch(m, tok, lg);
+	kvtype = BN_KV_F32;
+	/* and f32's split groups of heads: its bits */
+	CHECK(run_steps(m, tok, 3, lg2) == BN_OK);
+	CHECK(memcmp(lg32, lg2, sizeof lg) == 0);
+	CHECK(run_steps(m, tok, 4, lg2) == BN_OK);
+	CHECK(memcmp(lg32, lg2, sizeof lg) == 0);
+	return err;
 }
 
 static void
@@ -1007,6 +1071,9 @@ test_case(const struct tcase *tc, const char *dir)
 	bn_state_free(s);
 
 	test_batch(&m, tok, lg);
+	printf("%-18s f16 KV cache: logits rel err %.1e (tolerance %.0e)\n",
+	    tc->name, test_kv16(&m, tok, lg, ref, nquant ? TOL16Q : TOL16),
+	    nquant ? TOL16Q : TOL16);
 
 	/* three threads, and the other kernel table: the same bits */
 	CHECK(run(&m, tok, 3, lg2, NULL) == BN_OK);
