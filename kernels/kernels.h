@@ -66,10 +66,12 @@ struct bn_kernels {
 	float (*dot_f32)(const float *a, const float *b, size_t n);
 	/* y[i] += a * x[i] (fmaf), for attention's weighted sum of V. */
 	void (*axpy_f32)(float *y, float a, const float *x, size_t n);
-	/* The same two over an f16 row b or x (an f16 KV cache): each
-	 * element widened to f32 exactly, then as dot_f32 and axpy_f32. */
-	float (*dot_f16)(const float *a, const uint16_t *b, size_t n);
-	void (*axpy_f16)(float *y, float a, const uint16_t *x, size_t n);
+	/* rows axpys in order: for r = 0 .. rows - 1, y[i] = fmaf(a[r],
+	 * X[r][i], y[i]), i < n; row r at (const char *)x + r * row_bytes
+	 * in dtype (f32, f16 or bf16, widened exactly).  Attention's
+	 * weighted sum of the V rows of a KV cache. */
+	void (*axpy_rows)(int dtype, float *y, const float *a, const void *x,
+	    size_t row_bytes, size_t n, size_t rows);
 
 	/* One 128-column block of t2 rows as ONNX's INT2, transposed (the
 	 * ONNX export): w points at the block in row 0, rows 4 * groups.

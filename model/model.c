@@ -750,9 +750,10 @@ rope(const struct bn_state *s, float *v, int pos, int nheads)
  * Attention for T new tokens; token t attends to the cache of its
  * sequence seq[t] up to its position pos[t].  The work is split over
  * (token, KV head, part of its group) units: the query heads that share
- * a KV head (GQA) go through its rows together, so that each key and
- * value row comes from memory once for all of them.  Each head's numbers
- * are computed in the same order whatever the split.
+ * a KV head (GQA) take their scores together, each key row read once
+ * for all of them, then their sums of the value rows (kept in cache
+ * between heads).  Each head's numbers are computed in the same order
+ * whatever the split, the cache's type or the kernels.
  */
 struct attjob {
 	struct bn_state *s;
@@ -779,9 +780,8 @@ att_task(void *ctx, int i, int n)
 
 	for (w = (size_t)i; w < total; w += (size_t)n) {
 		const struct bn_state *sq;
-		const char *kb, *vb, *kr, *vr;
+		const char *kb, *vb;
 		const float *q;
-		int f16;
 
 		t = w / (kvh * j->nsub);
 		g = w / j->nsub % kvh;
@@ -792,27 +792,29 @@ att_task(void *ctx, int i, int n)
 		nh = h1 - h0;
 		q = s->q + t * qd + h0 * hd;
 		sq = j->seq[t];
-		f16 = sq->kvtype == BN_KV_F16;
 		stride = kvd * sq->kvsz;
 		kb = (const char *)sq->kc + ((size_t)j->layer *
 		    (size_t)sq->ctx * kvd + g * hd) * sq->kvsz;
 		vb = (const char *)sq->vc + ((size_t)j->layer *
 		    (size_t)sq->ctx * kvd + g * hd) * sq->kvsz;
 		np = (size_t)j->pos[t] + 1;
-		for (p = 0, kr = kb; p < np; p++, kr += stride)
-			for (hh = 0; hh < nh; hh++)
-				sc0[hh * ld + p] = (f16 ?
-				    bn_k->dot_f16(q + hh * hd,
-				    (const uint16_t *)(const void *)kr, hd) :
-				    bn_k->dot_f32(q + hh * hd,
-				    (const float *)(const void *)kr, hd)) *
-				    scale;
+		/* the scores of the nh heads: K rows as a weight matrix
+		 * (the kernels' one dot order) */
+		if (nh == 1)
+			bn_k->matvec_f(sq->kvtype, kb, stride, q, sc0, hd, np);
+		else
+			bn_k->matmul_f(sq->kvtype, kb, stride, q, hd, sc0, ld,
+			    hd, np, nh);
 		for (hh = 0; hh < nh; hh++) {
+			float *out = s->att + t * qd + (h0 + hh) * hd;
+
 			sc = sc0 + hh * ld;
 			mx = -INFINITY;
-			for (p = 0; p < np; p++)
+			for (p = 0; p < np; p++) {
+				sc[p] *= scale;
 				if (sc[p] > mx)
 					mx = sc[p];
+			}
 			sum = 0;
 			for (p = 0; p < np; p++) {
 				sc[p] = expf(sc[p] - mx);
@@ -820,22 +822,10 @@ att_task(void *ctx, int i, int n)
 			}
 			for (p = 0; p < np; p++)
 				sc[p] = sc[p] / sum;
-			memset(s->att + t * qd + (h0 + hh) * hd, 0,
-			    hd * sizeof(float));
+			memset(out, 0, hd * sizeof *out);
+			bn_k->axpy_rows(sq->kvtype, out, sc, vb, stride, hd,
+			    np);
 		}
-		for (p = 0, vr = vb; p < np; p++, vr += stride)
-			for (hh = 0; hh < nh; hh++) {
-				float *out = s->att + t * qd + (h0 + hh) * hd;
-
-				if (f16)
-					bn_k->axpy_f16(out, sc0[hh * ld + p],
-					    (const uint16_t *)(const void *)vr,
-					    hd);
-				else
-					bn_k->axpy_f32(out, sc0[hh * ld + p],
-					    (const float *)(const void *)vr,
-					    hd);
-			}
 	}
 }
 

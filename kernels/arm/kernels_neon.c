@@ -466,37 +466,65 @@ axpy_f32_neon(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
-/* f16 rows (the KV cache), widened exactly by fcvtl */
-static float
-dot_f16_neon(const float *a, const uint16_t *b, size_t n)
+/* NV vectors of y (4 floats each, from element i0) kept in registers
+ * while the rows pass: each element's fmaf chain in row order. */
+AI void
+arows(int dtype, float *y, const float *a, const char *x, size_t rb,
+    size_t i0, size_t rows, int NV)
 {
-	float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-	size_t i, m = n - n % 8;
-	float s;
+	float32x4_t acc[16], av;
+	size_t r;
+	int v;
 
-	for (i = 0; i < m; i += 8) {
-		a0 = vfmaq_f32(a0, wload4(BN_DTYPE_F16, b, i),
-		    vld1q_f32(a + i));
-		a1 = vfmaq_f32(a1, wload4(BN_DTYPE_F16, b, i + 4),
-		    vld1q_f32(a + i + 4));
+	UNROLL
+	for (v = 0; v < NV; v++)
+		acc[v] = vld1q_f32(y + i0 + 4 * v);
+	for (r = 0; r < rows; r++, x += rb) {
+		av = vdupq_n_f32(a[r]);
+		UNROLL
+		for (v = 0; v < NV; v++)
+			acc[v] = vfmaq_f32(acc[v], av, wload4(dtype, x,
+			    i0 + 4 * v));
 	}
-	s = hsum8(a0, a1);
+	UNROLL
+	for (v = 0; v < NV; v++)
+		vst1q_f32(y + i0 + 4 * v, acc[v]);
+}
+
+AI void
+axpy_rows_t(int dtype, float *y, const float *a, const char *x, size_t rb,
+    size_t n, size_t rows)
+{
+	size_t i = 0, r;
+
+	for (; i + 64 <= n; i += 64)
+		arows(dtype, y, a, x, rb, i, rows, 16);
+	for (; i + 32 <= n; i += 32)
+		arows(dtype, y, a, x, rb, i, rows, 8);
+	for (; i + 16 <= n; i += 16)
+		arows(dtype, y, a, x, rb, i, rows, 4);
+	for (; i + 4 <= n; i += 4)
+		arows(dtype, y, a, x, rb, i, rows, 1);
 	for (; i < n; i++)
-		s = fmaf(bn_f16_to_f32(b[i]), a[i], s);
-	return s;
+		for (r = 0; r < rows; r++)
+			y[i] = fmaf(a[r], wget1(dtype, x + r * rb, i), y[i]);
 }
 
 static void
-axpy_f16_neon(float *y, float a, const uint16_t *x, size_t n)
+axpy_rows_neon(int dtype, float *y, const float *a, const void *x,
+    size_t row_bytes, size_t n, size_t rows)
 {
-	float32x4_t av = vdupq_n_f32(a);
-	size_t i;
-
-	for (i = 0; i + 4 <= n; i += 4)
-		vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), av,
-		    wload4(BN_DTYPE_F16, x, i)));
-	for (; i < n; i++)
-		y[i] = fmaf(a, bn_f16_to_f32(x[i]), y[i]);
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		axpy_rows_t(BN_DTYPE_F16, y, a, x, row_bytes, n, rows);
+		break;
+	case BN_DTYPE_BF16:
+		axpy_rows_t(BN_DTYPE_BF16, y, a, x, row_bytes, n, rows);
+		break;
+	default:
+		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);
+		break;
+	}
 }
 
 /* gemm.h's micro-kernel: the 6 x 16 tile in 24 accumulators; per k one
@@ -569,8 +597,7 @@ const struct bn_kernels bn_kernels_neon = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
-	.dot_f16 = dot_f16_neon,
-	.axpy_f16 = axpy_f16_neon,
+	.axpy_rows = axpy_rows_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };
 
@@ -586,7 +613,6 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
-	.dot_f16 = dot_f16_neon,
-	.axpy_f16 = axpy_f16_neon,
+	.axpy_rows = axpy_rows_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };

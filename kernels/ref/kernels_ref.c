@@ -155,19 +155,16 @@ axpy_f32_ref(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
-static float
-dot_f16_ref(const float *a, const uint16_t *b, size_t n)
-{
-	return dot_w(BN_DTYPE_F16, b, a, n);
-}
-
 static void
-axpy_f16_ref(float *y, float a, const uint16_t *x, size_t n)
+axpy_rows_ref(int dtype, float *y, const float *a, const void *x,
+    size_t row_bytes, size_t n, size_t rows)
 {
-	size_t i;
+	size_t r, i;
 
-	for (i = 0; i < n; i++)
-		y[i] = fmaf(a, bn_f16_to_f32(x[i]), y[i]);
+	for (r = 0; r < rows; r++)
+		for (i = 0; i < n; i++)
+			y[i] = fmaf(a[r], wget(dtype, (const char *)x +
+			    r * row_bytes, i), y[i]);
 }
 
 static void
@@ -279,7 +276,6 @@ const struct bn_kernels bn_kernels_ref = {
 	.rmsnorm = rmsnorm_ref,
 	.dot_f32 = dot_f32_ref,
 	.axpy_f32 = axpy_f32_ref,
-	.dot_f16 = dot_f16_ref,
-	.axpy_f16 = axpy_f16_ref,
+	.axpy_rows = axpy_rows_ref,
 	.int2_t2 = bn_int2_t2_ref,
 };

@@ -616,35 +616,65 @@ axpy_f32_avx2(float *y, float a, const float *x, size_t n)
 		y[i] = fmaf(a, x[i], y[i]);
 }
 
-/* f16 rows (the KV cache): vcvtph2ps widens exactly */
-static float
-dot_f16_avx2(const float *a, const uint16_t *b, size_t n)
+/* NV vectors of y (8 floats each, from element i0) kept in registers
+ * while the rows pass: each element's fmaf chain in row order. */
+AI void
+arows(int dtype, float *y, const float *a, const char *x, size_t rb,
+    size_t i0, size_t rows, int NV)
 {
-	__m256 acc = _mm256_setzero_ps();
-	size_t i, m = n - n % 8;
-	float s;
+	__m256 acc[12], av;
+	size_t r;
+	int v;
 
-	for (i = 0; i < m; i += 8)
-		acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(
-		    (const __m128i *)(b + i))), _mm256_loadu_ps(a + i), acc);
-	s = hsum8(acc);
+	UNROLL
+	for (v = 0; v < NV; v++)
+		acc[v] = _mm256_loadu_ps(y + i0 + 8 * v);
+	for (r = 0; r < rows; r++, x += rb) {
+		av = _mm256_set1_ps(a[r]);
+		UNROLL
+		for (v = 0; v < NV; v++)
+			acc[v] = _mm256_fmadd_ps(av, wload(dtype, x,
+			    i0 + 8 * v), acc[v]);
+	}
+	UNROLL
+	for (v = 0; v < NV; v++)
+		_mm256_storeu_ps(y + i0 + 8 * v, acc[v]);
+}
+
+AI void
+axpy_rows_t(int dtype, float *y, const float *a, const char *x, size_t rb,
+    size_t n, size_t rows)
+{
+	size_t i = 0, r;
+
+	for (; i + 96 <= n; i += 96)
+		arows(dtype, y, a, x, rb, i, rows, 12);
+	for (; i + 64 <= n; i += 64)
+		arows(dtype, y, a, x, rb, i, rows, 8);
+	for (; i + 32 <= n; i += 32)
+		arows(dtype, y, a, x, rb, i, rows, 4);
+	for (; i + 8 <= n; i += 8)
+		arows(dtype, y, a, x, rb, i, rows, 1);
 	for (; i < n; i++)
-		s = fmaf(bn_f16_to_f32(b[i]), a[i], s);
-	return s;
+		for (r = 0; r < rows; r++)
+			y[i] = fmaf(a[r], wget1(dtype, x + r * rb, i), y[i]);
 }
 
 static void
-axpy_f16_avx2(float *y, float a, const uint16_t *x, size_t n)
+axpy_rows_avx2(int dtype, float *y, const float *a, const void *x,
+    size_t row_bytes, size_t n, size_t rows)
 {
-	__m256 av = _mm256_set1_ps(a);
-	size_t i;
-
-	for (i = 0; i + 8 <= n; i += 8)
-		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_cvtph_ps(
-		    _mm_loadu_si128((const __m128i *)(x + i))),
-		    _mm256_loadu_ps(y + i)));
-	for (; i < n; i++)
-		y[i] = fmaf(a, bn_f16_to_f32(x[i]), y[i]);
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		axpy_rows_t(BN_DTYPE_F16, y, a, x, row_bytes, n, rows);
+		break;
+	case BN_DTYPE_BF16:
+		axpy_rows_t(BN_DTYPE_BF16, y, a, x, row_bytes, n, rows);
+		break;
+	default:
+		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);
+		break;
+	}
 }
 
 /* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */
@@ -766,7 +796,6 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
-	.dot_f16 = dot_f16_avx2,
-	.axpy_f16 = axpy_f16_avx2,
+	.axpy_rows = axpy_rows_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
