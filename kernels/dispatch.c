@@ -101,7 +101,10 @@ bn_kernels_init(const char *force)
 	else if (strcmp(force, "neon-dotprod") == 0 && have_dotprod())
 		bn_k = &bn_kernels_neon_dotprod;
 #endif
-	else
+	else if (strcmp(force, "avx2") == 0 || strcmp(force, "avx512") == 0 ||
+	    strcmp(force, "neon") == 0 || strcmp(force, "neon-dotprod") == 0)
 		return -1;			/* caller exits EX_UNAVAILABLE */
+	else
+		return -2;
 	return 0;
 }

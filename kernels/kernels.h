@@ -90,9 +90,9 @@ extern const struct bn_kernels bn_kernels_neon, bn_kernels_neon_dotprod;
 extern const struct bn_kernels *bn_k;		/* the selected table */
 
 /* Pick the kernels: force NULL reads BN_KERNEL (ref | avx2 | avx512 |
- * neon | neon-dotprod; unset or empty: the best this CPU runs).  Returns 0, or
- * -1 if the forced path is unknown or this CPU cannot run it (the tool
- * exits 69). */
+ * neon | neon-dotprod; unset or empty: the best this CPU runs).  Returns
+ * 0; -1 if this CPU (or this build) cannot run the forced path; -2 if it
+ * is no path's name (the tools exit 69 for both). */
 int bn_kernels_init(const char *force);
 
 /* A persistent pool of worker threads; the caller takes part. */

@@ -19,6 +19,7 @@
 #include "err.h"
 #include "init.h"
 #include "kernels.h"
+#include "kpick.h"
 #include "qat.h"
 #include "parse.h"
 #include "quant.h"
@@ -640,9 +641,7 @@ do_train(struct opts *o)
 #ifdef BN_MPI
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 #endif
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	if (rank != 0) {	/* rank 0 writes */
 		if ((st = bn_qat_run(&o->qo, NULL, &e)) != BN_OK)
 			bn_errx(bn_exit_code(st), "%s", e.msg);

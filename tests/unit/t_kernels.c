@@ -666,7 +666,8 @@ main(void)
 	int have, have512 = -1;
 
 	CHECK(bn_kernels_init("ref") == 0 && bn_k == &bn_kernels_ref);
-	CHECK(bn_kernels_init("nonesuch") == -1);
+	CHECK(bn_kernels_init("nonesuch") == -2);
+	CHECK(bn_kernels_init("AVX2") == -2);
 	CHECK(bn_kernels_init("") == 0);
 	test_ref_float();
 	test_ref_int();
