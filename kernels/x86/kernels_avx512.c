@@ -1,5 +1,5 @@
 /* kernels_avx512.c: the AVX-512 VNNI integer kernels of
- * bn_kernels_avx512 (its float kernels are AVX2's).  The only file
+ * bn_kernels_avx512 (its other kernels are AVX2's).  The only file
  * built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; dispatch.c
  * selects the table only where CPUID has those and XCR0 says the OS
  * saves the opmask and zmm state.
@@ -166,9 +166,9 @@ t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 	if (RB == 4) {
 		UNROLL
 		for (t = 0; t < TB; t++)
-			_mm_storeu_si128((__m128i *)(y + t * ldy), _mm_sub_epi32(
-			    hsum4(acc[0][t], acc[1][t], acc[2][t], acc[3][t]),
-			    _mm_set1_epi32(sx[t])));
+			_mm_storeu_si128((__m128i *)(y + t * ldy),
+			    _mm_sub_epi32(hsum4(acc[0][t], acc[1][t],
+			    acc[2][t], acc[3][t]), _mm_set1_epi32(sx[t])));
 		return;
 	}
 	UNROLL
