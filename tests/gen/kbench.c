@@ -135,7 +135,7 @@ report(const char *what, struct job *j, double wbytes)
 	double s = timeit(call_v, j);
 	double ops = 2.0 * (double)j->rows * (double)j->n * (double)j->T;
 
-	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s\n", what,
+	printf("%-34s %-6s %9.3f ms %7.2f GB/s %8.2f GOP/s\n", what,
 	    j->k->name, s * 1e3, wbytes / s * 1e-9, ops / s * 1e-9);
 	return s;
 }
@@ -282,7 +282,7 @@ bench_lut(size_t rows, size_t n)
 		best = t < best ? t : best;
 	}
 	snprintf(what, sizeof what, "matvec_t2 LUT %zux%zu", rows, n);
-	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
+	printf("%-34s %-6s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
 	    what, "avx2", best * 1e3, (double)(rows * rb) / best * 1e-9,
 	    2.0 * (double)rows * (double)n / best * 1e-9);
 	free(w), free(wp), free(tab), free(x), free(y1), free(y2);
@@ -408,7 +408,7 @@ bench_lut_mm(size_t rows, size_t n, size_t T)
 	}
 	snprintf(what, sizeof what, "matmul_t2 LUT %zux%zu T=%zu", rows, n,
 	    T);
-	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
+	printf("%-34s %-6s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
 	    what, "avx2", best * 1e3, (double)(rows * rb) / best * 1e-9,
 	    2.0 * (double)rows * (double)n * (double)T / best * 1e-9);
 	free(w), free(wp), free(tab), free(x), free(y1), free(y2);
