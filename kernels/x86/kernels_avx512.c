@@ -95,29 +95,14 @@ bn_avx512_matvec_t2(const uint8_t *w, size_t rb, const int8_t *x,
 	}
 }
 
-/* { sum of a's lanes, of b's, of c's, of d's }: four reductions in one
- * tree (transposing as it adds), a third of the work of four. */
-AI __m128i
-hsum4(__m512i a, __m512i b, __m512i c, __m512i d)
-{
-	__m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b),
-	    _mm512_unpackhi_epi32(a, b));	/* a0+a2 b0+b2 a1+a3 b1+b3 */
-	__m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d),
-	    _mm512_unpackhi_epi32(c, d));
-	__m512i s = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd),
-	    _mm512_unpackhi_epi64(ab, cd));	/* a b c d in each 128 */
-	__m256i h = _mm256_add_epi32(_mm512_castsi512_si256(s),
-	    _mm512_extracti64x4_epi64(s, 1));
-
-	return _mm_add_epi32(_mm256_castsi256_si128(h),
-	    _mm256_extracti128_si256(h, 1));
-}
-
-/* Tiles of MM_RB rows x MM_TB tokens: 20 accumulators, 4 code vectors,
- * x and 3 constants in 32 registers (4 x 5 ran faster than 4 x 6, 3 x 8,
- * 3 x 6 and 2 x 8 on Zen 4) */
-#define MM_RB 4
-#define MM_TB 5
+/* Tiles of MM_RB rows x MM_TB tokens: 20 accumulators, 5 code vectors,
+ * x and 3 constants in 32 registers.  Timed against each other in one
+ * process on Zen 4 (the 2B-4T projections, T = 128): 5 x 4 about 1.3x
+ * as fast as 4 x 5, 4 x 4 about the same, 6 x 3 0.93x, 5 x 5 0.6x (it
+ * spills); reducing four accumulators in one transposing tree instead
+ * of each on its own made it 1.45x slower. */
+#define MM_RB 5
+#define MM_TB 4
 
 /* RB rows x TB tokens over all n: y[t * ldy + r] = sum(c * x) - sx[t].
  * For each half of a block the codes of the RB rows are extracted once
@@ -163,14 +148,6 @@ t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 				    c[r], xv);
 		}
 	}
-	if (RB == 4) {
-		UNROLL
-		for (t = 0; t < TB; t++)
-			_mm_storeu_si128((__m128i *)(y + t * ldy),
-			    _mm_sub_epi32(hsum4(acc[0][t], acc[1][t],
-			    acc[2][t], acc[3][t]), _mm_set1_epi32(sx[t])));
-		return;
-	}
 	UNROLL
 	for (r = 0; r < RB; r++)
 		UNROLL
@@ -191,6 +168,9 @@ t2rows(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 	for (r = 0; r + MM_RB <= rows; r += MM_RB)
 		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, MM_RB, TB);
 	switch (rows - r) {
+	case 4:
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 4, TB);
+		break;
 	case 3:
 		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 3, TB);
 		break;
@@ -230,10 +210,6 @@ bn_avx512_matmul_t2(const uint8_t *w, size_t row_bytes, const int8_t *x,
 			for (tt = 0; tt < nt; tt++)
 				sx[tt] = sum_i8(xt + tt * ldx, n);
 			switch (nt) {
-			case 5:
-				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
-				    r1 - r0, 5);
-				break;
 			case 4:
 				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
 				    r1 - r0, 4);
