@@ -85,9 +85,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-# only these objects may contain AVX2 or SSE4.2 instructions
+# only these objects may contain AVX2 or SSE4.2 instructions (and only
+# kernels/x86/*_avx512.o AVX-512 ones)
 ifeq ($(ARCH),x86_64)
 $(BUILD)/kernels/x86/%.o: CFLAGS += $(AVX2FLAGS)
+$(BUILD)/kernels/x86/%_avx512.o: CFLAGS += $(AVX512FLAGS)
 $(BUILD)/common/crc32_hw.o: CFLAGS += $(SSE42FLAGS)
 endif
 # and only these ARMv8.2 dot-product instructions
@@ -275,6 +277,8 @@ build-tsan/%.o: %.c
 
 ifeq ($(FUZZ_ARCH),x86_64)
 build-fuzz/kernels/x86/%.o build-tsan/kernels/x86/%.o: CFLAGS += $(AVX2FLAGS)
+build-fuzz/kernels/x86/%_avx512.o build-tsan/kernels/x86/%_avx512.o: \
+	CFLAGS += $(AVX512FLAGS)
 build-fuzz/common/crc32_hw.o build-tsan/common/crc32_hw.o: \
 	CFLAGS += $(SSE42FLAGS)
 endif

@@ -20,6 +20,8 @@ MHD_LIBS = -lmicrohttpd
 
 # only kernels/x86/*_avx2.o get these (x86-64 targets only)
 AVX2FLAGS = -mavx2 -mfma -mf16c
+# and kernels/x86/*_avx512.o these as well
+AVX512FLAGS = -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 # common/crc32_hw.o only (x86-64 targets only)
 SSE42FLAGS = -msse4.2
 # only kernels/arm/*_dotprod.o get these (aarch64 targets only)

@@ -88,15 +88,17 @@ int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,
     uint8_t *out, size_t ld);
 
 extern const struct bn_kernels bn_kernels_ref;
-extern const struct bn_kernels bn_kernels_avx2;	/* x86-64 builds only */
+/* x86-64 builds only: AVX2, and AVX2 with the AVX-512 VNNI integer
+ * kernels */
+extern const struct bn_kernels bn_kernels_avx2, bn_kernels_avx512;
 /* aarch64 builds only: NEON, and NEON with the sdot int8 kernels */
 extern const struct bn_kernels bn_kernels_neon, bn_kernels_neon_dotprod;
 extern const struct bn_kernels *bn_k;		/* the selected table */
 
-/* Pick the kernels: force NULL reads BN_KERNEL (ref | avx2 | neon |
- * neon-dotprod; unset or empty: the best this CPU runs).  Returns 0, or
- * -1 if the forced path is unknown or this CPU cannot run it (the tool
- * exits 69). */
+/* Pick the kernels: force NULL reads BN_KERNEL (ref | avx2 | avx512 |
+ * neon | neon-dotprod; unset or empty: the best this CPU runs).  Returns
+ * 0; -1 if this CPU (or this build) cannot run the forced path; -2 if it
+ * is no path's name (the tools exit 69 for both). */
 int bn_kernels_init(const char *force);
 
 /* A persistent pool of worker threads; the caller takes part. */

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "export.h"
 #include "kernels.h"
+#include "kpick.h"
 #include "parse.h"
 #include "status.h"
 #include "version.h"
@@ -681,9 +682,7 @@ main(int argc, char *argv[])
 
 	bn_setprogname(argv[0]);
 	parse_args(argc, argv, &o);
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	name = bn_display_name(o.input);
 	open_model(&o, &m, name);
 	if (o.format == FMT_GGUF)

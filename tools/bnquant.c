@@ -20,6 +20,7 @@
 #include "err.h"
 #include "init.h"
 #include "kernels.h"
+#include "kpick.h"
 #include "qat.h"
 #include "parse.h"
 #include "quant.h"
@@ -877,9 +878,7 @@ do_train(struct opts *o)
 #ifdef BN_MPI
 	MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 #endif
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	/* every rank trains the converted model */
 	if (o->to_arch != NULL)
 		convert_for_training(o);

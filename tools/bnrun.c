@@ -19,6 +19,7 @@
 #include "err.h"
 #include "json.h"
 #include "kernels.h"
+#include "kpick.h"
 #include "membw.h"
 #include "mem.h"
 #include "model.h"
@@ -1373,9 +1374,7 @@ main(int argc, char *argv[])
 	bn_setprogname(argv[0]);
 	o.seed = (unsigned long long)time(NULL);
 	parse_args(argc, argv, &o);
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	if (o.threads == 0)
 		o.threads = bn_pool_default_threads();
 	if (o.print_prompt) {

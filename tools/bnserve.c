@@ -26,6 +26,7 @@
 #include "bnt.h"
 #include "chat.h"
 #include "err.h"
+#include "kpick.h"
 #include "json.h"
 #include "kernels.h"
 #include "mem.h"
@@ -1708,9 +1709,7 @@ main(int argc, char *argv[])
 	o->queue = 16;
 	o->max_body = 1 << 20;
 	parse_args(argc, argv, o);
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	if (o->threads == 0)
 		o->threads = bn_pool_default_threads();
 	if ((st = bn_model_open(&srv.m, o->model, &e)) != BN_OK)

@@ -13,6 +13,7 @@
 #include "bnt.h"
 #include "err.h"
 #include "kernels.h"
+#include "kpick.h"
 #include "mem.h"
 #include "model.h"
 #include "parse.h"
@@ -630,9 +631,7 @@ main(int argc, char *argv[])
 			bn_note_input(o.data);
 		bn_out_check(o.svg);	/* before the report, not after */
 	}
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	switch (o.mode) {
 	case MODE_STABILITY: return run_stability(&o);
 	case MODE_BER: return run_ber(&o);

@@ -16,6 +16,7 @@
 #include "import.h"
 #include "json.h"
 #include "kernels.h"
+#include "kpick.h"
 #include "model.h"
 #include "err.h"
 #include "parse.h"
@@ -397,9 +398,7 @@ verify_model(const struct opts *o)
 	int st, K, L, bad = 0, nrefs = 0;
 	float *logits;
 
-	if (bn_kernels_init(NULL) != 0)
-		bn_errx(EX_UNAVAILABLE, "BN_KERNEL=%s: not available on this "
-		    "CPU", getenv("BN_KERNEL"));
+	bn_kernels_pick();
 	if ((st = bn_import_path(o->reference, &sink, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o->reference, e.msg);
 	if ((st = bn_model_open(&m, o->model, &e)) != BN_OK)

@@ -14,6 +14,7 @@
 
 #include "dtype.h"
 #include "kernels.h"
+#include "x86.h"
 
 #define AI static inline __attribute__((always_inline))
 /* The r/t/k loops below have constant trip counts once inlined; fully
@@ -797,5 +798,21 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
+	.int2_t2 = int2_t2_avx2,
+};
+
+/* AVX2's float kernels with the AVX-512 VNNI integer ones: dispatch.c
+ * picks this table only where the CPU runs both. */
+const struct bn_kernels bn_kernels_avx512 = {
+	.matvec_i8 = bn_avx512_matvec_i8,
+	.name = "avx512",
+	.matvec_f = matvec_f_avx2,
+	.matmul_f = matmul_f_avx2,
+	.matvec_t2 = bn_avx512_matvec_t2,
+	.matmul_t2 = bn_avx512_matmul_t2,
+	.quant_i8 = quant_i8_avx2,
+	.rmsnorm = rmsnorm_avx2,
+	.dot_f32 = dot_f32_avx2,
+	.axpy_f32 = axpy_f32_avx2,
 	.int2_t2 = int2_t2_avx2,
 };

@@ -1,4 +1,5 @@
-/* kbench.c: kernel microbenchmark, ref against avx2 in the same run.
+/* kbench.c: kernel microbenchmark, ref against avx2 (and avx2 against
+ * avx512 where the CPU has it) in the same run.
  *
  * Prints seconds per call, GB/s of weight bytes and GOP/s (2 ops per
  * weight element per token).  Also measures an exact lookup-table
@@ -25,6 +26,7 @@
 
 static double min_secs = 0.5;
 static const struct bn_kernels *A;	/* the avx2 table, if this CPU runs it */
+static const struct bn_kernels *X5;	/* the avx512 one, likewise */
 static uint32_t rng = 42;
 
 static uint32_t
@@ -67,7 +69,8 @@ fill_t2(uint8_t *w, size_t bytes)
 
 struct job {
 	const struct bn_kernels *k;
-	int kind;		/* 0 matvec_t2, 1 matmul_t2, 2 matvec_f, 3 matmul_f */
+	int kind;	/* 0 matvec_t2, 1 matmul_t2, 2 matvec_f, 3 matmul_f,
+			 * 4 matvec_i8 */
 	int dtype;
 	const void *w;
 	size_t rb, n, rows, T;
@@ -89,6 +92,9 @@ call(const struct job *j)
 	case 2:
 		j->k->matvec_f(j->dtype, j->w, j->rb, j->x, j->y, j->n,
 		    j->rows);
+		break;
+	case 4:
+		j->k->matvec_i8(j->w, j->rb, j->x, j->y, j->n, j->rows);
 		break;
 	default:
 		j->k->matmul_f(j->dtype, j->w, j->rb, j->x, j->n, j->y,
@@ -129,7 +135,7 @@ report(const char *what, struct job *j, double wbytes)
 	double s = timeit(call_v, j);
 	double ops = 2.0 * (double)j->rows * (double)j->n * (double)j->T;
 
-	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s\n", what,
+	printf("%-34s %-6s %9.3f ms %7.2f GB/s %8.2f GOP/s\n", what,
 	    j->k->name, s * 1e3, wbytes / s * 1e-9, ops / s * 1e-9);
 	return s;
 }
@@ -276,7 +282,7 @@ bench_lut(size_t rows, size_t n)
 		best = t < best ? t : best;
 	}
 	snprintf(what, sizeof what, "matvec_t2 LUT %zux%zu", rows, n);
-	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
+	printf("%-34s %-6s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
 	    what, "avx2", best * 1e3, (double)(rows * rb) / best * 1e-9,
 	    2.0 * (double)rows * (double)n / best * 1e-9);
 	free(w), free(wp), free(tab), free(x), free(y1), free(y2);
@@ -402,12 +408,29 @@ bench_lut_mm(size_t rows, size_t n, size_t T)
 	}
 	snprintf(what, sizeof what, "matmul_t2 LUT %zux%zu T=%zu", rows, n,
 	    T);
-	printf("%-34s %-4s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
+	printf("%-34s %-6s %9.3f ms %7.2f GB/s %8.2f GOP/s (tables incl.)\n",
 	    what, "avx2", best * 1e3, (double)(rows * rb) / best * 1e-9,
 	    2.0 * (double)rows * (double)n * (double)T / best * 1e-9);
 	free(w), free(wp), free(tab), free(x), free(y1), free(y2);
 }
 #endif
+
+/* The avx512 table on job j (avx2 took s2 seconds; want: ref's y). */
+static void
+vs_avx512(const char *what, struct job *j, double wbytes, double s2,
+    const void *want)
+{
+	size_t ny = j->rows * (j->kind == 1 ? j->T : 1) * 4;
+	void *y = xmalloc(ny);
+	double s;
+
+	j->k = X5;
+	j->y = y;
+	s = report(what, j, wbytes);
+	printf("%-34s      %9.2fx avx2's speed%s\n", "", s2 / s,
+	    memcmp(y, want, ny) ? "  RESULTS DIFFER" : "");
+	free(y);
+}
 
 static void
 bench_t2(size_t rows, size_t n, size_t T, int have)
@@ -419,7 +442,7 @@ bench_t2(size_t rows, size_t n, size_t T, int have)
 	struct job j = { .kind = T > 1, .w = w, .rb = rb, .n = n,
 	    .rows = rows, .T = T, .x = x };
 	char what[64];
-	double s0, s1;
+	double s0, s1 = 0;
 
 	fill_t2(w, rows * rb);
 	for (i = 0; i < n * T; i++)
@@ -439,6 +462,40 @@ bench_t2(size_t rows, size_t n, size_t T, int have)
 		printf("%-34s      %9.1fx faster%s\n", "", s0 / s1,
 		    memcmp(y1, y2, rows * T * 4) ? "  RESULTS DIFFER" : "");
 	}
+	if (have && X5 != NULL)
+		vs_avx512(what, &j, (double)(rows * rb), s1, y1);
+	free(w), free(x), free(y1), free(y2);
+}
+
+/* int8 x int8 (the compact head), one token */
+static void
+bench_i8(size_t rows, size_t n, int have)
+{
+	int8_t *w = xmalloc(rows * n), *x = xmalloc(n);
+	int32_t *y1 = xmalloc(rows * 4), *y2 = xmalloc(rows * 4);
+	struct job j = { .kind = 4, .w = w, .rb = n, .n = n, .rows = rows,
+	    .T = 1, .x = x };
+	char what[64];
+	double s0, s1 = 0;
+	size_t i;
+
+	for (i = 0; i < rows * n; i++)
+		w[i] = (int8_t)(rnd() & 0xff);
+	for (i = 0; i < n; i++)
+		x[i] = (int8_t)(rnd() & 0xff);
+	snprintf(what, sizeof what, "matvec_i8 %zux%zu", rows, n);
+	j.k = &bn_kernels_ref;
+	j.y = y1;
+	s0 = report(what, &j, (double)(rows * n));
+	if (have) {
+		j.k = A;
+		j.y = y2;
+		s1 = report(what, &j, (double)(rows * n));
+		printf("%-34s      %9.1fx faster%s\n", "", s0 / s1,
+		    memcmp(y1, y2, rows * 4) ? "  RESULTS DIFFER" : "");
+	}
+	if (have && X5 != NULL)
+		vs_avx512(what, &j, (double)(rows * n), s1, y1);
 	free(w), free(x), free(y1), free(y2);
 }
 
@@ -480,6 +537,8 @@ main(int argc, char *argv[])
 
 	if (argc > 1)
 		min_secs = atof(argv[1]);
+	if (bn_kernels_init("avx512") == 0)
+		X5 = bn_k;
 	have = bn_kernels_init("avx2") == 0;
 	A = bn_k;
 	if (!have)
@@ -488,6 +547,7 @@ main(int argc, char *argv[])
 	bench_t2(6912 * 32, 2560, 1, have);
 	bench_f(BN_DTYPE_F16, 6912 * 32, 2560, 1, have);
 	bench_t2(2560, 6912, 1, have);
+	bench_i8(128256, 2560, have);	/* the 2B-4T head */
 #ifdef HAVE_LUT
 	if (have) {
 		bench_lut(6912, 2560);

@@ -474,6 +474,81 @@ cmp_vec(size_t n, int big, int off)
 	return ok;
 }
 
+/* matvec_i8 of rows x n against ref and the plain sum; fill: 256
+ * random, else every w and x byte is fill, or (fill = 257) w and x
+ * alternate -128 and 127 (the largest magnitudes of both signs). */
+static int
+cmp_i8(size_t n, size_t rows, int fill, int off)
+{
+	size_t rb = n + (size_t)(rnd() % 3), i, r;
+	int8_t *wb = xmalloc(rows * rb + 1), *w = wb + off;
+	int8_t *xb = xmalloc(n + 1), *x = xb + off;
+	int32_t *y1 = xmalloc(rows * 4 + 4), *y2 = xmalloc(rows * 4 + 4), v;
+	int ok = 1;
+
+	for (i = 0; i < rows * rb; i++)
+		w[i] = (int8_t)(fill == 256 ? (int)(rnd() % 256) - 128 :
+		    fill == 257 ? (i % 2 ? 127 : -128) : fill);
+	for (i = 0; i < n; i++)
+		x[i] = (int8_t)(fill == 256 ? (int)(rnd() % 256) - 128 :
+		    fill == 257 ? (i % 3 ? -128 : 127) : fill);
+	R->matvec_i8(w, rb, x, y1, n, rows);
+	K->matvec_i8(w, rb, x, y2, n, rows);
+	ok &= memcmp(y1, y2, rows * 4) == 0;
+	for (r = 0; r < rows; r++) {
+		v = 0;
+		for (i = 0; i < n; i++)
+			v += w[r * rb + i] * x[i];
+		ok &= y1[r] == v;
+	}
+	if (!ok)
+		fprintf(stderr, "%s matvec_i8 n %zu rows %zu fill %d off %d "
+		    "differs\n", K->name, n, rows, fill, off);
+	free(wb), free(xb), free(y1), free(y2);
+	return ok;
+}
+
+/* The shapes SIMD tiles and tails cut: n of one and two blocks (one
+ * 64-byte vector holds half a block), every row count up to 17 (tiles of
+ * 2, 4, 8 or 16 rows and their rests) with every token count up to 11,
+ * extreme activations; int8 lengths around 16, 32, 64 and 128. */
+static void
+test_edges(void)
+{
+	size_t n, rows, T;
+	int ok;
+
+	for (n = 128; n <= 256; n += 128) {
+		ok = 1;
+		for (rows = 1; rows <= 17; rows++)
+			for (T = 1; T <= 11; T++)
+				ok &= cmp_t2(n, rows, T, -1, 256,
+				    (int)((rows + T) % 2));
+		CHECK(ok);
+		for (T = 1; T <= 9; T++) {
+			CHECK(cmp_t2(n, 2 * T + 3, T, -1, -128, 0));
+			CHECK(cmp_t2(n, 2 * T + 3, T, -1, 127, 1));
+			CHECK(cmp_t2(n, 15, T, 0xaa, -128, 0));
+			CHECK(cmp_t2(n, 17, T, 0x00, 127, 1));
+			CHECK(cmp_t2(n, 13, T, 0xff, 127, 0));
+		}
+	}
+	for (T = 1; T <= 9; T++)	/* odd block counts, larger n */
+		CHECK(cmp_t2(128 * (2 * T + 1), 4 * T + 1, T, -1, 256,
+		    (int)(T % 2)));
+	ok = 1;
+	for (n = 0; n <= 260; n++)
+		ok &= cmp_i8(n, 1 + n % 5, 256, (int)(n % 2));
+	CHECK(ok);
+	for (n = 1; n <= 1025; n += 64) {
+		CHECK(cmp_i8(n, 3, -128, 0));
+		CHECK(cmp_i8(n + 63, 2, 127, 1));
+		CHECK(cmp_i8(n + 62, 3, 257, 0));
+	}
+	CHECK(cmp_i8(2560, 33, 256, 1));
+	CHECK(cmp_i8(6912, 5, 257, 0));
+}
+
 static void
 test_table(void)
 {
@@ -569,6 +644,7 @@ test_table(void)
 		free(w);
 		free(x);
 	}
+	test_edges();
 	/* and the values ref gives there */
 	{
 		uint8_t w[32 * 20];
@@ -638,10 +714,11 @@ int
 main(void)
 {
 	size_t g;
-	int have;
+	int have, have512 = -1;
 
 	CHECK(bn_kernels_init("ref") == 0 && bn_k == &bn_kernels_ref);
-	CHECK(bn_kernels_init("nonesuch") == -1);
+	CHECK(bn_kernels_init("nonesuch") == -2);
+	CHECK(bn_kernels_init("AVX2") == -2);
 	CHECK(bn_kernels_init("") == 0);
 	test_ref_float();
 	test_ref_int();
@@ -655,6 +732,25 @@ main(void)
 		CHECK(bn_k == &bn_kernels_avx2);
 		K = &bn_kernels_avx2;
 		test_table();
+	}
+	/* AVX-512 VNNI where the CPU (and the OS) has it, as the compiler's
+	 * own CPU detection also says; else it is refused, and not tested */
+	have512 = bn_kernels_init("avx512") == 0;
+#if defined(__GNUC__) && !defined(__clang__)
+	CHECK(have512 == (__builtin_cpu_supports("avx512f") &&
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vl") &&
+	    __builtin_cpu_supports("avx512vnni") && have));
+#endif
+	if (have512) {
+		CHECK(bn_k == &bn_kernels_avx512);
+		CHECK(bn_kernels_init("") == 0 && bn_k == &bn_kernels_avx512);
+		K = &bn_kernels_avx512;
+		test_table();
+	} else {
+		CHECK(bn_kernels_init("avx512") == -1);
+		printf("avx512: NOT TESTED: this CPU (or its OS) lacks AVX-512 "
+		    "F, BW, VL or VNNI\n");
 	}
 #endif
 #if defined(__aarch64__)
@@ -678,6 +774,11 @@ main(void)
 		printf("%u passed, %u failed, 1 skipped: no AVX2 on this CPU\n",
 		    check_pass, check_fail);
 		return check_fail != 0;
+	}
+	if (have512 == 0 && check_fail == 0) {
+		printf("%u passed, %u failed, avx512 not tested: no AVX-512 "
+		    "VNNI on this CPU\n", check_pass, check_fail);
+		return 0;
 	}
 	return check_done();
 }

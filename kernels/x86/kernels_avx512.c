@@ -1,0 +1,287 @@
+/* kernels_avx512.c: the AVX-512 VNNI integer kernels of
+ * bn_kernels_avx512 (its other kernels are AVX2's).  The only file
+ * built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; dispatch.c
+ * selects the table only where CPUID has those and XCR0 says the OS
+ * saves the opmask and zmm state.
+ *
+ * vpdpbusd multiplies unsigned bytes by signed bytes and adds each four
+ * products into an int32 lane, without saturation, so every result is
+ * exact (int32 wrap-around cancels where the true result fits):
+ *   ternary: sum((c - 1) * x) = sum(c * x) - sum(x), c in 0..3 unsigned;
+ *   int8:    sum(w * x) = sum((x ^ 0x80) * w) - sum(128 * w). */
+#include <immintrin.h>
+
+#include "dtype.h"
+#include "kernels.h"
+#include "x86.h"
+
+#define AI static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 16")
+
+/* The codes of one 32-byte t2 block (128 elements) as two vectors lined
+ * up with x[0, 64) and x[64, 128).  Byte j holds elements j, j + 32,
+ * j + 64, j + 96 in bits 0-1, 2-3, 4-5, 6-7: the block broadcast to both
+ * halves and shifted right by 0 | 2 (or 4 | 6) bits per 64-bit lane has
+ * in the low two bits of each byte the codes of the elements that x
+ * holds there (the bits shifted in from the next byte are masked off). */
+AI __m512i
+t2codes(const uint8_t *q, __m512i sh, __m512i m3)
+{
+	__m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(
+	    (const __m256i *)q));
+
+	return _mm512_and_si512(_mm512_srlv_epi64(v, sh), m3);
+}
+
+#define SH_LO _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0)
+#define SH_HI _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4)
+
+/* sum(x[0..n)), n a multiple of 128, exactly. */
+AI int32_t
+sum_i8(const int8_t *x, size_t n)
+{
+	const __m512i one = _mm512_set1_epi8(1);
+	__m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
+	size_t i;
+
+	for (i = 0; i < n; i += 128) {
+		a = _mm512_dpbusd_epi32(a, one, _mm512_loadu_si512(x + i));
+		b = _mm512_dpbusd_epi32(b, one, _mm512_loadu_si512(x + i +
+		    64));
+	}
+	return _mm512_reduce_add_epi32(_mm512_add_epi32(a, b));
+}
+
+/* One row at a time, the weights read in order (as AVX2's, which says
+ * why); two blocks per step into four accumulators, so that the
+ * vpdpbusd latency overlaps. */
+void
+bn_avx512_matvec_t2(const uint8_t *w, size_t rb, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	const __m512i m3 = _mm512_set1_epi8(3), shl = SH_LO, shh = SH_HI;
+	int32_t sx = sum_i8(x, n);
+	size_t nb = n / BN_T2_BLOCK, r, b;
+	__m512i a0, a1, a2, a3;
+	const uint8_t *q;
+	const int8_t *xb;
+
+	for (r = 0; r < rows; r++) {
+		q = w + r * rb;
+		a0 = a1 = a2 = a3 = _mm512_setzero_si512();
+		for (b = 0; b + 2 <= nb; b += 2) {
+			_mm_prefetch((const char *)(q + 4 * rb + 32 * b),
+			    _MM_HINT_T0);
+			xb = x + b * BN_T2_BLOCK;
+			a0 = _mm512_dpbusd_epi32(a0, t2codes(q + 32 * b, shl,
+			    m3), _mm512_loadu_si512(xb));
+			a1 = _mm512_dpbusd_epi32(a1, t2codes(q + 32 * b, shh,
+			    m3), _mm512_loadu_si512(xb + 64));
+			a2 = _mm512_dpbusd_epi32(a2, t2codes(q + 32 * b + 32,
+			    shl, m3), _mm512_loadu_si512(xb + 128));
+			a3 = _mm512_dpbusd_epi32(a3, t2codes(q + 32 * b + 32,
+			    shh, m3), _mm512_loadu_si512(xb + 192));
+		}
+		if (b < nb) {
+			xb = x + b * BN_T2_BLOCK;
+			a0 = _mm512_dpbusd_epi32(a0, t2codes(q + 32 * b, shl,
+			    m3), _mm512_loadu_si512(xb));
+			a1 = _mm512_dpbusd_epi32(a1, t2codes(q + 32 * b, shh,
+			    m3), _mm512_loadu_si512(xb + 64));
+		}
+		a0 = _mm512_add_epi32(_mm512_add_epi32(a0, a1),
+		    _mm512_add_epi32(a2, a3));
+		y[r] = _mm512_reduce_add_epi32(a0) - sx;
+	}
+}
+
+/* Tiles of MM_RB rows x MM_TB tokens: 20 accumulators, 5 code vectors,
+ * x and 3 constants in 32 registers.  Timed against each other in one
+ * process on Zen 4 (the 2B-4T projections, T = 128): 5 x 4 about 1.3x
+ * as fast as 4 x 5, 4 x 4 about the same, 6 x 3 0.93x, 5 x 5 0.6x (it
+ * spills); reducing four accumulators in one transposing tree instead
+ * of each on its own made it 1.45x slower. */
+#define MM_RB 5
+#define MM_TB 4
+
+/* RB rows x TB tokens over all n: y[t * ldy + r] = sum(c * x) - sx[t].
+ * For each half of a block the codes of the RB rows are extracted once
+ * and multiplied with each token's 64 bytes of x, read once per half:
+ * RB * TB int32 accumulators, RB code vectors and one of x in the 32
+ * zmm registers. */
+AI void
+t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
+    const int32_t *sx, int32_t *y, size_t ldy, size_t n, int RB, int TB)
+{
+	const __m512i m3 = _mm512_set1_epi8(3), shl = SH_LO, shh = SH_HI;
+	__m512i acc[MM_RB][MM_TB], c[MM_RB], xv;
+	size_t b, nb = n / BN_T2_BLOCK;
+	int r, t;
+
+	UNROLL
+	for (r = 0; r < RB; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[r][t] = _mm512_setzero_si512();
+	for (b = 0; b < nb; b++) {
+		UNROLL
+		for (r = 0; r < RB; r++)
+			c[r] = t2codes(w + r * rb + 32 * b, shl, m3);
+		UNROLL
+		for (t = 0; t < TB; t++) {
+			xv = _mm512_loadu_si512(x + t * ldx + b * BN_T2_BLOCK);
+			UNROLL
+			for (r = 0; r < RB; r++)
+				acc[r][t] = _mm512_dpbusd_epi32(acc[r][t],
+				    c[r], xv);
+		}
+		UNROLL
+		for (r = 0; r < RB; r++)
+			c[r] = t2codes(w + r * rb + 32 * b, shh, m3);
+		UNROLL
+		for (t = 0; t < TB; t++) {
+			xv = _mm512_loadu_si512(x + t * ldx + b * BN_T2_BLOCK +
+			    64);
+			UNROLL
+			for (r = 0; r < RB; r++)
+				acc[r][t] = _mm512_dpbusd_epi32(acc[r][t],
+				    c[r], xv);
+		}
+	}
+	UNROLL
+	for (r = 0; r < RB; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			y[t * ldy + r] = _mm512_reduce_add_epi32(acc[r][t]) -
+			    sx[t];
+}
+
+
+/* Rows [0, rows) of TB tokens, MM_RB at a time, then the rest. */
+AI void
+t2rows(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
+    const int32_t *sx, int32_t *y, size_t ldy, size_t n, size_t rows,
+    int TB)
+{
+	size_t r;
+
+	for (r = 0; r + MM_RB <= rows; r += MM_RB)
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, MM_RB, TB);
+	switch (rows - r) {
+	case 4:
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 4, TB);
+		break;
+	case 3:
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 3, TB);
+		break;
+	case 2:
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 2, TB);
+		break;
+	case 1:
+		t2tile(w + r * rb, rb, x, ldx, sx, y + r, ldy, n, 1, TB);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Weight rows in chunks of about CHUNK_BYTES, kept in L2 while every
+ * token passes over them. */
+#define CHUNK_BYTES (128 * 1024)
+
+void
+bn_avx512_matmul_t2(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	size_t r0, r1, t, tt, nt, ch;
+	int32_t sx[MM_TB];
+
+	ch = row_bytes ? CHUNK_BYTES / row_bytes / MM_RB * MM_RB : 0;
+	ch = ch > MM_RB ? ch : MM_RB;
+	for (r0 = 0; r0 < rows; r0 = r1) {
+		const uint8_t *wr = w + r0 * row_bytes;
+
+		r1 = rows - r0 > ch ? r0 + ch : rows;
+		for (t = 0; t < T; t += nt) {
+			const int8_t *xt = x + t * ldx;
+			int32_t *yt = y + t * ldy + r0;
+
+			nt = T - t < MM_TB ? T - t : MM_TB;
+			for (tt = 0; tt < nt; tt++)
+				sx[tt] = sum_i8(xt + tt * ldx, n);
+			switch (nt) {
+			case 4:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 4);
+				break;
+			case 3:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 3);
+				break;
+			case 2:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 2);
+				break;
+			default:
+				t2rows(wr, row_bytes, xt, ldx, sx, yt, ldy, n,
+				    r1 - r0, 1);
+				break;
+			}
+		}
+	}
+}
+
+/* The first k <= 64 bytes of w and x (masked loads: the zeros past k
+ * add nothing to either sum). */
+AI void
+i8step(const int8_t *w, const int8_t *x, size_t k, __m512i *a, __m512i *b)
+{
+	const __m512i c80 = _mm512_set1_epi8((char)0x80);
+	__mmask64 m = k >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << k) - 1;
+	__m512i wv = _mm512_maskz_loadu_epi8(m, w);
+
+	*a = _mm512_dpbusd_epi32(*a, _mm512_xor_si512(
+	    _mm512_maskz_loadu_epi8(m, x), c80), wv);
+	*b = _mm512_dpbusd_epi32(*b, c80, wv);
+}
+
+/* int8 x int8, one row at a time: the bytes up to w's next 64-byte
+ * boundary first (a load across two cache lines costs about twice, and
+ * the head's rows need not start at one), then 128 bytes a step into
+ * two pairs of accumulators, then the rest. */
+void
+bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	const __m512i c80 = _mm512_set1_epi8((char)0x80);
+	__m512i a0, a1, b0, b1, wv, xv;
+	size_t r, i;
+
+	for (r = 0; r < rows; r++, w += row_bytes) {
+		a0 = a1 = b0 = b1 = _mm512_setzero_si512();
+		i = (size_t)(-(uintptr_t)w & 63);
+		i = i < n ? i : n;
+		if (i > 0)
+			i8step(w, x, i, &a0, &b0);
+		for (; i + 128 <= n; i += 128) {
+			_mm_prefetch((const char *)(w + 4 * row_bytes + i),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(w + 4 * row_bytes + i + 64),
+			    _MM_HINT_T0);
+			wv = _mm512_load_si512(w + i);
+			xv = _mm512_xor_si512(_mm512_loadu_si512(x + i), c80);
+			a0 = _mm512_dpbusd_epi32(a0, xv, wv);
+			b0 = _mm512_dpbusd_epi32(b0, c80, wv);
+			wv = _mm512_load_si512(w + i + 64);
+			xv = _mm512_xor_si512(_mm512_loadu_si512(x + i + 64),
+			    c80);
+			a1 = _mm512_dpbusd_epi32(a1, xv, wv);
+			b1 = _mm512_dpbusd_epi32(b1, c80, wv);
+		}
+		for (; i < n; i += 64)
+			i8step(w + i, x + i, n - i, &a1, &b1);
+		a0 = _mm512_sub_epi32(_mm512_add_epi32(a0, a1),
+		    _mm512_add_epi32(b0, b1));
+		y[r] = _mm512_reduce_add_epi32(a0);
+	}
+}
