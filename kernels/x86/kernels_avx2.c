@@ -814,5 +814,6 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
+	.axpy_rows = axpy_rows_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
