@@ -106,3 +106,29 @@ llamacpp_compare() {
 	fi
 	BN_BIN=$BIN "$peer/compare" "$@" 24
 }
+
+# serve ARGS...: bnserve -m "$MODEL" on a free port of 127.0.0.1, one
+# thread; waits for its "listening" line; sets PORT and SPID, its stderr
+# in $BATS_TEST_TMPDIR/err.  serve_stop (in teardown) kills it.
+serve() {
+	local i
+	bnserve -m "$MODEL" --port 0 -t 1 "$@" \
+	    2> "$BATS_TEST_TMPDIR/err" > /dev/null 3>&- &
+	SPID=$!
+	for i in $(seq 200); do
+		PORT=$(sed -n 's|^bnserve: listening on http://127\.0\.0\.1:\([0-9][0-9]*\)$|\1|p' \
+		    "$BATS_TEST_TMPDIR/err")
+		[ -n "$PORT" ] && return 0
+		kill -0 $SPID 2> /dev/null || break
+		sleep 0.05
+	done
+	cat "$BATS_TEST_TMPDIR/err"
+	return 1
+}
+
+serve_stop() {
+	if [ -n "${SPID:-}" ]; then
+		kill -9 $SPID 2> /dev/null || true
+		wait $SPID 2> /dev/null || true
+	fi
+}
