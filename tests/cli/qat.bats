@@ -44,6 +44,18 @@ qat_fixture() {	# name quant
 	qat_fixture llama-binary binary
 }
 
+@test "PyTorch reference: llama, ternary, hidden-state MSE (layers 1 and 0, weight 0.7) on KD" {
+	qat_fixture llama-ternary-hid-mse ternary
+}
+
+@test "PyTorch reference: bitnet, ternary, hidden-state cosine (layer 1) on KD" {
+	qat_fixture bitnet-ternary-hid-cos ternary
+}
+
+@test "PyTorch reference: llama, ternary, attention relations (layer 1, tau 0.5, teacher widths 48/32/32) on KD" {
+	qat_fixture llama-ternary-attn ternary
+}
+
 # a short run: 2 x 64 tokens a step
 train() {
 	bnquant --train "$S/train.txt" --batch 2 --ctx 64 --lr 5e-4 \
