@@ -213,16 +213,9 @@ bn_sgemm(struct bn_gemm *g, int ta, int tb, size_t M, size_t N, size_t K,
     size_t ldc, int acc)
 {
 	struct job j = { ta, tb, acc, M, N, K, lda, ldb, ldc, a, b, c,
-	    bn_gemm_ukernel_ref, g->buf, g->n };
+	    bn_k->gemm_uk, g->buf, g->n };
 	size_t i;
 
-#if defined(__x86_64__)
-	if (bn_k == &bn_kernels_avx2)
-		j.uk = bn_gemm_ukernel_avx2;
-#elif defined(__aarch64__)
-	if (bn_k == &bn_kernels_neon || bn_k == &bn_kernels_neon_dotprod)
-		j.uk = bn_gemm_ukernel_neon;
-#endif
 	if (M == 0 || N == 0)
 		return;
 	if (K == 0) {

@@ -73,6 +73,12 @@ struct bn_kernels {
 	void (*axpy_rows)(int dtype, float *y, const float *a, const void *x,
 	    size_t row_bytes, size_t n, size_t rows);
 
+	/* The float GEMM's micro-kernel (kernels/gemm.h: bn_sgemm, the
+	 * training's products): one BN_GEMM_MR x BN_GEMM_NR tile from packed
+	 * panels, each value accumulated with fmaf in k order. */
+	void (*gemm_uk)(size_t kc, const float *ap, const float *bp,
+	    float *c, size_t ldc, size_t mr, size_t nr, int acc);
+
 	/* One 128-column block of t2 rows as ONNX's INT2, transposed (the
 	 * ONNX export): w points at the block in row 0, rows 4 * groups.
 	 * out[c * ld + g], c in [0, 128), g in [0, groups): the codes of

@@ -598,6 +598,7 @@ const struct bn_kernels bn_kernels_neon = {
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
 	.axpy_rows = axpy_rows_neon,
+	.gemm_uk = bn_gemm_ukernel_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };
 
@@ -614,5 +615,6 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
 	.axpy_rows = axpy_rows_neon,
+	.gemm_uk = bn_gemm_ukernel_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };

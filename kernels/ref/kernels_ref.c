@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dtype.h"
+#include "gemm.h"
 #include "kernels.h"
 
 /* Element i of a float row of type dtype, widened to f32 exactly. */
@@ -277,5 +278,6 @@ const struct bn_kernels bn_kernels_ref = {
 	.dot_f32 = dot_f32_ref,
 	.axpy_f32 = axpy_f32_ref,
 	.axpy_rows = axpy_rows_ref,
+	.gemm_uk = bn_gemm_ukernel_ref,
 	.int2_t2 = bn_int2_t2_ref,
 };

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "dtype.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "x86.h"
 
@@ -798,6 +799,7 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
+	.gemm_uk = bn_gemm_ukernel_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
 
@@ -815,5 +817,6 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
+	.gemm_uk = bn_gemm_ukernel_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
