@@ -45,6 +45,20 @@ struct bn_kernels {
 	    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
 	    size_t rows, size_t T);
 
+	/* The same products with the weights in t3k, the kernels' 1.6-bit
+	 * layout (below): n a multiple of 64, row_bytes at least
+	 * bn_t3k_row_bytes(n). */
+	void (*matvec_t3)(const uint8_t *w, size_t row_bytes,
+	    const int8_t *x, int32_t *y, size_t n, size_t rows);
+	void (*matmul_t3)(const uint8_t *w, size_t row_bytes,
+	    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
+	    size_t rows, size_t T);
+	/* t3k rows to t2 rows of the same n elements (a multiple of 128),
+	 * out row r at out + r * out_row_bytes: how matmul_t3 takes a
+	 * chunk of rows, decoded once for all its tokens. */
+	void (*t3_t2)(const uint8_t *w, size_t row_bytes, uint8_t *out,
+	    size_t out_row_bytes, size_t n, size_t rows);
+
 	/* int8 weights times int8 activations, exact int32 results
 	 * (the compact output head): y[r] = sum_i W[r][i] * x[i]. */
 	void (*matvec_i8)(const int8_t *w, size_t row_bytes,
@@ -88,6 +102,37 @@ struct bn_kernels {
 	int (*int2_t2)(const uint8_t *w, size_t row_bytes, size_t groups,
 	    uint8_t *out, size_t ld);
 };
+
+/* t3k: ternary rows in 1.6 bits a weight for generation, where the
+ * bytes read per token set the speed.  Blocks of BN_T3K_BLOCK = 320
+ * elements in 64 bytes; byte j of a block holds elements j + 64k,
+ * k = 0..4, as q = ceil(256 v / 243), v = sum c_k 3^(4 - k), c = value
+ * + 1 (0, 1, 2).  Code k comes back as c_k = floor(3 m_k / 256), m_k =
+ * q 3^k mod 256 (exact for every v: tests/unit/t_kernels), so a SIMD
+ * decoder needs byte adds (m_k+1 = 3 m_k) and compares, no table.
+ * Since 3 m_k - m_k+1 = 256 c_k, a dot product is also (3 sum m_k x -
+ * sum m_k+1 x) / 256: byte products, no decoding at all.  A row's last
+ * block may hold fewer elements (n - 320 floor(n / 320), a multiple of
+ * 64): codes k >= that / 64 are 1 there and read no x.  bnt(5)'s t3
+ * (5 consecutive elements a byte) is repacked into t3k at load. */
+#define BN_T3K_BLOCK 320
+size_t bn_t3k_row_bytes(size_t n);
+/* One row of n codes (0, 1, 2; n a multiple of 64) into t3k. */
+void bn_t3k_pack(uint8_t *row, const uint8_t *codes, size_t n);
+/* Element i's code (0, 1, 2) of a t3k row. */
+int bn_t3k_get(const uint8_t *row, size_t i);
+/* matmul_t3 for a table k: chunks of rows decoded by k->t3_t2 into a
+ * buffer on the stack, then k->matmul_t2 over every token. */
+void bn_matmul_t3_chunked(const struct bn_kernels *k, const uint8_t *w,
+    size_t row_bytes, const int8_t *x, size_t ldx, int32_t *y, size_t ldy,
+    size_t n, size_t rows, size_t T);
+/* ref's t3k kernels, for tables without their own */
+void bn_matvec_t3_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    int32_t *y, size_t n, size_t rows);
+void bn_matmul_t3_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T);
+void bn_t3_t2_ref(const uint8_t *w, size_t row_bytes, uint8_t *out,
+    size_t out_row_bytes, size_t n, size_t rows);
 
 /* ref's int2_t2, for tables without their own */
 int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,

@@ -147,6 +147,75 @@ repack_t2(struct bn_linear *l, const struct bnt_map_tensor *t,
 	return BN_OK;
 }
 
+/* Row r's codes (0, 1, 2) of packed rows of dtype (t2, t3 or b1), code
+ * 1 from n to nq; -1 if one is invalid (t2's 3, a t3 byte above 242). */
+static int
+row_codes(int dtype, const uint8_t *p, size_t n, size_t nq, uint8_t *c)
+{
+	size_t i, k;
+	unsigned b;
+
+	switch (dtype) {
+	case BN_DTYPE_T2:
+		for (i = 0; i < n; i++)
+			if ((c[i] = p[i / BN_T2_BLOCK * 32 + i % 32] >>
+			    (2 * (i % BN_T2_BLOCK / 32)) & 3) == 3)
+				return -1;
+		break;
+	case BN_DTYPE_T3:
+		for (i = 0; i < n; i += BN_T3_GROUP) {
+			if ((b = p[i / BN_T3_GROUP]) > 242)
+				return -1;
+			for (k = 0; k < BN_T3_GROUP && i + k < n; k++, b /= 3)
+				c[i + k] = (uint8_t)(b % 3);
+		}
+		break;
+	default:		/* b1: 1 = +1, 0 = -1 */
+		for (i = 0; i < n; i++)
+			c[i] = (uint8_t)(p[i / 8] >> (i % 8) & 1 ? 2 : 0);
+		break;
+	}
+	memset(c + n, 1, nq - n);
+	return 0;
+}
+
+/* Packed rows (the tensor's, or l's own t2 rows when t is NULL) into
+ * t3k, the kernels' 1.6-bit layout, t2_width(n) codes a row (the int8
+ * activations' width), 64-byte aligned; scales as they are. */
+static int
+repack_t3k(struct bn_linear *l, const struct bnt_map_tensor *t,
+    const char *name, struct bn_err *e)
+{
+	size_t r, nq = t2_width(l->n), rb = bn_t3k_row_bytes(nq);
+	int dt = t ? t->t.dtype : BN_DTYPE_T2;
+	size_t srb = t ? (size_t)t->t.row_bytes : l->row_bytes;
+	const uint8_t *src = t ? t->data : l->w;
+	uint8_t *w = aligned_alloc(64, l->rows * rb), *c = malloc(nq);
+
+	if (w == NULL || c == NULL) {
+		free(w);
+		free(c);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	for (r = 0; r < l->rows; r++) {
+		if (row_codes(dt, src + r * srb, l->n, nq, c) != 0) {
+			free(w);
+			free(c);
+			return bn_seterr(e, BN_EFORMAT, "tensor '%s': row %zu: "
+			    "an invalid %s code", name, r,
+			    bn_dtype_traits(dt)->name);
+		}
+		bn_t3k_pack(w + r * rb, c, nq);
+	}
+	free(c);
+	free(l->owned);
+	l->kind = BN_LIN_T3;
+	l->owned = w;
+	l->w = w;
+	l->row_bytes = rb;
+	return BN_OK;
+}
+
 /* One scale per row if the tensor's scales allow it; -1 if not, -2
  * out of memory. */
 static int
@@ -162,10 +231,11 @@ row_scales(struct bn_linear *l, const struct bnt_map_tensor *t)
 }
 
 /* bitlinear: 1 ternarize float weights, 0 keep them, -1 everything in
- * float (BN_MODEL_NOQUANT). */
+ * float (BN_MODEL_NOQUANT).  layout: where ternary weights go, 2 t2, 3
+ * t3k, 0 t3k for bnt's t3 and t2 for the rest. */
 static int
 bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
-    size_t rows, size_t n, int bitlinear, struct bn_err *e)
+    size_t rows, size_t n, int bitlinear, int layout, struct bn_err *e)
 {
 	const struct bnt_map_tensor *t = find(m, name, e);
 	int st, dt, rc;
@@ -180,8 +250,11 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 	dt = t->t.dtype;
 	if (bn_dtype_traits(dt)->is_float && dt != BN_DTYPE_F64 &&
 	    t->t.scale_kind == BNT_SCALE_NONE) {
-		if (bitlinear > 0)
-			return ternarize(l, t, e);
+		if (bitlinear > 0) {
+			if ((st = ternarize(l, t, e)) == BN_OK && layout == 3)
+				st = repack_t3k(l, NULL, name, e);
+			return st;
+		}
 		l->kind = BN_LIN_FLOAT;
 		l->dtype = dt;
 		l->w = t->data;
@@ -209,6 +282,9 @@ bind_linear(struct bn_model *m, struct bn_linear *l, const char *name,
 			return bn_seterr(e, BN_ENOMEM, "out of memory");
 		if (rc == 0) {
 			l->kind = BN_LIN_T2;
+			if (layout == 3 || (layout == 0 &&
+			    dt == BN_DTYPE_T3))
+				return repack_t3k(l, t, name, e);
 			/* in place only where no row ends inside a block:
 			 * a reader must not trust the stream's padding */
 			if (dt == BN_DTYPE_T2 && n % BN_T2_BLOCK == 0) {
@@ -254,6 +330,15 @@ static void *
 layer_slot(struct bn_layer *L, int id)
 {
 	return layer_off[id] ? (char *)L + layer_off[id] - 1 : NULL;
+}
+
+const struct bn_linear *
+bn_model_linear(const struct bn_model *m, int layer, int id)
+{
+	if (m->layer == NULL || layer < 0 || layer >= m->c.layers || id < 0 ||
+	    id >= BN_R_COUNT || !bn_role_is_proj(id))
+		return NULL;
+	return layer_slot(&m->layer[layer], id);
 }
 
 static void
@@ -340,7 +425,8 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 	char name[64];
 	uint64_t rows, cols;
 	size_t k;
-	int i, id, st, bl;
+	int i, id, st, bl, lay = flags & BN_MODEL_T3 ? 3 : flags & BN_MODEL_T2 ?
+	    2 : 0;
 
 	memset(m, 0, sizeof *m);
 	if ((st = bnt_map_open(&m->map, path, flags & BN_MODEL_NONFINITE ?
@@ -381,7 +467,8 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 	id = c->tied ? BN_R_TOKEN_EMBD : BN_R_OUTPUT;
 	bn_role_shape(id, &d, &rows, &cols);
 	if ((st = bind_linear(m, &m->head, bn_role_name(id, 0, name,
-	    sizeof name), (size_t)rows, (size_t)cols, bl < 0 ? -1 : 0, e)) !=
+	    sizeof name), (size_t)rows, (size_t)cols, bl < 0 ? -1 : 0, lay,
+	    e)) !=
 	    BN_OK)
 		goto fail;
 	if ((m->layer = calloc((size_t)c->layers, sizeof *m->layer)) == NULL) {
@@ -403,7 +490,7 @@ bn_model_open_flags(struct bn_model *m, const char *path, unsigned flags,
 				    name);
 			else if (bn_role_is_proj(id))
 				st = bind_linear(m, layer_slot(L, id), name,
-				    (size_t)rows, (size_t)cols, bl, e);
+				    (size_t)rows, (size_t)cols, bl, lay, e);
 			else
 				st = bind_vec(m, layer_slot(L, id), name,
 				    (size_t)cols, e);
@@ -656,6 +743,15 @@ lin_task(void *ctx, int i, int n)
 				    j->xq + t * nq, j->isum + t * l->rows + b0,
 				    l->n, b1 - b0);
 		}
+	} else if (l->kind == BN_LIN_T3) {	/* t3k rows of nq codes */
+		if (j->T == 1)
+			bn_k->matvec_t3((const uint8_t *)l->w + r0 *
+			    l->row_bytes, l->row_bytes, j->xq, j->isum + r0,
+			    nq, r1 - r0);
+		else
+			bn_k->matmul_t3((const uint8_t *)l->w + r0 *
+			    l->row_bytes, l->row_bytes, j->xq, nq,
+			    j->isum + r0, l->rows, nq, r1 - r0, j->T);
 	} else if (j->T == 1)	/* t2 rows of nq codes, zero past n */
 		bn_k->matvec_t2((const uint8_t *)l->w + r0 * l->row_bytes,
 		    l->row_bytes, j->xq, j->isum + r0, nq, r1 - r0);
@@ -672,6 +768,13 @@ lin_task(void *ctx, int i, int n)
 			    v / (j->as[t] * l->scale[r]) :
 			    v * l->scale[r] / j->as[t];
 		}
+}
+
+/* Ternary weights (t2 or t3k): their int8 activations are the same. */
+static int
+ternary(const struct bn_linear *l)
+{
+	return l->kind == BN_LIN_T2 || l->kind == BN_LIN_T3;
 }
 
 /* Y[T][rows] = linear(X[T][n]); X already quantized if xq_ready.  The
@@ -873,10 +976,10 @@ forward(const struct bn_model *m, struct bn_state *s,
 		hook(s, l, BN_SITE_QKV_IN, s->xn, T, H);
 		linear(s, &L->q, s->xn, s->q, T, 0);
 		/* q, k and v share one quantization of their input */
-		linear(s, &L->k, s->xn, s->k, T, L->q.kind == BN_LIN_T2 &&
-		    L->k.kind == BN_LIN_T2);
-		linear(s, &L->v, s->xn, s->v, T, L->k.kind == BN_LIN_T2 &&
-		    L->v.kind == BN_LIN_T2);
+		linear(s, &L->k, s->xn, s->k, T, ternary(&L->q) &&
+		    ternary(&L->k));
+		linear(s, &L->v, s->xn, s->v, T, ternary(&L->k) &&
+		    ternary(&L->v));
 		if (c->arch == BN_ARCH_QWEN2) {
 			add_bias(s, s->q, &L->q_bias, T);
 			add_bias(s, s->k, &L->k_bias, T);
@@ -927,8 +1030,8 @@ forward(const struct bn_model *m, struct bn_state *s,
 		rmsnorm_rows(s, s->xn, s->x, &L->ffn_norm, T);
 		hook(s, l, BN_SITE_UP_IN, s->xn, T, H);
 		linear(s, &L->gate, s->xn, s->g, T, 0);
-		linear(s, &L->up, s->xn, s->u, T, L->gate.kind == BN_LIN_T2 &&
-		    L->up.kind == BN_LIN_T2);
+		linear(s, &L->up, s->xn, s->u, T, ternary(&L->gate) &&
+		    ternary(&L->up));
 		for (i = 0; i < T * F; i++) {
 			float a = s->g[i];
 

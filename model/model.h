@@ -13,7 +13,8 @@
 #include "status.h"
 
 /* A weight matrix [rows, n], used in place where it can be. */
-enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2, BN_LIN_I8 = 3 };
+enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2, BN_LIN_I8 = 3,
+	BN_LIN_T3 = 4 };	/* T3: kernels.h's t3k layout */
 
 struct bn_linear {
 	int kind;
@@ -21,7 +22,7 @@ struct bn_linear {
 	const void *w;
 	size_t row_bytes;
 	size_t rows, n;
-	/* BN_LIN_T2, BN_LIN_I8 (int8 activations too):
+	/* BN_LIN_T2, _T3, _I8 (int8 activations too):
 	 * y = isum / (as * s) (div) or isum * s / as */
 	const float *scale;	/* one per row (owned), all equal if tensor */
 	int div;
@@ -65,9 +66,19 @@ int bn_model_open(struct bn_model *m, const char *path, struct bn_err *e);
  * bnt(5) does not allow (BNT_MAP_NONFINITE); without it they are
  * refused (BN_EFORMAT naming the tensor). */
 #define BN_MODEL_NONFINITE 0x2u
+/* Where ternary weights (t2, t3 and b1 tensors, and float weights that
+ * bitlinear ternarizes at load) live in memory: BN_MODEL_T2 2 bits a
+ * weight (the fastest prompts), BN_MODEL_T3 1.6 (kernels.h's t3k: fewer
+ * bytes read per generated token); neither: t3k for bnt's t3 tensors,
+ * t2 for the rest.  The results are the same to the bit. */
+#define BN_MODEL_T2 0x4u
+#define BN_MODEL_T3 0x8u
 int bn_model_open_flags(struct bn_model *m, const char *path,
     unsigned flags, struct bn_err *e);
 void bn_model_close(struct bn_model *m);
+/* A layer's projection of role id (roles.h) as bound; NULL if none. */
+const struct bn_linear *bn_model_linear(const struct bn_model *m,
+    int layer, int id);
 /* Replace a float output head by int8 weights with one absmax scale per
  * row (s = max|w| / 127), used with int8 activations: a compact head
  * that halves the bytes an f16 head reads per token. */

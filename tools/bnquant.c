@@ -32,7 +32,7 @@
 #include <mpi.h>
 #endif
 
-enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
+enum { OPT_FORCE = 256, OPT_KEEP, OPT_PACK, OPT_SCALE,
 	/* --init */
 	OPT_CTX, OPT_FFN, OPT_HEAD_DIM, OPT_HEADS, OPT_HIDDEN, OPT_INIT,
 	OPT_KV_HEADS,
@@ -54,6 +54,7 @@ enum { OPT_FORCE = 256, OPT_KEEP, OPT_SCALE,
 struct opts {
 	const char *input, *output;
 	int binary;		/* -q binary */
+	int t3;			/* --pack t3 */
 	int scale_kind;		/* enum bnt_scale */
 	unsigned block;
 	regex_t keep;
@@ -104,6 +105,7 @@ static const struct option longopts[] = {
 	{ "lr",		required_argument,	NULL,	OPT_LR },
 	{ "min-lr",	required_argument,	NULL,	OPT_MIN_LR },
 	{ "output",	required_argument,	NULL,	'o' },
+	{ "pack",	required_argument,	NULL,	OPT_PACK },
 	{ "quant",	required_argument,	NULL,	'q' },
 	{ "resume",	required_argument,	NULL,	OPT_RESUME },
 	{ "scale",	required_argument,	NULL,	OPT_SCALE },
@@ -126,7 +128,8 @@ static _Noreturn void
 usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -q ternary|binary [-v] [--scale "
-	    "tensor|row|block:n] [--keep regex] [--force] [-o file] [file]\n"
+	    "tensor|row|block:n] [--pack t2|t3] [--keep regex] [--force] "
+	    "[-o file] [file]\n"
 	    "       %s --init llama|bitnet|qwen2|qwen3 [--hidden n] "
 	    "[--layers n] [--heads n] [--kv-heads n] [--head-dim n] [--ffn n] "
 	    "[--ctx n] --tokenizer file [--seed s] [--force] [-o file]\n"
@@ -155,6 +158,8 @@ usage(FILE *fp, int status)
 		    "      --keep RE      leave 2-D float tensors matching RE "
 		    "in float\n"
 		    "                     (default: '" DEFAULT_KEEP "')\n"
+		    "      --pack t2|t3   ternary codes in 2 bits (default) "
+		    "or 1.6 (5 a byte)\n"
 		    "      --scale KIND   tensor (default), row or block:N\n"
 		    "Initialise a new model (--init); see bnquant(1):\n"
 		    "      --init ARCH    llama, bitnet, qwen2 or qwen3\n"
@@ -412,6 +417,16 @@ parse_args(int argc, char *argv[], struct opts *o)
 			init_size("--layers", &o->io.layers);
 			initopt = 1;
 			break;
+		case OPT_PACK:
+			if (strcmp(optarg, "t2") == 0 ||
+			    strcmp(optarg, "t3") == 0)
+				o->t3 = optarg[1] == '3';
+			else {
+				bn_warnx("--pack: invalid packing '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
 		case OPT_SCALE:
 			if (strcmp(optarg, "tensor") == 0)
 				o->scale_kind = BNT_SCALE_TENSOR;
@@ -481,6 +496,10 @@ parse_args(int argc, char *argv[], struct opts *o)
 	    (o->qo.train == NULL && (q || initopt || o->qo.nonfinite))))
 		bn_errx(EX_USAGE, "--to-arch: alone or with --train (not "
 		    "--init, --resume or -q without --train)");
+	if (o->t3 && (o->binary || o->init != NULL || o->qo.train != NULL ||
+	    o->qo.resume != NULL || o->to_arch != NULL))
+		bn_errx(EX_USAGE, "--pack t3: with -q ternary only (not "
+		    "binary, --init, --train or --to-arch)");
 	if (o->init != NULL) {
 		if (q || o->qo.nonfinite || argc - optind > 0)
 			usage(stderr, EX_USAGE);
@@ -512,6 +531,37 @@ parse_args(int argc, char *argv[], struct opts *o)
 		bn_warnx("--keep: invalid regex '%s'", keep);
 		usage(stderr, EX_USAGE);
 	}
+}
+
+/* t2 codes (t's layout, in *q) to bnt(5)'s t3, 5 a byte: t and *q
+ * become the t3 tensor's. */
+static int
+to_t3(struct bnt_tensor *t, uint8_t **q, struct bn_err *e)
+{
+	static const uint8_t pow3[BN_T3_GROUP] = { 1, 3, 9, 27, 81 };
+	struct bnt_tensor t3 = *t;
+	uint64_t r, i;
+	uint8_t *o, *row;
+	int st;
+
+	t3.dtype = BN_DTYPE_T3;
+	if ((st = bnt_tensor_layout(&t3, e)) != BN_OK)
+		return st;
+	if ((o = calloc(t3.data_bytes ? t3.data_bytes : 1, 1)) == NULL)
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	for (r = 0; r < t->rows; r++) {
+		row = o + r * t3.row_bytes;
+		for (i = 0; i < t->row_len; i++)
+			row[i / BN_T3_GROUP] += (uint8_t)((bn_t2_get(*q + r *
+			    t->row_bytes, i) + 1) * pow3[i % BN_T3_GROUP]);
+		/* padding elements are v = 0: code 1 */
+		for (; i % BN_T3_GROUP != 0; i++)
+			row[i / BN_T3_GROUP] += pow3[i % BN_T3_GROUP];
+	}
+	free(*q);
+	*q = o;
+	*t = t3;
+	return BN_OK;
 }
 
 /* Quantize one float tensor and write it with w.  The statistic is
@@ -558,6 +608,8 @@ quantize(const struct opts *o, const struct bnt_record *rec,
 	    o->scale_kind == BNT_SCALE_BLOCK ? o->block :
 	    o->scale_kind == BNT_SCALE_ROW ? len : 0, .codes = q,
 	    .row_bytes = t.row_bytes, .scales = sc });
+	if (o->t3 && (st = to_t3(&t, &q, &e)) != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", name, e.msg);
 	if (o->verbose)
 		bn_warnx("%s: %s, %llu scales", t.name,
 		    bn_dtype_traits(t.dtype)->name,

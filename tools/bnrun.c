@@ -39,7 +39,8 @@ enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
 enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CHAT_TEMPLATE,
     OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_DEPTH, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
     OPT_KV_TYPE, OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP,
-    OPT_PRINT_PROMPT, OPT_SEED, OPT_STOP, OPT_SYSTEM, OPT_TEMP, OPT_TG,
+    OPT_PRINT_PROMPT, OPT_SEED, OPT_STOP, OPT_SYSTEM, OPT_TEMP, OPT_TERNARY,
+    OPT_TG,
     OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
 
 #define MAX_STOP 16
@@ -62,6 +63,7 @@ struct opts {
 	int pp, tg;
 	int depth;		/* --bench --depth; -1: none */
 	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
+	unsigned layout;	/* --ternary: BN_MODEL_T2, _T3 or 0 */
 	int headq;		/* the head was made int8 */
 	int top_k;
 	double temp, top_p;
@@ -112,6 +114,7 @@ static const struct option longopts[] = {
 	{ "tokenize",	no_argument,		NULL,	OPT_TOKENIZE },
 	{ "top-k",	required_argument,	NULL,	OPT_TOP_K },
 	{ "top-p",	required_argument,	NULL,	OPT_TOP_P },
+	{ "ternary",	required_argument,	NULL,	OPT_TERNARY },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
 	{ NULL,		0,			NULL,	0 }
@@ -122,7 +125,8 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -m model [-p prompt | -f file] [-n n] "
 	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads] "
-	    "[--head auto | q8 | keep] [--allow-nonfinite]\n"
+	    "[--head auto | q8 | keep] [--ternary t2 | t3 | auto] "
+	    "[--allow-nonfinite]\n"
 	    "       %s -m model --perplexity file [--ctx n] [-t threads] "
 	    "[--kl-base model [--max-kld x]] [--json] [--logits file] "
 	    "[--allow-nonfinite]\n"
@@ -173,6 +177,9 @@ usage(FILE *fp, int status)
 		    "      --pp N, --tg N   --bench prompt and generation "
 		    "lengths (512, 128)\n"
 		    "      --seed S         sampling seed\n"
+		    "      --ternary t2|t3|auto  ternary weights in memory: 2 "
+		    "bits (t2), 1.6 (t3);\n"
+		    "                       auto: as stored (default)\n"
 		    "      --temp T         temperature (default 0.8; 0: "
 		    "greedy)\n"
 		    "      --tokenize       print the ids of standard input\n"
@@ -270,6 +277,19 @@ parse_args(int argc, char *argv[], struct opts *o)
 				o->kvtype = BN_KV_F16;
 			else {
 				bn_warnx("--kv-type: invalid type '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
+		case OPT_TERNARY:
+			if (strcmp(optarg, "t2") == 0)
+				o->layout = BN_MODEL_T2;
+			else if (strcmp(optarg, "t3") == 0)
+				o->layout = BN_MODEL_T3;
+			else if (strcmp(optarg, "auto") == 0)
+				o->layout = 0;
+			else {
+				bn_warnx("--ternary: invalid layout '%s'",
 				    optarg);
 				usage(stderr, EX_USAGE);
 			}
@@ -810,8 +830,8 @@ open_base(const struct opts *o, const struct bn_model *m,
 	char msg[256];
 	int st;
 
-	if ((st = bn_model_open_flags(bm, o->kl_base, o->nonfinite ?
-	    BN_MODEL_NONFINITE : 0, &e)) != BN_OK)
+	if ((st = bn_model_open_flags(bm, o->kl_base, (o->nonfinite ?
+	    BN_MODEL_NONFINITE : 0) | o->layout, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o->kl_base, e.msg);
 	if ((o->head == HEAD_Q8 || (o->head == HEAD_AUTO &&
 	    bm->c.vocab >= HEAD_AUTO_VOCAB)) &&
@@ -851,24 +871,33 @@ depth_ctx(struct opts *o, const struct bn_model *m)
 /*
  * The bytes one generated token reads: every mapped tensor the forward
  * pass uses, with one row of token_embd (all of it when it is also the
- * head) and the int8 copy in place of the head when --head made one;
- * and the keys and values (f32 or f16, --kv-type) of the depth positions
- * before it.
+ * head), the int8 copy in place of the head when --head made one and
+ * each projection as bound (repacked by --ternary, or at load); and the
+ * keys and values (f32 or f16, --kv-type) of the depth positions before
+ * it.
  */
 static unsigned long long
 weight_bytes(const struct opts *o, const struct bn_model *m)
 {
 	char embd[64], head[64];
 	const struct bnt_tensor *t;
+	const struct bn_linear *l;
 	unsigned long long w = 0;
 	size_t k;
+	int layer, id;
 
 	bn_role_name(BN_R_TOKEN_EMBD, 0, embd, sizeof embd);
 	bn_role_name(m->c.tied ? BN_R_TOKEN_EMBD : BN_R_OUTPUT, 0, head,
 	    sizeof head);
 	for (k = 0; k < m->map.ntensors; k++) {
 		t = &m->map.tensors[k].t;
-		if (strcmp(t->name, embd) == 0 && (o->headq || !m->c.tied))
+		id = bn_role_of(t->name, &layer);
+		l = id >= 0 ? bn_model_linear(m, layer, id) : NULL;
+		if (l != NULL)
+			w += (unsigned long long)l->rows * (l->row_bytes +
+			    (l->scale ? sizeof(float) : 0));
+		else if (strcmp(t->name, embd) == 0 &&
+		    (o->headq || !m->c.tied))
 			w += m->embd_row_bytes;
 		else if (!o->headq || strcmp(t->name, head) != 0)
 			w += t->raw_len;
@@ -1406,8 +1435,8 @@ main(int argc, char *argv[])
 		bn_close_stdout();
 		return 0;
 	}
-	if ((st = bn_model_open_flags(&m, o.model, o.nonfinite ?
-	    BN_MODEL_NONFINITE : 0, &e)) != BN_OK)
+	if ((st = bn_model_open_flags(&m, o.model, (o.nonfinite ?
+	    BN_MODEL_NONFINITE : 0) | o.layout, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
 	o.headq = o.head == HEAD_Q8 || (o.head == HEAD_AUTO &&
 	    m.c.vocab >= HEAD_AUTO_VOCAB);

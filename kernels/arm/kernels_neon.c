@@ -586,12 +586,33 @@ bn_gemm_ukernel_neon(size_t kc, const float *ap, const float *bp, float *c,
 			    tt[i][j];
 }
 
+/* t3k: ref's decoding for now (no NEON version yet), with each
+ * table's own t2 products for prompts */
+static void
+matmul_t3_neon(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_t3_chunked(&bn_kernels_neon, w, row_bytes, x, ldx, y, ldy,
+	    n, rows, T);
+}
+
+static void
+matmul_t3_neon_dp(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_t3_chunked(&bn_kernels_neon_dotprod, w, row_bytes, x, ldx,
+	    y, ldy, n, rows, T);
+}
+
 const struct bn_kernels bn_kernels_neon = {
 	.name = "neon",
 	.matvec_f = matvec_f_neon,
 	.matmul_f = matmul_f_neon,
 	.matvec_t2 = matvec_t2_neon,
 	.matmul_t2 = matmul_t2_neon,
+	.matvec_t3 = bn_matvec_t3_ref,
+	.matmul_t3 = matmul_t3_neon,
+	.t3_t2 = bn_t3_t2_ref,
 	.matvec_i8 = matvec_i8_neon,
 	.quant_i8 = quant_i8_neon,
 	.rmsnorm = rmsnorm_neon,
@@ -609,6 +630,9 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.matmul_f = matmul_f_neon,
 	.matvec_t2 = bn_neon_dp_matvec_t2,
 	.matmul_t2 = bn_neon_dp_matmul_t2,
+	.matvec_t3 = bn_matvec_t3_ref,
+	.matmul_t3 = matmul_t3_neon_dp,
+	.t3_t2 = bn_t3_t2_ref,
 	.matvec_i8 = bn_neon_dp_matvec_i8,
 	.quant_i8 = quant_i8_neon,
 	.rmsnorm = rmsnorm_neon,

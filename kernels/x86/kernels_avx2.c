@@ -501,6 +501,129 @@ matmul_t2_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
+/* t3k (kernels.h): m_k+1 = 3 m_k mod 256 in byte adds; the codes are
+ * [m >= 86] + [m >= 171] (unsigned compares as max, then equality). */
+AI __m256i
+times3(__m256i m)
+{
+	return _mm256_add_epi8(m, _mm256_add_epi8(m, m));
+}
+
+AI __m256i
+t3codes(__m256i m)
+{
+	__m256i a = _mm256_cmpeq_epi8(_mm256_max_epu8(m,
+	    _mm256_set1_epi8(86)), m);
+	__m256i b = _mm256_cmpeq_epi8(_mm256_max_epu8(m,
+	    _mm256_set1_epi8((char)171)), m);
+
+	return _mm256_sub_epi8(_mm256_setzero_si256(), _mm256_add_epi8(a, b));
+}
+
+/* Blocks per int16 accumulation: ten maddubs of codes <= 2 a block,
+ * each lane at most 2 * 2 * 128 = 512 in magnitude: 6 blocks < 32767. */
+#define T3_GROUP 6
+
+/* One row at a time, as matvec_t2: each 64-byte block as two 32-byte
+ * halves (elements 64k + j and 64k + 32 + j). */
+static void
+matvec_t3_avx2(const uint8_t *w, size_t rb, const int8_t *x, int32_t *y,
+    size_t n, size_t rows)
+{
+	const __m256i one16 = _mm256_set1_epi16(1);
+	size_t nb = (n + BN_T3K_BLOCK - 1) / BN_T3K_BLOCK, r, b, g, k, kn;
+	int32_t sx = sum_i8(x, n);
+	__m256i acc, p, lo, hi;
+	const uint8_t *q;
+	const int8_t *xb;
+
+	for (r = 0; r < rows; r++) {
+		q = w + r * rb;
+		acc = _mm256_setzero_si256();
+		for (b = 0; b < nb; b = g) {
+			g = b + T3_GROUP < nb ? b + T3_GROUP : nb;
+			p = _mm256_setzero_si256();
+			for (; b < g; b++) {
+				_mm_prefetch((const char *)(q + 4 * rb + 64 * b),
+				    _MM_HINT_T0);
+				xb = x + b * BN_T3K_BLOCK;
+				kn = n - b * BN_T3K_BLOCK >= BN_T3K_BLOCK ? 5 :
+				    (n - b * BN_T3K_BLOCK) / 64;
+				lo = _mm256_loadu_si256((const __m256i *)
+				    (q + 64 * b));
+				hi = _mm256_loadu_si256((const __m256i *)
+				    (q + 64 * b + 32));
+				for (k = 0; k < kn; k++) {
+					if (k > 0) {
+						lo = times3(lo);
+						hi = times3(hi);
+					}
+					p = _mm256_add_epi16(p,
+					    _mm256_maddubs_epi16(t3codes(lo),
+					    _mm256_loadu_si256((const __m256i *)
+					    (xb + 64 * k))));
+					p = _mm256_add_epi16(p,
+					    _mm256_maddubs_epi16(t3codes(hi),
+					    _mm256_loadu_si256((const __m256i *)
+					    (xb + 64 * k + 32))));
+				}
+			}
+			acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, one16));
+		}
+		y[r] = hsum8i(acc) - sx;
+	}
+}
+
+/* Each group of 64 codes is half a t2 block: codes j and 32 + j go to
+ * byte j at bits 4h and 4h + 2 (h: which half). */
+static void
+t3_t2_avx2(const uint8_t *w, size_t rb, uint8_t *out, size_t ob, size_t n,
+    size_t rows)
+{
+	size_t r, g, ng = n / 64;
+	__m256i lo = _mm256_setzero_si256(), hi = lo, t, prev = lo;
+	const uint8_t *q;
+
+	for (r = 0; r < rows; r++) {
+		q = w + r * rb;
+		for (g = 0; g < ng; g++) {
+			if (g % 5 == 0) {
+				lo = _mm256_loadu_si256((const __m256i *)
+				    (q + 64 * (g / 5)));
+				hi = _mm256_loadu_si256((const __m256i *)
+				    (q + 64 * (g / 5) + 32));
+			} else {
+				lo = times3(lo);
+				hi = times3(hi);
+			}
+			t = _mm256_or_si256(t3codes(lo),
+			    _mm256_slli_epi16(t3codes(hi), 2));
+			if (g % 2 == 0)
+				prev = t;
+			else
+				_mm256_storeu_si256((__m256i *)(out + r * ob +
+				    32 * (g / 2)), _mm256_or_si256(prev,
+				    _mm256_slli_epi16(t, 4)));
+		}
+	}
+}
+
+static void
+matmul_t3_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_t3_chunked(&bn_kernels_avx2, w, row_bytes, x, ldx, y, ldy,
+	    n, rows, T);
+}
+
+static void
+matmul_t3_avx512(const uint8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_t3_chunked(&bn_kernels_avx512, w, row_bytes, x, ldx, y, ldy,
+	    n, rows, T);
+}
+
 /* m = max |x| ignoring NaN, as ref's "v > m ? v : m" (max is exact, so
  * the lane structure does not matter); q = clamp(round(x * s)). */
 static float
@@ -794,6 +917,9 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.matmul_f = matmul_f_avx2,
 	.matvec_t2 = matvec_t2_avx2,
 	.matmul_t2 = matmul_t2_avx2,
+	.matvec_t3 = matvec_t3_avx2,
+	.matmul_t3 = matmul_t3_avx2,
+	.t3_t2 = t3_t2_avx2,
 	.quant_i8 = quant_i8_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
@@ -812,6 +938,9 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.matmul_f = matmul_f_avx2,
 	.matvec_t2 = bn_avx512_matvec_t2,
 	.matmul_t2 = bn_avx512_matmul_t2,
+	.matvec_t3 = bn_avx512_matvec_t3,
+	.matmul_t3 = matmul_t3_avx512,
+	.t3_t2 = bn_avx512_t3_t2,
 	.quant_i8 = quant_i8_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,

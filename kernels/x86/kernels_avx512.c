@@ -285,3 +285,128 @@ bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes, const int8_t *x,
 		y[r] = _mm512_reduce_add_epi32(a0);
 	}
 }
+
+/* t3k (kernels.h): m_k+1 = 3 m_k mod 256 in byte adds. */
+AI __m512i
+times3(__m512i m)
+{
+	return _mm512_add_epi8(m, _mm512_add_epi8(m, m));
+}
+
+/* Blocks between reductions in matvec_t3: |3A - B| = 256 |sum c x| <=
+ * 256 * 2 * 128 * 320 per block must stay below 2^31. */
+#define T3_SEG 64
+
+/* One row at a time, as matvec_t2; no decoding: with A = sum m_k x and
+ * B = sum m_k+1 x over the codes' positions, sum c x = (3A - B) / 256
+ * (kernels.h), two vpdpbusd a 64 weights and byte adds for m. */
+void
+bn_avx512_matvec_t3(const uint8_t *w, size_t rb, const int8_t *x,
+    int32_t *y, size_t n, size_t rows)
+{
+	const __m512i one = _mm512_set1_epi8(1);
+	size_t nb = n / BN_T3K_BLOCK, kt = n % BN_T3K_BLOCK / 64, r, b, s, e;
+	__m512i a0, a1, b0, b1, m, xv, sv = _mm512_setzero_si512();
+	const uint8_t *q;
+	const int8_t *xb;
+	int32_t sum, sx;
+	int k;
+
+	for (b = 0; b < n; b += 64)
+		sv = _mm512_dpbusd_epi32(sv, one, _mm512_loadu_si512(x + b));
+	sx = _mm512_reduce_add_epi32(sv);
+	for (r = 0; r < rows; r++) {
+		q = w + r * rb;
+		sum = 0;
+		for (s = 0; s < nb || (s == nb && kt); s = e) {
+			e = s + T3_SEG < nb ? s + T3_SEG : nb;
+			a0 = a1 = b0 = b1 = _mm512_setzero_si512();
+			for (b = s; b < e; b++) {
+				_mm_prefetch((const char *)(q + 4 * rb + 64 * b),
+				    _MM_HINT_T0);
+				xb = x + b * BN_T3K_BLOCK;
+				m = _mm512_loadu_si512(q + 64 * b);
+				xv = _mm512_loadu_si512(xb);
+				a0 = _mm512_dpbusd_epi32(a0, m, xv);
+				m = times3(m);
+				b0 = _mm512_dpbusd_epi32(b0, m, xv);
+				xv = _mm512_loadu_si512(xb + 64);
+				a1 = _mm512_dpbusd_epi32(a1, m, xv);
+				m = times3(m);
+				b1 = _mm512_dpbusd_epi32(b1, m, xv);
+				xv = _mm512_loadu_si512(xb + 128);
+				a0 = _mm512_dpbusd_epi32(a0, m, xv);
+				m = times3(m);
+				b0 = _mm512_dpbusd_epi32(b0, m, xv);
+				xv = _mm512_loadu_si512(xb + 192);
+				a1 = _mm512_dpbusd_epi32(a1, m, xv);
+				m = times3(m);
+				b1 = _mm512_dpbusd_epi32(b1, m, xv);
+				xv = _mm512_loadu_si512(xb + 256);
+				a0 = _mm512_dpbusd_epi32(a0, m, xv);
+				m = times3(m);
+				b0 = _mm512_dpbusd_epi32(b0, m, xv);
+			}
+			if (e == nb && kt) {	/* the row's last, short block */
+				xb = x + nb * BN_T3K_BLOCK;
+				m = _mm512_loadu_si512(q + 64 * nb);
+				for (k = 0; k < (int)kt; k++) {
+					xv = _mm512_loadu_si512(xb + 64 * k);
+					a0 = _mm512_dpbusd_epi32(a0, m, xv);
+					m = times3(m);
+					b0 = _mm512_dpbusd_epi32(b0, m, xv);
+				}
+				e = nb + 1;
+			}
+			/* exact in uint32: the true value fits in int32 */
+			sum += (int32_t)(3u * (uint32_t)_mm512_reduce_add_epi32(
+			    _mm512_add_epi32(a0, a1)) - (uint32_t)
+			    _mm512_reduce_add_epi32(_mm512_add_epi32(b0, b1))) /
+			    256;
+		}
+		y[r] = sum - sx;
+	}
+}
+
+/* The codes of 64 t3k bytes at step m: [m >= 86] + [m >= 171]. */
+AI __m512i
+t3codes(__m512i m)
+{
+	__mmask64 a = _mm512_cmpge_epu8_mask(m, _mm512_set1_epi8(86));
+	__mmask64 b = _mm512_cmpge_epu8_mask(m, _mm512_set1_epi8((char)171));
+
+	return _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(a,
+	    _mm512_set1_epi8(1)), b, _mm512_set1_epi8(2));
+}
+
+/* Each group of 64 codes is half a t2 block: codes j and 32 + j go to
+ * byte j at bits 4h and 4h + 2 (h: which half). */
+void
+bn_avx512_t3_t2(const uint8_t *w, size_t rb, uint8_t *out, size_t ob,
+    size_t n, size_t rows)
+{
+	size_t r, g, ng = n / 64;
+	__m512i m = _mm512_setzero_si512(), c;
+	__m256i t, prev = _mm256_setzero_si256();
+	const uint8_t *q;
+
+	for (r = 0; r < rows; r++) {
+		q = w + r * rb;
+		for (g = 0; g < ng; g++) {
+			if (g % 5 == 0)
+				m = _mm512_loadu_si512(q + 64 * (g / 5));
+			else
+				m = times3(m);
+			c = t3codes(m);
+			t = _mm256_or_si256(_mm512_castsi512_si256(c),
+			    _mm256_slli_epi16(_mm512_extracti64x4_epi64(c, 1),
+			    2));
+			if (g % 2 == 0)
+				prev = t;
+			else
+				_mm256_storeu_si256((__m256i *)(out + r * ob +
+				    32 * (g / 2)), _mm256_or_si256(prev,
+				    _mm256_slli_epi16(t, 4)));
+		}
+	}
+}

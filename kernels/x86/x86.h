@@ -14,6 +14,10 @@ void bn_avx512_matvec_t2(const uint8_t *w, size_t row_bytes,
 void bn_avx512_matmul_t2(const uint8_t *w, size_t row_bytes,
     const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
     size_t rows, size_t T);
+void bn_avx512_matvec_t3(const uint8_t *w, size_t row_bytes,
+    const int8_t *x, int32_t *y, size_t n, size_t rows);
+void bn_avx512_t3_t2(const uint8_t *w, size_t row_bytes, uint8_t *out,
+    size_t out_row_bytes, size_t n, size_t rows);
 void bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes,
     const int8_t *x, int32_t *y, size_t n, size_t rows);
 

@@ -549,6 +549,113 @@ test_edges(void)
 	CHECK(cmp_i8(6912, 5, 257, 0));
 }
 
+/* t3k: codes of rows packed with bn_t3k_pack; the expected products
+ * from the codes themselves (not ref's decoder); every table's matvec,
+ * matmul and t3_t2 against them.  fill: -1 random codes, else every
+ * code = fill.  n a multiple of 64 (128 where matmul and t3_t2 run). */
+static int
+cmp_t3(size_t n, size_t rows, size_t T, int fill, int fillx, int off)
+{
+	size_t rb = bn_t3k_row_bytes(n) + (size_t)(rnd() % 2) * 64;
+	size_t ldx = n + rnd() % 5, ldy = rows + rnd() % 3, ob = n / 4;
+	size_t i, r, t;
+	uint8_t *wb = xmalloc(rows * rb + 1), *w = wb + off;
+	uint8_t *codes = xmalloc(rows * n + 1), *o1, *o2;
+	int8_t *xb = xmalloc(T * ldx + 1), *x = xb + off;
+	int32_t *y0 = xmalloc(T * ldy * 4), *y1 = xmalloc(T * ldy * 4);
+	int32_t *y2 = xmalloc(T * ldy * 4);
+	int ok = 1;
+
+	memset(wb, 0xee, rows * rb + 1);
+	for (i = 0; i < rows * n; i++)
+		codes[i] = (uint8_t)(fill >= 0 ? fill : (int)(rnd() % 3));
+	for (r = 0; r < rows; r++)
+		bn_t3k_pack(w + r * rb, codes + r * n, n);
+	for (i = 0; i < T * ldx; i++)
+		x[i] = (int8_t)(fillx < 256 ? fillx : (int)(rnd() & 0xff) - 128);
+	for (i = 0; i < T * ldy; i++)
+		y0[i] = y1[i] = y2[i] = 7;
+	for (t = 0; t < T; t++)
+		for (r = 0; r < rows; r++) {
+			int32_t s = 0;
+
+			for (i = 0; i < n; i++)
+				s += (codes[r * n + i] - 1) * x[t * ldx + i];
+			y0[t * ldy + r] = s;
+		}
+	for (i = 0; i < rows * n; i++)
+		ok &= bn_t3k_get(w + i / n * rb, i % n) == codes[i];
+	R->matvec_t3(w, rb, x, y1, n, rows);
+	K->matvec_t3(w, rb, x, y2, n, rows);
+	ok &= memcmp(y0, y1, rows * 4) == 0 && memcmp(y0, y2, rows * 4) == 0;
+	if (n % 128 == 0) {
+		R->matmul_t3(w, rb, x, ldx, y1, ldy, n, rows, T);
+		K->matmul_t3(w, rb, x, ldx, y2, ldy, n, rows, T);
+		ok &= memcmp(y0, y1, T * ldy * 4) == 0 &&
+		    memcmp(y0, y2, T * ldy * 4) == 0;
+		o1 = xmalloc(rows * ob + 1);
+		o2 = xmalloc(rows * ob + 1);
+		memset(o2, 0x55, rows * ob);
+		for (r = 0; r < rows; r++)
+			for (i = 0; i < n; i++)
+				bn_t2_set(o2 + r * ob, i, codes[r * n + i] - 1);
+		K->t3_t2(w, rb, o1, ob, n, rows);
+		ok &= memcmp(o1, o2, rows * ob) == 0;
+		R->t3_t2(w, rb, o1, ob, n, rows);
+		ok &= memcmp(o1, o2, rows * ob) == 0;
+		free(o1), free(o2);
+	}
+	if (!ok)
+		fprintf(stderr, "%s t3 n %zu rows %zu T %zu fill %d x %d off %d "
+		    "differs\n", K->name, n, rows, T, fill, fillx, off);
+	free(wb), free(codes), free(xb), free(y0), free(y1), free(y2);
+	return ok;
+}
+
+/* Every byte value a 5-code group packs to decodes back, and the
+ * shapes t3k's blocks, short last blocks, tiles and segments cut. */
+static void
+test_t3(void)
+{
+	uint8_t codes[320], row[64];
+	size_t n, k, j;
+	unsigned v, d;
+	int ok = 1;
+
+	for (v = 0; v < 243; v++) {
+		for (k = 0, d = v; k < 5; k++, d /= 3)	/* code 4 - k */
+			for (j = 0; j < 64; j++)
+				codes[64 * (4 - k) + j] = (uint8_t)(d % 3);
+		bn_t3k_pack(row, codes, 320);
+		for (j = 0; j < 320; j++)
+			ok &= bn_t3k_get(row, j) == codes[j];
+	}
+	CHECK(ok);
+	for (n = 64; n <= 64 * 12; n += 64)
+		CHECK(cmp_t3(n, 1 + rnd() % 9, 1 + rnd() % 7, -1, 256,
+		    (int)(n % 3 == 0)));
+	for (n = 128; n <= 1280; n += 128) {
+		ok = 1;
+		for (k = 1; k <= 13; k++)
+			ok &= cmp_t3(n, k, 1 + (k + n / 128) % 11, -1, 256,
+			    (int)(k % 2));
+		CHECK(ok);
+	}
+	CHECK(cmp_t3(2560, 37, 9, -1, 256, 1));
+	CHECK(cmp_t3(6912, 11, 13, -1, 256, 0));
+	CHECK(cmp_t3(6912, 75 * 2 + 3, 5, -1, 256, 1));	/* chunks */
+	CHECK(cmp_t3(320 * 64 + 128, 3, 2, -1, 256, 0));	/* segments */
+	CHECK(cmp_t3(320 * 130, 2, 3, -1, 256, 1));
+	for (n = 320 * 64; n <= 320 * 130; n += 320 * 66) {
+		CHECK(cmp_t3(n, 3, 2, 2, -128, 0));	/* the extremes */
+		CHECK(cmp_t3(n, 3, 2, 0, -128, 1));
+		CHECK(cmp_t3(n, 3, 2, 2, 127, 0));
+		CHECK(cmp_t3(n, 3, 2, 0, 127, 1));
+		CHECK(cmp_t3(n, 3, 2, 1, -128, 0));
+	}
+	CHECK(cmp_t3(262144 + 128, 2, 2, -1, 256, 0));	/* past the buffer */
+}
+
 static void
 test_table(void)
 {
@@ -645,6 +752,7 @@ test_table(void)
 		free(x);
 	}
 	test_edges();
+	test_t3();
 	/* and the values ref gives there */
 	{
 		uint8_t w[32 * 20];
