@@ -410,6 +410,20 @@ bn_model_close(struct bn_model *m)
 }
 
 int
+bn_model_ternary_flag(const char *name, unsigned *flag)
+{
+	if (strcmp(name, "t2") == 0)
+		*flag = BN_MODEL_T2;
+	else if (strcmp(name, "t3") == 0)
+		*flag = BN_MODEL_T3;
+	else if (strcmp(name, "auto") == 0)
+		*flag = 0;
+	else
+		return -1;
+	return 0;
+}
+
+int
 bn_model_open(struct bn_model *m, const char *path, struct bn_err *e)
 {
 	return bn_model_open_flags(m, path, 0, e);

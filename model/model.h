@@ -73,6 +73,9 @@ int bn_model_open(struct bn_model *m, const char *path, struct bn_err *e);
  * t2 for the rest.  The results are the same to the bit. */
 #define BN_MODEL_T2 0x4u
 #define BN_MODEL_T3 0x8u
+/* The flag of a layout's name, as the tools' --ternary takes it: "t2",
+ * "t3" or "auto" (0); -1 if none. */
+int bn_model_ternary_flag(const char *name, unsigned *flag);
 int bn_model_open_flags(struct bn_model *m, const char *path,
     unsigned flags, struct bn_err *e);
 void bn_model_close(struct bn_model *m);

@@ -282,13 +282,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			}
 			break;
 		case OPT_TERNARY:
-			if (strcmp(optarg, "t2") == 0)
-				o->layout = BN_MODEL_T2;
-			else if (strcmp(optarg, "t3") == 0)
-				o->layout = BN_MODEL_T3;
-			else if (strcmp(optarg, "auto") == 0)
-				o->layout = 0;
-			else {
+			if (bn_model_ternary_flag(optarg, &o->layout) != 0) {
 				bn_warnx("--ternary: invalid layout '%s'",
 				    optarg);
 				usage(stderr, EX_USAGE);

@@ -52,7 +52,8 @@ static const unsigned char page[] = {
 };
 
 enum { OPT_API_KEY = 256, OPT_CHAT_TEMPLATE, OPT_CTX, OPT_HOST,
-    OPT_KV_TYPE, OPT_MAX_BODY, OPT_PARALLEL, OPT_PORT, OPT_QUEUE };
+    OPT_KV_TYPE, OPT_MAX_BODY, OPT_PARALLEL, OPT_PORT, OPT_QUEUE,
+    OPT_TERNARY };
 
 struct opts {
 	const char *model;
@@ -61,6 +62,7 @@ struct opts {
 	const char *tmpl_name;
 	int port, parallel, queue, ctx, threads, verbose;
 	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
+	unsigned layout;	/* --ternary: BN_MODEL_T2, _T3 or 0 */
 	size_t max_body;
 };
 
@@ -158,6 +160,7 @@ static const struct option longopts[] = {
 	{ "parallel",	required_argument,	NULL,	OPT_PARALLEL },
 	{ "port",	required_argument,	NULL,	OPT_PORT },
 	{ "queue",	required_argument,	NULL,	OPT_QUEUE },
+	{ "ternary",	required_argument,	NULL,	OPT_TERNARY },
 	{ "threads",	required_argument,	NULL,	't' },
 	{ "verbose",	no_argument,		NULL,	'v' },
 	{ "version",	no_argument,		NULL,	'V' },
@@ -170,7 +173,8 @@ usage(FILE *fp, int status)
 	fprintf(fp, "usage: %s -m model [--host addr] [--port n] "
 	    "[--parallel n] [--queue n] [--ctx n] [-t threads] "
 	    "[--api-key key] [--max-body bytes] [--chat-template name] "
-	    "[--kv-type f32|f16] [-v]\n", bn_progname);
+	    "[--kv-type f32|f16] [--ternary t2|t3|auto] [-v]\n",
+	    bn_progname);
 	if (fp == stdout)
 		fputs("Serve a bnt(5) model over HTTP with an "
 		    "OpenAI-compatible API; see bnserve(1).\n"
@@ -197,6 +201,9 @@ usage(FILE *fp, int status)
 		    "one)\n"
 		    "      --queue N        requests that wait for a slot "
 		    "(default 16)\n"
+		    "      --ternary t2|t3|auto  ternary weights in memory: 2 "
+		    "bits (t2), 1.6 (t3);\n"
+		    "                       auto: as stored (default)\n"
 		    "  -h, --help           show this help\n"
 		    "  -V, --version        show the version\n", fp);
 	exit(status);
@@ -247,6 +254,13 @@ parse_args(int argc, char *argv[], struct opts *o)
 				o->kvtype = BN_KV_F16;
 			else {
 				bn_warnx("--kv-type: invalid type '%s'",
+				    optarg);
+				usage(stderr, EX_USAGE);
+			}
+			break;
+		case OPT_TERNARY:
+			if (bn_model_ternary_flag(optarg, &o->layout) != 0) {
+				bn_warnx("--ternary: invalid layout '%s'",
 				    optarg);
 				usage(stderr, EX_USAGE);
 			}
@@ -1712,7 +1726,8 @@ main(int argc, char *argv[])
 	bn_kernels_pick();
 	if (o->threads == 0)
 		o->threads = bn_pool_default_threads();
-	if ((st = bn_model_open(&srv.m, o->model, &e)) != BN_OK)
+	if ((st = bn_model_open_flags(&srv.m, o->model, o->layout, &e)) !=
+	    BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o->model, e.msg);
 	if (srv.m.c.vocab >= HEAD_AUTO_VOCAB &&
 	    (st = bn_model_quantize_head(&srv.m, &e)) != BN_OK)

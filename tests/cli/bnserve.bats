@@ -195,6 +195,24 @@ print(200, json.dumps(open(sys.argv[1]).read()))' "$d/ref" >> "$d/want"
 	run -0 grep -E '^bnserve: 6 requests, [0-9]+ steps of [0-9]+ tokens, at most [234] requests in one$' "$d/err"
 }
 
+@test "bnserve --ternary t3: 4 requests at once give bnrun's text (t3k rows, batched)" {
+	local i p bodies=() d=$BATS_TEST_TMPDIR
+	local prompts=("It is a truth universally acknowledged"
+	    "Elizabeth looked at Mr. Darcy and" "Emma Woodhouse, handsome,"
+	    "Sir Walter Elliot")
+	serve --parallel 4 --ternary t3
+	: > "$d/want"
+	for i in 0 1 2 3; do
+		p=${prompts[i]}
+		ref "$p" $((40 + 9 * i))
+		"$PY" -c 'import json, sys
+print(200, json.dumps(open(sys.argv[1]).read()))' "$d/ref" >> "$d/want"
+		bodies+=("$(body text "$p" $((40 + 9 * i)))")
+	done
+	client many $PORT /v1/completions "${bodies[@]}" > "$d/got"
+	diff "$d/want" "$d/got"
+}
+
 @test "bnserve: bad requests: 400 (JSON, types, model, unsupported fields, context), 413, 404, 405, with OpenAI error bodies" {
 	local big
 	serve --ctx 32 --max-body 2000 --chat-template chatml
