@@ -64,6 +64,14 @@ struct bn_kernels {
 	void (*matvec_i8)(const int8_t *w, size_t row_bytes,
 	    const int8_t *x, int32_t *y, size_t n, size_t rows);
 
+	/* 4-bit weights in the q4 layout (below) times int8 activations:
+	 * y[r] = the row's blocks' s_b * isum_b in the q4 order; n a
+	 * multiple of 32, at most BN_Q4_MAXN; s row r at s + r * s_stride
+	 * (f16 scales, one per block). */
+	void (*matvec_q4)(const uint8_t *w, size_t row_bytes,
+	    const uint16_t *s, size_t s_stride, const int8_t *x, float *y,
+	    size_t n, size_t rows);
+
 	/* Per-token absmax int8 quantization, as BitNet does:
 	 * m = max |x[i]| (0 if n == 0); s = 127 / max(m, 1e-5f) (f32);
 	 * q[i] = clamp(nearbyintf(x[i] * s), -128, 127) (round half to
@@ -133,6 +141,29 @@ void bn_matmul_t3_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
     size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T);
 void bn_t3_t2_ref(const uint8_t *w, size_t row_bytes, uint8_t *out,
     size_t out_row_bytes, size_t n, size_t rows);
+
+/* q4: the compact output head in 4.5 bits a weight.  A row is blocks
+ * of 32 elements, block b with an f16 scale s_b and codes u = q + 8 (q
+ * in -8..7): isum_b = sum q x over the block, exactly; the row's value
+ * is acc[b % 16] = fmaf((float)isum_b, s_b, acc[b % 16]) for b in order
+ * from acc[] = 0, then a[l] = acc[l] + acc[l + 8] (l < 8) and the float
+ * dot product's tree over a[].  Bytes: groups of up to 16 blocks (G, the
+ * last group the rest); a group holds 8 slices t of 4G codes, slice t
+ * byte 4L + i the code of element 4t + i of the group's block L, so that
+ * one 4-byte lane of a slice is in one block; slice 2c in the low and
+ * 2c + 1 in the high nibbles of the group's bytes 4Gc .. 4Gc + 4G - 1.
+ * A row is n / 2 bytes. */
+#define BN_Q4_BLOCK 32
+#define BN_Q4_MAXN 32768
+void bn_q4_pack(uint8_t *row, const int8_t *q, size_t n);
+/* element i's q (-8..7) of a q4 row */
+int bn_q4_get(const uint8_t *row, size_t n, size_t i);
+/* For SIMD q4 kernels: x (n elements) in each group's slice order into
+ * xp (n bytes), and 8 times each block's sum (what the codes' + 8 add)
+ * into xs8 (n / 32). */
+void bn_q4_prep(const int8_t *x, size_t n, int8_t *xp, int32_t *xs8);
+void bn_matvec_q4_ref(const uint8_t *w, size_t row_bytes, const uint16_t *s,
+    size_t s_stride, const int8_t *x, float *y, size_t n, size_t rows);
 
 /* ref's int2_t2, for tables without their own */
 int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,

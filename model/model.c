@@ -147,8 +147,9 @@ repack_t2(struct bn_linear *l, const struct bnt_map_tensor *t,
 	return BN_OK;
 }
 
-/* Row r's codes (0, 1, 2) of packed rows of dtype (t2, t3 or b1), code
- * 1 from n to nq; -1 if one is invalid (t2's 3, a t3 byte above 242). */
+/* The codes (0, 1, 2) of the packed row p of dtype (t2, t3 or b1) into
+ * c, code 1 from n to nq; -1 if one is invalid (t2's 3, a t3 byte above
+ * 242). */
 static int
 row_codes(int dtype, const uint8_t *p, size_t n, size_t nq, uint8_t *c)
 {
@@ -346,6 +347,7 @@ free_linear(struct bn_linear *l)
 {
 	free(l->owned);
 	free(l->owned_scale);
+	free(l->q4s);
 	memset(l, 0, sizeof *l);
 }
 
@@ -388,6 +390,64 @@ bn_model_quantize_head(struct bn_model *m, struct bn_err *e)
 	l->row_bytes = n;
 	l->scale = l->owned_scale;
 	l->div = 0;
+	return BN_OK;
+}
+
+int
+bn_model_quantize_head_q4(struct bn_model *m, struct bn_err *e)
+{
+	struct bn_linear *l = &m->head;
+	size_t r, b, c, n = l->n, nb = n / BN_Q4_BLOCK;
+	float *row, mx, d;
+	int8_t *q;
+	uint8_t *w;
+	uint16_t *sc;
+	uint16_t h;
+
+	if (l->kind != BN_LIN_FLOAT)
+		return bn_seterr(e, BN_EUNSUPPORTED, "a q4 head is made from "
+		    "a float head, not from this one");
+	if (n % BN_Q4_BLOCK != 0 || n > BN_Q4_MAXN)
+		return bn_seterr(e, BN_EUNSUPPORTED, "a q4 head needs a hidden "
+		    "size that is a multiple of %d up to %d, not %zu",
+		    BN_Q4_BLOCK, BN_Q4_MAXN, n);
+	row = malloc(n * sizeof *row);
+	q = malloc(n);
+	w = malloc(l->rows * (n / 2));
+	sc = malloc(l->rows * nb * sizeof *sc);
+	if (row == NULL || q == NULL || w == NULL || sc == NULL) {
+		free(row), free(q), free(w), free(sc);
+		return bn_seterr(e, BN_ENOMEM, "out of memory");
+	}
+	for (r = 0; r < l->rows; r++) {
+		bn_row_to_f32(l->dtype, (const char *)l->w + r * l->row_bytes,
+		    n, row);
+		for (b = 0; b < nb; b++) {
+			const float *v = row + BN_Q4_BLOCK * b;
+
+			for (mx = 0, c = 0; c < BN_Q4_BLOCK; c++)
+				if (fabsf(v[c]) > mx)
+					mx = fabsf(v[c]);
+			h = bn_f32_to_f16(mx / 7);
+			d = bn_f16_to_f32(h);
+			sc[r * nb + b] = h;
+			for (c = 0; c < BN_Q4_BLOCK; c++) {
+				float t = d > 0 ? nearbyintf(v[c] / d) : 0;
+
+				q[BN_Q4_BLOCK * b + c] = (int8_t)(t < -8 ? -8 :
+				    t > 7 ? 7 : t);
+			}
+		}
+		bn_q4_pack(w + r * (n / 2), q, n);
+	}
+	free(row);
+	free(q);
+	free(l->owned);
+	l->owned = w;
+	l->w = w;
+	l->q4s = sc;
+	l->kind = BN_LIN_Q4;
+	l->row_bytes = n / 2;
 	return BN_OK;
 }
 
@@ -738,6 +798,25 @@ lin_task(void *ctx, int i, int n)
 		else
 			bn_k->matmul_f(l->dtype, w, l->row_bytes, j->x, l->n,
 			    j->y + r0, l->rows, l->n, r1 - r0, j->T);
+		return;
+	}
+	if (l->kind == BN_LIN_Q4) {	/* as the int8 head, in float */
+		size_t b0, b1, blk = I8_BLOCK_BYTES / l->row_bytes;
+
+		if (blk < 1)
+			blk = 1;
+		for (b0 = r0; b0 < r1; b0 = b1) {
+			b1 = b0 + blk < r1 ? b0 + blk : r1;
+			for (t = 0; t < j->T; t++)
+				bn_k->matvec_q4((const uint8_t *)l->w +
+				    b0 * l->row_bytes, l->row_bytes,
+				    l->q4s + b0 * (l->n / BN_Q4_BLOCK),
+				    l->n / BN_Q4_BLOCK, j->xq + t * nq,
+				    j->y + t * l->rows + b0, l->n, b1 - b0);
+		}
+		for (t = 0; t < j->T; t++)
+			for (r = r0; r < r1; r++)
+				j->y[t * l->rows + r] /= j->as[t];
 		return;
 	}
 	if (l->kind == BN_LIN_I8) {

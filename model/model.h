@@ -14,7 +14,8 @@
 
 /* A weight matrix [rows, n], used in place where it can be. */
 enum bn_lin_kind { BN_LIN_FLOAT = 1, BN_LIN_T2 = 2, BN_LIN_I8 = 3,
-	BN_LIN_T3 = 4 };	/* T3: kernels.h's t3k layout */
+	BN_LIN_T3 = 4,		/* kernels.h's t3k layout */
+	BN_LIN_Q4 = 5 };	/* kernels.h's q4 (the head): y = v / as */
 
 struct bn_linear {
 	int kind;
@@ -28,6 +29,7 @@ struct bn_linear {
 	int div;
 	void *owned;		/* converted weights, when not in place */
 	float *owned_scale;
+	uint16_t *q4s;		/* BN_LIN_Q4: f16 scales, n / 32 a row */
 };
 
 struct bn_vec {			/* a norm's weight or a bias vector */
@@ -82,6 +84,11 @@ void bn_model_close(struct bn_model *m);
 /* A layer's projection of role id (roles.h) as bound; NULL if none. */
 const struct bn_linear *bn_model_linear(const struct bn_model *m,
     int layer, int id);
+/* The same with 4-bit weights, an f16 scale per 32 (kernels.h's q4:
+ * 4.5 bits a weight, s = max|w| / 7 rounded to f16, q = round(w / s) in
+ * -8..7); BN_EUNSUPPORTED unless the hidden size is a multiple of 32 up
+ * to BN_Q4_MAXN. */
+int bn_model_quantize_head_q4(struct bn_model *m, struct bn_err *e);
 /* Replace a float output head by int8 weights with one absmax scale per
  * row (s = max|w| / 127), used with int8 activations: a compact head
  * that halves the bytes an f16 head reads per token. */

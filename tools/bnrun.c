@@ -34,7 +34,7 @@
  * head is a large share of the bytes read per token (a third for
  * BitNet b1.58 2B-4T's f16 head) */
 #define HEAD_AUTO_VOCAB 32000
-enum { HEAD_AUTO, HEAD_Q8, HEAD_KEEP };
+enum { HEAD_AUTO, HEAD_Q8, HEAD_Q4, HEAD_KEEP };
 
 enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CHAT_TEMPLATE,
     OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_DEPTH, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
@@ -55,7 +55,7 @@ struct opts {
 	double max_kld;		/* --max-kld X; < 0: no gate */
 	int bench, tokenize, json;
 	int nonfinite;		/* --allow-nonfinite */
-	int head;		/* --head: HEAD_AUTO, HEAD_Q8, HEAD_KEEP */
+	int head;		/* --head: HEAD_AUTO, HEAD_Q8, _Q4, _KEEP */
 	int bos;		/* -1: as the vocabulary says */
 	int n;			/* -n: tokens to generate */
 	int ctx;		/* 0: the model's (capped) */
@@ -64,7 +64,7 @@ struct opts {
 	int depth;		/* --bench --depth; -1: none */
 	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
 	unsigned layout;	/* --ternary: BN_MODEL_T2, _T3 or 0 */
-	int headq;		/* the head was made int8 */
+	int headq;		/* the head was made int8 or 4-bit */
 	int top_k;
 	double temp, top_p;
 	unsigned long long seed;
@@ -125,7 +125,7 @@ usage(FILE *fp, int status)
 {
 	fprintf(fp, "usage: %s -m model [-p prompt | -f file] [-n n] "
 	    "[--temp t] [--top-k k] [--top-p p] [--seed s] [-t threads] "
-	    "[--head auto | q8 | keep] [--ternary t2 | t3 | auto] "
+	    "[--head auto | q8 | q4 | keep] [--ternary t2 | t3 | auto] "
 	    "[--allow-nonfinite]\n"
 	    "       %s -m model --perplexity file [--ctx n] [-t threads] "
 	    "[--kl-base model [--max-kld x]] [--json] [--logits file] "
@@ -158,10 +158,10 @@ usage(FILE *fp, int status)
 		    "window, default 256)\n"
 		    "      --depth N        --bench: tokens in the KV cache "
 		    "before each test\n"
-		    "      --head auto|q8|keep  output head: int8 (q8) or "
-		    "as stored (keep);\n"
-		    "                       auto: q8 from a vocabulary of "
-		    "32000 (default)\n"
+		    "      --head auto|q8|q4|keep  output head: int8 (q8), "
+		    "4.5 bits (q4) or as\n"
+		    "                       stored (keep); "
+		    "auto: q8 from a vocabulary of 32000 (default)\n"
 		    "      --json           --bench, --perplexity results as "
 		    "JSON\n"
 		    "      --kv-type f32|f16  the KV cache's type (default "
@@ -261,6 +261,8 @@ parse_args(int argc, char *argv[], struct opts *o)
 				o->head = HEAD_AUTO;
 			else if (strcmp(optarg, "q8") == 0)
 				o->head = HEAD_Q8;
+			else if (strcmp(optarg, "q4") == 0)
+				o->head = HEAD_Q4;
 			else if (strcmp(optarg, "keep") == 0)
 				o->head = HEAD_KEEP;
 			else {
@@ -814,6 +816,27 @@ vocab_diff(const struct bn_vocab *a, const struct bn_vocab *b, char *msg,
 	return 0;
 }
 
+/* The compact head --head asks for (auto: int8 from a vocabulary of
+ * HEAD_AUTO_VOCAB); 1 if one was made. */
+static int
+make_head(const struct opts *o, struct bn_model *m, const char *path)
+{
+	struct bn_err e = { "" };
+	int st = BN_OK, made = 0;
+
+	if (o->head == HEAD_Q4) {
+		st = bn_model_quantize_head_q4(m, &e);
+		made = 1;
+	} else if (o->head == HEAD_Q8 || (o->head == HEAD_AUTO &&
+	    m->c.vocab >= HEAD_AUTO_VOCAB)) {
+		st = bn_model_quantize_head(m, &e);
+		made = 1;
+	}
+	if (st != BN_OK)
+		bn_errx(bn_exit_code(st), "%s: %s", path, e.msg);
+	return made;
+}
+
 /* open the --kl-base model as the model was opened; refuse one that
  * tokenizes or indexes differently (exit 65) */
 static void
@@ -827,10 +850,7 @@ open_base(const struct opts *o, const struct bn_model *m,
 	if ((st = bn_model_open_flags(bm, o->kl_base, (o->nonfinite ?
 	    BN_MODEL_NONFINITE : 0) | o->layout, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o->kl_base, e.msg);
-	if ((o->head == HEAD_Q8 || (o->head == HEAD_AUTO &&
-	    bm->c.vocab >= HEAD_AUTO_VOCAB)) &&
-	    (st = bn_model_quantize_head(bm, &e)) != BN_OK)
-		bn_errx(bn_exit_code(st), "%s: %s", o->kl_base, e.msg);
+	make_head(o, bm, o->kl_base);
 	if (!bm->map.has_vocab)
 		bn_errx(EX_DATAERR, "%s: no tokenizer record", o->kl_base);
 	if (vocab_diff(&m->map.vocab, &bm->map.vocab, msg, sizeof msg))
@@ -896,9 +916,10 @@ weight_bytes(const struct opts *o, const struct bn_model *m)
 		else if (!o->headq || strcmp(t->name, head) != 0)
 			w += t->raw_len;
 	}
-	if (o->headq)
+	if (o->headq)		/* and its scales */
 		w += (unsigned long long)m->head.rows * (m->head.row_bytes +
-		    sizeof(float));
+		    (m->head.kind == BN_LIN_Q4 ? m->head.n / BN_Q4_BLOCK *
+		    sizeof(uint16_t) : sizeof(float)));
 	return w;
 }
 
@@ -1432,10 +1453,7 @@ main(int argc, char *argv[])
 	if ((st = bn_model_open_flags(&m, o.model, (o.nonfinite ?
 	    BN_MODEL_NONFINITE : 0) | o.layout, &e)) != BN_OK)
 		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
-	o.headq = o.head == HEAD_Q8 || (o.head == HEAD_AUTO &&
-	    m.c.vocab >= HEAD_AUTO_VOCAB);
-	if (o.headq && (st = bn_model_quantize_head(&m, &e)) != BN_OK)
-		bn_errx(bn_exit_code(st), "%s: %s", o.model, e.msg);
+	o.headq = make_head(&o, &m, o.model);
 	if (!o.bench) {
 		if (bn_sampler_init(&smp, m.c.vocab, o.temp, o.top_k, o.top_p,
 		    o.seed) != BN_OK)

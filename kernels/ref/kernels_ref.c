@@ -268,6 +268,7 @@ bn_int2_t2_ref(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
+	.matvec_q4 = bn_matvec_q4_ref,
 	.name = "ref",
 	.matvec_f = matvec_f_ref,
 	.matmul_f = matmul_f_ref,

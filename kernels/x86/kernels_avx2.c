@@ -608,6 +608,86 @@ t3_t2_avx2(const uint8_t *w, size_t rb, uint8_t *out, size_t ob, size_t n,
 	}
 }
 
+/* q4 (kernels.h): each group as two halves of 8 blocks (bytes 0-31 and
+ * 32-63 of each slice), maddubs and madd leaving a block's sum in each
+ * int32 lane; a short last group in scalar code, the same fmaf a lane. */
+static void
+matvec_q4_avx2(const uint8_t *w, size_t row_bytes, const uint16_t *s,
+    size_t s_stride, const int8_t *x, float *y, size_t n, size_t rows)
+{
+	_Alignas(32) int8_t xp[BN_Q4_MAXN];
+	_Alignas(32) int32_t xs8[BN_Q4_MAXN / BN_Q4_BLOCK];
+	_Alignas(32) float fa[16];
+	const __m256i m4 = _mm256_set1_epi8(0x0f), one16 = _mm256_set1_epi16(1);
+	size_t nb = n / BN_Q4_BLOCK, r, g, G, c, L, i, b;
+	__m256i acc, v;
+	__m256 f[2];
+	const uint8_t *q, *wg;
+	const int8_t *xg;
+	const uint16_t *sr;
+	int32_t isum;
+	int h;
+
+	bn_q4_prep(x, n, xp, xs8);
+	for (r = 0; r < rows; r++) {
+		q = w + r * row_bytes;
+		sr = s + r * s_stride;
+		f[0] = f[1] = _mm256_setzero_ps();
+		for (g = 0; 16 * g + 16 <= nb; g++) {
+			wg = q + 256 * g;
+			xg = xp + 512 * g;
+			_mm_prefetch((const char *)(wg + 4 * row_bytes),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(wg + 4 * row_bytes + 64),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(wg + 4 * row_bytes + 128),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(wg + 4 * row_bytes + 192),
+			    _MM_HINT_T0);
+			for (h = 0; h < 2; h++) {
+				acc = _mm256_setzero_si256();
+				for (c = 0; c < 4; c++) {
+					v = _mm256_loadu_si256((const __m256i *)
+					    (wg + 64 * c + 32 * h));
+					acc = _mm256_add_epi32(acc,
+					    _mm256_madd_epi16(_mm256_maddubs_epi16(
+					    _mm256_and_si256(v, m4),
+					    _mm256_loadu_si256((const __m256i *)
+					    (xg + 128 * c + 32 * h))), one16));
+					acc = _mm256_add_epi32(acc,
+					    _mm256_madd_epi16(_mm256_maddubs_epi16(
+					    _mm256_and_si256(_mm256_srli_epi16(v,
+					    4), m4), _mm256_loadu_si256(
+					    (const __m256i *)(xg + 128 * c + 64 +
+					    32 * h))), one16));
+				}
+				acc = _mm256_sub_epi32(acc, _mm256_loadu_si256(
+				    (const __m256i *)(xs8 + 16 * g + 8 * h)));
+				f[h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc),
+				    _mm256_cvtph_ps(_mm_loadu_si128(
+				    (const __m128i *)(sr + 16 * g + 8 * h))),
+				    f[h]);
+			}
+		}
+		if (16 * g < nb) {	/* the short last group */
+			_mm256_store_ps(fa, f[0]);
+			_mm256_store_ps(fa + 8, f[1]);
+			G = nb - 16 * g;
+			for (L = 0; L < G; L++) {
+				b = 16 * g + L;
+				for (isum = 0, i = 0; i < BN_Q4_BLOCK; i++)
+					isum += bn_q4_get(q, n, BN_Q4_BLOCK * b +
+					    i) * x[BN_Q4_BLOCK * b + i];
+				fa[L] = fmaf((float)isum, bn_f16_to_f32(sr[b]),
+				    fa[L]);
+			}
+			f[0] = _mm256_load_ps(fa);
+			f[1] = _mm256_load_ps(fa + 8);
+		}
+		y[r] = hsum8(_mm256_add_ps(f[0], f[1]));
+	}
+}
+
 static void
 matmul_t3_avx2(const uint8_t *w, size_t row_bytes, const int8_t *x,
     size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
@@ -912,6 +992,7 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 
 const struct bn_kernels bn_kernels_avx2 = {
 	.matvec_i8 = matvec_i8_avx2,
+	.matvec_q4 = matvec_q4_avx2,
 	.name = "avx2",
 	.matvec_f = matvec_f_avx2,
 	.matmul_f = matmul_f_avx2,
@@ -933,6 +1014,7 @@ const struct bn_kernels bn_kernels_avx2 = {
  * picks this table only where the CPU runs both. */
 const struct bn_kernels bn_kernels_avx512 = {
 	.matvec_i8 = bn_avx512_matvec_i8,
+	.matvec_q4 = bn_avx512_matvec_q4,
 	.name = "avx512",
 	.matvec_f = matvec_f_avx2,
 	.matmul_f = matmul_f_avx2,

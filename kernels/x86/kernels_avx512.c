@@ -410,3 +410,68 @@ bn_avx512_t3_t2(const uint8_t *w, size_t rb, uint8_t *out, size_t ob,
 		}
 	}
 }
+
+/* One row at a time: per group of 16 blocks, eight vpdpbusd leave each
+ * block's sum in its own lane, then one fma with the 16 scales; a short
+ * last group with masked loads (zeros add nothing). */
+void
+bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes, const uint16_t *s,
+    size_t s_stride, const int8_t *x, float *y, size_t n, size_t rows)
+{
+	_Alignas(64) int8_t xp[BN_Q4_MAXN];
+	_Alignas(64) int32_t xs8[BN_Q4_MAXN / BN_Q4_BLOCK];
+	const __m512i m4 = _mm512_set1_epi8(0x0f);
+	size_t nb = n / BN_Q4_BLOCK, r, g, G, c;
+	__m512i acc, v;
+	__m512 f;
+	__m256 a;
+	__mmask64 mb;
+	__mmask16 ml;
+	float t[8];
+	const uint8_t *q, *wg;
+	const int8_t *xg;
+
+	bn_q4_prep(x, n, xp, xs8);
+	for (r = 0; r < rows; r++) {
+		q = w + r * row_bytes;
+		f = _mm512_setzero_ps();
+		for (g = 0; 16 * g < nb; g++) {
+			G = nb - 16 * g < 16 ? nb - 16 * g : 16;
+			mb = G == 16 ? ~(__mmask64)0 :
+			    ((__mmask64)1 << 4 * G) - 1;
+			ml = (__mmask16)((1u << G) - 1);
+			wg = q + 256 * g;
+			xg = xp + 512 * g;
+			_mm_prefetch((const char *)(wg + 4 * row_bytes),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(wg + 4 * row_bytes + 64),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(wg + 4 * row_bytes + 128),
+			    _MM_HINT_T0);
+			_mm_prefetch((const char *)(wg + 4 * row_bytes + 192),
+			    _MM_HINT_T0);
+			acc = _mm512_setzero_si512();
+			for (c = 0; c < 4; c++) {
+				v = _mm512_maskz_loadu_epi8(mb, wg + 4 * G * c);
+				acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(v,
+				    m4), _mm512_maskz_loadu_epi8(mb, xg + 8 * G *
+				    c));
+				acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(
+				    _mm512_srli_epi16(v, 4), m4),
+				    _mm512_maskz_loadu_epi8(mb, xg + 8 * G * c +
+				    4 * G));
+			}
+			acc = _mm512_sub_epi32(acc, _mm512_maskz_loadu_epi32(ml,
+			    xs8 + 16 * g));
+			f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc),
+			    _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(ml,
+			    s + r * s_stride + 16 * g)), f);
+		}
+		a = _mm256_add_ps(_mm512_castps512_ps256(f),
+		    _mm256_castpd_ps(_mm512_extractf64x4_pd(
+		    _mm512_castps_pd(f), 1)));
+		_mm256_storeu_ps(t, a);
+		y[r] = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) +
+		    (t[3] + t[7]));
+	}
+}

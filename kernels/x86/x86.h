@@ -18,6 +18,9 @@ void bn_avx512_matvec_t3(const uint8_t *w, size_t row_bytes,
     const int8_t *x, int32_t *y, size_t n, size_t rows);
 void bn_avx512_t3_t2(const uint8_t *w, size_t row_bytes, uint8_t *out,
     size_t out_row_bytes, size_t n, size_t rows);
+void bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes,
+    const uint16_t *s, size_t s_stride, const int8_t *x, float *y,
+    size_t n, size_t rows);
 void bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes,
     const int8_t *x, int32_t *y, size_t n, size_t rows);
 

@@ -656,6 +656,77 @@ test_t3(void)
 	CHECK(cmp_t3(262144 + 128, 2, 2, -1, 256, 0));	/* past the buffer */
 }
 
+/* q4: rows packed with bn_q4_pack, f16 scales; the spec's value from the
+ * codes themselves (block sums, fmaf into lane b % 16, the tree), then
+ * ref and the table to the bit.  fill: -100 random codes, else every
+ * code; s_stride past the row's blocks when off. */
+static int
+cmp_q4(size_t n, size_t rows, int fill, int fillx, int off)
+{
+	size_t nb = n / BN_Q4_BLOCK, rb = n / 2 + (size_t)off * 16;
+	size_t ss = nb + (size_t)off * 3, r, i, b;
+	uint8_t *wb = xmalloc(rows * rb + 1), *w = wb + off;
+	int8_t *q = xmalloc(n + 1), *xb = xmalloc(n + 1), *x = xb + off;
+	uint16_t *sc = xmalloc((rows * ss + 1) * 2);
+	float *y0 = xmalloc(rows * 4 + 4), *y1 = xmalloc(rows * 4 + 4);
+	float *y2 = xmalloc(rows * 4 + 4), acc[16], a[8];
+	int32_t isum;
+	int ok = 1, l;
+
+	for (i = 0; i < n; i++)
+		x[i] = (int8_t)(fillx < 256 ? fillx : (int)(rnd() & 0xff) - 128);
+	for (i = 0; i < rows * ss; i++)	/* positive, negative, tiny, 0 */
+		sc[i] = (uint16_t)(rnd() % 7 == 0 ? 0 : (rnd() & 0x7bff) |
+		    (rnd() % 2) << 15);
+	for (r = 0; r < rows; r++) {
+		for (i = 0; i < n; i++)
+			q[i] = (int8_t)(fill > -100 ? fill : (int)(rnd() % 16) -
+			    8);
+		bn_q4_pack(w + r * rb, q, n);
+		for (i = 0; i < n; i++)
+			ok &= bn_q4_get(w + r * rb, n, i) == q[i];
+		memset(acc, 0, sizeof acc);
+		for (b = 0; b < nb; b++) {
+			for (isum = 0, i = 0; i < BN_Q4_BLOCK; i++)
+				isum += q[BN_Q4_BLOCK * b + i] *
+				    x[BN_Q4_BLOCK * b + i];
+			acc[b % 16] = fmaf((float)isum, bn_f16_to_f32(
+			    sc[r * ss + b]), acc[b % 16]);
+		}
+		for (l = 0; l < 8; l++)
+			a[l] = acc[l] + acc[l + 8];
+		y0[r] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) +
+		    (a[3] + a[7]));
+	}
+	R->matvec_q4(w, rb, sc, ss, x, y1, n, rows);
+	K->matvec_q4(w, rb, sc, ss, x, y2, n, rows);
+	ok &= same_f(y0, y1, rows) && same_f(y0, y2, rows);
+	if (!ok)
+		fprintf(stderr, "%s q4 n %zu rows %zu fill %d x %d off %d "
+		    "differs\n", K->name, n, rows, fill, fillx, off);
+	free(wb), free(q), free(xb), free(sc), free(y0), free(y1), free(y2);
+	return ok;
+}
+
+static void
+test_q4(void)
+{
+	size_t n;
+	int ok = 1;
+
+	for (n = 32; n <= 32 * 40; n += 32)	/* short groups, 1-2 whole */
+		ok &= cmp_q4(n, 1 + n % 7, -100, 256, (int)(n / 32 % 2));
+	CHECK(ok);
+	CHECK(cmp_q4(256, 50, -100, 256, 0));	/* the austen head */
+	CHECK(cmp_q4(2560, 33, -100, 256, 1));	/* 2B-4T's */
+	CHECK(cmp_q4(2048 + 32 * 5, 9, -100, 256, 0));
+	CHECK(cmp_q4(BN_Q4_MAXN, 3, -100, 256, 1));
+	CHECK(cmp_q4(2560, 5, -8, -128, 0));	/* extremes */
+	CHECK(cmp_q4(2560, 5, 7, 127, 1));
+	CHECK(cmp_q4(2560 + 32 * 3, 5, -8, 127, 0));
+	CHECK(cmp_q4(2560 + 32 * 3, 5, 7, -128, 1));
+}
+
 static void
 test_table(void)
 {
@@ -753,6 +824,7 @@ test_table(void)
 	}
 	test_edges();
 	test_t3();
+	test_q4();
 	/* and the values ref gives there */
 	{
 		uint8_t w[32 * 20];
