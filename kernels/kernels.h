@@ -86,6 +86,11 @@ struct bn_kernels {
 	    size_t n, float eps);
 	/* float dot product in the order above (attention scores, sums). */
 	float (*dot_f32)(const float *a, const float *b, size_t n);
+	/* Attention's softmax in place: x[i] *= scale; m = max x (a NaN
+	 * never wins); e[i] = bn_expf(x[i] - m) (below); s = the sum of
+	 * e[] in the dot product's order (8 lanes, the tree, the tail in
+	 * order, plain adds); x[i] = e[i] / s. */
+	void (*softmax)(float *x, size_t n, float scale);
 	/* y[i] += a * x[i] (fmaf), for attention's weighted sum of V. */
 	void (*axpy_f32)(float *y, float a, const float *x, size_t n);
 	/* rows axpys in order: for r = 0 .. rows - 1, y[i] = fmaf(a[r],
@@ -94,6 +99,13 @@ struct bn_kernels {
 	 * weighted sum of the V rows of a KV cache. */
 	void (*axpy_rows)(int dtype, float *y, const float *a, const void *x,
 	    size_t row_bytes, size_t n, size_t rows);
+	/* axpy_rows for nh heads that share the rows (a group of query
+	 * heads and its V rows): head h's y at y + h * ldy, its a at a + h
+	 * * lda; each head's values what axpy_rows gives it, each row read
+	 * once for all. */
+	void (*axpy_rows_h)(int dtype, float *y, size_t ldy, const float *a,
+	    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
+	    size_t rows);
 
 	/* The float GEMM's micro-kernel (kernels/gemm.h: bn_sgemm, the
 	 * training's products): one BN_GEMM_MR x BN_GEMM_NR tile from packed
@@ -164,6 +176,19 @@ int bn_q4_get(const uint8_t *row, size_t n, size_t i);
 void bn_q4_prep(const int8_t *x, size_t n, int8_t *xp, int32_t *xs8);
 void bn_matvec_q4_ref(const uint8_t *w, size_t row_bytes, const uint16_t *s,
     size_t s_stride, const int8_t *x, float *y, size_t n, size_t rows);
+
+/* e^x for x <= 0 (softmax's arguments) in fixed steps that SIMD code
+ * repeats exactly: x below -87.3 gives 0 (NaN gives NaN); k =
+ * round-to-even(x log2 e); r = x - k c1 - k c2 (fmaf; c1 + c2 = ln 2);
+ * Cephes' degree-5 polynomial p(r) by fmaf (Horner), y = fmaf(p, r^2,
+ * r) + 1; times 2^k through the exponent bits.  Within 2 ulp of expf. */
+float bn_expf(float x);
+void bn_softmax_ref(float *x, size_t n, float scale);
+
+/* axpy_rows_h as nh calls of a table's axpy_rows (ref's, NEON's) */
+void bn_axpy_rows_h_each(const struct bn_kernels *k, int dtype, float *y,
+    size_t ldy, const float *a, size_t lda, size_t nh, const void *x,
+    size_t row_bytes, size_t n, size_t rows);
 
 /* ref's int2_t2, for tables without their own */
 int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,

@@ -596,7 +596,8 @@ struct bn_state {
 	int ctx, batch, pos;
 	int kvtype;		/* BN_KV_F32 or BN_KV_F16 */
 	size_t kvsz;		/* bytes per cache element: 4 or 2 */
-	void *kc, *vc;		/* [layers][ctx][kv_dim] of kvtype */
+	void *kc, *vc;		/* [layers][kv_heads][ctx][head_dim] of
+				 * kvtype: a KV head's rows one stream */
 	float *x, *xn, *q, *k, *v, *att, *g, *u;
 	int8_t *xq;		/* [batch][max dim] */
 	float *as;		/* activation scales [batch] */
@@ -967,12 +968,12 @@ att_task(void *ctx, int i, int n)
 	struct bn_state *s = j->s;
 	const struct bn_config *c = &s->m->c;
 	size_t hd = (size_t)c->head_dim, kvh = (size_t)c->kv_heads;
-	size_t kvd = kvh * hd, qd = (size_t)c->heads * hd;
+	size_t qd = (size_t)c->heads * hd;
 	size_t gs = (size_t)(c->heads / c->kv_heads);
 	size_t per = (gs + j->nsub - 1) / j->nsub, total = j->T * kvh * j->nsub;
-	size_t w, t, g, h0, h1, hh, nh, p, np, stride, ld = (size_t)s->ctx;
-	float *sc0 = s->scores + (size_t)i * gs * ld, *sc;
-	float scale = 1.0f / sqrtf((float)hd), mx, sum;
+	size_t w, t, g, h0, h1, hh, nh, np, stride, ld = (size_t)s->ctx;
+	float *sc0 = s->scores + (size_t)i * gs * ld;
+	float scale = 1.0f / sqrtf((float)hd);
 
 	for (w = (size_t)i; w < total; w += (size_t)n) {
 		const struct bn_state *sq;
@@ -988,11 +989,11 @@ att_task(void *ctx, int i, int n)
 		nh = h1 - h0;
 		q = s->q + t * qd + h0 * hd;
 		sq = j->seq[t];
-		stride = kvd * sq->kvsz;
-		kb = (const char *)sq->kc + ((size_t)j->layer *
-		    (size_t)sq->ctx * kvd + g * hd) * sq->kvsz;
-		vb = (const char *)sq->vc + ((size_t)j->layer *
-		    (size_t)sq->ctx * kvd + g * hd) * sq->kvsz;
+		stride = hd * sq->kvsz;
+		kb = (const char *)sq->kc + (((size_t)j->layer * kvh + g) *
+		    (size_t)sq->ctx) * stride;
+		vb = (const char *)sq->vc + (((size_t)j->layer * kvh + g) *
+		    (size_t)sq->ctx) * stride;
 		np = (size_t)j->pos[t] + 1;
 		/* the scores of the nh heads: K rows as a weight matrix
 		 * (the kernels' one dot order) */
@@ -1001,27 +1002,12 @@ att_task(void *ctx, int i, int n)
 		else
 			bn_k->matmul_f(sq->kvtype, kb, stride, q, hd, sc0, ld,
 			    hd, np, nh);
-		for (hh = 0; hh < nh; hh++) {
-			float *out = s->att + t * qd + (h0 + hh) * hd;
-
-			sc = sc0 + hh * ld;
-			mx = -INFINITY;
-			for (p = 0; p < np; p++) {
-				sc[p] *= scale;
-				if (sc[p] > mx)
-					mx = sc[p];
-			}
-			sum = 0;
-			for (p = 0; p < np; p++) {
-				sc[p] = expf(sc[p] - mx);
-				sum += sc[p];
-			}
-			for (p = 0; p < np; p++)
-				sc[p] = sc[p] / sum;
-			memset(out, 0, hd * sizeof *out);
-			bn_k->axpy_rows(sq->kvtype, out, sc, vb, stride, hd,
-			    np);
-		}
+		for (hh = 0; hh < nh; hh++)
+			bn_k->softmax(sc0 + hh * ld, np, scale);
+		/* the heads' sums of the value rows, each row read once */
+		memset(s->att + t * qd + h0 * hd, 0, nh * hd * sizeof(float));
+		bn_k->axpy_rows_h(sq->kvtype, s->att + t * qd + h0 * hd, hd,
+		    sc0, ld, nh, vb, stride, hd, np);
 	}
 }
 
@@ -1086,27 +1072,36 @@ forward(const struct bn_model *m, struct bn_state *s,
 		}
 		for (t = 0; t < T; t++) {
 			struct bn_state *sq = seq[t];
-			size_t at = ((size_t)l * (size_t)sq->ctx +
-			    (size_t)pos[t]) * kvd;
+			size_t g, at;
 
 			rope(s, s->q + t * qd, pos[t], c->heads);
 			rope(s, s->k + t * kvd, pos[t], c->kv_heads);
-			if (sq->kvtype == BN_KV_F16) {
-				bn_row_from_f32(BN_DTYPE_F16, s->k + t * kvd,
-				    kvd, (uint16_t *)sq->kc + at);
-				bn_row_from_f32(BN_DTYPE_F16, s->v + t * kvd,
-				    kvd, (uint16_t *)sq->vc + at);
-			} else {
-				memcpy((float *)sq->kc + at, s->k + t * kvd,
-				    kvd * sizeof(float));
-				memcpy((float *)sq->vc + at, s->v + t * kvd,
-				    kvd * sizeof(float));
+			for (g = 0; g < (size_t)c->kv_heads; g++) {
+				at = (((size_t)l * (size_t)c->kv_heads + g) *
+				    (size_t)sq->ctx + (size_t)pos[t]) * hd;
+				if (sq->kvtype == BN_KV_F16) {
+					bn_row_from_f32(BN_DTYPE_F16, s->k +
+					    t * kvd + g * hd, hd,
+					    (uint16_t *)sq->kc + at);
+					bn_row_from_f32(BN_DTYPE_F16, s->v +
+					    t * kvd + g * hd, hd,
+					    (uint16_t *)sq->vc + at);
+				} else {
+					memcpy((float *)sq->kc + at, s->k +
+					    t * kvd + g * hd, hd * sizeof(float));
+					memcpy((float *)sq->vc + at, s->v +
+					    t * kvd + g * hd, hd * sizeof(float));
+				}
 			}
 		}
-		/* fewer units than threads (a token, few KV heads): the
-		 * groups of heads in parts */
-		while (T * (size_t)c->kv_heads * aj.nsub < (size_t)s->nthreads &&
-		    aj.nsub < (size_t)(c->heads / c->kv_heads))
+		/* fewer units than threads, or units the threads cannot
+		 * share evenly (a token, few KV heads: 5 on 2 threads run
+		 * as 3 and 2): the groups of heads in parts, while the
+		 * units are few (a part reads its group's keys again) */
+		while (aj.nsub < (size_t)(c->heads / c->kv_heads) &&
+		    (T * (size_t)c->kv_heads * aj.nsub < (size_t)s->nthreads ||
+		    (T * (size_t)c->kv_heads * aj.nsub % (size_t)s->nthreads &&
+		    T * (size_t)c->kv_heads * aj.nsub < 4 * (size_t)s->nthreads)))
 			aj.nsub++;
 		if (s->hook_qkv) {
 			hook(s, l, BN_SITE_Q, s->q, T, qd);

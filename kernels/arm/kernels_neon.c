@@ -604,6 +604,15 @@ matmul_t3_neon_dp(const uint8_t *w, size_t row_bytes, const int8_t *x,
 	    y, ldy, n, rows, T);
 }
 
+static void
+axpy_rows_h_neon(int dtype, float *y, size_t ldy, const float *a,
+    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
+    size_t rows)
+{
+	bn_axpy_rows_h_each(&bn_kernels_neon, dtype, y, ldy, a, lda, nh, x,
+	    row_bytes, n, rows);
+}
+
 const struct bn_kernels bn_kernels_neon = {
 	.name = "neon",
 	.matvec_f = matvec_f_neon,
@@ -618,8 +627,10 @@ const struct bn_kernels bn_kernels_neon = {
 	.quant_i8 = quant_i8_neon,
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
+	.softmax = bn_softmax_ref,
 	.axpy_f32 = axpy_f32_neon,
 	.axpy_rows = axpy_rows_neon,
+	.axpy_rows_h = axpy_rows_h_neon,
 	.gemm_uk = bn_gemm_ukernel_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };
@@ -639,8 +650,10 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.quant_i8 = quant_i8_neon,
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
+	.softmax = bn_softmax_ref,
 	.axpy_f32 = axpy_f32_neon,
 	.axpy_rows = axpy_rows_neon,
+	.axpy_rows_h = axpy_rows_h_neon,
 	.gemm_uk = bn_gemm_ukernel_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };

@@ -266,6 +266,15 @@ bn_int2_t2_ref(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 	return (bad & lo) != 0;
 }
 
+static void
+axpy_rows_h_ref(int dtype, float *y, size_t ldy, const float *a,
+    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
+    size_t rows)
+{
+	bn_axpy_rows_h_each(&bn_kernels_ref, dtype, y, ldy, a, lda, nh, x,
+	    row_bytes, n, rows);
+}
+
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
 	.matvec_q4 = bn_matvec_q4_ref,
@@ -280,8 +289,10 @@ const struct bn_kernels bn_kernels_ref = {
 	.quant_i8 = quant_i8_ref,
 	.rmsnorm = rmsnorm_ref,
 	.dot_f32 = dot_f32_ref,
+	.softmax = bn_softmax_ref,
 	.axpy_f32 = axpy_f32_ref,
 	.axpy_rows = axpy_rows_ref,
+	.axpy_rows_h = axpy_rows_h_ref,
 	.gemm_uk = bn_gemm_ukernel_ref,
 	.int2_t2 = bn_int2_t2_ref,
 };

@@ -758,6 +758,74 @@ quant_i8_avx2(const float *x, int8_t *q, size_t n)
 	return s;
 }
 
+/* bn_expf (kernels.h) on 8 lanes, the same steps: equal to the bit. */
+AI __m256
+expv(__m256 x)
+{
+	const __m256 one = _mm256_set1_ps(1.0f);
+	__m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
+	__m256 nan = _mm256_and_ps(x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+	__m256 k, r, p, y;
+
+	k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(
+	    1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT |
+	    _MM_FROUND_NO_EXC);
+	r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+	r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+	p = _mm256_set1_ps(1.9875691500e-4f);
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+	y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), one);
+	y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y),
+	    _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23)));
+	return _mm256_blendv_ps(nan, y, ok);
+}
+
+/* ref's softmax, 8 lanes at a time: the same values (max is exact,
+ * expv is bn_expf, the sum in the lanes' order, the same divisions). */
+static void
+softmax_avx2(float *x, size_t n, float scale)
+{
+	const __m256 sv = _mm256_set1_ps(scale);
+	size_t i, e = n - n % 8;
+	__m256 mv = _mm256_set1_ps(-INFINITY), acc = _mm256_setzero_ps(), v;
+	float m, s, t[8];
+	int l;
+
+	for (i = 0; i < e; i += 8) {
+		v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sv);
+		_mm256_storeu_ps(x + i, v);
+		mv = _mm256_max_ps(v, mv);	/* v > m ? v : m */
+	}
+	_mm256_storeu_ps(t, mv);
+	for (m = -INFINITY, l = 0; l < 8; l++)
+		m = t[l] > m ? t[l] : m;
+	for (; i < n; i++) {
+		x[i] *= scale;
+		m = x[i] > m ? x[i] : m;
+	}
+	mv = _mm256_set1_ps(m);
+	for (i = 0; i < e; i += 8) {
+		v = expv(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+		_mm256_storeu_ps(x + i, v);
+		acc = _mm256_add_ps(acc, v);
+	}
+	s = hsum8(acc);
+	for (; i < n; i++) {
+		x[i] = bn_expf(x[i] - m);
+		s += x[i];
+	}
+	v = _mm256_set1_ps(s);
+	for (i = 0; i < e; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i),
+		    v));
+	for (; i < n; i++)
+		x[i] = x[i] / s;
+}
+
 static float
 dot_f32_avx2(const float *a, const float *b, size_t n)
 {
@@ -878,6 +946,97 @@ axpy_rows_avx2(int dtype, float *y, const float *a, const void *x,
 		break;
 	default:
 		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);
+		break;
+	}
+}
+
+/* axpy_rows_h: NH heads x NV vectors of 8 columns in registers while
+ * every row passes, each row's columns loaded once for the heads (4 x 2
+ * accumulators and 4 broadcasts: 4 x 4 spilled to the stack and ran at
+ * a third of the speed). */
+AI void
+arows_h(int dtype, float *y, size_t ldy, const float *a, size_t lda,
+    const char *x, size_t rb, size_t i0, size_t rows, int NH, int NV)
+{
+	__m256 acc[4][2], av[4], xv;
+	size_t r;
+	int h, v;
+
+	UNROLL
+	for (h = 0; h < NH; h++)
+		UNROLL
+		for (v = 0; v < NV; v++)
+			acc[h][v] = _mm256_loadu_ps(y + h * ldy + i0 + 8 * v);
+	for (r = 0; r < rows; r++, x += rb) {
+		/* the rows are a strided stream the prefetcher follows
+		 * poorly (a KV cache from memory at 9 of 20 GB/s) */
+		_mm_prefetch(x + 8 * rb + (i0 * (dtype == BN_DTYPE_F32 ? 4 :
+		    2)), _MM_HINT_T0);
+		UNROLL
+		for (h = 0; h < NH; h++)
+			av[h] = _mm256_broadcast_ss(a + h * lda + r);
+		UNROLL
+		for (v = 0; v < NV; v++) {
+			xv = wload(dtype, x, i0 + 8 * v);
+			UNROLL
+			for (h = 0; h < NH; h++)
+				acc[h][v] = _mm256_fmadd_ps(av[h], xv,
+				    acc[h][v]);
+		}
+	}
+	UNROLL
+	for (h = 0; h < NH; h++)
+		UNROLL
+		for (v = 0; v < NV; v++)
+			_mm256_storeu_ps(y + h * ldy + i0 + 8 * v, acc[h][v]);
+}
+
+#define AH_BLOCK 32
+
+AI void
+axpy_rows_h_t(int dtype, float *y, size_t ldy, const float *a, size_t lda,
+    size_t nh, const char *x, size_t rb, size_t n, size_t rows)
+{
+	size_t h = 0, i, r, hh;
+
+	for (; h + 4 <= nh; h += 4) {
+		/* blocks of rows, each in cache while its columns pass */
+		for (r = 0; r < rows; r += AH_BLOCK)
+			for (i = 0; i + 16 <= n; i += 16)
+				arows_h(dtype, y + h * ldy, ldy, a + h * lda +
+				    r, lda, x + r * rb, rb, i, rows - r <
+				    AH_BLOCK ? rows - r : AH_BLOCK, 4, 2);
+		for (i = n - n % 16; i + 8 <= n; i += 8)
+			arows_h(dtype, y + h * ldy, ldy, a + h * lda, lda, x,
+			    rb, i, rows, 4, 1);
+		for (; i < n; i++)
+			for (hh = h; hh < h + 4; hh++)
+				for (r = 0; r < rows; r++)
+					y[hh * ldy + i] = fmaf(a[hh * lda + r],
+					    wget1(dtype, x + r * rb, i),
+					    y[hh * ldy + i]);
+	}
+	for (; h < nh; h++)
+		axpy_rows_t(dtype, y + h * ldy, a + h * lda, x, rb, n, rows);
+}
+
+static void
+axpy_rows_h_avx2(int dtype, float *y, size_t ldy, const float *a,
+    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
+    size_t rows)
+{
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		axpy_rows_h_t(BN_DTYPE_F16, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
+	case BN_DTYPE_BF16:
+		axpy_rows_h_t(BN_DTYPE_BF16, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
+	default:
+		axpy_rows_h_t(BN_DTYPE_F32, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
 		break;
 	}
 }
@@ -1004,8 +1163,10 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.quant_i8 = quant_i8_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
+	.softmax = softmax_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
+	.axpy_rows_h = axpy_rows_h_avx2,
 	.gemm_uk = bn_gemm_ukernel_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
@@ -1026,8 +1187,10 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.quant_i8 = quant_i8_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
+	.softmax = softmax_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
+	.axpy_rows_h = axpy_rows_h_avx2,
 	.gemm_uk = bn_gemm_ukernel_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
