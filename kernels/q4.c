@@ -22,12 +22,14 @@ q4_pos(size_t n, size_t i, int *shift)
 void
 bn_q4_pack(uint8_t *row, const int8_t *q, size_t n)
 {
-	size_t i;
+	size_t i, p;
 	int sh;
 
 	memset(row, 0, n / 2);
-	for (i = 0; i < n; i++)
-		row[q4_pos(n, i, &sh)] |= (uint8_t)((q[i] + 8) << sh);
+	for (i = 0; i < n; i++) {
+		p = q4_pos(n, i, &sh);
+		row[p] |= (uint8_t)((q[i] + 8) << sh);
+	}
 }
 
 int
