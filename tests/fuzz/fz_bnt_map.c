@@ -1,6 +1,7 @@
 /* fz_bnt_map: the mapped bnt reader (bnt_map_open) on a memfd, with
  * and without checksum checks (checksums made to match) and value
- * checks. */
+ * checks; then a model bound from it (bn_model_open_flags), its ternary
+ * rows repacked as t2 or as t3k. */
 #define _GNU_SOURCE
 #include <sys/mman.h>
 
@@ -10,6 +11,7 @@
 
 #include "fuzz.h"
 #include "fz_bnt_fixcrc.h"
+#include "model.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -51,6 +53,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)bnt_map_find(&m, t->t.name);
 		}
 		bnt_map_close(&m);
+		if (size & 4) {
+			struct bn_model mod;
+
+			if (bn_model_open_flags(&mod, path, (size & 8 ?
+			    BN_MODEL_T3 : BN_MODEL_T2) | (size & 2 ?
+			    BN_MODEL_NONFINITE : 0), &e) == BN_OK)
+				bn_model_close(&mod);
+		}
 	}
 	close(fd);
 	free(b);
