@@ -86,11 +86,6 @@ struct bn_kernels {
 	    size_t n, float eps);
 	/* float dot product in the order above (attention scores, sums). */
 	float (*dot_f32)(const float *a, const float *b, size_t n);
-	/* Attention's softmax in place: x[i] *= scale; m = max x (a NaN
-	 * never wins); e[i] = bn_expf(x[i] - m) (below); s = the sum of
-	 * e[] in the dot product's order (8 lanes, the tree, the tail in
-	 * order, plain adds); x[i] = e[i] / s. */
-	void (*softmax)(float *x, size_t n, float scale);
 	/* y[i] += a * x[i] (fmaf), for attention's weighted sum of V. */
 	void (*axpy_f32)(float *y, float a, const float *x, size_t n);
 	/* rows axpys in order: for r = 0 .. rows - 1, y[i] = fmaf(a[r],
@@ -176,14 +171,6 @@ int bn_q4_get(const uint8_t *row, size_t n, size_t i);
 void bn_q4_prep(const int8_t *x, size_t n, int8_t *xp, int32_t *xs8);
 void bn_matvec_q4_ref(const uint8_t *w, size_t row_bytes, const uint16_t *s,
     size_t s_stride, const int8_t *x, float *y, size_t n, size_t rows);
-
-/* e^x for x <= 0 (softmax's arguments) in fixed steps that SIMD code
- * repeats exactly: x below -87.3 gives 0 (NaN gives NaN); k =
- * round-to-even(x log2 e); r = x - k c1 - k c2 (fmaf; c1 + c2 = ln 2);
- * Cephes' degree-5 polynomial p(r) by fmaf (Horner), y = fmaf(p, r^2,
- * r) + 1; times 2^k through the exponent bits.  Within 2 ulp of expf. */
-float bn_expf(float x);
-void bn_softmax_ref(float *x, size_t n, float scale);
 
 /* axpy_rows_h as nh calls of a table's axpy_rows (ref's, NEON's) */
 void bn_axpy_rows_h_each(const struct bn_kernels *k, int dtype, float *y,

@@ -886,7 +886,7 @@ depth_ctx(struct opts *o, const struct bn_model *m)
  * The bytes one generated token reads: every mapped tensor the forward
  * pass uses, with one row of token_embd (all of it when it is also the
  * head), the int8 copy in place of the head when --head made one and
- * each projection as bound (repacked by --ternary, or at load); and the
+ * each projection made at load (repacked, ternarized) as it is; and the
  * keys and values (f32 or f16, --kv-type) of the depth positions before
  * it.
  */
@@ -907,7 +907,7 @@ weight_bytes(const struct opts *o, const struct bn_model *m)
 		t = &m->map.tensors[k].t;
 		id = bn_role_of(t->name, &layer);
 		l = id >= 0 ? bn_model_linear(m, layer, id) : NULL;
-		if (l != NULL)
+		if (l != NULL && l->owned != NULL)	/* made at load */
 			w += (unsigned long long)l->rows * (l->row_bytes +
 			    (l->scale ? sizeof(float) : 0));
 		else if (strcmp(t->name, embd) == 0 &&

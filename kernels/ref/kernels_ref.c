@@ -289,7 +289,6 @@ const struct bn_kernels bn_kernels_ref = {
 	.quant_i8 = quant_i8_ref,
 	.rmsnorm = rmsnorm_ref,
 	.dot_f32 = dot_f32_ref,
-	.softmax = bn_softmax_ref,
 	.axpy_f32 = axpy_f32_ref,
 	.axpy_rows = axpy_rows_ref,
 	.axpy_rows_h = axpy_rows_h_ref,

@@ -758,74 +758,6 @@ quant_i8_avx2(const float *x, int8_t *q, size_t n)
 	return s;
 }
 
-/* bn_expf (kernels.h) on 8 lanes, the same steps: equal to the bit. */
-AI __m256
-expv(__m256 x)
-{
-	const __m256 one = _mm256_set1_ps(1.0f);
-	__m256 ok = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
-	__m256 nan = _mm256_and_ps(x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-	__m256 k, r, p, y;
-
-	k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(
-	    1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT |
-	    _MM_FROUND_NO_EXC);
-	r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
-	r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
-	p = _mm256_set1_ps(1.9875691500e-4f);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-	y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), one);
-	y = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(y),
-	    _mm256_slli_epi32(_mm256_cvtps_epi32(k), 23)));
-	return _mm256_blendv_ps(nan, y, ok);
-}
-
-/* ref's softmax, 8 lanes at a time: the same values (max is exact,
- * expv is bn_expf, the sum in the lanes' order, the same divisions). */
-static void
-softmax_avx2(float *x, size_t n, float scale)
-{
-	const __m256 sv = _mm256_set1_ps(scale);
-	size_t i, e = n - n % 8;
-	__m256 mv = _mm256_set1_ps(-INFINITY), acc = _mm256_setzero_ps(), v;
-	float m, s, t[8];
-	int l;
-
-	for (i = 0; i < e; i += 8) {
-		v = _mm256_mul_ps(_mm256_loadu_ps(x + i), sv);
-		_mm256_storeu_ps(x + i, v);
-		mv = _mm256_max_ps(v, mv);	/* v > m ? v : m */
-	}
-	_mm256_storeu_ps(t, mv);
-	for (m = -INFINITY, l = 0; l < 8; l++)
-		m = t[l] > m ? t[l] : m;
-	for (; i < n; i++) {
-		x[i] *= scale;
-		m = x[i] > m ? x[i] : m;
-	}
-	mv = _mm256_set1_ps(m);
-	for (i = 0; i < e; i += 8) {
-		v = expv(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
-		_mm256_storeu_ps(x + i, v);
-		acc = _mm256_add_ps(acc, v);
-	}
-	s = hsum8(acc);
-	for (; i < n; i++) {
-		x[i] = bn_expf(x[i] - m);
-		s += x[i];
-	}
-	v = _mm256_set1_ps(s);
-	for (i = 0; i < e; i += 8)
-		_mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i),
-		    v));
-	for (; i < n; i++)
-		x[i] = x[i] / s;
-}
-
 static float
 dot_f32_avx2(const float *a, const float *b, size_t n)
 {
@@ -1163,7 +1095,6 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.quant_i8 = quant_i8_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
-	.softmax = softmax_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
 	.axpy_rows_h = axpy_rows_h_avx2,
@@ -1187,7 +1118,6 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.quant_i8 = quant_i8_avx2,
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
-	.softmax = softmax_avx2,
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
 	.axpy_rows_h = axpy_rows_h_avx2,

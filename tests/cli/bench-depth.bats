@@ -17,11 +17,22 @@ setup_file() {
 }
 
 # weights MODEL q8|keep: the bytes a token reads from the weights, from
-# bnpack -l: every tensor, one row of token_embd unless it is the head,
+# bnpack -l: every tensor (a projection as it is bound), one row of
+# token_embd unless it is the head,
 # and an int8 head (a byte a weight and a float scale a row) for q8
 weights() {
 	bnpack -l "$1" | awk -v q8="$2" '
-	NR > 1 { b[$1] = $4; s[$1] = $3; tot += $4 }
+	NR > 1 {
+		b[$1] = $4; s[$1] = $3
+		# a float projection (BitLinear) is read ternarized at load:
+		# t2 rows of whole 128-element blocks and a scale a row
+		if ($1 ~ /^blk\.[0-9]+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$/ &&
+		    $2 ~ /^(f32|f16|bf16)$/) {
+			split($3, d, "x")
+			tot += d[1] * (int((d[2] + 127) / 128) * 32 + 4)
+		} else
+			tot += $4
+	}
 	END {
 		split(s["token_embd.weight"], e, "x")
 		tied = !("output.weight" in b)

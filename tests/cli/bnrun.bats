@@ -142,8 +142,8 @@ check_vocab() {
 	BN_KERNEL=ref bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/r"
 	BN_KERNEL=$SIMD bnrun -m "$S/austen.bnt" --head q8 --temp 0 -n 12 -p Emma > "$BATS_TEST_TMPDIR/x"
 	cmp "$BATS_TEST_TMPDIR/r" "$BATS_TEST_TMPDIR/x"
-	run -64 --separate-stderr bnrun -m "$S/austen.bnt" --head q4 -p a
-	[ "${stderr_lines[0]}" = "bnrun: --head: invalid type 'q4'" ]
+	run -64 --separate-stderr bnrun -m "$S/austen.bnt" --head q3 -p a
+	[ "${stderr_lines[0]}" = "bnrun: --head: invalid type 'q3'" ]
 }
 
 @test "RoPE: GGUF interleaved pairs compute what HF rotate-half does" {

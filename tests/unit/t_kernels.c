@@ -755,69 +755,6 @@ test_q4(void)
 	CHECK(cmp_q4(2560 + 32 * 3, 5, 7, -128, 1));
 }
 
-/* The softmax: every table against ref to the bit (scores of every
- * width below and past the lanes, ties, large spreads, a NaN); ref's
- * exponential within 2 ulp of expf over its range, its edges exact. */
-static int
-cmp_softmax(size_t n, float scale, int kind)
-{
-	float *a = xmalloc(n * 4 + 4), *b = xmalloc(n * 4 + 4), s = 0;
-	size_t i;
-	int ok;
-
-	for (i = 0; i < n; i++)
-		a[i] = kind == 0 ? rndf() : kind == 1 ? (float)(rnd() % 3) :
-		    (float)((int)(rnd() % 2000) - 1000);
-	if (kind == 3 && n > 2)
-		a[n / 2] = NAN;
-	memcpy(b, a, n * 4);
-	R->softmax(a, n, scale);
-	K->softmax(b, n, scale);
-	ok = memcmp(a, b, n * 4) == 0;
-	for (i = 0; i < n && kind != 3; i++)
-		s += a[i];
-	if (kind != 3 && n > 0)	/* it is a distribution */
-		ok &= fabsf(s - 1.0f) < 1e-5f * (float)(1 + n / 64);
-	if (!ok)
-		fprintf(stderr, "%s softmax n %zu scale %g kind %d differs\n",
-		    K->name, n, scale, kind);
-	free(a), free(b);
-	return ok;
-}
-
-static void
-test_softmax(void)
-{
-	uint32_t u, worst = 0;
-	size_t n;
-	float x, e, g;
-	int ok = 1, k;
-
-	for (u = 0; u < 2000000; u++) {
-		x = -87.3f * (float)u / 2000000.0f;
-		e = expf(x);
-		g = bn_expf(x);
-		{
-			int32_t ie, ig;
-
-			memcpy(&ie, &e, 4);
-			memcpy(&ig, &g, 4);
-			if ((uint32_t)abs(ie - ig) > worst)
-				worst = (uint32_t)abs(ie - ig);
-		}
-	}
-	printf("bn_expf against expf on [-87.3, 0]: %u ulp at most\n", worst);
-	CHECK(worst <= 2);
-	CHECK(bn_expf(0.0f) == 1.0f && bn_expf(-0.0f) == 1.0f);
-	CHECK(bn_expf(-88.0f) == 0.0f && bn_expf(-INFINITY) == 0.0f);
-	CHECK(isnan(bn_expf(NAN)));
-	for (n = 0; n <= 70; n++)
-		for (k = 0; k < 4; k++)
-			ok &= cmp_softmax(n, k == 2 ? 0.01f : 0.0883883f, k);
-	CHECK(ok);
-	CHECK(cmp_softmax(2048 + 3, 0.0883883f, 0));
-	CHECK(cmp_softmax(4096, 1.0f, 2));
-}
 
 static void
 test_table(void)
@@ -924,7 +861,6 @@ test_table(void)
 	test_edges();
 	test_t3();
 	test_q4();
-	test_softmax();
 	/* and the values ref gives there */
 	{
 		uint8_t w[32 * 20];
