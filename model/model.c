@@ -806,30 +806,11 @@ lin_task(void *ctx, int i, int n)
 			    j->y + r0, l->rows, l->n, r1 - r0, j->T);
 		return;
 	}
-	if (l->kind == BN_LIN_Q4) {	/* as the int8 head, in float */
-		size_t b0, b1, blk = I8_BLOCK_BYTES / l->row_bytes;
-
-		if (blk < 1)
-			blk = 1;
-		for (b0 = r0; b0 < r1; b0 = b1) {
-			b1 = b0 + blk < r1 ? b0 + blk : r1;
-			for (t = 0; t < j->T; t++)
-				bn_k->matvec_q4((const uint8_t *)l->w +
-				    b0 * l->row_bytes, l->row_bytes,
-				    l->q4s + b0 * (l->n / BN_Q4_BLOCK),
-				    l->n / BN_Q4_BLOCK, j->xq + t * nq,
-				    j->y + t * l->rows + b0, l->n, b1 - b0);
-		}
-		for (t = 0; t < j->T; t++)
-			for (r = r0; r < r1; r++)
-				j->y[t * l->rows + r] /= j->as[t];
-		return;
-	}
-	if (l->kind == BN_LIN_I8) {
-		/* the int8 head over T tokens (a prompt's rows, a batch of
-		 * sequences): in blocks of rows that stay in cache while
+	if (l->kind == BN_LIN_I8 || l->kind == BN_LIN_Q4) {
+		/* the compact head over T tokens (a prompt's rows, a batch
+		 * of sequences): in blocks of rows that stay in cache while
 		 * every token passes, so that the weights come from memory
-		 * once, not T times */
+		 * once, not T times; q4's sums come in float */
 		size_t b0, b1, blk = I8_BLOCK_BYTES / l->row_bytes;
 
 		if (blk < 1)
@@ -837,10 +818,24 @@ lin_task(void *ctx, int i, int n)
 		for (b0 = r0; b0 < r1; b0 = b1) {
 			b1 = b0 + blk < r1 ? b0 + blk : r1;
 			for (t = 0; t < j->T; t++)
-				bn_k->matvec_i8((const int8_t *)l->w +
-				    b0 * l->row_bytes, l->row_bytes,
-				    j->xq + t * nq, j->isum + t * l->rows + b0,
-				    l->n, b1 - b0);
+				if (l->kind == BN_LIN_Q4)
+					bn_k->matvec_q4((const uint8_t *)l->w +
+					    b0 * l->row_bytes, l->row_bytes,
+					    l->q4s + b0 * (l->n / BN_Q4_BLOCK),
+					    l->n / BN_Q4_BLOCK, j->xq + t * nq,
+					    j->y + t * l->rows + b0, l->n,
+					    b1 - b0);
+				else
+					bn_k->matvec_i8((const int8_t *)l->w +
+					    b0 * l->row_bytes, l->row_bytes,
+					    j->xq + t * nq, j->isum + t *
+					    l->rows + b0, l->n, b1 - b0);
+		}
+		if (l->kind == BN_LIN_Q4) {	/* y = v / as */
+			for (t = 0; t < j->T; t++)
+				for (r = r0; r < r1; r++)
+					j->y[t * l->rows + r] /= j->as[t];
+			return;
 		}
 	} else if (l->kind == BN_LIN_T3) {	/* t3k rows of nq codes */
 		if (j->T == 1)
