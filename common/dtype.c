@@ -180,6 +180,19 @@ bn_t3_get(const uint8_t *row, uint64_t i)
 	return (int)(b % 3) - 1;
 }
 
+void
+bn_t2_row_to_t3(const uint8_t *t2, uint8_t *t3, uint64_t n)
+{
+	static const uint8_t pow3[BN_T3_GROUP] = { 1, 3, 9, 27, 81 };
+	uint64_t i;
+
+	for (i = 0; i < n; i++)
+		t3[i / BN_T3_GROUP] += (uint8_t)((bn_t2_get(t2, i) + 1) *
+		    pow3[i % BN_T3_GROUP]);
+	for (; i % BN_T3_GROUP != 0; i++)	/* padding: v = 0, code 1 */
+		t3[i / BN_T3_GROUP] += pow3[i % BN_T3_GROUP];
+}
+
 int
 bn_b1_get(const uint8_t *row, uint64_t i)
 {

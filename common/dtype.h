@@ -53,6 +53,9 @@ uint16_t bn_f32_to_bf16(float f);
 int bn_t2_get(const uint8_t *row, uint64_t i);
 void bn_t2_set(uint8_t *row, uint64_t i, int v);
 int bn_t3_get(const uint8_t *row, uint64_t i);
+/* A t2 row of n values into a t3 row (ceil(n / 5) bytes, zeroed by the
+ * caller), the padding values 0. */
+void bn_t2_row_to_t3(const uint8_t *t2, uint8_t *t3, uint64_t n);
 int bn_b1_get(const uint8_t *row, uint64_t i);	/* -1 or +1 */
 
 /* Convert one row of n elements of any non-packed type to f32 (scale

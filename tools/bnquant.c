@@ -538,10 +538,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 static int
 to_t3(struct bnt_tensor *t, uint8_t **q, struct bn_err *e)
 {
-	static const uint8_t pow3[BN_T3_GROUP] = { 1, 3, 9, 27, 81 };
 	struct bnt_tensor t3 = *t;
-	uint64_t r, i;
-	uint8_t *o, *row;
+	uint64_t r;
+	uint8_t *o;
 	int st;
 
 	t3.dtype = BN_DTYPE_T3;
@@ -549,15 +548,9 @@ to_t3(struct bnt_tensor *t, uint8_t **q, struct bn_err *e)
 		return st;
 	if ((o = calloc(t3.data_bytes ? t3.data_bytes : 1, 1)) == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
-	for (r = 0; r < t->rows; r++) {
-		row = o + r * t3.row_bytes;
-		for (i = 0; i < t->row_len; i++)
-			row[i / BN_T3_GROUP] += (uint8_t)((bn_t2_get(*q + r *
-			    t->row_bytes, i) + 1) * pow3[i % BN_T3_GROUP]);
-		/* padding elements are v = 0: code 1 */
-		for (; i % BN_T3_GROUP != 0; i++)
-			row[i / BN_T3_GROUP] += pow3[i % BN_T3_GROUP];
-	}
+	for (r = 0; r < t->rows; r++)
+		bn_t2_row_to_t3(*q + r * t->row_bytes, o + r * t3.row_bytes,
+		    t->row_len);
 	free(*q);
 	*q = o;
 	*t = t3;
