@@ -590,12 +590,18 @@ quantize(const struct opts *o, const struct bnt_record *rec,
 	/* a NaN or an infinity has no ternary or binary code: the absmean
 	 * scale would launder it into a finite one */
 	for (r = 0; r < in->nelem; r++)
-		if (!isfinite(v[r]))
+		if (!isfinite(v[r])) {
+			const char *what = isnan(v[r]) ? "NaN" : "infinity";
+
+			/* freed first: leak checkers see a clean exit */
+			free(v);
+			free(q);
+			free(sc);
 			bn_errx(EX_DATAERR, "%s: tensor '%s': %s at row %llu, "
 			    "column %llu: cannot quantize", name, in->name,
-			    isnan(v[r]) ? "NaN" : "infinity",
-			    (unsigned long long)(r / len),
+			    what, (unsigned long long)(r / len),
 			    (unsigned long long)(r % len));
+		}
 	bn_quant_tensor(v, in->rows, len, &(struct bn_quant){ .kind =
 	    o->binary ? BN_QUANT_BINARY : BN_QUANT_TERNARY, .block =
 	    o->scale_kind == BNT_SCALE_BLOCK ? o->block :
