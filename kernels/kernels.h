@@ -102,6 +102,14 @@ struct bn_kernels {
 	    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
 	    size_t rows);
 
+	/* Attention's softmax of n scores in place: x[i] *= scale; m = the
+	 * largest x[i] (-inf if none; a NaN is passed over); x[i] =
+	 * expf(x[i] - m) (libm's, one at a time), sum += x[i] in order from
+	 * sum = 0; then x[i] = x[i] / sum.  Only the first and last steps
+	 * may be vectors: both are exact, and the exponentials and their sum
+	 * keep one order everywhere. */
+	void (*softmax)(float *x, size_t n, float scale);
+
 	/* The float GEMM's micro-kernel (kernels/gemm.h: bn_sgemm, the
 	 * training's products): one BN_GEMM_MR x BN_GEMM_NR tile from packed
 	 * panels, each value accumulated with fmaf in k order. */
@@ -176,6 +184,9 @@ void bn_matvec_q4_ref(const uint8_t *w, size_t row_bytes, const uint16_t *s,
 void bn_axpy_rows_h_each(const struct bn_kernels *k, int dtype, float *y,
     size_t ldy, const float *a, size_t lda, size_t nh, const void *x,
     size_t row_bytes, size_t n, size_t rows);
+
+/* ref's softmax, for tables without their own */
+void bn_softmax_ref(float *x, size_t n, float scale);
 
 /* ref's int2_t2, for tables without their own */
 int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,

@@ -971,7 +971,7 @@ att_task(void *ctx, int i, int n)
 	size_t qd = (size_t)c->heads * hd;
 	size_t gs = (size_t)(c->heads / c->kv_heads);
 	size_t per = (gs + j->nsub - 1) / j->nsub, total = j->T * kvh * j->nsub;
-	size_t w, t, g, h0, h1, hh, nh, p, np, stride, ld = (size_t)s->ctx;
+	size_t w, t, g, h0, h1, hh, nh, np, stride, ld = (size_t)s->ctx;
 	float *sc0 = s->scores + (size_t)i * gs * ld;
 	float scale = 1.0f / sqrtf((float)hd);
 
@@ -1002,21 +1002,8 @@ att_task(void *ctx, int i, int n)
 		else
 			bn_k->matmul_f(sq->kvtype, kb, stride, q, hd, sc0, ld,
 			    hd, np, nh);
-		for (hh = 0; hh < nh; hh++) {
-			float *sc = sc0 + hh * ld, mx = -INFINITY, sum = 0;
-
-			for (p = 0; p < np; p++) {
-				sc[p] *= scale;
-				if (sc[p] > mx)
-					mx = sc[p];
-			}
-			for (p = 0; p < np; p++) {
-				sc[p] = expf(sc[p] - mx);
-				sum += sc[p];
-			}
-			for (p = 0; p < np; p++)
-				sc[p] = sc[p] / sum;
-		}
+		for (hh = 0; hh < nh; hh++)
+			bn_k->softmax(sc0 + hh * ld, np, scale);
 		/* the heads' sums of the value rows, each row read once */
 		memset(s->att + t * qd + h0 * hd, 0, nh * hd * sizeof(float));
 		bn_k->axpy_rows_h(sq->kvtype, s->att + t * qd + h0 * hd, hd,

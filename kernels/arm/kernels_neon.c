@@ -630,6 +630,7 @@ const struct bn_kernels bn_kernels_neon = {
 	.axpy_f32 = axpy_f32_neon,
 	.axpy_rows = axpy_rows_neon,
 	.axpy_rows_h = axpy_rows_h_neon,
+	.softmax = bn_softmax_ref,
 	.gemm_uk = bn_gemm_ukernel_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };
@@ -652,6 +653,7 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.axpy_f32 = axpy_f32_neon,
 	.axpy_rows = axpy_rows_neon,
 	.axpy_rows_h = axpy_rows_h_neon,
+	.softmax = bn_softmax_ref,
 	.gemm_uk = bn_gemm_ukernel_neon,
 	.int2_t2 = bn_int2_t2_ref,
 };

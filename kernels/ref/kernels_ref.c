@@ -275,6 +275,25 @@ axpy_rows_h_ref(int dtype, float *y, size_t ldy, const float *a,
 	    row_bytes, n, rows);
 }
 
+void
+bn_softmax_ref(float *x, size_t n, float scale)
+{
+	float mx = -INFINITY, sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x[i] *= scale;
+		if (x[i] > mx)
+			mx = x[i];
+	}
+	for (i = 0; i < n; i++) {
+		x[i] = expf(x[i] - mx);
+		sum += x[i];
+	}
+	for (i = 0; i < n; i++)
+		x[i] = x[i] / sum;
+}
+
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
 	.matvec_q4 = bn_matvec_q4_ref,
@@ -292,6 +311,7 @@ const struct bn_kernels bn_kernels_ref = {
 	.axpy_f32 = axpy_f32_ref,
 	.axpy_rows = axpy_rows_ref,
 	.axpy_rows_h = axpy_rows_h_ref,
+	.softmax = bn_softmax_ref,
 	.gemm_uk = bn_gemm_ukernel_ref,
 	.int2_t2 = bn_int2_t2_ref,
 };

@@ -17,22 +17,6 @@
 #include "kernels.h"
 #include "x86.h"
 
-#define AI static inline __attribute__((always_inline))
-/* The r/t/k loops below have constant trip counts once inlined; fully
- * unrolled, their accumulator arrays live in registers. */
-#define UNROLL _Pragma("GCC unroll 16")
-
-/* ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7)) */
-AI float
-hsum8(__m256 a)
-{
-	__m128 v = _mm_add_ps(_mm256_castps256_ps128(a),
-	    _mm256_extractf128_ps(a, 1));	/* a0+a4 a1+a5 a2+a6 a3+a7 */
-	v = _mm_add_ps(v, _mm_movehl_ps(v, v));	/* (04+26) (15+37) */
-	v = _mm_add_ss(v, _mm_movehdup_ps(v));
-	return _mm_cvtss_f32(v);
-}
-
 AI int32_t
 hsum8i(__m256i a)
 {
@@ -42,48 +26,6 @@ hsum8i(__m256i a)
 	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4e));
 	v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xb1));
 	return _mm_cvtsi128_si32(v);
-}
-
-/* 8 weights from element i of row w, widened to f32. */
-AI __m256
-wload(int dtype, const void *w, size_t i)
-{
-	const char *p = w;
-
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		return _mm256_cvtph_ps(_mm_loadu_si128(
-		    (const __m128i *)(p + 2 * i)));
-	case BN_DTYPE_BF16:
-		return _mm256_castsi256_ps(_mm256_slli_epi32(
-		    _mm256_cvtepu16_epi32(_mm_loadu_si128(
-		    (const __m128i *)(p + 2 * i))), 16));
-	default:
-		return _mm256_loadu_ps((const float *)(p + 4 * i));
-	}
-}
-
-AI float
-wget1(int dtype, const void *w, size_t i)
-{
-	const char *p = w;
-	uint16_t h;
-	uint32_t u;
-	float f;
-
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		memcpy(&h, p + 2 * i, 2);
-		return _cvtsh_ss(h);
-	case BN_DTYPE_BF16:
-		memcpy(&h, p + 2 * i, 2);
-		u = (uint32_t)h << 16;
-		memcpy(&f, &u, 4);
-		return f;
-	default:
-		memcpy(&f, p + 4 * i, 4);
-		return f;
-	}
 }
 
 /* RB x TB outputs: rows w + r * rb, tokens x + t * ldx, y[t * ldy + r].
@@ -973,6 +915,45 @@ axpy_rows_h_avx2(int dtype, float *y, size_t ldy, const float *a,
 	}
 }
 
+/* softmax: the scaling with the running maxima and the division in
+ * vectors (max_ps(v, m) is v > m ? v : m, as ref's comparison; which of
+ * two equal zeros wins changes no x - m) */
+static void
+softmax_avx2(float *x, size_t n, float scale)
+{
+	__m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(-INFINITY);
+	__m256 v, d;
+	float mx, sum = 0, m[8];
+	size_t i, e = n - n % 8;
+	int l;
+
+	for (i = 0; i < e; i += 8) {
+		v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+		_mm256_storeu_ps(x + i, v);
+		vm = _mm256_max_ps(v, vm);
+	}
+	_mm256_storeu_ps(m, vm);
+	mx = m[0];
+	for (l = 1; l < 8; l++)
+		if (m[l] > mx)
+			mx = m[l];
+	for (; i < n; i++) {
+		x[i] *= scale;
+		if (x[i] > mx)
+			mx = x[i];
+	}
+	for (i = 0; i < n; i++) {
+		x[i] = expf(x[i] - mx);
+		sum += x[i];
+	}
+	d = _mm256_set1_ps(sum);
+	for (i = 0; i < e; i += 8)
+		_mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i),
+		    d));
+	for (; i < n; i++)
+		x[i] = x[i] / sum;
+}
+
 /* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */
 static void
 matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
@@ -1098,18 +1079,20 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.axpy_f32 = axpy_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
 	.axpy_rows_h = axpy_rows_h_avx2,
+	.softmax = softmax_avx2,
 	.gemm_uk = bn_gemm_ukernel_avx2,
 	.int2_t2 = int2_t2_avx2,
 };
 
-/* AVX2's float kernels with the AVX-512 VNNI integer ones: dispatch.c
- * picks this table only where the CPU runs both. */
+/* The AVX-512 kernels (kernels_avx512.c: VNNI integer products, the
+ * float products over rows streamed from memory) with AVX2's others:
+ * dispatch.c picks this table only where the CPU runs both. */
 const struct bn_kernels bn_kernels_avx512 = {
 	.matvec_i8 = bn_avx512_matvec_i8,
 	.matvec_q4 = bn_avx512_matvec_q4,
 	.name = "avx512",
-	.matvec_f = matvec_f_avx2,
-	.matmul_f = matmul_f_avx2,
+	.matvec_f = bn_avx512_matvec_f,
+	.matmul_f = bn_avx512_matmul_f,
 	.matvec_t2 = bn_avx512_matvec_t2,
 	.matmul_t2 = bn_avx512_matmul_t2,
 	.matvec_t3 = bn_avx512_matvec_t3,
@@ -1119,8 +1102,9 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
-	.axpy_rows = axpy_rows_avx2,
-	.axpy_rows_h = axpy_rows_h_avx2,
+	.axpy_rows = bn_avx512_axpy_rows,
+	.axpy_rows_h = bn_avx512_axpy_rows_h,
+	.softmax = softmax_avx2,
 	.gemm_uk = bn_gemm_ukernel_avx2,
 	.int2_t2 = int2_t2_avx2,
 };

@@ -1,5 +1,6 @@
-/* kernels_avx512.c: the AVX-512 VNNI integer kernels of
- * bn_kernels_avx512 (its other kernels are AVX2's).  The only file
+/* kernels_avx512.c: the AVX-512 kernels of bn_kernels_avx512: VNNI
+ * integer products, and float products over rows streamed from memory
+ * (below; its other kernels are AVX2's).  The only file
  * built with -mavx512f -mavx512bw -mavx512vl -mavx512vnni; dispatch.c
  * selects the table only where CPUID has those and XCR0 says the OS
  * saves the opmask and zmm state.
@@ -10,13 +11,11 @@
  *   ternary: sum((c - 1) * x) = sum(c * x) - sum(x), c in 0..3 unsigned;
  *   int8:    sum(w * x) = sum((x ^ 0x80) * w) - sum(128 * w). */
 #include <immintrin.h>
+#include <math.h>
 
 #include "dtype.h"
 #include "kernels.h"
 #include "x86.h"
-
-#define AI static inline __attribute__((always_inline))
-#define UNROLL _Pragma("GCC unroll 16")
 
 /* The codes of one 32-byte t2 block (128 elements) as two vectors lined
  * up with x[0, 64) and x[64, 128).  Byte j holds elements j, j + 32,
@@ -474,4 +473,351 @@ bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes, const uint16_t *s,
 		y[r] = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) +
 		    (t[3] + t[7]));
 	}
+}
+
+/*
+ * Float products over rows read once from memory (attention's scores
+ * and value sums over a KV cache, float weights), in kernels.h's order.
+ * The 32 vector registers hold 4 rows x 4 tokens of 8-lane accumulators;
+ * red4() reduces four rows' accumulators at once, each by hsum8()'s
+ * tree.  The rows are prefetched PF_BYTES ahead: the hardware's
+ * prefetcher alone kept a KV cache at half the memory's bandwidth.
+ */
+#define PF_BYTES 4096
+
+AI size_t
+esize(int dtype)
+{
+	return dtype == BN_DTYPE_F16 || dtype == BN_DTYPE_BF16 ? 2 : 4;
+}
+
+/* the four sums of rows 0-3's accumulators, hsum8()'s tree in each */
+AI __m128
+red4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+	/* rows 0|1: a0+a4 a1+a5 a2+a6 a3+a7 of each */
+	__m256 p01 = _mm256_add_ps(_mm256_permute2f128_ps(a0, a1, 0x20),
+	    _mm256_permute2f128_ps(a0, a1, 0x31));
+	__m256 p23 = _mm256_add_ps(_mm256_permute2f128_ps(a2, a3, 0x20),
+	    _mm256_permute2f128_ps(a2, a3, 0x31));
+	/* rows 0, 2 | 1, 3: (04+26) (15+37) of each */
+	__m256 d = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, 0x44),
+	    _mm256_shuffle_ps(p01, p23, 0xee));
+	/* rows 0, 2 | 1, 3 in lanes 0, 1 | 4, 5: their sums */
+	__m256 e = _mm256_add_ps(_mm256_shuffle_ps(d, d, 0x88),
+	    _mm256_shuffle_ps(d, d, 0xdd));
+
+	return _mm_unpacklo_ps(_mm256_castps256_ps128(e),
+	    _mm256_extractf128_ps(e, 1));
+}
+
+/* 4 RQ rows (w + r * rb) x TB tokens (x + t * ldx): y[t * ldy + r];
+ * RQ * TB <= 8.  pf: prefetch the rows PF_BYTES ahead. */
+AI void
+fquad(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
+    float *y, size_t ldy, size_t n, int RQ, int TB, int pf)
+{
+	__m256 acc[8][4], xv[4], wv;
+	size_t i, m = n - n % 8, es = esize(dtype);
+	float s[4];
+	int r, t, q, k;
+
+	UNROLL
+	for (r = 0; r < 4 * RQ; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[r][t] = _mm256_setzero_ps();
+	for (i = 0; i < m; i += 8) {
+		if (pf && (i * es) % 64 == 0)
+			UNROLL
+			for (r = 0; r < 4 * RQ; r++)
+				_mm_prefetch(w + r * rb + i * es + PF_BYTES,
+				    _MM_HINT_T0);
+		UNROLL
+		for (t = 0; t < TB; t++)
+			xv[t] = _mm256_loadu_ps(x + t * ldx + i);
+		UNROLL
+		for (r = 0; r < 4 * RQ; r++) {
+			wv = wload(dtype, w + r * rb, i);
+			UNROLL
+			for (t = 0; t < TB; t++)
+				acc[r][t] = _mm256_fmadd_ps(wv, xv[t],
+				    acc[r][t]);
+		}
+	}
+	UNROLL
+	for (q = 0; q < RQ; q++)
+		UNROLL
+		for (t = 0; t < TB; t++) {
+			__m128 v = red4(acc[4 * q][t], acc[4 * q + 1][t],
+			    acc[4 * q + 2][t], acc[4 * q + 3][t]);
+
+			if (m == n) {
+				_mm_storeu_ps(y + t * ldy + 4 * q, v);
+				continue;
+			}
+			_mm_storeu_ps(s, v);
+			for (k = 0; k < 4; k++) {
+				for (i = m; i < n; i++)
+					s[k] = fmaf(wget1(dtype, w + (4 * q +
+					    k) * rb, i), x[t * ldx + i], s[k]);
+				y[t * ldy + 4 * q + k] = s[k];
+			}
+		}
+}
+
+/* one row x TB tokens */
+AI void
+fone(int dtype, const char *w, const float *x, size_t ldx, float *y,
+    size_t ldy, size_t n, int TB)
+{
+	__m256 acc[4];
+	size_t i, m = n - n % 8;
+	float s;
+	int t;
+
+	UNROLL
+	for (t = 0; t < TB; t++)
+		acc[t] = _mm256_setzero_ps();
+	for (i = 0; i < m; i += 8) {
+		__m256 wv = wload(dtype, w, i);
+
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x +
+			    t * ldx + i), acc[t]);
+	}
+	UNROLL
+	for (t = 0; t < TB; t++) {
+		s = hsum8(acc[t]);
+		for (i = m; i < n; i++)
+			s = fmaf(wget1(dtype, w, i), x[t * ldx + i], s);
+		y[t * ldy] = s;
+	}
+}
+
+/* rows [r0, r1) x TB tokens; 8 rows a step where TB == 1 (8 chains) */
+AI void
+frows(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
+    float *y, size_t ldy, size_t n, size_t r0, size_t r1, int TB, int pf)
+{
+	size_t r = r0;
+
+	if (TB == 1)
+		for (; r + 8 <= r1; r += 8)
+			fquad(dtype, w + r * rb, rb, x, ldx, y + r, ldy, n, 2,
+			    1, pf);
+	for (; r + 4 <= r1; r += 4)
+		fquad(dtype, w + r * rb, rb, x, ldx, y + r, ldy, n, 1, TB,
+		    pf);
+	for (; r < r1; r++)
+		fone(dtype, w + r * rb, x, ldx, y + r, ldy, n, TB);
+}
+
+/* Rows in chunks of about 128 KB (in L2 while every token passes), the
+ * tokens 4 at a time; the first pass over a chunk prefetches. */
+AI void
+matmul_f_t(int dtype, const void *w, size_t rb, const float *x,
+    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	size_t r0, r1, t, ch = rb ? (128 * 1024) / rb / 4 * 4 : 0;
+
+	if (T <= 4 || ch < 4)
+		ch = rows;
+	for (r0 = 0; r0 < rows; r0 = r1) {
+		r1 = rows - r0 > ch ? r0 + ch : rows;
+		for (t = 0; t < T; t += 4) {
+			const float *xt = x + t * ldx;
+			float *yt = y + t * ldy;
+
+			switch (T - t < 4 ? T - t : 4) {
+			case 1:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    1, t == 0);
+				break;
+			case 2:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    2, t == 0);
+				break;
+			case 3:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    3, t == 0);
+				break;
+			default:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    4, t == 0);
+				break;
+			}
+		}
+	}
+}
+
+void
+bn_avx512_matmul_f(int dtype, const void *w, size_t row_bytes,
+    const float *x, size_t ldx, float *y, size_t ldy, size_t n,
+    size_t rows, size_t T)
+{
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		matmul_f_t(BN_DTYPE_F16, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	case BN_DTYPE_BF16:
+		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	default:
+		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	}
+}
+
+void
+bn_avx512_matvec_f(int dtype, const void *w, size_t row_bytes,
+    const float *x, float *y, size_t n, size_t rows)
+{
+	bn_avx512_matmul_f(dtype, w, row_bytes, x, 0, y, 0, n, rows, 1);
+}
+
+/* 16 weights from element i of row w, widened to f32 */
+AI __m512
+wload16(int dtype, const void *w, size_t i)
+{
+	const char *p = w;
+
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		return _mm512_cvtph_ps(_mm256_loadu_si256(
+		    (const __m256i *)(p + 2 * i)));
+	case BN_DTYPE_BF16:
+		return _mm512_castsi512_ps(_mm512_slli_epi32(
+		    _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+		    (const __m256i *)(p + 2 * i))), 16));
+	default:
+		return _mm512_loadu_ps((const float *)(p + 4 * i));
+	}
+}
+
+/* axpy_rows_h: NH heads x NV vectors of 16 columns (from i0) in
+ * registers while the rows pass; pf: prefetch those columns of the row
+ * AH_BLOCK rows on. */
+#define AH_BLOCK 32
+
+AI void
+vrows(int dtype, float *y, size_t ldy, const float *a, size_t lda,
+    const char *x, size_t rb, size_t i0, size_t rows, int NH, int NV,
+    int pf)
+{
+	__m512 acc[4][4], av[4], xv;
+	size_t r, es = esize(dtype);
+	int h, v, k;
+
+	UNROLL
+	for (h = 0; h < NH; h++)
+		UNROLL
+		for (v = 0; v < NV; v++)
+			acc[h][v] = _mm512_loadu_ps(y + h * ldy + i0 + 16 * v);
+	for (r = 0; r < rows; r++, x += rb) {
+		if (pf)
+			UNROLL
+			for (k = 0; k < (int)(16 * es) * NV; k += 64)
+				_mm_prefetch(x + AH_BLOCK * rb + i0 * es + k,
+				    _MM_HINT_T0);
+		UNROLL
+		for (h = 0; h < NH; h++)
+			av[h] = _mm512_set1_ps(a[h * lda + r]);
+		UNROLL
+		for (v = 0; v < NV; v++) {
+			xv = wload16(dtype, x, i0 + 16 * v);
+			UNROLL
+			for (h = 0; h < NH; h++)
+				acc[h][v] = _mm512_fmadd_ps(av[h], xv,
+				    acc[h][v]);
+		}
+	}
+	UNROLL
+	for (h = 0; h < NH; h++)
+		UNROLL
+		for (v = 0; v < NV; v++)
+			_mm512_storeu_ps(y + h * ldy + i0 + 16 * v, acc[h][v]);
+}
+
+/* NH heads over one block of rows: every column, in row order */
+AI void
+vblock(int dtype, float *y, size_t ldy, const float *a, size_t lda,
+    const char *x, size_t rb, size_t n, size_t rows, int NH, int pf)
+{
+	size_t i = 0, r;
+	int h;
+
+	for (; i + 64 <= n; i += 64)
+		vrows(dtype, y, ldy, a, lda, x, rb, i, rows, NH, 4, pf);
+	for (; i + 16 <= n; i += 16)
+		vrows(dtype, y, ldy, a, lda, x, rb, i, rows, NH, 1, pf);
+	for (; i < n; i++)
+		for (h = 0; h < NH; h++)
+			for (r = 0; r < rows; r++)
+				y[h * ldy + i] = fmaf(a[h * lda + r],
+				    wget1(dtype, x + r * rb, i), y[h * ldy + i]);
+}
+
+/* Blocks of AH_BLOCK rows (in L1 while every head passes), the heads 4
+ * at a time; the first heads prefetch the next block. */
+AI void
+axpy_rows_h_t(int dtype, float *y, size_t ldy, const float *a, size_t lda,
+    size_t nh, const char *x, size_t rb, size_t n, size_t rows)
+{
+	size_t r, h, nb;
+
+	for (r = 0; r < rows; r += AH_BLOCK) {
+		nb = rows - r < AH_BLOCK ? rows - r : AH_BLOCK;
+		for (h = 0; h < nh; h += 4)
+			switch (nh - h < 4 ? nh - h : 4) {
+			case 1:
+				vblock(dtype, y + h * ldy, ldy, a + h * lda + r,
+				    lda, x + r * rb, rb, n, nb, 1, h == 0);
+				break;
+			case 2:
+				vblock(dtype, y + h * ldy, ldy, a + h * lda + r,
+				    lda, x + r * rb, rb, n, nb, 2, h == 0);
+				break;
+			case 3:
+				vblock(dtype, y + h * ldy, ldy, a + h * lda + r,
+				    lda, x + r * rb, rb, n, nb, 3, h == 0);
+				break;
+			default:
+				vblock(dtype, y + h * ldy, ldy, a + h * lda + r,
+				    lda, x + r * rb, rb, n, nb, 4, h == 0);
+				break;
+			}
+	}
+}
+
+void
+bn_avx512_axpy_rows_h(int dtype, float *y, size_t ldy, const float *a,
+    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
+    size_t rows)
+{
+	switch (dtype) {
+	case BN_DTYPE_F16:
+		axpy_rows_h_t(BN_DTYPE_F16, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
+	case BN_DTYPE_BF16:
+		axpy_rows_h_t(BN_DTYPE_BF16, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
+	default:
+		axpy_rows_h_t(BN_DTYPE_F32, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
+	}
+}
+
+void
+bn_avx512_axpy_rows(int dtype, float *y, const float *a, const void *x,
+    size_t row_bytes, size_t n, size_t rows)
+{
+	bn_avx512_axpy_rows_h(dtype, y, 0, a, 0, 1, x, row_bytes, n, rows);
 }

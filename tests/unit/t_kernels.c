@@ -455,6 +455,35 @@ cmp_rows_h(int dtype, size_t n, size_t rows, size_t nh, int big)
 	return ok;
 }
 
+/* softmax against ref: scores of a scale as attention's; kind 1 puts
+ * in NaN, infinities and both zeros, kind 2 makes every score equal */
+static int
+cmp_softmax(size_t n, int kind)
+{
+	static const float sp[] = { NAN, INFINITY, -INFINITY, 0.0f, -0.0f,
+	    1e30f, -1e30f };
+	float *x1 = xmalloc(n * 4 + 4), *x2 = xmalloc(n * 4 + 4);
+	float scale = 1.0f / sqrtf((float)(1 + rnd() % 256));
+	size_t i;
+	int ok;
+
+	for (i = 0; i < n; i++) {
+		x1[i] = kind == 2 ? -0.0f : ((float)rnd() / (float)(1u << 20) -
+		    8.0f);
+		if (kind == 1 && rnd() % 5 == 0)
+			x1[i] = sp[rnd() % 7];
+	}
+	memcpy(x2, x1, n * 4);
+	R->softmax(x1, n, scale);
+	K->softmax(x2, n, scale);
+	ok = same_f(x1, x2, n);
+	if (!ok)
+		fprintf(stderr, "%s softmax n %zu kind %d differs\n", K->name,
+		    n, kind);
+	free(x1), free(x2);
+	return ok;
+}
+
 static int
 cmp_vec(size_t n, int big, int off)
 {
@@ -790,6 +819,11 @@ test_table(void)
 		CHECK(cmp_vec(n, 0, 0));
 		CHECK(cmp_vec(n, 1, 1));
 	}
+	for (n = 0; n <= 40; n++)
+		for (k = 0; k < 3; k++)
+			CHECK(cmp_softmax(n, (int)k));
+	CHECK(cmp_softmax(2049, 0));
+	CHECK(cmp_softmax(2049, 1));
 	for (j = 0; j < 3; j++) {
 		for (n = 0; n <= 40; n++)
 			CHECK(cmp_matf(dt[j], n, 1 + rnd() % 13, 1 + rnd() % 9,
