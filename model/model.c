@@ -602,7 +602,7 @@ struct bn_state {
 	int8_t *xq;		/* [batch][max dim] */
 	float *as;		/* activation scales [batch] */
 	int32_t *isum;		/* [batch][max rows] */
-	float *scores;		/* [nthreads][heads / kv_heads][ctx] */
+	float *scores;		/* [max(nthreads, kv_heads)][heads / kv_heads][ctx] */
 	float *cosv, *sinv;	/* [ctx][head_dim / 2] */
 	float *bias;		/* [heads * head_dim]: a bias in f32 */
 	struct bn_state **seq;	/* [batch]: each token's sequence, */
@@ -616,14 +616,16 @@ struct bn_state {
 /* Zeroed and 64-byte aligned: a kernel's vector loads of the int8
  * activations then never cross a cache line (t3k's matvec loads x five
  * times for every 64 weight bytes, and ran at half its speed on rows 16
- * bytes off). */
+ * bytes off).  Buffers of 64 KiB or more (the KV cache) are aligned to
+ * a page: threads that read parts of its rows then do not share the
+ * pairs of lines the prefetchers fetch together. */
 static void *
 zalloc(size_t n, size_t size, int *bad)
 {
 	void *p = NULL;
 
-	if (bn_mul_size(n, size, &n) != 0 ||
-	    posix_memalign(&p, 64, n ? n : 1) != 0) {
+	if (bn_mul_size(n, size, &n) != 0 || posix_memalign(&p, n < 65536 ?
+	    64 : 4096, n ? n : 1) != 0) {
 		*bad = 1;
 		return NULL;
 	}
@@ -688,7 +690,9 @@ bn_state_new_kv(struct bn_state **sp, const struct bn_model *m, int ctx,
 	s->xq = zalloc(B, t2_width(maxd), &bad);
 	s->as = zalloc(B, sizeof(float), &bad);
 	s->isum = zalloc(B, maxr * sizeof(int32_t), &bad);
-	s->scores = zalloc((size_t)nthreads * (size_t)(c->heads / c->kv_heads),
+	/* a thread's group of heads; or every head (att1_scores) */
+	s->scores = zalloc((size_t)(nthreads > c->kv_heads ? nthreads :
+	    c->kv_heads) * (size_t)(c->heads / c->kv_heads),
 	    (size_t)ctx * sizeof(float), &bad);
 	s->cosv = zalloc((size_t)ctx, half * sizeof(float), &bad);
 	s->sinv = zalloc((size_t)ctx, half * sizeof(float), &bad);
@@ -1011,6 +1015,114 @@ att_task(void *ctx, int i, int n)
 	}
 }
 
+/*
+ * One token's attention on several threads, split by data rather than by
+ * heads (a token has few KV heads: 5 on 2 threads, and parts of a group
+ * of heads each read its keys and values again).  The scores: whole KV
+ * heads, the rest of them (kv_heads % threads) in ranges of positions,
+ * one a thread; the softmax by heads; the sums of the value rows by KV
+ * heads, or ranges of columns where the KV heads are fewer than the
+ * threads (measured on 2 threads, 5 KV heads of 2048 f16 rows: a thread
+ * reading half of each value row ran at half the speed, and 3 heads
+ * against 2 cost less).  K and V are read once; every number is what
+ * att_task computes.
+ */
+struct att1job {
+	struct bn_state *s;
+	const struct bn_state *sq;
+	int layer;
+	size_t np;		/* positions attended */
+	size_t vparts;		/* column ranges a KV head's values */
+};
+
+static const char *
+kv_rows(const struct bn_state *sq, const void *base, int layer, size_t g)
+{
+	const struct bn_config *c = &sq->m->c;
+	size_t stride = (size_t)c->head_dim * sq->kvsz;
+
+	return (const char *)base + (((size_t)layer * (size_t)c->kv_heads +
+	    g) * (size_t)sq->ctx) * stride;
+}
+
+static void
+att1_scores(void *ctx, int i, int n)
+{
+	const struct att1job *j = ctx;
+	struct bn_state *s = j->s;
+	const struct bn_config *c = &s->m->c;
+	size_t hd = (size_t)c->head_dim, gs = (size_t)(c->heads / c->kv_heads);
+	size_t stride = hd * j->sq->kvsz, ld = (size_t)s->ctx, w, g, p0, p1;
+	size_t kvh = (size_t)c->kv_heads, nt = (size_t)n;
+	size_t whole = kvh - kvh % nt, units = whole + kvh % nt * nt;
+
+	for (w = (size_t)i; w < units; w += nt) {
+		const char *kb;
+		float *sc;
+
+		if (w < whole) {
+			g = w;
+			p0 = 0;
+			p1 = j->np;
+		} else {
+			g = whole + (w - whole) / nt;
+			p0 = j->np * ((w - whole) % nt) / nt;
+			p1 = j->np * ((w - whole) % nt + 1) / nt;
+		}
+		if (p0 == p1)
+			continue;
+		kb = kv_rows(j->sq, j->sq->kc, j->layer, g) + p0 * stride;
+		sc = s->scores + g * gs * ld + p0;
+		if (gs == 1)
+			bn_k->matvec_f(j->sq->kvtype, kb, stride, s->q + g * hd,
+			    sc, hd, p1 - p0);
+		else
+			bn_k->matmul_f(j->sq->kvtype, kb, stride, s->q + g *
+			    gs * hd, hd, sc, ld, hd, p1 - p0, gs);
+	}
+}
+
+static void
+att1_softmax(void *ctx, int i, int n)
+{
+	const struct att1job *j = ctx;
+	struct bn_state *s = j->s;
+	size_t hd = (size_t)s->m->c.head_dim, h;
+
+	for (h = (size_t)i; h < (size_t)s->m->c.heads; h += (size_t)n)
+		bn_k->softmax(s->scores + h * (size_t)s->ctx, j->np,
+		    1.0f / sqrtf((float)hd));
+}
+
+static void
+att1_values(void *ctx, int i, int n)
+{
+	const struct att1job *j = ctx;
+	struct bn_state *s = j->s;
+	const struct bn_config *c = &s->m->c;
+	size_t hd = (size_t)c->head_dim, gs = (size_t)(c->heads / c->kv_heads);
+	size_t stride = hd * j->sq->kvsz, ld = (size_t)s->ctx, w, g, h, c0, c1;
+
+	for (w = (size_t)i; w < (size_t)c->kv_heads * j->vparts;
+	    w += (size_t)n) {
+		float *y;
+
+		/* columns in whole vectors of 16 but for the last range */
+		g = w / j->vparts;
+		c0 = hd * (w % j->vparts) / j->vparts / 16 * 16;
+		c1 = w % j->vparts + 1 == j->vparts ? hd : hd * (w % j->vparts +
+		    1) / j->vparts / 16 * 16;
+		if (c0 >= c1)
+			continue;
+		y = s->att + g * gs * hd + c0;
+		for (h = 0; h < gs; h++)
+			memset(y + h * hd, 0, (c1 - c0) * sizeof(float));
+		bn_k->axpy_rows_h(j->sq->kvtype, y, hd, s->scores + g * gs * ld,
+		    ld, gs, kv_rows(j->sq, j->sq->vc, j->layer, g) + c0 *
+		    j->sq->kvsz, stride, c1 - c0, j->np);
+	}
+}
+
 static void
 hook(struct bn_state *s, int layer, int site, const float *x, size_t T,
     size_t dim)
@@ -1108,7 +1220,16 @@ forward(const struct bn_model *m, struct bn_state *s,
 			hook(s, l, BN_SITE_K, s->k, T, kvd);
 			hook(s, l, BN_SITE_V, s->v, T, kvd);
 		}
-		bn_pool_run(s->pool, att_task, &aj);
+		if (T == 1 && s->nthreads > 1) {
+			struct att1job a1 = { s, seq[0], l, (size_t)pos[0] + 1,
+			    c->kv_heads >= s->nthreads ? 1 : (size_t)((s->nthreads +
+			    c->kv_heads - 1) / c->kv_heads) };
+
+			bn_pool_run(s->pool, att1_scores, &a1);
+			bn_pool_run(s->pool, att1_softmax, &a1);
+			bn_pool_run(s->pool, att1_values, &a1);
+		} else
+			bn_pool_run(s->pool, att_task, &aj);
 		if (c->arch == BN_ARCH_BITNET)
 			rmsnorm_rows(s, s->att, s->att, &L->attn_sub_norm, T);
 		hook(s, l, BN_SITE_O_IN, s->att, T, qd);

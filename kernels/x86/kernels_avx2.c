@@ -28,166 +28,6 @@ hsum8i(__m256i a)
 	return _mm_cvtsi128_si32(v);
 }
 
-/* RB x TB outputs: rows w + r * rb, tokens x + t * ldx, y[t * ldy + r].
- * RB * TB + TB + 1 <= 16 keeps everything in the 16 ymm registers. */
-AI void
-fblock(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
-    float *y, size_t ldy, size_t n, int RB, int TB)
-{
-	__m256 acc[4][4], xv[4], wv;
-	size_t i, m = n - n % 8;
-	float s;
-	int r, t;
-
-	UNROLL
-	for (r = 0; r < RB; r++)
-		UNROLL
-		for (t = 0; t < TB; t++)
-			acc[r][t] = _mm256_setzero_ps();
-	for (i = 0; i < m; i += 8) {
-		UNROLL
-		for (t = 0; t < TB; t++)
-			xv[t] = _mm256_loadu_ps(x + t * ldx + i);
-		UNROLL
-		for (r = 0; r < RB; r++) {
-			wv = wload(dtype, w + r * rb, i);
-			UNROLL
-			for (t = 0; t < TB; t++)
-				acc[r][t] = _mm256_fmadd_ps(wv, xv[t],
-				    acc[r][t]);
-		}
-	}
-	UNROLL
-	for (r = 0; r < RB; r++)
-		UNROLL
-		for (t = 0; t < TB; t++) {
-			s = hsum8(acc[r][t]);
-			for (i = m; i < n; i++)
-				s = fmaf(wget1(dtype, w + r * rb, i),
-				    x[t * ldx + i], s);
-			y[t * ldy + r] = s;
-		}
-}
-
-/* One token, R rows side by side (R independent FMA chains). */
-AI void
-fvec(int dtype, const char *w, size_t rb, const float *x, float *y,
-    size_t n, int R)
-{
-	__m256 acc[8], xv;
-	size_t i, m = n - n % 8;
-	float s;
-	int r;
-
-	UNROLL
-	for (r = 0; r < R; r++)
-		acc[r] = _mm256_setzero_ps();
-	for (i = 0; i < m; i += 8) {
-		xv = _mm256_loadu_ps(x + i);
-		UNROLL
-		for (r = 0; r < R; r++)
-			acc[r] = _mm256_fmadd_ps(wload(dtype, w + r * rb, i),
-			    xv, acc[r]);
-	}
-	UNROLL
-	for (r = 0; r < R; r++) {
-		s = hsum8(acc[r]);
-		for (i = m; i < n; i++)
-			s = fmaf(wget1(dtype, w + r * rb, i), x[i], s);
-		y[r] = s;
-	}
-}
-
-AI void
-matvec_f_t(int dtype, const void *w, size_t rb, const float *x, float *y,
-    size_t n, size_t rows)
-{
-	const char *p = w;
-	size_t r;
-
-	for (r = 0; r + 8 <= rows; r += 8)
-		fvec(dtype, p + r * rb, rb, x, y + r, n, 8);
-	for (; r + 4 <= rows; r += 4)
-		fvec(dtype, p + r * rb, rb, x, y + r, n, 4);
-	for (; r < rows; r++)
-		fvec(dtype, p + r * rb, rb, x, y + r, n, 1);
-}
-
-static void
-matvec_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
-    float *y, size_t n, size_t rows)
-{
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		matvec_f_t(BN_DTYPE_F16, w, row_bytes, x, y, n, rows);
-		break;
-	case BN_DTYPE_BF16:
-		matvec_f_t(BN_DTYPE_BF16, w, row_bytes, x, y, n, rows);
-		break;
-	default:
-		matvec_f_t(BN_DTYPE_F32, w, row_bytes, x, y, n, rows);
-		break;
-	}
-}
-
-/* Weight rows are taken in chunks of about CHUNK_BYTES (they stay in
- * L2 while every token passes over them); within a chunk, blocks of
- * MM_TB tokens by MM_RB rows. */
-#define CHUNK_BYTES (128 * 1024)
-#define MM_RB 4
-#define MM_TB 3
-
-static size_t
-chunk_rows(size_t row_bytes, size_t rb)
-{
-	size_t c = row_bytes ? CHUNK_BYTES / row_bytes / rb * rb : 0;
-
-	return c > rb ? c : rb;
-}
-
-AI void
-matmul_f_t(int dtype, const void *w, size_t rb, const float *x,
-    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
-{
-	size_t r0, r1, r, t, ch = chunk_rows(rb, MM_RB);
-	const char *p;
-
-	for (r0 = 0; r0 < rows; r0 = r1) {
-		r1 = rows - r0 > ch ? r0 + ch : rows;
-		for (t = 0; t < T; t += MM_TB) {
-			const float *xt = x + t * ldx;
-			float *yt = y + t * ldy;
-
-			p = (const char *)w + r0 * rb;
-			if (T - t >= MM_TB) {
-				for (r = r0; r + MM_RB <= r1; r += MM_RB,
-				    p += MM_RB * rb)
-					fblock(dtype, p, rb, xt, ldx, yt + r,
-					    ldy, n, MM_RB, MM_TB);
-				for (; r < r1; r++, p += rb)
-					fblock(dtype, p, rb, xt, ldx, yt + r,
-					    ldy, n, 1, MM_TB);
-			} else if (T - t == 2) {
-				for (r = r0; r + MM_RB <= r1; r += MM_RB,
-				    p += MM_RB * rb)
-					fblock(dtype, p, rb, xt, ldx, yt + r,
-					    ldy, n, MM_RB, 2);
-				for (; r < r1; r++, p += rb)
-					fblock(dtype, p, rb, xt, ldx, yt + r,
-					    ldy, n, 1, 2);
-			} else {
-				for (r = r0; r + MM_RB <= r1; r += MM_RB,
-				    p += MM_RB * rb)
-					fblock(dtype, p, rb, xt, ldx, yt + r,
-					    ldy, n, MM_RB, 1);
-				for (; r < r1; r++, p += rb)
-					fblock(dtype, p, rb, xt, ldx, yt + r,
-					    ldy, n, 1, 1);
-			}
-		}
-	}
-}
-
 static void
 matmul_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
     size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
@@ -195,17 +35,24 @@ matmul_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
 	switch (dtype) {
 	case BN_DTYPE_F16:
 		matmul_f_t(BN_DTYPE_F16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
+		    rows, T, 3);
 		break;
 	case BN_DTYPE_BF16:
 		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
+		    rows, T, 3);
 		break;
 	default:
 		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
+		    rows, T, 3);
 		break;
 	}
+}
+
+static void
+matvec_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
+    float *y, size_t n, size_t rows)
+{
+	matmul_f_avx2(dtype, w, row_bytes, x, 0, y, 0, n, rows, 1);
 }
 
 /* sum(x[0..n)), n a multiple of 128, exactly. */
@@ -824,6 +671,8 @@ axpy_rows_avx2(int dtype, float *y, const float *a, const void *x,
 	}
 }
 
+#define AH_BLOCK 32
+
 /* axpy_rows_h: NH heads x NV vectors of 8 columns in registers while
  * every row passes, each row's columns loaded once for the heads (4 x 2
  * accumulators and 4 broadcasts: 4 x 4 spilled to the stack and ran at
@@ -843,9 +692,10 @@ arows_h(int dtype, float *y, size_t ldy, const float *a, size_t lda,
 			acc[h][v] = _mm256_loadu_ps(y + h * ldy + i0 + 8 * v);
 	for (r = 0; r < rows; r++, x += rb) {
 		/* the rows are a strided stream the prefetcher follows
-		 * poorly (a KV cache from memory at 9 of 20 GB/s) */
-		_mm_prefetch(x + 8 * rb + (i0 * (dtype == BN_DTYPE_F32 ? 4 :
-		    2)), _MM_HINT_T0);
+		 * poorly (a KV cache from memory at 9 of 20 GB/s): these
+		 * columns of the row a block on */
+		_mm_prefetch(x + AH_BLOCK * rb + i0 * esize(dtype),
+		    _MM_HINT_T0);
 		UNROLL
 		for (h = 0; h < NH; h++)
 			av[h] = _mm256_broadcast_ss(a + h * lda + r);
@@ -864,8 +714,6 @@ arows_h(int dtype, float *y, size_t ldy, const float *a, size_t lda,
 		for (v = 0; v < NV; v++)
 			_mm256_storeu_ps(y + h * ldy + i0 + 8 * v, acc[h][v]);
 }
-
-#define AH_BLOCK 32
 
 AI void
 axpy_rows_h_t(int dtype, float *y, size_t ldy, const float *a, size_t lda,

@@ -475,183 +475,8 @@ bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes, const uint16_t *s,
 	}
 }
 
-/*
- * Float products over rows read once from memory (attention's scores
- * and value sums over a KV cache, float weights), in kernels.h's order.
- * The 32 vector registers hold 4 rows x 4 tokens of 8-lane accumulators;
- * red4() reduces four rows' accumulators at once, each by hsum8()'s
- * tree.  The rows are prefetched PF_BYTES ahead: the hardware's
- * prefetcher alone kept a KV cache at half the memory's bandwidth.
- */
-#define PF_BYTES 4096
-
-AI size_t
-esize(int dtype)
-{
-	return dtype == BN_DTYPE_F16 || dtype == BN_DTYPE_BF16 ? 2 : 4;
-}
-
-/* the four sums of rows 0-3's accumulators, hsum8()'s tree in each */
-AI __m128
-red4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
-{
-	/* rows 0|1: a0+a4 a1+a5 a2+a6 a3+a7 of each */
-	__m256 p01 = _mm256_add_ps(_mm256_permute2f128_ps(a0, a1, 0x20),
-	    _mm256_permute2f128_ps(a0, a1, 0x31));
-	__m256 p23 = _mm256_add_ps(_mm256_permute2f128_ps(a2, a3, 0x20),
-	    _mm256_permute2f128_ps(a2, a3, 0x31));
-	/* rows 0, 2 | 1, 3: (04+26) (15+37) of each */
-	__m256 d = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, 0x44),
-	    _mm256_shuffle_ps(p01, p23, 0xee));
-	/* rows 0, 2 | 1, 3 in lanes 0, 1 | 4, 5: their sums */
-	__m256 e = _mm256_add_ps(_mm256_shuffle_ps(d, d, 0x88),
-	    _mm256_shuffle_ps(d, d, 0xdd));
-
-	return _mm_unpacklo_ps(_mm256_castps256_ps128(e),
-	    _mm256_extractf128_ps(e, 1));
-}
-
-/* 4 RQ rows (w + r * rb) x TB tokens (x + t * ldx): y[t * ldy + r];
- * RQ * TB <= 8.  pf: prefetch the rows PF_BYTES ahead. */
-AI void
-fquad(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
-    float *y, size_t ldy, size_t n, int RQ, int TB, int pf)
-{
-	__m256 acc[8][4], xv[4], wv;
-	size_t i, m = n - n % 8, es = esize(dtype);
-	float s[4];
-	int r, t, q, k;
-
-	UNROLL
-	for (r = 0; r < 4 * RQ; r++)
-		UNROLL
-		for (t = 0; t < TB; t++)
-			acc[r][t] = _mm256_setzero_ps();
-	for (i = 0; i < m; i += 8) {
-		if (pf && (i * es) % 64 == 0)
-			UNROLL
-			for (r = 0; r < 4 * RQ; r++)
-				_mm_prefetch(w + r * rb + i * es + PF_BYTES,
-				    _MM_HINT_T0);
-		UNROLL
-		for (t = 0; t < TB; t++)
-			xv[t] = _mm256_loadu_ps(x + t * ldx + i);
-		UNROLL
-		for (r = 0; r < 4 * RQ; r++) {
-			wv = wload(dtype, w + r * rb, i);
-			UNROLL
-			for (t = 0; t < TB; t++)
-				acc[r][t] = _mm256_fmadd_ps(wv, xv[t],
-				    acc[r][t]);
-		}
-	}
-	UNROLL
-	for (q = 0; q < RQ; q++)
-		UNROLL
-		for (t = 0; t < TB; t++) {
-			__m128 v = red4(acc[4 * q][t], acc[4 * q + 1][t],
-			    acc[4 * q + 2][t], acc[4 * q + 3][t]);
-
-			if (m == n) {
-				_mm_storeu_ps(y + t * ldy + 4 * q, v);
-				continue;
-			}
-			_mm_storeu_ps(s, v);
-			for (k = 0; k < 4; k++) {
-				for (i = m; i < n; i++)
-					s[k] = fmaf(wget1(dtype, w + (4 * q +
-					    k) * rb, i), x[t * ldx + i], s[k]);
-				y[t * ldy + 4 * q + k] = s[k];
-			}
-		}
-}
-
-/* one row x TB tokens */
-AI void
-fone(int dtype, const char *w, const float *x, size_t ldx, float *y,
-    size_t ldy, size_t n, int TB)
-{
-	__m256 acc[4];
-	size_t i, m = n - n % 8;
-	float s;
-	int t;
-
-	UNROLL
-	for (t = 0; t < TB; t++)
-		acc[t] = _mm256_setzero_ps();
-	for (i = 0; i < m; i += 8) {
-		__m256 wv = wload(dtype, w, i);
-
-		UNROLL
-		for (t = 0; t < TB; t++)
-			acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x +
-			    t * ldx + i), acc[t]);
-	}
-	UNROLL
-	for (t = 0; t < TB; t++) {
-		s = hsum8(acc[t]);
-		for (i = m; i < n; i++)
-			s = fmaf(wget1(dtype, w, i), x[t * ldx + i], s);
-		y[t * ldy] = s;
-	}
-}
-
-/* rows [r0, r1) x TB tokens; 8 rows a step where TB == 1 (8 chains) */
-AI void
-frows(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
-    float *y, size_t ldy, size_t n, size_t r0, size_t r1, int TB, int pf)
-{
-	size_t r = r0;
-
-	if (TB == 1)
-		for (; r + 8 <= r1; r += 8)
-			fquad(dtype, w + r * rb, rb, x, ldx, y + r, ldy, n, 2,
-			    1, pf);
-	for (; r + 4 <= r1; r += 4)
-		fquad(dtype, w + r * rb, rb, x, ldx, y + r, ldy, n, 1, TB,
-		    pf);
-	for (; r < r1; r++)
-		fone(dtype, w + r * rb, x, ldx, y + r, ldy, n, TB);
-}
-
-/* Rows in chunks of about 128 KB (in L2 while every token passes), the
- * tokens 4 at a time; the first pass over a chunk prefetches. */
-AI void
-matmul_f_t(int dtype, const void *w, size_t rb, const float *x,
-    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
-{
-	size_t r0, r1, t, ch = rb ? (128 * 1024) / rb / 4 * 4 : 0;
-
-	if (T <= 4 || ch < 4)
-		ch = rows;
-	for (r0 = 0; r0 < rows; r0 = r1) {
-		r1 = rows - r0 > ch ? r0 + ch : rows;
-		for (t = 0; t < T; t += 4) {
-			const float *xt = x + t * ldx;
-			float *yt = y + t * ldy;
-
-			switch (T - t < 4 ? T - t : 4) {
-			case 1:
-				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
-				    1, t == 0);
-				break;
-			case 2:
-				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
-				    2, t == 0);
-				break;
-			case 3:
-				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
-				    3, t == 0);
-				break;
-			default:
-				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
-				    4, t == 0);
-				break;
-			}
-		}
-	}
-}
-
+/* Float products over rows read once from memory: x86.h's, with 4
+ * tokens a pass in the 32 registers. */
 void
 bn_avx512_matmul_f(int dtype, const void *w, size_t row_bytes,
     const float *x, size_t ldx, float *y, size_t ldy, size_t n,
@@ -660,15 +485,15 @@ bn_avx512_matmul_f(int dtype, const void *w, size_t row_bytes,
 	switch (dtype) {
 	case BN_DTYPE_F16:
 		matmul_f_t(BN_DTYPE_F16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
+		    rows, T, 4);
 		break;
 	case BN_DTYPE_BF16:
 		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
+		    rows, T, 4);
 		break;
 	default:
 		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
+		    rows, T, 4);
 		break;
 	}
 }

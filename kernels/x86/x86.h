@@ -4,6 +4,7 @@
 #define BN_X86_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -67,6 +68,198 @@ wget1(int dtype, const void *w, size_t i)
 		return f;
 	}
 }
+
+/*
+ * Float products over rows read once from memory (attention's scores
+ * over a KV cache, float weights), in kernels.h's order: blocks of 4
+ * rows x up to TBMAX tokens of 8-lane accumulators (AVX2's 16 registers
+ * hold 4 x 3, AVX-512's 32 hold 4 x 4); red4() reduces four rows'
+ * accumulators at once, each by hsum8()'s tree.  The rows are
+ * prefetched PF_BYTES ahead: the hardware's prefetcher alone kept a KV
+ * cache at half the memory's bandwidth.
+ */
+#define PF_BYTES 4096
+
+AI size_t
+esize(int dtype)
+{
+	return dtype == BN_DTYPE_F16 || dtype == BN_DTYPE_BF16 ? 2 : 4;
+}
+
+/* the four sums of rows 0-3's accumulators, hsum8()'s tree in each */
+AI __m128
+red4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
+{
+	/* rows 0|1: a0+a4 a1+a5 a2+a6 a3+a7 of each */
+	__m256 p01 = _mm256_add_ps(_mm256_permute2f128_ps(a0, a1, 0x20),
+	    _mm256_permute2f128_ps(a0, a1, 0x31));
+	__m256 p23 = _mm256_add_ps(_mm256_permute2f128_ps(a2, a3, 0x20),
+	    _mm256_permute2f128_ps(a2, a3, 0x31));
+	/* rows 0, 2 | 1, 3: (04+26) (15+37) of each */
+	__m256 d = _mm256_add_ps(_mm256_shuffle_ps(p01, p23, 0x44),
+	    _mm256_shuffle_ps(p01, p23, 0xee));
+	/* rows 0, 2 | 1, 3 in lanes 0, 1 | 4, 5: their sums */
+	__m256 e = _mm256_add_ps(_mm256_shuffle_ps(d, d, 0x88),
+	    _mm256_shuffle_ps(d, d, 0xdd));
+
+	return _mm_unpacklo_ps(_mm256_castps256_ps128(e),
+	    _mm256_extractf128_ps(e, 1));
+}
+
+/* 4 RQ rows (w + r * rb) x TB tokens (x + t * ldx): y[t * ldy + r];
+ * RQ * TB <= 8.  pf: prefetch the rows PF_BYTES ahead. */
+AI void
+fquad(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
+    float *y, size_t ldy, size_t n, int RQ, int TB, int pf)
+{
+	__m256 acc[8][4], xv[4], wv;
+	size_t i, m = n - n % 8, es = esize(dtype);
+	float s[4];
+	int r, t, q, k;
+
+	UNROLL
+	for (r = 0; r < 4 * RQ; r++)
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[r][t] = _mm256_setzero_ps();
+	for (i = 0; i < m; i += 8) {
+		if (pf && (i * es) % 64 == 0)
+			UNROLL
+			for (r = 0; r < 4 * RQ; r++)
+				_mm_prefetch(w + r * rb + i * es + PF_BYTES,
+				    _MM_HINT_T0);
+		UNROLL
+		for (t = 0; t < TB; t++)
+			xv[t] = _mm256_loadu_ps(x + t * ldx + i);
+		UNROLL
+		for (r = 0; r < 4 * RQ; r++) {
+			wv = wload(dtype, w + r * rb, i);
+			UNROLL
+			for (t = 0; t < TB; t++)
+				acc[r][t] = _mm256_fmadd_ps(wv, xv[t],
+				    acc[r][t]);
+		}
+	}
+	UNROLL
+	for (q = 0; q < RQ; q++)
+		UNROLL
+		for (t = 0; t < TB; t++) {
+			__m128 v = red4(acc[4 * q][t], acc[4 * q + 1][t],
+			    acc[4 * q + 2][t], acc[4 * q + 3][t]);
+
+			if (m == n) {
+				_mm_storeu_ps(y + t * ldy + 4 * q, v);
+				continue;
+			}
+			_mm_storeu_ps(s, v);
+			for (k = 0; k < 4; k++) {
+				for (i = m; i < n; i++)
+					s[k] = fmaf(wget1(dtype, w + (4 * q +
+					    k) * rb, i), x[t * ldx + i], s[k]);
+				y[t * ldy + 4 * q + k] = s[k];
+			}
+		}
+}
+
+/* one row x TB tokens */
+AI void
+fone(int dtype, const char *w, const float *x, size_t ldx, float *y,
+    size_t ldy, size_t n, int TB)
+{
+	__m256 acc[4];
+	size_t i, m = n - n % 8;
+	float s;
+	int t;
+
+	UNROLL
+	for (t = 0; t < TB; t++)
+		acc[t] = _mm256_setzero_ps();
+	for (i = 0; i < m; i += 8) {
+		__m256 wv = wload(dtype, w, i);
+
+		UNROLL
+		for (t = 0; t < TB; t++)
+			acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x +
+			    t * ldx + i), acc[t]);
+	}
+	UNROLL
+	for (t = 0; t < TB; t++) {
+		s = hsum8(acc[t]);
+		for (i = m; i < n; i++)
+			s = fmaf(wget1(dtype, w, i), x[t * ldx + i], s);
+		y[t * ldy] = s;
+	}
+}
+
+/* rows [r0, r1) x TB tokens; 8 rows a step where TB == 1 (8 chains) */
+AI void
+frows(int dtype, const char *w, size_t rb, const float *x, size_t ldx,
+    float *y, size_t ldy, size_t n, size_t r0, size_t r1, int TB, int pf)
+{
+	size_t r = r0;
+
+	if (TB == 1)
+		for (; r + 8 <= r1; r += 8)
+			fquad(dtype, w + r * rb, rb, x, ldx, y + r, ldy, n, 2,
+			    1, pf);
+	for (; r + 4 <= r1; r += 4)
+		fquad(dtype, w + r * rb, rb, x, ldx, y + r, ldy, n, 1, TB,
+		    pf);
+	for (; r < r1; r++)
+		fone(dtype, w + r * rb, x, ldx, y + r, ldy, n, TB);
+}
+
+/* Weight rows are taken in chunks of about CHUNK_BYTES: they stay in L2
+ * while every token passes over them.  Rows a chunk, a multiple of rb. */
+#define CHUNK_BYTES (128 * 1024)
+
+static inline size_t
+chunk_rows(size_t row_bytes, size_t rb)
+{
+	size_t c = row_bytes ? CHUNK_BYTES / row_bytes / rb * rb : 0;
+
+	return c > rb ? c : rb;
+}
+
+/* The tokens TBMAX (3 or 4) at a time over each chunk of rows; the
+ * first pass over a chunk prefetches. */
+AI void
+matmul_f_t(int dtype, const void *w, size_t rb, const float *x,
+    size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T,
+    int TBMAX)
+{
+	size_t r0, r1, t, ch = chunk_rows(rb, 4);
+
+	if (T <= (size_t)TBMAX)
+		ch = rows;
+	for (r0 = 0; r0 < rows; r0 = r1) {
+		r1 = rows - r0 > ch ? r0 + ch : rows;
+		for (t = 0; t < T; t += (size_t)TBMAX) {
+			const float *xt = x + t * ldx;
+			float *yt = y + t * ldy;
+
+			switch (T - t < (size_t)TBMAX ? T - t : (size_t)TBMAX) {
+			case 1:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    1, t == 0);
+				break;
+			case 2:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    2, t == 0);
+				break;
+			case 3:
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    3, t == 0);
+				break;
+			default:	/* 4: TBMAX 4 only */
+				frows(dtype, w, rb, xt, ldx, yt, ldy, n, r0, r1,
+				    TBMAX, t == 0);
+				break;
+			}
+		}
+	}
+}
+
 
 /* The AVX-512 VNNI integer kernels (kernels_avx512.c), for
  * bn_kernels_avx512 only: call them only where the CPU has AVX-512 F,
