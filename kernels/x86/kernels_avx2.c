@@ -763,9 +763,10 @@ axpy_rows_h_avx2(int dtype, float *y, size_t ldy, const float *a,
 	}
 }
 
-/* softmax: the scaling with the running maxima and the division in
- * vectors (max_ps(v, m) is v > m ? v : m, as ref's comparison; which of
- * two equal zeros wins changes no x - m) */
+/* softmax: the scaling with the running maxima, the exponentials
+ * (glibc's expf, x86.h's expf8) and the division in vectors (max_ps(v,
+ * m) is v > m ? v : m, as ref's comparison; which of two equal zeros
+ * wins changes no x - m); the sum in order */
 static void
 softmax_avx2(float *x, size_t n, float scale)
 {
@@ -773,7 +774,7 @@ softmax_avx2(float *x, size_t n, float scale)
 	__m256 v, d;
 	float mx, sum = 0, m[8];
 	size_t i, e = n - n % 8;
-	int l;
+	int l, big;
 
 	for (i = 0; i < e; i += 8) {
 		v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
@@ -790,10 +791,18 @@ softmax_avx2(float *x, size_t n, float scale)
 		if (x[i] > mx)
 			mx = x[i];
 	}
-	for (i = 0; i < n; i++) {
-		x[i] = expf(x[i] - mx);
-		sum += x[i];
+	for (i = 0; i < e; i += 8) {
+		v = _mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(mx));
+		_mm256_storeu_ps(m, v);
+		_mm256_storeu_ps(x + i, expf8(v, &big));
+		for (l = 0; big; l++, big >>= 1)
+			if (big & 1)
+				x[i + l] = expf(m[l]);
 	}
+	for (; i < n; i++)
+		x[i] = expf(x[i] - mx);
+	for (i = 0; i < n; i++)
+		sum += x[i];
 	d = _mm256_set1_ps(sum);
 	for (i = 0; i < e; i += 8)
 		_mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i),

@@ -70,6 +70,69 @@ wget1(int dtype, const void *w, size_t i)
 }
 
 /*
+ * expf as glibc computes it (2.28 on, its FMA build: what a CPU with
+ * AVX2 runs), 8 floats at once, in double: z = 32 x / ln 2; k =
+ * round(z), from z + 1.5 2^52 in one fma; r = z - k in another; s =
+ * 2^(k / 32) as the table's 2^(i / 32), i = k mod 32, with k / 32 added
+ * to its exponent; y = s ((C0 r + C1) r^2 + (C2 r + 1)); rounded to
+ * float.  Bit for bit where |x| < 88 (t_kernels compares it with libm's
+ * expf); where not (x >= 2^6 * 1.375 or NaN) it returns a mask of the
+ * lanes to recompute with expf.
+ */
+static const uint64_t exp2_32[32] __attribute__((unused)) = {
+	/* 2^(i / 32) less i 2^47 */
+	0x3ff0000000000000u, 0x3fefd9b0d3158574u, 0x3fefb5586cf9890fu,
+	0x3fef9301d0125b51u, 0x3fef72b83c7d517bu, 0x3fef54873168b9aau,
+	0x3fef387a6e756238u, 0x3fef1e9df51fdee1u, 0x3fef06fe0a31b715u,
+	0x3feef1a7373aa9cbu, 0x3feedea64c123422u, 0x3feece086061892du,
+	0x3feebfdad5362a27u, 0x3feeb42b569d4f82u, 0x3feeab07dd485429u,
+	0x3feea47eb03a5585u, 0x3feea09e667f3bcdu, 0x3fee9f75e8ec5f74u,
+	0x3feea11473eb0187u, 0x3feea589994cce13u, 0x3feeace5422aa0dbu,
+	0x3feeb737b0cdc5e5u, 0x3feec49182a3f090u, 0x3feed503b23e255du,
+	0x3feee89f995ad3adu, 0x3feeff76f2fb5e47u, 0x3fef199bdd85529cu,
+	0x3fef3720dcef9069u, 0x3fef5818dcfba487u, 0x3fef7c97337b9b5fu,
+	0x3fefa4afa2a490dau, 0x3fefd0765b6e4540u
+};
+
+AI __m128
+expf4(__m128 x)
+{
+	const __m256d inv = _mm256_set1_pd(0x1.71547652b82fep+5);
+	const __m256d shift = _mm256_set1_pd(0x1.8p+52);
+	__m256d xd = _mm256_cvtps_pd(x), kd, r, s, z, y;
+	__m256i ki, t;
+
+	kd = _mm256_fmadd_pd(inv, xd, shift);
+	ki = _mm256_castpd_si256(kd);
+	kd = _mm256_sub_pd(kd, shift);
+	r = _mm256_fmsub_pd(inv, xd, kd);
+	t = _mm256_i64gather_epi64((const long long *)exp2_32,
+	    _mm256_and_si256(ki, _mm256_set1_epi64x(31)), 8);
+	s = _mm256_castsi256_pd(_mm256_add_epi64(t,
+	    _mm256_slli_epi64(ki, 47)));
+	z = _mm256_fmadd_pd(r, _mm256_set1_pd(0x1.c6af84b912394p-20),
+	    _mm256_set1_pd(0x1.ebfce50fac4f3p-13));
+	y = _mm256_fmadd_pd(r, _mm256_set1_pd(0x1.62e42ff0c52d6p-6),
+	    _mm256_set1_pd(1.0));
+	y = _mm256_fmadd_pd(z, _mm256_mul_pd(r, r), y);
+	return _mm256_cvtpd_ps(_mm256_mul_pd(y, s));
+}
+
+/* expf of 8 floats; *big: a bit per lane that glibc takes elsewhere
+ * (|x| >= 88, infinities, NaN: bits 20-30 of x at 0x42b or more) */
+AI __m256
+expf8(__m256 x, int *big)
+{
+	__m256i top = _mm256_and_si256(_mm256_srli_epi32(
+	    _mm256_castps_si256(x), 20), _mm256_set1_epi32(0x7ff));
+
+	*big = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(top,
+	    _mm256_set1_epi32(0x42a))));
+	return _mm256_set_m128(expf4(_mm256_extractf128_ps(x, 1)),
+	    expf4(_mm256_castps256_ps128(x)));
+}
+
+/*
  * Float products over rows read once from memory (attention's scores
  * over a KV cache, float weights), in kernels.h's order: blocks of 4
  * rows x up to TBMAX tokens of 8-lane accumulators (AVX2's 16 registers
