@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 /* Weight matrix: rows x n, row r at (const char *)w + r * row_bytes.
- * Float types: dtype f32 (0), f16 (1), bf16 (2) as in dtype.h.
+ * Float types: dtype f32 (0), f16 (1), bf16 (2), and i8 (3: the q8 KV
+ * cache's codes, widened exactly) as in dtype.h.
  * t2: bnt(5)'s 2-bit ternary layout (32 bytes per 128 elements; n a
  * multiple of 128 here; row_bytes = n / 4). */
 struct bn_kernels {
@@ -102,13 +103,15 @@ struct bn_kernels {
 	    size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
 	    size_t rows);
 
-	/* Attention's softmax of n scores in place: x[i] *= scale; m = the
-	 * largest x[i] (-inf if none; a NaN is passed over); x[i] =
-	 * expf(x[i] - m) (libm's, one at a time), sum += x[i] in order from
-	 * sum = 0; then x[i] = x[i] / sum.  Only the first and last steps
-	 * may be vectors: both are exact, and the exponentials and their sum
-	 * keep one order everywhere. */
-	void (*softmax)(float *x, size_t n, float scale);
+	/* Attention's softmax of n scores in place: x[i] = x[i] * pre[i]
+	 * (where pre) * scale; m = the largest x[i] (-inf if none; a NaN is
+	 * passed over); x[i] = expf(x[i] - m) (libm's), sum += x[i] in
+	 * order from sum = 0; then x[i] = x[i] / sum (* post[i] where post).
+	 * pre, post: a q8 KV cache's key and value scales.  The exponentials
+	 * may be vectors only where they are libm's bits; the sum keeps one
+	 * order everywhere. */
+	void (*softmax)(float *x, size_t n, float scale, const float *pre,
+	    const float *post);
 
 	/* The float GEMM's micro-kernel (kernels/gemm.h: bn_sgemm, the
 	 * training's products): one BN_GEMM_MR x BN_GEMM_NR tile from packed
@@ -186,7 +189,8 @@ void bn_axpy_rows_h_each(const struct bn_kernels *k, int dtype, float *y,
     size_t row_bytes, size_t n, size_t rows);
 
 /* ref's softmax, for tables without their own */
-void bn_softmax_ref(float *x, size_t n, float scale);
+void bn_softmax_ref(float *x, size_t n, float scale, const float *pre,
+    const float *post);
 
 /* ref's int2_t2, for tables without their own */
 int bn_int2_t2_ref(const uint8_t *w, size_t row_bytes, size_t groups,

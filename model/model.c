@@ -594,10 +594,11 @@ struct bn_state {
 	struct bn_pool *pool;
 	int nthreads;
 	int ctx, batch, pos;
-	int kvtype;		/* BN_KV_F32 or BN_KV_F16 */
-	size_t kvsz;		/* bytes per cache element: 4 or 2 */
+	int kvtype;		/* BN_KV_F32, BN_KV_F16 or BN_KV_Q8 */
+	size_t kvsz;		/* bytes per cache element: 4, 2 or 1 */
 	void *kc, *vc;		/* [layers][kv_heads][ctx][head_dim] of
 				 * kvtype: a KV head's rows one stream */
+	float *ks, *vs;		/* q8: each row's scale [layers][kv_heads][ctx] */
 	float *x, *xn, *q, *k, *v, *att, *g, *u;
 	int8_t *xq;		/* [batch][max dim] */
 	float *as;		/* activation scales [batch] */
@@ -634,6 +635,27 @@ zalloc(size_t n, size_t size, int *bad)
 }
 
 int
+bn_kv_type(const char *name)
+{
+	return strcmp(name, "f32") == 0 ? BN_KV_F32 : strcmp(name, "f16") ==
+	    0 ? BN_KV_F16 : strcmp(name, "q8") == 0 ? BN_KV_Q8 : -1;
+}
+
+const char *
+bn_kv_type_name(int kv_type)
+{
+	return kv_type == BN_KV_F32 ? "f32" : kv_type == BN_KV_F16 ? "f16" :
+	    kv_type == BN_KV_Q8 ? "q8" : NULL;
+}
+
+size_t
+bn_kv_row_bytes(int kv_type, size_t n)
+{
+	return kv_type == BN_KV_Q8 ? n + sizeof(float) : kv_type == BN_KV_F16 ?
+	    2 * n : 4 * n;
+}
+
+int
 bn_state_new(struct bn_state **sp, const struct bn_model *m, int ctx,
     int batch, int nthreads, struct bn_err *e)
 {
@@ -659,14 +681,14 @@ bn_state_new_kv(struct bn_state **sp, const struct bn_model *m, int ctx,
 
 	if (ctx <= 0 || batch <= 0 || nthreads <= 0)
 		return bn_seterr(e, BN_EUSAGE, "bad context, batch or threads");
-	if (kv_type != BN_KV_F32 && kv_type != BN_KV_F16)
+	if (bn_kv_type_name(kv_type) == NULL)
 		return bn_seterr(e, BN_EUSAGE, "unknown KV cache type %d",
 		    kv_type);
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return bn_seterr(e, BN_ENOMEM, "out of memory");
 	s->m = m;
 	s->kvtype = kv_type;
-	s->kvsz = kv_type == BN_KV_F16 ? 2 : 4;
+	s->kvsz = kv_type == BN_KV_Q8 ? 1 : kv_type == BN_KV_F16 ? 2 : 4;
 	s->ctx = ctx;
 	s->batch = batch;
 	s->nthreads = nthreads;
@@ -679,6 +701,12 @@ bn_state_new_kv(struct bn_state **sp, const struct bn_model *m, int ctx,
 	maxr = maxd > (size_t)c->vocab ? maxd : (size_t)c->vocab;
 	s->kc = zalloc((size_t)c->layers * (size_t)ctx, kvd * s->kvsz, &bad);
 	s->vc = zalloc((size_t)c->layers * (size_t)ctx, kvd * s->kvsz, &bad);
+	if (kv_type == BN_KV_Q8) {
+		s->ks = zalloc((size_t)c->layers * (size_t)ctx,
+		    (size_t)c->kv_heads * sizeof(float), &bad);
+		s->vs = zalloc((size_t)c->layers * (size_t)ctx,
+		    (size_t)c->kv_heads * sizeof(float), &bad);
+	}
 	s->x = zalloc(B, (size_t)c->hidden * sizeof(float), &bad);
 	s->xn = zalloc(B, maxd * sizeof(float), &bad);
 	s->q = zalloc(B, qd * sizeof(float), &bad);
@@ -721,6 +749,8 @@ bn_state_free(struct bn_state *s)
 		bn_pool_free(s->pool);
 	free(s->kc);
 	free(s->vc);
+	free(s->ks);
+	free(s->vs);
 	free(s->x);
 	free(s->xn);
 	free(s->q);
@@ -956,6 +986,16 @@ rope(const struct bn_state *s, float *v, int pos, int nheads)
  * between heads).  Each head's numbers are computed in the same order
  * whatever the split, the cache's type or the kernels.
  */
+/* a q8 cache's row scales of KV head g in layer l; NULL for f32, f16 */
+static const float *
+kv_scales(const struct bn_state *sq, const float *base, int layer, size_t g)
+{
+	if (base == NULL)
+		return NULL;
+	return base + ((size_t)layer * (size_t)sq->m->c.kv_heads + g) *
+	    (size_t)sq->ctx;
+}
+
 struct attjob {
 	struct bn_state *s;
 	struct bn_state *const *seq;
@@ -1007,7 +1047,9 @@ att_task(void *ctx, int i, int n)
 			bn_k->matmul_f(sq->kvtype, kb, stride, q, hd, sc0, ld,
 			    hd, np, nh);
 		for (hh = 0; hh < nh; hh++)
-			bn_k->softmax(sc0 + hh * ld, np, scale);
+			bn_k->softmax(sc0 + hh * ld, np, scale,
+			    kv_scales(sq, sq->ks, j->layer, g),
+			    kv_scales(sq, sq->vs, j->layer, g));
 		/* the heads' sums of the value rows, each row read once */
 		memset(s->att + t * qd + h0 * hd, 0, nh * hd * sizeof(float));
 		bn_k->axpy_rows_h(sq->kvtype, s->att + t * qd + h0 * hd, hd,
@@ -1087,11 +1129,15 @@ att1_softmax(void *ctx, int i, int n)
 {
 	const struct att1job *j = ctx;
 	struct bn_state *s = j->s;
-	size_t hd = (size_t)s->m->c.head_dim, h;
+	size_t hd = (size_t)s->m->c.head_dim, h, g;
+	size_t gs = (size_t)(s->m->c.heads / s->m->c.kv_heads);
 
-	for (h = (size_t)i; h < (size_t)s->m->c.heads; h += (size_t)n)
+	for (h = (size_t)i; h < (size_t)s->m->c.heads; h += (size_t)n) {
+		g = h / gs;
 		bn_k->softmax(s->scores + h * (size_t)s->ctx, j->np,
-		    1.0f / sqrtf((float)hd));
+		    1.0f / sqrtf((float)hd), kv_scales(j->sq, j->sq->ks,
+		    j->layer, g), kv_scales(j->sq, j->sq->vs, j->layer, g));
+	}
 }
 
 static void
@@ -1191,7 +1237,14 @@ forward(const struct bn_model *m, struct bn_state *s,
 			for (g = 0; g < (size_t)c->kv_heads; g++) {
 				at = (((size_t)l * (size_t)c->kv_heads + g) *
 				    (size_t)sq->ctx + (size_t)pos[t]) * hd;
-				if (sq->kvtype == BN_KV_F16) {
+				if (sq->kvtype == BN_KV_Q8) {
+					sq->ks[at / hd] = 1.0f / bn_k->quant_i8(
+					    s->k + t * kvd + g * hd,
+					    (int8_t *)sq->kc + at, hd);
+					sq->vs[at / hd] = 1.0f / bn_k->quant_i8(
+					    s->v + t * kvd + g * hd,
+					    (int8_t *)sq->vc + at, hd);
+				} else if (sq->kvtype == BN_KV_F16) {
 					bn_row_from_f32(BN_DTYPE_F16, s->k +
 					    t * kvd + g * hd, hd,
 					    (uint16_t *)sq->kc + at);

@@ -119,10 +119,19 @@ struct bn_state;
 
 int bn_state_new(struct bn_state **s, const struct bn_model *m, int ctx,
     int batch, int nthreads, struct bn_err *e);
-/* The KV cache's element type: f32 (as bn_state_new makes) or f16 (keys
+/* The KV cache's element type: f32 (as bn_state_new makes), f16 (keys
  * and values rounded to nearest f16, half the bytes that each generated
- * token reads per position).  The values equal dtype.h's. */
-enum { BN_KV_F32 = 0, BN_KV_F16 = 1 };
+ * token reads per position) or q8 (each head's key and value rows as
+ * int8 codes and an f32 scale, as the kernels' quant_i8 makes them: a
+ * quarter of the bytes; the scores are dot(codes, q) times the key's
+ * scale, the softmax's weights times the value's scale weigh the value
+ * codes).  The values equal dtype.h's f32, f16 and i8. */
+enum { BN_KV_F32 = 0, BN_KV_F16 = 1, BN_KV_Q8 = 3 };
+/* --kv-type's names "f32", "f16", "q8" to a type; -1 if none */
+int bn_kv_type(const char *name);
+const char *bn_kv_type_name(int kv_type);
+/* bytes a cached row of n keys or values takes (q8: with its scale) */
+size_t bn_kv_row_bytes(int kv_type, size_t n);
 /* bn_state_new with a KV cache of kv_type; BN_EUSAGE if unknown. */
 int bn_state_new_kv(struct bn_state **s, const struct bn_model *m, int ctx,
     int batch, int nthreads, int kv_type, struct bn_err *e);

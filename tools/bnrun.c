@@ -62,7 +62,7 @@ struct opts {
 	int threads;
 	int pp, tg;
 	int depth;		/* --bench --depth; -1: none */
-	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
+	int kvtype;		/* --kv-type: BN_KV_F32, _F16, _Q8 */
 	unsigned layout;	/* --ternary: BN_MODEL_T2, _T3 or 0 */
 	int headq;		/* the head was made int8 or 4-bit */
 	int top_k;
@@ -164,7 +164,7 @@ usage(FILE *fp, int status)
 		    "auto: q8 from a vocabulary of 32000 (default)\n"
 		    "      --json           --bench, --perplexity results as "
 		    "JSON\n"
-		    "      --kv-type f32|f16  the KV cache's type (default "
+		    "      --kv-type f32|f16|q8  the KV cache's type (default "
 		    "f32)\n"
 		    "      --kl-base FILE   --perplexity: KL divergence from "
 		    "the model FILE\n"
@@ -273,11 +273,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_JSON: o->json = 1; break;
 		case OPT_KL_BASE: o->kl_base = optarg; break;
 		case OPT_KV_TYPE:
-			if (strcmp(optarg, "f32") == 0)
-				o->kvtype = BN_KV_F32;
-			else if (strcmp(optarg, "f16") == 0)
-				o->kvtype = BN_KV_F16;
-			else {
+			if ((o->kvtype = bn_kv_type(optarg)) < 0) {
 				bn_warnx("--kv-type: invalid type '%s'",
 				    optarg);
 				usage(stderr, EX_USAGE);
@@ -887,8 +883,8 @@ depth_ctx(struct opts *o, const struct bn_model *m)
  * pass uses, with one row of token_embd (all of it when it is also the
  * head), the int8 copy in place of the head when --head made one and
  * each projection made at load (repacked, ternarized) as it is; and the
- * keys and values (f32 or f16, --kv-type) of the depth positions before
- * it.
+ * keys and values (f32, f16 or q8 with its scales, --kv-type) of the
+ * depth positions before it.
  */
 static unsigned long long
 weight_bytes(const struct opts *o, const struct bn_model *m)
@@ -927,8 +923,8 @@ static unsigned long long
 kv_bytes(const struct opts *o, const struct bn_model *m, int depth)
 {
 	return 2ULL * (unsigned)m->c.layers * (unsigned)depth *
-	    (unsigned)m->c.kv_heads * (unsigned)m->c.head_dim *
-	    (o->kvtype == BN_KV_F16 ? 2 : sizeof(float));
+	    (unsigned)m->c.kv_heads * bn_kv_row_bytes(o->kvtype,
+	    (size_t)m->c.head_dim);
 }
 
 /* bench's bandwidth: a buffer larger than the last-level cache, best
@@ -1027,8 +1023,9 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		    bn_k->name, o->pp, best_pp, o->tg, best_tg);
 		if (o->depth >= 0)
 			printf(",\"depth\":%d", o->depth);
-		if (o->kvtype == BN_KV_F16)
-			printf(",\"kv_type\":\"f16\"");
+		if (o->kvtype != BN_KV_F32)
+			printf(",\"kv_type\":\"%s\"",
+			    bn_kv_type_name(o->kvtype));
 		printf(",\"weight_bytes\":%llu,\"kv_bytes\":%llu,"
 		    "\"bytes_per_token\":%llu,\"membw_gbs\":%.3f,"
 		    "\"bw_share\":%.4f,\"cpu\":", wtok, kv, wtok + kv,
@@ -1055,9 +1052,11 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 			    "%10.2f |\n", o->model, wbytes / 1048576.0,
 			    bn_k->name, o->threads, test, best_tg);
 		}
-		printf("bytes/token: %llu weights + %llu KV cache%s = %llu "
-		    "(tg%d%s)\n", wtok, kv, o->kvtype == BN_KV_F16 ?
-		    " (f16)" : "", wtok + kv, o->tg, at);
+		printf("bytes/token: %llu weights + %llu KV cache%s%s%s = "
+		    "%llu (tg%d%s)\n", wtok, kv, o->kvtype == BN_KV_F32 ? "" :
+		    " (", o->kvtype == BN_KV_F32 ? "" :
+		    bn_kv_type_name(o->kvtype), o->kvtype == BN_KV_F32 ? "" :
+		    ")", wtok + kv, o->tg, at);
 		if (bw > 0)
 			printf("memory read: %.2f GB/s with %d thread%s (%d "
 			    "MiB, best of %d); tg%d%s reads %.2f GB/s, %.1f%% "

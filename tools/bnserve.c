@@ -61,7 +61,7 @@ struct opts {
 	const char *api_key;
 	const char *tmpl_name;
 	int port, parallel, queue, ctx, threads, verbose;
-	int kvtype;		/* --kv-type: BN_KV_F32, BN_KV_F16 */
+	int kvtype;		/* --kv-type: BN_KV_F32, _F16, _Q8 */
 	unsigned layout;	/* --ternary: BN_MODEL_T2, _T3 or 0 */
 	size_t max_body;
 };
@@ -173,7 +173,7 @@ usage(FILE *fp, int status)
 	fprintf(fp, "usage: %s -m model [--host addr] [--port n] "
 	    "[--parallel n] [--queue n] [--ctx n] [-t threads] "
 	    "[--api-key key] [--max-body bytes] [--chat-template name] "
-	    "[--kv-type f32|f16] [--ternary t2|t3|auto] [-v]\n",
+	    "[--kv-type f32|f16|q8] [--ternary t2|t3|auto] [-v]\n",
 	    bn_progname);
 	if (fp == stdout)
 		fputs("Serve a bnt(5) model over HTTP with an "
@@ -192,7 +192,7 @@ usage(FILE *fp, int status)
 		    "(default: the model's, at most 4096)\n"
 		    "      --host ADDR      address to listen on (default "
 		    "127.0.0.1)\n"
-		    "      --kv-type f32|f16  the KV cache's type (default "
+		    "      --kv-type f32|f16|q8  the KV cache's type (default "
 		    "f32)\n"
 		    "      --max-body BYTES largest request body (default "
 		    "1048576)\n"
@@ -248,11 +248,7 @@ parse_args(int argc, char *argv[], struct opts *o)
 			break;
 		case OPT_HOST: o->host = optarg; break;
 		case OPT_KV_TYPE:
-			if (strcmp(optarg, "f32") == 0)
-				o->kvtype = BN_KV_F32;
-			else if (strcmp(optarg, "f16") == 0)
-				o->kvtype = BN_KV_F16;
-			else {
+			if ((o->kvtype = bn_kv_type(optarg)) < 0) {
 				bn_warnx("--kv-type: invalid type '%s'",
 				    optarg);
 				usage(stderr, EX_USAGE);

@@ -46,6 +46,13 @@ wload4(int dtype, const void *w, size_t i)
 	case BN_DTYPE_BF16:
 		return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(
 		    (const uint16_t *)(p + 2 * i)), 16));
+	case BN_DTYPE_I8: {
+		int8_t b[8] = { 0 };
+
+		memcpy(b, p + i, 4);
+		return vcvtq_f32_s32(vmovl_s16(vget_low_s16(vmovl_s8(
+		    vld1_s8(b)))));
+	}
 	default:
 		return vld1q_f32((const float *)(p + 4 * i));
 	}
@@ -65,6 +72,8 @@ wget1(int dtype, const void *w, size_t i)
 	case BN_DTYPE_BF16:
 		memcpy(&h, p + 2 * i, 2);
 		return bn_bf16_to_f32(h);
+	case BN_DTYPE_I8:
+		return (float)(int8_t)p[i];
 	default:
 		memcpy(&f, p + 4 * i, 4);
 		return f;
@@ -140,6 +149,9 @@ matvec_f_neon(int dtype, const void *w, size_t row_bytes, const float *x,
 	case BN_DTYPE_BF16:
 		matvec_f_t(BN_DTYPE_BF16, w, row_bytes, x, y, n, rows);
 		break;
+	case BN_DTYPE_I8:
+		matvec_f_t(BN_DTYPE_I8, w, row_bytes, x, y, n, rows);
+		break;
 	default:
 		matvec_f_t(BN_DTYPE_F32, w, row_bytes, x, y, n, rows);
 		break;
@@ -197,6 +209,10 @@ matmul_f_neon(int dtype, const void *w, size_t row_bytes, const float *x,
 		break;
 	case BN_DTYPE_BF16:
 		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T);
+		break;
+	case BN_DTYPE_I8:
+		matmul_f_t(BN_DTYPE_I8, w, row_bytes, x, ldx, y, ldy, n,
 		    rows, T);
 		break;
 	default:
@@ -520,6 +536,9 @@ axpy_rows_neon(int dtype, float *y, const float *a, const void *x,
 		break;
 	case BN_DTYPE_BF16:
 		axpy_rows_t(BN_DTYPE_BF16, y, a, x, row_bytes, n, rows);
+		break;
+	case BN_DTYPE_I8:
+		axpy_rows_t(BN_DTYPE_I8, y, a, x, row_bytes, n, rows);
 		break;
 	default:
 		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);

@@ -29,6 +29,8 @@ wget(int dtype, const void *w, size_t i)
 	case BN_DTYPE_BF16:
 		memcpy(&h, p + 2 * i, 2);
 		return bn_bf16_to_f32(h);
+	case BN_DTYPE_I8:
+		return (float)(signed char)p[i];
 	default:
 		memcpy(&f, p + 4 * i, 4);
 		return f;
@@ -276,13 +278,14 @@ axpy_rows_h_ref(int dtype, float *y, size_t ldy, const float *a,
 }
 
 void
-bn_softmax_ref(float *x, size_t n, float scale)
+bn_softmax_ref(float *x, size_t n, float scale, const float *pre,
+    const float *post)
 {
 	float mx = -INFINITY, sum = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		x[i] *= scale;
+		x[i] = (pre != NULL ? x[i] * pre[i] : x[i]) * scale;
 		if (x[i] > mx)
 			mx = x[i];
 	}
@@ -290,8 +293,11 @@ bn_softmax_ref(float *x, size_t n, float scale)
 		x[i] = expf(x[i] - mx);
 		sum += x[i];
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		x[i] = x[i] / sum;
+		if (post != NULL)
+			x[i] *= post[i];
+	}
 }
 
 const struct bn_kernels bn_kernels_ref = {

@@ -41,6 +41,10 @@ matmul_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
 		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
 		    rows, T, 3);
 		break;
+	case BN_DTYPE_I8:
+		matmul_f_t(BN_DTYPE_I8, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T, 3);
+		break;
 	default:
 		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
 		    rows, T, 3);
@@ -665,6 +669,9 @@ axpy_rows_avx2(int dtype, float *y, const float *a, const void *x,
 	case BN_DTYPE_BF16:
 		axpy_rows_t(BN_DTYPE_BF16, y, a, x, row_bytes, n, rows);
 		break;
+	case BN_DTYPE_I8:
+		axpy_rows_t(BN_DTYPE_I8, y, a, x, row_bytes, n, rows);
+		break;
 	default:
 		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);
 		break;
@@ -756,6 +763,10 @@ axpy_rows_h_avx2(int dtype, float *y, size_t ldy, const float *a,
 		axpy_rows_h_t(BN_DTYPE_BF16, y, ldy, a, lda, nh, x, row_bytes,
 		    n, rows);
 		break;
+	case BN_DTYPE_I8:
+		axpy_rows_h_t(BN_DTYPE_I8, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
 	default:
 		axpy_rows_h_t(BN_DTYPE_F32, y, ldy, a, lda, nh, x, row_bytes,
 		    n, rows);
@@ -768,7 +779,8 @@ axpy_rows_h_avx2(int dtype, float *y, size_t ldy, const float *a,
  * m) is v > m ? v : m, as ref's comparison; which of two equal zeros
  * wins changes no x - m); the sum in order */
 static void
-softmax_avx2(float *x, size_t n, float scale)
+softmax_avx2(float *x, size_t n, float scale, const float *pre,
+    const float *post)
 {
 	__m256 vs = _mm256_set1_ps(scale), vm = _mm256_set1_ps(-INFINITY);
 	__m256 v, d;
@@ -777,7 +789,10 @@ softmax_avx2(float *x, size_t n, float scale)
 	int l, big;
 
 	for (i = 0; i < e; i += 8) {
-		v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
+		v = _mm256_loadu_ps(x + i);
+		if (pre != NULL)
+			v = _mm256_mul_ps(v, _mm256_loadu_ps(pre + i));
+		v = _mm256_mul_ps(v, vs);
 		_mm256_storeu_ps(x + i, v);
 		vm = _mm256_max_ps(v, vm);
 	}
@@ -787,7 +802,7 @@ softmax_avx2(float *x, size_t n, float scale)
 		if (m[l] > mx)
 			mx = m[l];
 	for (; i < n; i++) {
-		x[i] *= scale;
+		x[i] = (pre != NULL ? x[i] * pre[i] : x[i]) * scale;
 		if (x[i] > mx)
 			mx = x[i];
 	}
@@ -804,11 +819,17 @@ softmax_avx2(float *x, size_t n, float scale)
 	for (i = 0; i < n; i++)
 		sum += x[i];
 	d = _mm256_set1_ps(sum);
-	for (i = 0; i < e; i += 8)
-		_mm256_storeu_ps(x + i, _mm256_div_ps(_mm256_loadu_ps(x + i),
-		    d));
-	for (; i < n; i++)
+	for (i = 0; i < e; i += 8) {
+		v = _mm256_div_ps(_mm256_loadu_ps(x + i), d);
+		if (post != NULL)
+			v = _mm256_mul_ps(v, _mm256_loadu_ps(post + i));
+		_mm256_storeu_ps(x + i, v);
+	}
+	for (; i < n; i++) {
 		x[i] = x[i] / sum;
+		if (post != NULL)
+			x[i] *= post[i];
+	}
 }
 
 /* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */

@@ -491,6 +491,10 @@ bn_avx512_matmul_f(int dtype, const void *w, size_t row_bytes,
 		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
 		    rows, T, 4);
 		break;
+	case BN_DTYPE_I8:
+		matmul_f_t(BN_DTYPE_I8, w, row_bytes, x, ldx, y, ldy, n,
+		    rows, T, 4);
+		break;
 	default:
 		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
 		    rows, T, 4);
@@ -519,6 +523,9 @@ wload16(int dtype, const void *w, size_t i)
 		return _mm512_castsi512_ps(_mm512_slli_epi32(
 		    _mm512_cvtepu16_epi32(_mm256_loadu_si256(
 		    (const __m256i *)(p + 2 * i))), 16));
+	case BN_DTYPE_I8:
+		return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(
+		    (const __m128i *)(p + i))));
 	default:
 		return _mm512_loadu_ps((const float *)(p + 4 * i));
 	}
@@ -631,6 +638,10 @@ bn_avx512_axpy_rows_h(int dtype, float *y, size_t ldy, const float *a,
 		break;
 	case BN_DTYPE_BF16:
 		axpy_rows_h_t(BN_DTYPE_BF16, y, ldy, a, lda, nh, x, row_bytes,
+		    n, rows);
+		break;
+	case BN_DTYPE_I8:
+		axpy_rows_h_t(BN_DTYPE_I8, y, ldy, a, lda, nh, x, row_bytes,
 		    n, rows);
 		break;
 	default:

@@ -27,7 +27,8 @@ hsum8(__m256 a)
 	return _mm_cvtss_f32(v);
 }
 
-/* 8 weights from element i of row w, widened to f32. */
+/* 8 weights from element i of row w (f32, f16, bf16 or i8), widened to
+ * f32. */
 AI __m256
 wload(int dtype, const void *w, size_t i)
 {
@@ -41,6 +42,9 @@ wload(int dtype, const void *w, size_t i)
 		return _mm256_castsi256_ps(_mm256_slli_epi32(
 		    _mm256_cvtepu16_epi32(_mm_loadu_si128(
 		    (const __m128i *)(p + 2 * i))), 16));
+	case BN_DTYPE_I8:
+		return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+		    (const __m128i *)(p + i))));
 	default:
 		return _mm256_loadu_ps((const float *)(p + 4 * i));
 	}
@@ -63,6 +67,8 @@ wget1(int dtype, const void *w, size_t i)
 		u = (uint32_t)h << 16;
 		memcpy(&f, &u, 4);
 		return f;
+	case BN_DTYPE_I8:
+		return (float)(int8_t)p[i];
 	default:
 		memcpy(&f, p + 4 * i, 4);
 		return f;
@@ -146,7 +152,8 @@ expf8(__m256 x, int *big)
 AI size_t
 esize(int dtype)
 {
-	return dtype == BN_DTYPE_F16 || dtype == BN_DTYPE_BF16 ? 2 : 4;
+	return dtype == BN_DTYPE_I8 ? 1 : dtype == BN_DTYPE_F16 ||
+	    dtype == BN_DTYPE_BF16 ? 2 : 4;
 }
 
 /* the four sums of rows 0-3's accumulators, hsum8()'s tree in each */

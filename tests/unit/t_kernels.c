@@ -48,10 +48,11 @@ xmalloc(size_t n)
 static size_t
 esize(int dtype)
 {
-	return dtype == BN_DTYPE_F32 ? 4 : 2;
+	return dtype == BN_DTYPE_F32 ? 4 : dtype == BN_DTYPE_I8 ? 1 : 2;
 }
 
-/* Random weights of dtype; the values stay in f16 range for f16. */
+/* Random weights of dtype; the values stay in f16 range for f16; i8
+ * codes as the q8 KV cache holds them. */
 static void
 fill_w(int dtype, unsigned char *w, size_t count, int big)
 {
@@ -69,6 +70,10 @@ fill_w(int dtype, unsigned char *w, size_t count, int big)
 		case BN_DTYPE_BF16:
 			h = bn_f32_to_bf16(f);
 			memcpy(w + 2 * i, &h, 2);
+			break;
+		case BN_DTYPE_I8:	/* big: the extremes */
+			w[i] = (unsigned char)(big && i % 3 ? (i % 2 ? 0x80 :
+			    0x7f) : rnd() & 0xff);
 			break;
 		default:
 			memcpy(w + 4 * i, &f, 4);
@@ -90,7 +95,8 @@ fill_x(float *x, size_t n, int big)
 static void
 test_ref_float(void)
 {
-	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16 };
+	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16,
+	    BN_DTYPE_I8 };
 	const struct bn_kernels *k = &bn_kernels_ref;
 	size_t n, i, r, rows = 3, rb;
 	unsigned char *w;
@@ -98,7 +104,7 @@ test_ref_float(void)
 	double d, mag, maxrel = 0;
 	int j, ok;
 
-	for (j = 0; j < 3; j++)
+	for (j = 0; j < 4; j++)
 		for (n = 0; n < 200; n += 7) {
 			rb = n * esize(dt[j]) + 6;
 			w = xmalloc(rows * rb);
@@ -467,6 +473,8 @@ cmp_softmax(size_t n, int kind)
 	static const float sp[] = { NAN, INFINITY, -INFINITY, 0.0f, -0.0f,
 	    1e30f, -1e30f };
 	float *x1 = xmalloc(n * 4 + 4), *x2 = xmalloc(n * 4 + 4);
+	float *x3 = xmalloc(n * 4 + 4), *pre = xmalloc(n * 4 + 4);
+	float *post = xmalloc(n * 4 + 4);
 	float scale = 1.0f / sqrtf((float)(1 + rnd() % 256));
 	size_t i;
 	int ok;
@@ -484,20 +492,32 @@ cmp_softmax(size_t n, int kind)
 		}
 	}
 	memcpy(x2, x1, n * 4);
-	R->softmax(x1, n, scale);
-	K->softmax(x2, n, scale);
+	memcpy(x3, x1, n * 4);
+	R->softmax(x1, n, scale, NULL, NULL);
+	K->softmax(x2, n, scale, NULL, NULL);
 	ok = same_f(x1, x2, n);
+	/* with a q8 cache's key and value scales */
+	for (i = 0; i < n; i++) {
+		pre[i] = (float)(rnd() % 1000 + 1) / 4096.0f;
+		post[i] = (float)(rnd() % 1000 + 1) / 8192.0f;
+		x1[i] = x3[i];
+	}
+	memcpy(x2, x1, n * 4);
+	R->softmax(x1, n, scale, pre, post);
+	K->softmax(x2, n, scale, pre, post);
+	ok &= same_f(x1, x2, n);
 	if (!ok)
 		fprintf(stderr, "%s softmax n %zu kind %d differs\n", K->name,
 		    n, kind);
-	free(x1), free(x2);
+	free(x1), free(x2), free(x3), free(pre), free(post);
 	return ok;
 }
 
 static int
 cmp_vec(size_t n, int big, int off)
 {
-	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16 };
+	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16,
+	    BN_DTYPE_I8 };
 	float *ab = xmalloc((n + 1) * 4), *a = ab + off;
 	float *bb = xmalloc((n + 1) * 4), *b = bb + off;
 	float *y1 = xmalloc(n * 4 + 4), *y2 = xmalloc(n * 4 + 4), s1, s2;
@@ -523,7 +543,7 @@ cmp_vec(size_t n, int big, int off)
 	R->axpy_f32(y1, 0.37f, a, n);
 	K->axpy_f32(y2, 0.37f, a, n);
 	ok &= same_f(y1, y2, n);
-	for (j = 0; j < 3; j++) {
+	for (j = 0; j < 3; j++) {	/* norm weights are float */
 		fill_w(dt[j], w + off, n, 0);
 		R->rmsnorm(y1, a, dt[j], w + off, n, 1e-6f);
 		K->rmsnorm(y2, a, dt[j], w + off, n, 1e-6f);
@@ -798,14 +818,15 @@ test_q4(void)
 static void
 test_table(void)
 {
-	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16 };
+	static const int dt[] = { BN_DTYPE_F32, BN_DTYPE_F16, BN_DTYPE_BF16,
+	    BN_DTYPE_I8 };
 	size_t n, rows, T;
 	int j, k;
 
 	for (n = 0; n <= 72; n++)
 		CHECK(cmp_vec(n, (int)(n % 2), (int)(n % 3 == 0)));
 	/* head sizes and every width below and between the blocks */
-	for (j = 0; j < 3; j++) {
+	for (j = 0; j < 4; j++) {
 		for (n = 0; n <= 200; n += 1 + (n > 72) * 7)
 			CHECK(cmp_rows(dt[j], n, 1 + rnd() % 9, (int)(n % 2),
 			    (int)(n % 3 == 0)));
@@ -836,7 +857,7 @@ test_table(void)
 	CHECK(cmp_softmax(2049, 1));
 	for (k = 0; k < 20; k++)
 		CHECK(cmp_softmax(50000, 3));
-	for (j = 0; j < 3; j++) {
+	for (j = 0; j < 4; j++) {
 		for (n = 0; n <= 40; n++)
 			CHECK(cmp_matf(dt[j], n, 1 + rnd() % 13, 1 + rnd() % 9,
 			    (int)(n % 2), (int)(n % 5 == 0)));
