@@ -351,6 +351,15 @@ free_linear(struct bn_linear *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* a compact head has no code for NaN or infinity (a float to integer
+ * conversion of them is undefined): the head stays as stored */
+static int
+nonfinite_head(struct bn_err *e, size_t r)
+{
+	return bn_seterr(e, BN_EFORMAT, "the output head: row %zu: NaN or "
+	    "infinity cannot be quantized (--head keep runs it)", r);
+}
+
 int
 bn_model_quantize_head(struct bn_model *m, struct bn_err *e)
 {
@@ -375,14 +384,20 @@ bn_model_quantize_head(struct bn_model *m, struct bn_err *e)
 		bn_row_to_f32(l->dtype, (const char *)l->w + r * l->row_bytes,
 		    n, row);
 		for (mx = 0, c = 0; c < n; c++)
-			if (fabsf(row[c]) > mx)
+			if (fabsf(row[c]) > mx || !isfinite(row[c]))
 				mx = fabsf(row[c]);
+		if (!isfinite(mx))
+			break;
 		s = mx > 0 ? mx / 127 : 1;
 		for (c = 0; c < n; c++)
 			w[r * n + c] = (int8_t)nearbyintf(row[c] / s);
 		l->owned_scale[r] = s;
 	}
 	free(row);
+	if (r < l->rows) {
+		free(w);
+		return nonfinite_head(e, r);
+	}
 	free(l->owned);
 	l->owned = w;
 	l->w = w;
@@ -426,8 +441,10 @@ bn_model_quantize_head_q4(struct bn_model *m, struct bn_err *e)
 			const float *v = row + BN_Q4_BLOCK * b;
 
 			for (mx = 0, c = 0; c < BN_Q4_BLOCK; c++)
-				if (fabsf(v[c]) > mx)
+				if (fabsf(v[c]) > mx || !isfinite(v[c]))
 					mx = fabsf(v[c]);
+			if (!isfinite(mx))
+				break;
 			h = bn_f32_to_f16(mx / 7);
 			d = bn_f16_to_f32(h);
 			sc[r * nb + b] = h;
@@ -438,10 +455,16 @@ bn_model_quantize_head_q4(struct bn_model *m, struct bn_err *e)
 				    t > 7 ? 7 : t);
 			}
 		}
+		if (b < nb)
+			break;
 		bn_q4_pack(w + r * (n / 2), q, n);
 	}
 	free(row);
 	free(q);
+	if (r < l->rows) {
+		free(w), free(sc);
+		return nonfinite_head(e, r);
+	}
 	free(l->owned);
 	l->owned = w;
 	l->w = w;

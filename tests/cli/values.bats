@@ -75,6 +75,9 @@ import sys
 ids = set(map(int, sys.stdin.read().split()))
 print(max(set(range(4096)) - ids))')
 	bntpatch "$S/f.bnt" "$S/unused.bnt" token_embd.weight elem $((u * 256)) nan
+	# the output head, rows 2 (NaN) and 3 (infinity)
+	bntpatch "$S/t.bnt" "$S/h1.bnt" output.weight elem 520 nan
+	bntpatch "$S/h1.bnt" "$S/headbad.bnt" output.weight elem 800 inf
 }
 
 setup() {
@@ -90,6 +93,7 @@ why() {
 	negzero) echo "tensor 'blk.0.attn_k.weight': scale 0 is -0, a divisor must be a normal number" ;;
 	subnormal) echo "tensor 'blk.2.ffn_up.weight': scale 0 is 9.99995e-41, a divisor must be a normal number" ;;
 	unused) echo "tensor 'token_embd.weight': element " ;;
+	headbad) echo "tensor 'output.weight': element 520 is nan, not a finite number" ;;
 	esac
 }
 
@@ -130,6 +134,24 @@ refused() {
 	done
 	# --tokenize reads the vocabulary only
 	run -0 bnrun -m nan.bnt --tokenize <<<"It is"
+}
+
+@test "bnrun --allow-nonfinite: a compact head refuses NaN or infinity; --head keep runs it" {
+	cd "$S"
+	refused headbad bnrun -m headbad.bnt -p "It is" -n 2 --temp 0
+	for h in q8 q4; do
+		run -65 --separate-stderr bnrun --allow-nonfinite --head $h \
+		    -m headbad.bnt -p "It is" -n 2 --temp 0
+		[ "$stderr" = "bnrun: headbad.bnt: the output head: row 2: NaN or infinity cannot be quantized (--head keep runs it)" ]
+		[ -z "$output" ]
+	done
+	run -0 bnrun --allow-nonfinite --head keep -m headbad.bnt -p "It is" \
+	    -n 2 --temp 0
+	# row 3 alone: infinity
+	bntpatch t.bnt "$T/hinf.bnt" output.weight elem 800 inf
+	run -65 --separate-stderr bnrun --allow-nonfinite --head q8 \
+	    -m "$T/hinf.bnt" -p "It is" -n 2 --temp 0
+	[[ $stderr == *"the output head: row 3: NaN or infinity"* ]]
 }
 
 @test "bnexport -F gguf refuses them; --allow-nonfinite exports" {
