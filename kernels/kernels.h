@@ -183,6 +183,20 @@ void bn_q4_prep(const int8_t *x, size_t n, int8_t *xp, int32_t *xs8);
 void bn_matvec_q4_ref(const uint8_t *w, size_t row_bytes, const uint16_t *s,
     size_t s_stride, const int8_t *x, float *y, size_t n, size_t rows);
 
+/*
+ * BN_ROW_TYPE(f, dtype, args...): f(T, args...) with T the constant for
+ * the row type dtype (f16, bf16, int8, else f32), so that a float kernel
+ * written once for every row type is compiled once for each.
+ */
+#define BN_ROW_TYPE(f, dtype, ...) do {					\
+	switch (dtype) {						\
+	case BN_DTYPE_F16: f(BN_DTYPE_F16, __VA_ARGS__); break;		\
+	case BN_DTYPE_BF16: f(BN_DTYPE_BF16, __VA_ARGS__); break;	\
+	case BN_DTYPE_I8: f(BN_DTYPE_I8, __VA_ARGS__); break;		\
+	default: f(BN_DTYPE_F32, __VA_ARGS__); break;			\
+	}								\
+} while (0)
+
 /* axpy_rows_h as nh calls of a table's axpy_rows (ref's, NEON's) */
 void bn_axpy_rows_h_each(const struct bn_kernels *k, int dtype, float *y,
     size_t ldy, const float *a, size_t lda, size_t nh, const void *x,

@@ -142,20 +142,7 @@ static void
 matvec_f_neon(int dtype, const void *w, size_t row_bytes, const float *x,
     float *y, size_t n, size_t rows)
 {
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		matvec_f_t(BN_DTYPE_F16, w, row_bytes, x, y, n, rows);
-		break;
-	case BN_DTYPE_BF16:
-		matvec_f_t(BN_DTYPE_BF16, w, row_bytes, x, y, n, rows);
-		break;
-	case BN_DTYPE_I8:
-		matvec_f_t(BN_DTYPE_I8, w, row_bytes, x, y, n, rows);
-		break;
-	default:
-		matvec_f_t(BN_DTYPE_F32, w, row_bytes, x, y, n, rows);
-		break;
-	}
+	BN_ROW_TYPE(matvec_f_t, dtype, w, row_bytes, x, y, n, rows);
 }
 
 /* Weight rows in chunks of about CHUNK_BYTES, kept in L2 while every
@@ -202,24 +189,8 @@ static void
 matmul_f_neon(int dtype, const void *w, size_t row_bytes, const float *x,
     size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
 {
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		matmul_f_t(BN_DTYPE_F16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
-		break;
-	case BN_DTYPE_BF16:
-		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
-		break;
-	case BN_DTYPE_I8:
-		matmul_f_t(BN_DTYPE_I8, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
-		break;
-	default:
-		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T);
-		break;
-	}
+	BN_ROW_TYPE(matmul_f_t, dtype, w, row_bytes, x, ldx, y, ldy, n, rows,
+	    T);
 }
 
 /* Blocks per int16 accumulation: a product is at most 2 * 128 = 256 in
@@ -530,20 +501,7 @@ static void
 axpy_rows_neon(int dtype, float *y, const float *a, const void *x,
     size_t row_bytes, size_t n, size_t rows)
 {
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		axpy_rows_t(BN_DTYPE_F16, y, a, x, row_bytes, n, rows);
-		break;
-	case BN_DTYPE_BF16:
-		axpy_rows_t(BN_DTYPE_BF16, y, a, x, row_bytes, n, rows);
-		break;
-	case BN_DTYPE_I8:
-		axpy_rows_t(BN_DTYPE_I8, y, a, x, row_bytes, n, rows);
-		break;
-	default:
-		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);
-		break;
-	}
+	BN_ROW_TYPE(axpy_rows_t, dtype, y, a, x, row_bytes, n, rows);
 }
 
 /* gemm.h's micro-kernel: the 6 x 16 tile in 24 accumulators; per k one

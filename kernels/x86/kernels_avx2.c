@@ -32,24 +32,8 @@ static void
 matmul_f_avx2(int dtype, const void *w, size_t row_bytes, const float *x,
     size_t ldx, float *y, size_t ldy, size_t n, size_t rows, size_t T)
 {
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		matmul_f_t(BN_DTYPE_F16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T, 3);
-		break;
-	case BN_DTYPE_BF16:
-		matmul_f_t(BN_DTYPE_BF16, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T, 3);
-		break;
-	case BN_DTYPE_I8:
-		matmul_f_t(BN_DTYPE_I8, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T, 3);
-		break;
-	default:
-		matmul_f_t(BN_DTYPE_F32, w, row_bytes, x, ldx, y, ldy, n,
-		    rows, T, 3);
-		break;
-	}
+	BN_ROW_TYPE(matmul_f_t, dtype, w, row_bytes, x, ldx, y, ldy, n, rows, T,
+	    3);
 }
 
 static void
@@ -662,20 +646,7 @@ static void
 axpy_rows_avx2(int dtype, float *y, const float *a, const void *x,
     size_t row_bytes, size_t n, size_t rows)
 {
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		axpy_rows_t(BN_DTYPE_F16, y, a, x, row_bytes, n, rows);
-		break;
-	case BN_DTYPE_BF16:
-		axpy_rows_t(BN_DTYPE_BF16, y, a, x, row_bytes, n, rows);
-		break;
-	case BN_DTYPE_I8:
-		axpy_rows_t(BN_DTYPE_I8, y, a, x, row_bytes, n, rows);
-		break;
-	default:
-		axpy_rows_t(BN_DTYPE_F32, y, a, x, row_bytes, n, rows);
-		break;
-	}
+	BN_ROW_TYPE(axpy_rows_t, dtype, y, a, x, row_bytes, n, rows);
 }
 
 #define AH_BLOCK 32
@@ -754,24 +725,8 @@ axpy_rows_h_avx2(int dtype, float *y, size_t ldy, const float *a,
     size_t lda, size_t nh, const void *x, size_t row_bytes, size_t n,
     size_t rows)
 {
-	switch (dtype) {
-	case BN_DTYPE_F16:
-		axpy_rows_h_t(BN_DTYPE_F16, y, ldy, a, lda, nh, x, row_bytes,
-		    n, rows);
-		break;
-	case BN_DTYPE_BF16:
-		axpy_rows_h_t(BN_DTYPE_BF16, y, ldy, a, lda, nh, x, row_bytes,
-		    n, rows);
-		break;
-	case BN_DTYPE_I8:
-		axpy_rows_h_t(BN_DTYPE_I8, y, ldy, a, lda, nh, x, row_bytes,
-		    n, rows);
-		break;
-	default:
-		axpy_rows_h_t(BN_DTYPE_F32, y, ldy, a, lda, nh, x, row_bytes,
-		    n, rows);
-		break;
-	}
+	BN_ROW_TYPE(axpy_rows_h_t, dtype, y, ldy, a, lda, nh, x, row_bytes, n,
+	    rows);
 }
 
 /* softmax: the scaling with the running maxima, the exponentials
