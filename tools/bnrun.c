@@ -978,7 +978,7 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 	int i, j, reps = 3, d = o->depth > 0 ? o->depth : 0;
 	double best_pp = 0, best_tg = 0, bw;
 	unsigned long long wbytes = 0, wtok, kv;
-	char cpu[256], at[32] = "", test[64];
+	char cpu[256], at[32] = "", test[64], kvname[16] = "";
 	size_t k;
 
 	if (tok == NULL || logits == NULL)
@@ -1052,11 +1052,11 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 			    "%10.2f |\n", o->model, wbytes / 1048576.0,
 			    bn_k->name, o->threads, test, best_tg);
 		}
-		printf("bytes/token: %llu weights + %llu KV cache%s%s%s = "
-		    "%llu (tg%d%s)\n", wtok, kv, o->kvtype == BN_KV_F32 ? "" :
-		    " (", o->kvtype == BN_KV_F32 ? "" :
-		    bn_kv_type_name(o->kvtype), o->kvtype == BN_KV_F32 ? "" :
-		    ")", wtok + kv, o->tg, at);
+		if (o->kvtype != BN_KV_F32)
+			snprintf(kvname, sizeof kvname, " (%s)",
+			    bn_kv_type_name(o->kvtype));
+		printf("bytes/token: %llu weights + %llu KV cache%s = %llu "
+		    "(tg%d%s)\n", wtok, kv, kvname, wtok + kv, o->tg, at);
 		if (bw > 0)
 			printf("memory read: %.2f GB/s with %d thread%s (%d "
 			    "MiB, best of %d); tg%d%s reads %.2f GB/s, %.1f%% "
