@@ -141,6 +141,7 @@ static struct server {
 	int stopping;		/* no new requests; queued ones fail */
 	int aborting;		/* running ones end too */
 	int engine_done;
+	int nconn;		/* requests whose answer is still being sent */
 	unsigned long long nreq;
 	/* -v: steps run, tokens in them, the most requests in one */
 	unsigned long long steps, ntok;
@@ -1403,6 +1404,7 @@ run_req(struct MHD_Connection *c, struct conn *k, struct req *r)
 	srv.qtail = r;
 	srv.nqueue++;
 	k->r = r;		/* the connection's */
+	srv.nconn++;		/* until completed() */
 	pthread_cond_signal(&srv.wake);
 	if (r->stream) {
 		r->refs++;	/* the response's */
@@ -1589,6 +1591,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		pthread_mutex_lock(&srv.mu);
 		req_cancel(k->r);
 		req_unref(k->r);
+		srv.nconn--;
 		pthread_mutex_unlock(&srv.mu);
 	}
 	bn_buf_free(&k->body);
@@ -1710,7 +1713,7 @@ main(int argc, char *argv[])
 	struct timespec ts = { 0, 100000000L };
 	sigset_t sigs;
 	pthread_t eng;
-	int st, i, port, sig, batch;
+	int st, i, port, sig, batch, late;
 
 	bn_setprogname(argv[0]);
 	o->host = "127.0.0.1";
@@ -1780,9 +1783,14 @@ main(int argc, char *argv[])
 	srv.stopping = 1;
 	pthread_cond_signal(&srv.wake);
 	pthread_mutex_unlock(&srv.mu);
-	for (;;) {
+	/* the engine ends, then the answers it made are sent (a stream's
+	 * last events are written by its connection's thread): stopping
+	 * the daemon closes every connection; after a second signal,
+	 * a client that does not read is waited for 5 s at most */
+	for (late = 0;;) {
 		pthread_mutex_lock(&srv.mu);
-		st = srv.engine_done;
+		st = srv.engine_done && (srv.nconn == 0 ||
+		    (srv.aborting && late++ >= 50));
 		pthread_mutex_unlock(&srv.mu);
 		if (st)
 			break;
