@@ -82,3 +82,43 @@ unset MAKEFLAGS MFLAGS MAKELEVEL MAKEFILES
 	cmp "$t/q/austen-ternary.bnt" "$t/before.bnt"
 	run -0 make -q "${a[@]}"
 }
+
+@test "examples/scratch: a quick build from zero (bnquant --init, --train without a teacher), up to date after" {
+	t=$BATS_TEST_TMPDIR
+	head -c 48000 "$ROOT/tests/fixtures/austen-val.txt" >"$t/corpus.txt"
+	a=(-C "$ROOT/examples/scratch" QUICK=1 OUT="$t/q" BIN="$BIN"
+	    CORPUS="$t/corpus.txt" TRAIN_BYTES=40000 VAL_BYTES=8000)
+	run -0 make -j2 "${a[@]}"
+	[[ $output == *"bnquant --init bitnet"* ]]
+	[[ $output != *"--teacher"* ]]
+	for f in init.bnt scratch.bnt train.jsonl perplexity.txt sample.txt; do
+		[ -s "$t/q/$f" ] || { echo "no $f"; false; }
+	done
+	[ "$(ls "$t/q/ckpt")" = "$(printf 'ckpt-00000%s.bnt\n' 3 6)" ]
+	# a new model: its loss starts near ln(4096) = 8.32 and falls
+	python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+assert len(r) == 6 and abs(r[0]["ce"] - 8.32) < 0.5, r[0]
+assert r[-1]["ce"] < r[0]["ce"] - 0.3 and "val" in r[-1], r' "$t/q/train.jsonl"
+	grep -Eq '^windows [0-9]+ ctx 64 tokens [0-9]+ nll [0-9.]+ ppl [0-9.]+$' \
+	    "$t/q/perplexity.txt"
+	run -0 bnverify -q "$t/q/scratch.bnt"
+	run -0 make -q "${a[@]}"
+}
+
+@test "examples/qat/ablation: make -n gives each configuration its pieces, one added a row" {
+	run -0 make -C "$ROOT/examples/qat/ablation" -n OUT="$BATS_TEST_TMPDIR/r" seed1
+	kd=$(echo "$output" | grep -- '--log .*/kd-s1/log.jsonl')
+	attn=$(echo "$output" | grep -- '--log .*/attn-s1/log.jsonl')
+	subln=$(echo "$output" | grep -- '--log .*/subln-s1/log.jsonl')
+	lam=$(echo "$output" | grep -- '--log .*/lambda-s1/log.jsonl')
+	[[ $kd == *"--teacher"* && $kd != *"--distill-attn"* ]]
+	[[ $attn == *"--teacher"*"--distill-attn 10"* && $attn != *"--to-arch"* ]]
+	[[ $subln == *"--distill-attn 10 --to-arch bitnet"* && $subln != *"--lambda"* ]]
+	[[ $lam == *"--to-arch bitnet --lambda-warmup 50 --lambda-shape sigmoid"* ]]
+	for l in "$kd" "$attn" "$subln" "$lam"; do
+		[[ $l == *"--steps 200 --batch 16 --ctx 256"*"--seed 1 "* ]]
+	done
+	[ "$(echo "$output" | grep -c -- '--kl-base .* --json')" -eq 4 ]
+	[ ! -e "$BATS_TEST_TMPDIR/r" ]
+}
