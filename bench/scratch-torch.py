@@ -47,6 +47,9 @@ def lr_at(s, steps, warmup, lr):
 @torch.no_grad()
 def val_nll(P, cfg, val, T):
     n = (len(val) - 1) // T
+    if n == 0:
+        raise SystemExit("scratch-torch.py: the validation text has fewer "
+                         "than %d tokens" % (T + 1))
     tot = 0.0
     for i in range(0, n, 16):
         w = torch.stack([val[j * T:j * T + T + 1]
