@@ -65,6 +65,16 @@ struct bn_kernels {
 	void (*matvec_i8)(const int8_t *w, size_t row_bytes,
 	    const int8_t *x, int32_t *y, size_t n, size_t rows);
 
+	/* Attention's scores over a q8 KV cache, the query in int8 too
+	 * (as llama.cpp's flash attention quantizes Q for a q8_0 cache):
+	 * nh query heads, head h's codes at q + h * ldq and its quant_i8
+	 * scale qs[h], against rows key rows of n codes, row r at k + r *
+	 * row_bytes; y[h * ldy + r] = (float)isum / qs[h], isum = sum_i
+	 * q[h][i] * K[r][i] exactly (n <= 65536). */
+	void (*scores_i8)(const int8_t *k, size_t row_bytes, const int8_t *q,
+	    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy,
+	    size_t n, size_t rows);
+
 	/* 4-bit weights in the q4 layout (below) times int8 activations:
 	 * y[r] = the row's blocks' s_b * isum_b in the q4 order; n a
 	 * multiple of 32, at most BN_Q4_MAXN; s row r at s + r * s_stride
@@ -159,6 +169,10 @@ void bn_matmul_t3_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
     size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T);
 void bn_t3_t2_ref(const uint8_t *w, size_t row_bytes, uint8_t *out,
     size_t out_row_bytes, size_t n, size_t rows);
+/* ref's scores_i8 (NEON's too) */
+void bn_scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
+    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
+    size_t rows);
 
 /* q4: the compact output head in 4.5 bits a weight.  A row is blocks
  * of 32 elements, block b with an f16 scale s_b and codes u = q + 8 (q

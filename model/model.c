@@ -623,6 +623,8 @@ struct bn_state {
 				 * kvtype: a KV head's rows one stream */
 	float *ks, *vs;		/* q8: each row's scale [layers][kv_heads][ctx] */
 	float *x, *xn, *q, *k, *v, *att, *g, *u;
+	int8_t *q8;		/* a q8 cache's queries: [batch][heads][head_dim] */
+	float *qsc;		/* and their quant_i8 scales [batch][heads] */
 	int8_t *xq;		/* [batch][max dim] */
 	float *as;		/* activation scales [batch] */
 	int32_t *isum;		/* [batch][max rows] */
@@ -734,6 +736,8 @@ bn_state_new_kv(struct bn_state **sp, const struct bn_model *m, int ctx,
 	s->xn = zalloc(B, maxd * sizeof(float), &bad);
 	s->q = zalloc(B, qd * sizeof(float), &bad);
 	s->k = zalloc(B, kvd * sizeof(float), &bad);
+	s->q8 = zalloc(B, qd, &bad);
+	s->qsc = zalloc(B, (size_t)c->heads * sizeof(float), &bad);
 	s->v = zalloc(B, kvd * sizeof(float), &bad);
 	s->att = zalloc(B, qd * sizeof(float), &bad);
 	s->g = zalloc(B, (size_t)c->ffn * sizeof(float), &bad);
@@ -778,6 +782,8 @@ bn_state_free(struct bn_state *s)
 	free(s->xn);
 	free(s->q);
 	free(s->k);
+	free(s->q8);
+	free(s->qsc);
 	free(s->v);
 	free(s->att);
 	free(s->g);
@@ -1064,7 +1070,11 @@ att_task(void *ctx, int i, int n)
 		np = (size_t)j->pos[t] + 1;
 		/* the scores of the nh heads: K rows as a weight matrix
 		 * (the kernels' one dot order) */
-		if (nh == 1)
+		if (sq->kvtype == BN_KV_Q8)
+			bn_k->scores_i8((const int8_t *)kb, stride, s->q8 + t *
+			    qd + h0 * hd, hd, s->qsc + t * (size_t)c->heads +
+			    h0, nh, sc0, ld, hd, np);
+		else if (nh == 1)
 			bn_k->matvec_f(sq->kvtype, kb, stride, q, sc0, hd, np);
 		else
 			bn_k->matmul_f(sq->kvtype, kb, stride, q, hd, sc0, ld,
@@ -1138,7 +1148,11 @@ att1_scores(void *ctx, int i, int n)
 			continue;
 		kb = kv_rows(j->sq, j->sq->kc, j->layer, g) + p0 * stride;
 		sc = s->scores + g * gs * ld + p0;
-		if (gs == 1)
+		if (j->sq->kvtype == BN_KV_Q8)
+			bn_k->scores_i8((const int8_t *)kb, stride, s->q8 + g *
+			    gs * hd, hd, s->qsc + g * gs, gs, sc, ld, hd, p1 -
+			    p0);
+		else if (gs == 1)
 			bn_k->matvec_f(j->sq->kvtype, kb, stride, s->q + g * hd,
 			    sc, hd, p1 - p0);
 		else
@@ -1257,6 +1271,12 @@ forward(const struct bn_model *m, struct bn_state *s,
 
 			rope(s, s->q + t * qd, pos[t], c->heads);
 			rope(s, s->k + t * kvd, pos[t], c->kv_heads);
+			/* a q8 cache's scores are int8 products */
+			for (g = 0; sq->kvtype == BN_KV_Q8 &&
+			    g < (size_t)c->heads; g++)
+				s->qsc[t * (size_t)c->heads + g] =
+				    bn_k->quant_i8(s->q + t * qd + g * hd,
+				    s->q8 + t * qd + g * hd, hd);
 			for (g = 0; g < (size_t)c->kv_heads; g++) {
 				at = (((size_t)l * (size_t)c->kv_heads + g) *
 				    (size_t)sq->ctx + (size_t)pos[t]) * hd;

@@ -185,6 +185,24 @@ matvec_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
+void
+bn_scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
+    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
+    size_t rows)
+{
+	const int8_t *kr;
+	size_t h, r, i;
+	int32_t sum;
+
+	for (h = 0; h < nh; h++, q += ldq, y += ldy)
+		for (r = 0, kr = k; r < rows; r++, kr += row_bytes) {
+			sum = 0;
+			for (i = 0; i < n; i++)
+				sum += (int32_t)q[i] * kr[i];
+			y[r] = (float)sum / qs[h];
+		}
+}
+
 /* Delta swap: the bits of *a at mask << sh trade places with the bits
  * of *b at mask. */
 static void
@@ -302,6 +320,7 @@ bn_softmax_ref(float *x, size_t n, float scale, const float *pre,
 
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
+	.scores_i8 = bn_scores_i8_ref,
 	.matvec_q4 = bn_matvec_q4_ref,
 	.name = "ref",
 	.matvec_f = matvec_f_ref,

@@ -787,6 +787,100 @@ softmax_avx2(float *x, size_t n, float scale, const float *pre,
 	}
 }
 
+/*
+ * scores_i8: both sides widened to int16 and multiplied in pairs into
+ * int32 (exact).  HB heads x RB rows a step (HB * RB = 8), one
+ * accumulator a pair, reduced together (lane hh * RB + rr); the tail of
+ * n % 16 elements in scalars.  Rows past the end are the last one
+ * again, not stored.
+ */
+AI __m256i
+reduce8(const __m256i *v)
+{
+	__m256i a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]),
+	    _mm256_hadd_epi32(v[2], v[3]));
+	__m256i b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]),
+	    _mm256_hadd_epi32(v[6], v[7]));
+
+	return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20),
+	    _mm256_permute2x128_si256(a, b, 0x31));
+}
+
+AI void
+scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
+    size_t ldq, const float *qs, float *y, size_t ldy, size_t n,
+    size_t rows)
+{
+	const int RB = 8 / HB;
+	__m256i acc[8], qv[4], kv;
+	__m256 div;
+	const int8_t *kr[8];
+	int32_t is[8];
+	float dl[8], out[8];
+	size_t r, i, e = n - n % 16, c;
+	int hh, rr, j;
+
+	for (j = 0; j < 8; j++)
+		dl[j] = qs[j / RB];
+	div = _mm256_loadu_ps(dl);
+	for (r = 0; r < rows; r += (size_t)RB) {
+		for (rr = 0; rr < RB; rr++)
+			kr[rr] = k + (r + (size_t)rr < rows ? r + (size_t)rr :
+			    rows - 1) * rb;
+		UNROLL
+		for (j = 0; j < 8; j++)
+			acc[j] = _mm256_setzero_si256();
+		for (i = 0; i < e; i += 16) {
+			UNROLL
+			for (hh = 0; hh < HB; hh++)
+				qv[hh] = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+				    (const __m128i *)(q + (size_t)hh * ldq + i)));
+			UNROLL
+			for (rr = 0; rr < RB; rr++) {
+				kv = _mm256_cvtepi8_epi16(_mm_loadu_si128(
+				    (const __m128i *)(kr[rr] + i)));
+				UNROLL
+				for (hh = 0; hh < HB; hh++)
+					acc[hh * RB + rr] = _mm256_add_epi32(
+					    acc[hh * RB + rr],
+					    _mm256_madd_epi16(kv, qv[hh]));
+			}
+		}
+		_mm256_storeu_si256((__m256i *)is, reduce8(acc));
+		for (j = 0; j < 8 && e < n; j++)
+			for (i = e; i < n; i++)
+				is[j] += (int32_t)q[(size_t)(j / RB) * ldq + i] *
+				    kr[j % RB][i];
+		_mm256_storeu_ps(out, _mm256_div_ps(_mm256_cvtepi32_ps(
+		    _mm256_loadu_si256((const __m256i *)is)), div));
+		c = rows - r < (size_t)RB ? rows - r : (size_t)RB;
+		for (hh = 0; hh < HB; hh++)
+			memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
+			    c * sizeof(float));
+	}
+}
+
+static void
+scores_i8_avx2(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
+    const float *qs, size_t nh, float *y, size_t ldy, size_t n,
+    size_t rows)
+{
+	size_t h, hb;
+
+	for (h = 0; h < nh && rows > 0; h += hb) {
+		hb = nh - h >= 4 ? 4 : nh - h >= 2 ? 2 : 1;
+		if (hb == 4)
+			scores_i8_hb(4, k, rb, q + h * ldq, ldq, qs + h,
+			    y + h * ldy, ldy, n, rows);
+		else if (hb == 2)
+			scores_i8_hb(2, k, rb, q + h * ldq, ldq, qs + h,
+			    y + h * ldy, ldy, n, rows);
+		else
+			scores_i8_hb(1, k, rb, q + h * ldq, ldq, qs + h,
+			    y + h * ldy, ldy, n, rows);
+	}
+}
+
 /* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */
 static void
 matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
@@ -897,6 +991,7 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 
 const struct bn_kernels bn_kernels_avx2 = {
 	.matvec_i8 = matvec_i8_avx2,
+	.scores_i8 = scores_i8_avx2,
 	.matvec_q4 = matvec_q4_avx2,
 	.name = "avx2",
 	.matvec_f = matvec_f_avx2,
@@ -922,6 +1017,7 @@ const struct bn_kernels bn_kernels_avx2 = {
  * dispatch.c picks this table only where the CPU runs both. */
 const struct bn_kernels bn_kernels_avx512 = {
 	.matvec_i8 = bn_avx512_matvec_i8,
+	.scores_i8 = bn_avx512_scores_i8,
 	.matvec_q4 = bn_avx512_matvec_q4,
 	.name = "avx512",
 	.matvec_f = bn_avx512_matvec_f,

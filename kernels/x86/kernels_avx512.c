@@ -12,6 +12,7 @@
  *   int8:    sum(w * x) = sum((x ^ 0x80) * w) - sum(128 * w). */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "dtype.h"
 #include "kernels.h"
@@ -282,6 +283,117 @@ bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes, const int8_t *x,
 		a0 = _mm512_sub_epi32(_mm512_add_epi32(a0, a1),
 		    _mm512_add_epi32(b0, b1));
 		y[r] = _mm512_reduce_add_epi32(a0);
+	}
+}
+
+/*
+ * scores_i8: the key rows are the unsigned operand, k ^ 0x80 = k + 128,
+ * so that sum((k + 128) q) - 128 sum(q) is the product and the
+ * correction is one number a head.  HB heads x RB rows a step (HB * RB
+ * = 16), one accumulator a pair, reduced together into one vector (lane
+ * hh * RB + rr); a head's codes stay in registers while RB rows pass.
+ * Rows and heads past the end are the last one again, not stored.
+ */
+/* lane j of the result: the sum of v[j]'s lanes */
+AI __m512i
+reduce16(const __m512i *v)
+{
+	__m512i t[8], u[4], a, b;
+	int j;
+
+	UNROLL
+	for (j = 0; j < 8; j++)		/* quarters a02 b02 a13 b13 */
+		t[j] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * j],
+		    v[2 * j + 1]), _mm512_unpackhi_epi32(v[2 * j], v[2 * j + 1]));
+	UNROLL
+	for (j = 0; j < 4; j++)		/* quarters: v[4j .. 4j + 3] */
+		u[j] = _mm512_add_epi32(_mm512_unpacklo_epi64(t[2 * j],
+		    t[2 * j + 1]), _mm512_unpackhi_epi64(t[2 * j], t[2 * j + 1]));
+	a = _mm512_add_epi32(_mm512_shuffle_i32x4(u[0], u[1], 0x44),
+	    _mm512_shuffle_i32x4(u[0], u[1], 0xee));
+	b = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2], u[3], 0x44),
+	    _mm512_shuffle_i32x4(u[2], u[3], 0xee));
+	return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88),
+	    _mm512_shuffle_i32x4(a, b, 0xdd));
+}
+
+AI void
+scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
+    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
+    size_t rows)
+{
+	const int RB = 16 / HB;
+	const __m512i c80 = _mm512_set1_epi8((char)0x80);
+	__m512i acc[16], qv[4], kv, corr;
+	__m512 div;
+	const int8_t *qh[4], *kr[16];
+	int32_t cl[16];
+	float dl[16], out[16];
+	size_t h, r, i, c;
+	__mmask64 m;
+	int hh, rr;
+
+	for (hh = 0; hh < HB; hh++) {
+		h = (size_t)hh < nh ? (size_t)hh : nh - 1;
+		qh[hh] = q + h * ldq;
+		for (c = 0, cl[hh * RB] = 0; c < n; c++)
+			cl[hh * RB] += 128 * qh[hh][c];
+		for (rr = 0; rr < RB; rr++) {
+			cl[hh * RB + rr] = cl[hh * RB];
+			dl[hh * RB + rr] = qs[h];
+		}
+	}
+	corr = _mm512_loadu_si512(cl);
+	div = _mm512_loadu_ps(dl);
+	for (r = 0; r < rows; r += (size_t)RB) {
+		for (rr = 0; rr < RB; rr++)
+			kr[rr] = k + (r + (size_t)rr < rows ? r + (size_t)rr :
+			    rows - 1) * rb;
+		UNROLL
+		for (rr = 0; rr < 16; rr++)
+			acc[rr] = _mm512_setzero_si512();
+		for (i = 0; i < n; i += 64) {
+			m = n - i >= 64 ? ~(__mmask64)0 :
+			    ((__mmask64)1 << (n - i)) - 1;
+			UNROLL
+			for (hh = 0; hh < HB; hh++)
+				qv[hh] = _mm512_maskz_loadu_epi8(m, qh[hh] + i);
+			UNROLL
+			for (rr = 0; rr < RB; rr++) {
+				kv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m,
+				    kr[rr] + i), c80);
+				UNROLL
+				for (hh = 0; hh < HB; hh++)
+					acc[hh * RB + rr] = _mm512_dpbusd_epi32(
+					    acc[hh * RB + rr], kv, qv[hh]);
+			}
+		}
+		_mm512_storeu_ps(out, _mm512_div_ps(_mm512_cvtepi32_ps(
+		    _mm512_sub_epi32(reduce16(acc), corr)), div));
+		c = rows - r < (size_t)RB ? rows - r : (size_t)RB;
+		for (hh = 0; hh < HB && (size_t)hh < nh; hh++)
+			memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
+			    c * sizeof(float));
+	}
+}
+
+void
+bn_avx512_scores_i8(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
+    const float *qs, size_t nh, float *y, size_t ldy, size_t n, size_t rows)
+{
+	size_t h, hb;
+
+	for (h = 0; h < nh && rows > 0; h += hb) {
+		hb = nh - h >= 4 ? 4 : nh - h >= 2 ? 2 : 1;
+		if (hb == 4)
+			scores_i8_hb(4, k, rb, q + h * ldq, ldq, qs + h, hb,
+			    y + h * ldy, ldy, n, rows);
+		else if (hb == 2)
+			scores_i8_hb(2, k, rb, q + h * ldq, ldq, qs + h, hb,
+			    y + h * ldy, ldy, n, rows);
+		else
+			scores_i8_hb(1, k, rb, q + h * ldq, ldq, qs + h, hb,
+			    y + h * ldy, ldy, n, rows);
 	}
 }
 

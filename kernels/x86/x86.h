@@ -346,6 +346,9 @@ void bn_avx512_t3_t2(const uint8_t *w, size_t row_bytes, uint8_t *out,
 void bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes,
     const uint16_t *s, size_t s_stride, const int8_t *x, float *y,
     size_t n, size_t rows);
+void bn_avx512_scores_i8(const int8_t *k, size_t rb, const int8_t *q,
+    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
+    size_t rows);
 void bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes,
     const int8_t *x, int32_t *y, size_t n, size_t rows);
 void bn_avx512_matvec_f(int dtype, const void *w, size_t row_bytes,

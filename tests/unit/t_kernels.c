@@ -595,6 +595,45 @@ cmp_i8(size_t n, size_t rows, int fill, int off)
 	return ok;
 }
 
+/* scores_i8 of nh heads against rows key rows of n codes, against ref
+ * and the plain sums; ext: the extreme codes (-128 times -128). */
+static int
+cmp_scores(size_t n, size_t rows, size_t nh, int off, int ext)
+{
+	size_t rb = n + (size_t)(rnd() % 5), ldq = n + (size_t)(rnd() % 3);
+	size_t ldy = rows + (size_t)(rnd() % 3), i, r, h;
+	int8_t *kb = xmalloc(rows * rb + 1), *k = kb + off;
+	int8_t *qb = xmalloc(nh * ldq + 1), *q = qb + off;
+	float *qs = xmalloc(nh * 4), *y1 = xmalloc(nh * ldy * 4 + 4);
+	float *y2 = xmalloc(nh * ldy * 4 + 4);
+	int32_t v;
+	int ok = 1;
+
+	for (i = 0; i < rows * rb; i++)
+		k[i] = (int8_t)(ext && i % 2 ? -128 : (int)(rnd() % 256) - 128);
+	for (i = 0; i < nh * ldq; i++)
+		q[i] = (int8_t)(ext && i % 3 ? -128 : (int)(rnd() % 256) - 128);
+	for (h = 0; h < nh; h++)
+		qs[h] = 127.0f / (0.01f + (float)(rnd() % 1000) / 10.0f);
+	for (i = 0; i < nh * ldy + 1; i++)
+		y1[i] = y2[i] = -7.0f;
+	R->scores_i8(k, rb, q, ldq, qs, nh, y1, ldy, n, rows);
+	K->scores_i8(k, rb, q, ldq, qs, nh, y2, ldy, n, rows);
+	ok &= memcmp(y1, y2, (nh * ldy + 1) * 4) == 0;
+	for (h = 0; h < nh; h++)
+		for (r = 0; r < rows; r++) {
+			v = 0;
+			for (i = 0; i < n; i++)
+				v += q[h * ldq + i] * k[r * rb + i];
+			ok &= y1[h * ldy + r] == (float)v / qs[h];
+		}
+	if (!ok)
+		fprintf(stderr, "%s scores_i8 n %zu rows %zu heads %zu off %d "
+		    "ext %d differs\n", K->name, n, rows, nh, off, ext);
+	free(kb), free(qb), free(qs), free(y1), free(y2);
+	return ok;
+}
+
 /* The shapes SIMD tiles and tails cut: n of one and two blocks (one
  * 64-byte vector holds half a block), every row count up to 17 (tiles of
  * 2, 4, 8 or 16 rows and their rests) with every token count up to 11,
@@ -842,6 +881,19 @@ test_table(void)
 		CHECK(cmp_rows_h(dt[j], 64, 0, 4, 0));
 		CHECK(cmp_rows_h(dt[j], 16, 33, 4, 0));
 	}
+	/* q8 scores: head sizes, the tails of 16 and 64 bytes, groups of
+	 * 1 to 9 heads (blocks of 4, 2, 1), rows around the 2 to 16 a
+	 * step */
+	for (n = 0; n <= 200; n += 1 + (n > 40) * 7)
+		CHECK(cmp_scores(n, 1 + rnd() % 37, 1 + n % 9, (int)(n % 2),
+		    n % 5 == 0));
+	for (k = 1; k <= 9; k++) {
+		CHECK(cmp_scores(128, 2049, (size_t)k, k % 2, 0));
+		CHECK(cmp_scores(64, 17 * (size_t)k, (size_t)k, 0, k == 3));
+		CHECK(cmp_scores(80, (size_t)k, (size_t)k, 1, 0));
+	}
+	CHECK(cmp_scores(256, 0, 4, 0, 0));
+	CHECK(cmp_scores(128, 33, 4, 1, 1));
 	for (n = 0; n <= 40; n++)	/* whole eights and the rest */
 		CHECK(cmp_int2(K, n, (int)(n % 7 == 3)));
 	CHECK(cmp_int2(K, 384, 0));
