@@ -169,10 +169,6 @@ void bn_matmul_t3_ref(const uint8_t *w, size_t row_bytes, const int8_t *x,
     size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T);
 void bn_t3_t2_ref(const uint8_t *w, size_t row_bytes, uint8_t *out,
     size_t out_row_bytes, size_t n, size_t rows);
-/* ref's scores_i8 (NEON's too) */
-void bn_scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
-    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
-    size_t rows);
 
 /* q4: the compact output head in 4.5 bits a weight.  A row is blocks
  * of 32 elements, block b with an f16 scale s_b and codes u = q + 8 (q

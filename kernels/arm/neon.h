@@ -58,6 +58,9 @@ void bn_neon_dp_matvec_t2(const uint8_t *w, size_t row_bytes,
 void bn_neon_dp_matmul_t2(const uint8_t *w, size_t row_bytes,
     const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
     size_t rows, size_t T);
+void bn_neon_dp_scores_i8(const int8_t *k, size_t rb, const int8_t *q,
+    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
+    size_t rows);
 void bn_neon_dp_matvec_i8(const int8_t *w, size_t row_bytes,
     const int8_t *x, int32_t *y, size_t n, size_t rows);
 

@@ -185,8 +185,8 @@ matvec_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
-void
-bn_scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
+static void
+scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
     size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
     size_t rows)
 {
@@ -320,7 +320,7 @@ bn_softmax_ref(float *x, size_t n, float scale, const float *pre,
 
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
-	.scores_i8 = bn_scores_i8_ref,
+	.scores_i8 = scores_i8_ref,
 	.matvec_q4 = bn_matvec_q4_ref,
 	.name = "ref",
 	.matvec_f = matvec_f_ref,
