@@ -67,10 +67,11 @@ struct bn_kernels {
 
 	/* Attention's scores over a q8 KV cache, the query in int8 too
 	 * (as llama.cpp's flash attention quantizes Q for a q8_0 cache):
-	 * nh query heads, head h's codes at q + h * ldq and its quant_i8
-	 * scale qs[h], against rows key rows of n codes, row r at k + r *
-	 * row_bytes; y[h * ldy + r] = (float)isum / qs[h], isum = sum_i
-	 * q[h][i] * K[r][i] exactly (n <= 65536). */
+	 * nh query heads, head h's codes at q + h * ldq and its factor
+	 * qs[h] (1 / quant_i8's scale, or any float), against rows key rows
+	 * of n codes, row r at k + r * row_bytes; y[h * ldy + r] =
+	 * (float)isum * qs[h], isum = sum_i q[h][i] * K[r][i] exactly
+	 * (n <= 65536). */
 	void (*scores_i8)(const int8_t *k, size_t row_bytes, const int8_t *q,
 	    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy,
 	    size_t n, size_t rows);

@@ -624,7 +624,7 @@ struct bn_state {
 	float *ks, *vs;		/* q8: each row's scale [layers][kv_heads][ctx] */
 	float *x, *xn, *q, *k, *v, *att, *g, *u;
 	int8_t *q8;		/* a q8 cache's queries: [batch][heads][head_dim] */
-	float *qsc;		/* and their quant_i8 scales [batch][heads] */
+	float *qsc;		/* and 1 / their quant_i8 scales [batch][heads] */
 	int8_t *xq;		/* [batch][max dim] */
 	float *as;		/* activation scales [batch] */
 	int32_t *isum;		/* [batch][max rows] */
@@ -1274,7 +1274,7 @@ forward(const struct bn_model *m, struct bn_state *s,
 			/* a q8 cache's scores are int8 products */
 			for (g = 0; sq->kvtype == BN_KV_Q8 &&
 			    g < (size_t)c->heads; g++)
-				s->qsc[t * (size_t)c->heads + g] =
+				s->qsc[t * (size_t)c->heads + g] = 1.0f /
 				    bn_k->quant_i8(s->q + t * qd + g * hd,
 				    s->q8 + t * qd + g * hd, hd);
 			for (g = 0; g < (size_t)c->kv_heads; g++) {

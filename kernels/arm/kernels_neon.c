@@ -370,7 +370,7 @@ scores_i8_neon(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
 				for (i = e; i < n; i++)
 					sum += (int32_t)qh[(size_t)j * ldq + i] *
 					    kr[i];
-				y[(h + (size_t)j) * ldy + r] = (float)sum /
+				y[(h + (size_t)j) * ldy + r] = (float)sum *
 				    qs[h + (size_t)j];
 			}
 		}

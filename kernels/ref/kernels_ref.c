@@ -199,7 +199,7 @@ scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
 			sum = 0;
 			for (i = 0; i < n; i++)
 				sum += (int32_t)q[i] * kr[i];
-			y[r] = (float)sum / qs[h];
+			y[r] = (float)sum * qs[h];
 		}
 }
 

@@ -813,7 +813,7 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 {
 	const int RB = 8 / HB;
 	__m256i acc[8], qv[4], kv;
-	__m256 div;
+	__m256 mul;
 	const int8_t *kr[8];
 	int32_t is[8];
 	float dl[8], out[8];
@@ -822,7 +822,7 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 
 	for (j = 0; j < 8; j++)
 		dl[j] = qs[j / RB];
-	div = _mm256_loadu_ps(dl);
+	mul = _mm256_loadu_ps(dl);
 	for (r = 0; r < rows; r += (size_t)RB) {
 		for (rr = 0; rr < RB; rr++)
 			kr[rr] = k + (r + (size_t)rr < rows ? r + (size_t)rr :
@@ -851,12 +851,16 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 			for (i = e; i < n; i++)
 				is[j] += (int32_t)q[(size_t)(j / RB) * ldq + i] *
 				    kr[j % RB][i];
-		_mm256_storeu_ps(out, _mm256_div_ps(_mm256_cvtepi32_ps(
-		    _mm256_loadu_si256((const __m256i *)is)), div));
+		_mm256_storeu_ps(out, _mm256_mul_ps(_mm256_cvtepi32_ps(
+		    _mm256_loadu_si256((const __m256i *)is)), mul));
 		c = rows - r < (size_t)RB ? rows - r : (size_t)RB;
 		for (hh = 0; hh < HB; hh++)
-			memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
-			    c * sizeof(float));
+			if (c == (size_t)RB)	/* a constant size: inlined */
+				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
+				    (size_t)RB * sizeof(float));
+			else
+				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
+				    c * sizeof(float));
 	}
 }
 

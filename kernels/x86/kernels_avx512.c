@@ -325,7 +325,7 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 	const int RB = 16 / HB;
 	const __m512i c80 = _mm512_set1_epi8((char)0x80);
 	__m512i acc[16], qv[4], kv, corr;
-	__m512 div;
+	__m512 mul;
 	const int8_t *qh[4], *kr[16];
 	int32_t cl[16];
 	float dl[16], out[16];
@@ -344,7 +344,7 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 		}
 	}
 	corr = _mm512_loadu_si512(cl);
-	div = _mm512_loadu_ps(dl);
+	mul = _mm512_loadu_ps(dl);
 	for (r = 0; r < rows; r += (size_t)RB) {
 		for (rr = 0; rr < RB; rr++)
 			kr[rr] = k + (r + (size_t)rr < rows ? r + (size_t)rr :
@@ -368,12 +368,16 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 					    acc[hh * RB + rr], kv, qv[hh]);
 			}
 		}
-		_mm512_storeu_ps(out, _mm512_div_ps(_mm512_cvtepi32_ps(
-		    _mm512_sub_epi32(reduce16(acc), corr)), div));
+		_mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(
+		    _mm512_sub_epi32(reduce16(acc), corr)), mul));
 		c = rows - r < (size_t)RB ? rows - r : (size_t)RB;
 		for (hh = 0; hh < HB && (size_t)hh < nh; hh++)
-			memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
-			    c * sizeof(float));
+			if (c == (size_t)RB)	/* a constant size: inlined */
+				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
+				    (size_t)RB * sizeof(float));
+			else
+				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
+				    c * sizeof(float));
 	}
 }
 

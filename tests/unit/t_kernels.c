@@ -614,7 +614,7 @@ cmp_scores(size_t n, size_t rows, size_t nh, int off, int ext)
 	for (i = 0; i < nh * ldq; i++)
 		q[i] = (int8_t)(ext && i % 3 ? -128 : (int)(rnd() % 256) - 128);
 	for (h = 0; h < nh; h++)
-		qs[h] = 127.0f / (0.01f + (float)(rnd() % 1000) / 10.0f);
+		qs[h] = (0.01f + (float)(rnd() % 1000) / 10.0f) / 127.0f;
 	for (i = 0; i < nh * ldy + 1; i++)
 		y1[i] = y2[i] = -7.0f;
 	R->scores_i8(k, rb, q, ldq, qs, nh, y1, ldy, n, rows);
@@ -625,7 +625,7 @@ cmp_scores(size_t n, size_t rows, size_t nh, int off, int ext)
 			v = 0;
 			for (i = 0; i < n; i++)
 				v += q[h * ldq + i] * k[r * rb + i];
-			ok &= y1[h * ldy + r] == (float)v / qs[h];
+			ok &= y1[h * ldy + r] == (float)v * qs[h];
 		}
 	if (!ok)
 		fprintf(stderr, "%s scores_i8 n %zu rows %zu heads %zu off %d "
