@@ -64,6 +64,11 @@ struct bn_kernels {
 	 * (the compact output head): y[r] = sum_i W[r][i] * x[i]. */
 	void (*matvec_i8)(const int8_t *w, size_t row_bytes,
 	    const int8_t *x, int32_t *y, size_t n, size_t rows);
+	/* The same for T tokens (a batch, a prompt's logits): Y[t * ldy
+	 * + r] for t in [0, T), X row t at x + t * ldx. */
+	void (*matmul_i8)(const int8_t *w, size_t row_bytes,
+	    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
+	    size_t rows, size_t T);
 
 	/* Attention's scores over a q8 KV cache, the query in int8 too
 	 * (as llama.cpp's flash attention quantizes Q for a q8_0 cache):
@@ -212,6 +217,11 @@ void bn_matvec_q4_ref(const uint8_t *w, size_t row_bytes, const uint16_t *s,
 void bn_axpy_rows_h_each(const struct bn_kernels *k, int dtype, float *y,
     size_t ldy, const float *a, size_t lda, size_t nh, const void *x,
     size_t row_bytes, size_t n, size_t rows);
+
+/* matmul_i8 as T calls of a table's matvec_i8 (ref's, AVX2's, NEON's) */
+void bn_matmul_i8_each(const struct bn_kernels *k, const int8_t *w,
+    size_t row_bytes, const int8_t *x, size_t ldx, int32_t *y, size_t ldy,
+    size_t n, size_t rows, size_t T);
 
 /* ref's softmax, for tables without their own */
 void bn_softmax_ref(float *x, size_t n, float scale, const float *pre,

@@ -880,6 +880,12 @@ lin_task(void *ctx, int i, int n)
 			blk = 1;
 		for (b0 = r0; b0 < r1; b0 = b1) {
 			b1 = b0 + blk < r1 ? b0 + blk : r1;
+			if (l->kind == BN_LIN_I8 && j->T > 1) {
+				bn_k->matmul_i8((const int8_t *)l->w + b0 *
+				    l->row_bytes, l->row_bytes, j->xq, nq,
+				    j->isum + b0, l->rows, l->n, b1 - b0, j->T);
+				continue;
+			}
 			for (t = 0; t < j->T; t++)
 				if (l->kind == BN_LIN_Q4)
 					bn_k->matvec_q4((const uint8_t *)l->w +

@@ -377,6 +377,22 @@ scores_i8_neon(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
 	}
 }
 
+static void
+matmul_i8_neon(const int8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_i8_each(&bn_kernels_neon, w, row_bytes, x, ldx, y, ldy, n,
+	    rows, T);
+}
+
+static void
+matmul_i8_neon_dp(const int8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_i8_each(&bn_kernels_neon_dotprod, w, row_bytes, x, ldx, y,
+	    ldy, n, rows, T);
+}
+
 /* m = max |x| ignoring NaN, as ref's "v > m ? v : m" lane by lane (max
  * is exact, so the lanes do not matter); q = clamp(round(x * s)) with
  * ref's comparisons (NaN becomes -128); vrndnq rounds half to even,
@@ -642,6 +658,7 @@ const struct bn_kernels bn_kernels_neon = {
 	.matmul_t3 = matmul_t3_neon,
 	.t3_t2 = bn_t3_t2_ref,
 	.matvec_i8 = matvec_i8_neon,
+	.matmul_i8 = matmul_i8_neon,
 	.matvec_q4 = bn_matvec_q4_ref,
 	.quant_i8 = quant_i8_neon,
 	.scores_i8 = scores_i8_neon,
@@ -666,6 +683,7 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.matmul_t3 = matmul_t3_neon_dp,
 	.t3_t2 = bn_t3_t2_ref,
 	.matvec_i8 = bn_neon_dp_matvec_i8,
+	.matmul_i8 = matmul_i8_neon_dp,
 	.matvec_q4 = bn_matvec_q4_ref,
 	.quant_i8 = quant_i8_neon,
 	.scores_i8 = bn_neon_dp_scores_i8,

@@ -203,6 +203,14 @@ scores_i8_ref(const int8_t *k, size_t row_bytes, const int8_t *q,
 		}
 }
 
+static void
+matmul_i8_ref(const int8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_i8_each(&bn_kernels_ref, w, row_bytes, x, ldx, y, ldy, n,
+	    rows, T);
+}
+
 /* Delta swap: the bits of *a at mask << sh trade places with the bits
  * of *b at mask. */
 static void
@@ -320,6 +328,7 @@ bn_softmax_ref(float *x, size_t n, float scale, const float *pre,
 
 const struct bn_kernels bn_kernels_ref = {
 	.matvec_i8 = matvec_i8_ref,
+	.matmul_i8 = matmul_i8_ref,
 	.scores_i8 = scores_i8_ref,
 	.matvec_q4 = bn_matvec_q4_ref,
 	.name = "ref",

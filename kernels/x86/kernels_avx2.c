@@ -885,6 +885,14 @@ scores_i8_avx2(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
 	}
 }
 
+static void
+matmul_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	bn_matmul_i8_each(&bn_kernels_avx2, w, row_bytes, x, ldx, y, ldy, n,
+	    rows, T);
+}
+
 /* int8 x int8: widen to int16, madd to int32 (exact for any inputs) */
 static void
 matvec_i8_avx2(const int8_t *w, size_t row_bytes, const int8_t *x,
@@ -995,6 +1003,7 @@ int2_t2_avx2(const uint8_t *w0, size_t rb, size_t groups, uint8_t *out,
 
 const struct bn_kernels bn_kernels_avx2 = {
 	.matvec_i8 = matvec_i8_avx2,
+	.matmul_i8 = matmul_i8_avx2,
 	.scores_i8 = scores_i8_avx2,
 	.matvec_q4 = matvec_q4_avx2,
 	.name = "avx2",
@@ -1021,6 +1030,7 @@ const struct bn_kernels bn_kernels_avx2 = {
  * dispatch.c picks this table only where the CPU runs both. */
 const struct bn_kernels bn_kernels_avx512 = {
 	.matvec_i8 = bn_avx512_matvec_i8,
+	.matmul_i8 = bn_avx512_matmul_i8,
 	.scores_i8 = bn_avx512_scores_i8,
 	.matvec_q4 = bn_avx512_matvec_q4,
 	.name = "avx512",

@@ -401,6 +401,84 @@ bn_avx512_scores_i8(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
 	}
 }
 
+/*
+ * matmul_i8: the weights the unsigned operand (w ^ 0x80 = w + 128), so
+ * that sum((w + 128) x) - 128 sum(x) is the product and the correction
+ * one number a token; 4 rows x 4 tokens a step, one accumulator a pair,
+ * reduced together (lane tt * 4 + rr).  Rows and tokens past the end
+ * are the last one again, not stored.
+ */
+void
+bn_avx512_matmul_i8(const int8_t *w, size_t rb, const int8_t *x, size_t ldx,
+    int32_t *y, size_t ldy, size_t n, size_t rows, size_t T)
+{
+	const __m512i c80 = _mm512_set1_epi8((char)0x80);
+	const __m512i one = _mm512_set1_epi8(1);
+	__m512i acc[16], xv[4], wv, corr, s;
+	const int8_t *xs[4], *wr[4];
+	int32_t cl[16], out[16];
+	size_t t0, t, r, i, c, tb;
+	__mmask64 m;
+	int tt, rr;
+
+	if (rows == 0)
+		return;
+	for (t0 = 0; t0 < T; t0 += 4) {
+		tb = T - t0 < 4 ? T - t0 : 4;
+		for (tt = 0; tt < 4; tt++) {
+			t = t0 + (size_t)tt < T ? t0 + (size_t)tt : T - 1;
+			xs[tt] = x + t * ldx;
+			s = _mm512_setzero_si512();
+			for (i = 0; i < n; i += 64) {
+				m = n - i >= 64 ? ~(__mmask64)0 :
+				    ((__mmask64)1 << (n - i)) - 1;
+				s = _mm512_dpbusd_epi32(s, one,
+				    _mm512_maskz_loadu_epi8(m, xs[tt] + i));
+			}
+			for (rr = 0; rr < 4; rr++)
+				cl[tt * 4 + rr] = 128 * _mm512_reduce_add_epi32(s);
+		}
+		corr = _mm512_loadu_si512(cl);
+		for (r = 0; r < rows; r += 4) {
+			for (rr = 0; rr < 4; rr++)
+				wr[rr] = w + (r + (size_t)rr < rows ? r +
+				    (size_t)rr : rows - 1) * rb;
+			UNROLL
+			for (tt = 0; tt < 16; tt++)
+				acc[tt] = _mm512_setzero_si512();
+			for (i = 0; i < n; i += 64) {
+				m = n - i >= 64 ? ~(__mmask64)0 :
+				    ((__mmask64)1 << (n - i)) - 1;
+				UNROLL
+				for (tt = 0; tt < 4; tt++)
+					xv[tt] = _mm512_maskz_loadu_epi8(m,
+					    xs[tt] + i);
+				UNROLL
+				for (rr = 0; rr < 4; rr++) {
+					wv = _mm512_xor_si512(
+					    _mm512_maskz_loadu_epi8(m, wr[rr] +
+					    i), c80);
+					UNROLL
+					for (tt = 0; tt < 4; tt++)
+						acc[tt * 4 + rr] =
+						    _mm512_dpbusd_epi32(
+						    acc[tt * 4 + rr], wv, xv[tt]);
+				}
+			}
+			_mm512_storeu_si512(out, _mm512_sub_epi32(
+			    reduce16(acc), corr));
+			c = rows - r < 4 ? rows - r : 4;
+			for (tt = 0; tt < (int)tb; tt++)
+				if (c == 4)	/* a constant size: inlined */
+					memcpy(y + (t0 + (size_t)tt) * ldy + r,
+					    out + tt * 4, 4 * sizeof(int32_t));
+				else
+					memcpy(y + (t0 + (size_t)tt) * ldy + r,
+					    out + tt * 4, c * sizeof(int32_t));
+		}
+	}
+}
+
 /* t3k (kernels.h): m_k+1 = 3 m_k mod 256 in byte adds. */
 AI __m512i
 times3(__m512i m)

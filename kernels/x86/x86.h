@@ -349,6 +349,8 @@ void bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes,
 void bn_avx512_scores_i8(const int8_t *k, size_t rb, const int8_t *q,
     size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
     size_t rows);
+void bn_avx512_matmul_i8(const int8_t *w, size_t rb, const int8_t *x,
+    size_t ldx, int32_t *y, size_t ldy, size_t n, size_t rows, size_t T);
 void bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes,
     const int8_t *x, int32_t *y, size_t n, size_t rows);
 void bn_avx512_matvec_f(int dtype, const void *w, size_t row_bytes,

@@ -595,6 +595,35 @@ cmp_i8(size_t n, size_t rows, int fill, int off)
 	return ok;
 }
 
+/* matmul_i8 of rows x n over T tokens against ref's matvec_i8 token by
+ * token (ext: every byte -128) */
+static int
+cmp_mi8(size_t n, size_t rows, size_t T, int off, int ext)
+{
+	size_t rb = n + (size_t)(rnd() % 3), ldx = n + (size_t)(rnd() % 4);
+	size_t ldy = rows + (size_t)(rnd() % 3), i, t;
+	int8_t *wb = xmalloc(rows * rb + 1), *w = wb + off;
+	int8_t *xb = xmalloc(T * ldx + 1), *x = xb + off;
+	int32_t *y1 = xmalloc((T * ldy + 1) * 4), *y2 = xmalloc((T * ldy + 1) * 4);
+	int ok;
+
+	for (i = 0; i < rows * rb; i++)
+		w[i] = (int8_t)(ext ? -128 : (int)(rnd() % 256) - 128);
+	for (i = 0; i < T * ldx; i++)
+		x[i] = (int8_t)(ext ? -128 : (int)(rnd() % 256) - 128);
+	for (i = 0; i < T * ldy + 1; i++)
+		y1[i] = y2[i] = -7;
+	for (t = 0; t < T; t++)
+		R->matvec_i8(w, rb, x + t * ldx, y1 + t * ldy, n, rows);
+	K->matmul_i8(w, rb, x, ldx, y2, ldy, n, rows, T);
+	ok = memcmp(y1, y2, (T * ldy + 1) * 4) == 0;
+	if (!ok)
+		fprintf(stderr, "%s matmul_i8 n %zu rows %zu T %zu off %d ext %d "
+		    "differs\n", K->name, n, rows, T, off, ext);
+	free(wb), free(xb), free(y1), free(y2);
+	return ok;
+}
+
 /* scores_i8 of nh heads against rows key rows of n codes, against ref
  * and the plain sums; ext: the extreme codes (-128 times -128). */
 static int
@@ -893,6 +922,9 @@ test_table(void)
 		CHECK(cmp_scores(80, (size_t)k, (size_t)k, 1, 0));
 	}
 	CHECK(cmp_scores(256, 0, 4, 0, 0));
+	CHECK(cmp_mi8(2560, 37, 9, 1, 0));	/* the head's shape */
+	CHECK(cmp_mi8(2560, 3, 4, 0, 1));
+	CHECK(cmp_mi8(100, 0, 3, 0, 0));
 	CHECK(cmp_scores(128, 33, 4, 1, 1));
 	for (n = 0; n <= 40; n++)	/* whole eights and the rest */
 		CHECK(cmp_int2(K, n, (int)(n % 7 == 3)));
@@ -965,6 +997,8 @@ test_table(void)
 			x[i] = (int8_t)(k == 5 ? -128 : (int)(rnd() % 256) - 128);
 		R->matvec_i8(w + 1, nn, x + 1, ya, nn, rr);
 		K->matvec_i8(w + 1, nn, x + 1, yb, nn, rr);
+		CHECK(cmp_mi8(nn, rr + (size_t)k % 5, 1 + (size_t)k % 11,
+		    k % 2, k == 5));
 		for (i = 0; i < rr; i++) {
 			size_t c;
 
