@@ -153,7 +153,7 @@ bn_neon_dp_scores_i8(const int8_t *k, size_t rb, const int8_t *q,
 				for (i = e; i < n; i++)
 					sum += (int32_t)qh[(size_t)j * ldq + i] *
 					    kr[i];
-				y[(h + (size_t)j) * ldy + r] = (float)sum /
+				y[(h + (size_t)j) * ldy + r] = (float)sum *
 				    qs[h + (size_t)j];
 			}
 		}
