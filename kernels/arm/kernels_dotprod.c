@@ -122,40 +122,17 @@ bn_neon_dp_matvec_i8(const int8_t *w, size_t row_bytes, const int8_t *x,
 	}
 }
 
-/* scores_i8 as kernels_neon.c's, with sdot */
+AI int32x4_t
+i8dot_sdot(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+	return vdotq_s32(acc, a, b);
+}
+
+/* scores_i8 (neon.h) with sdot */
 void
 bn_neon_dp_scores_i8(const int8_t *k, size_t rb, const int8_t *q,
     size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
     size_t rows)
 {
-	const int8_t *qh, *kr;
-	int32x4_t acc[4];
-	int8x16_t kv, qv;
-	size_t h, hb, r, i, e = n - n % 16;
-	int32_t sum;
-	int j;
-
-	for (h = 0; h < nh; h += hb) {
-		hb = nh - h < 4 ? nh - h : 4;
-		qh = q + h * ldq;
-		for (r = 0, kr = k; r < rows; r++, kr += rb) {
-			for (j = 0; j < 4; j++)
-				acc[j] = vdupq_n_s32(0);
-			for (i = 0; i < e; i += 16) {
-				kv = vld1q_s8(kr + i);
-				for (j = 0; j < (int)hb; j++) {
-					qv = vld1q_s8(qh + (size_t)j * ldq + i);
-					acc[j] = vdotq_s32(acc[j], kv, qv);
-				}
-			}
-			for (j = 0; j < (int)hb; j++) {
-				sum = vaddvq_s32(acc[j]);
-				for (i = e; i < n; i++)
-					sum += (int32_t)qh[(size_t)j * ldq + i] *
-					    kr[i];
-				y[(h + (size_t)j) * ldy + r] = (float)sum *
-				    qs[h + (size_t)j];
-			}
-		}
-	}
+	scores_i8_rows(k, rb, q, ldq, qs, nh, y, ldy, n, rows, i8dot_sdot);
 }

@@ -26,6 +26,45 @@ chunk_rows(size_t row_bytes, size_t rb)
 	return c > rb ? c : rb;
 }
 
+/* scores_i8 for both NEON tables: up to 4 heads a key row, the row
+ * loaded once for them; dot(acc, a, b) adds the products of 16 int8
+ * pairs into acc's lanes (a constant once inlined). */
+AI void
+scores_i8_rows(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
+    const float *qs, size_t nh, float *y, size_t ldy, size_t n, size_t rows,
+    int32x4_t (*dot)(int32x4_t, int8x16_t, int8x16_t))
+{
+	const int8_t *qh, *kr;
+	int32x4_t acc[4];
+	int8x16_t kv;
+	size_t h, hb, r, i, e = n - n % 16;
+	int32_t sum;
+	int j;
+
+	for (h = 0; h < nh; h += hb) {
+		hb = nh - h < 4 ? nh - h : 4;
+		qh = q + h * ldq;
+		for (r = 0, kr = k; r < rows; r++, kr += rb) {
+			for (j = 0; j < 4; j++)
+				acc[j] = vdupq_n_s32(0);
+			for (i = 0; i < e; i += 16) {
+				kv = vld1q_s8(kr + i);
+				for (j = 0; j < (int)hb; j++)
+					acc[j] = dot(acc[j], kv, vld1q_s8(qh +
+					    (size_t)j * ldq + i));
+			}
+			for (j = 0; j < (int)hb; j++) {
+				sum = vaddvq_s32(acc[j]);
+				for (i = e; i < n; i++)
+					sum += (int32_t)qh[(size_t)j * ldq + i] *
+					    kr[i];
+				y[(h + (size_t)j) * ldy + r] = (float)sum *
+				    qs[h + (size_t)j];
+			}
+		}
+	}
+}
+
 /* The signed factors c - 1 of slice k (elements 32k .. 32k + 31) of a
  * 32-byte block: lo holds bytes 0-15, hi bytes 16-31. */
 AI void

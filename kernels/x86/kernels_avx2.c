@@ -855,12 +855,8 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 		    _mm256_loadu_si256((const __m256i *)is)), mul));
 		c = rows - r < (size_t)RB ? rows - r : (size_t)RB;
 		for (hh = 0; hh < HB; hh++)
-			if (c == (size_t)RB)	/* a constant size: inlined */
-				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
-				    (size_t)RB * sizeof(float));
-			else
-				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
-				    c * sizeof(float));
+			put4(y + (size_t)hh * ldy + r, out + hh * RB, c,
+			    (size_t)RB);
 	}
 }
 
@@ -869,20 +865,7 @@ scores_i8_avx2(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
     const float *qs, size_t nh, float *y, size_t ldy, size_t n,
     size_t rows)
 {
-	size_t h, hb;
-
-	for (h = 0; h < nh && rows > 0; h += hb) {
-		hb = nh - h >= 4 ? 4 : nh - h >= 2 ? 2 : 1;
-		if (hb == 4)
-			scores_i8_hb(4, k, rb, q + h * ldq, ldq, qs + h,
-			    y + h * ldy, ldy, n, rows);
-		else if (hb == 2)
-			scores_i8_hb(2, k, rb, q + h * ldq, ldq, qs + h,
-			    y + h * ldy, ldy, n, rows);
-		else
-			scores_i8_hb(1, k, rb, q + h * ldq, ldq, qs + h,
-			    y + h * ldy, ldy, n, rows);
-	}
+	SCORES_I8_HEADS(scores_i8_hb, k, rb, q, ldq, qs, nh, y, ldy, n, rows);
 }
 
 static void

@@ -292,7 +292,7 @@ bn_avx512_matvec_i8(const int8_t *w, size_t row_bytes, const int8_t *x,
  * correction is one number a head.  HB heads x RB rows a step (HB * RB
  * = 16), one accumulator a pair, reduced together into one vector (lane
  * hh * RB + rr); a head's codes stay in registers while RB rows pass.
- * Rows and heads past the end are the last one again, not stored.
+ * Rows past the end are the last one again, not stored.
  */
 /* lane j of the result: the sum of v[j]'s lanes */
 AI __m512i
@@ -319,8 +319,7 @@ reduce16(const __m512i *v)
 
 AI void
 scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
-    size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
-    size_t rows)
+    size_t ldq, const float *qs, float *y, size_t ldy, size_t n, size_t rows)
 {
 	const int RB = 16 / HB;
 	const __m512i c80 = _mm512_set1_epi8((char)0x80);
@@ -329,18 +328,17 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 	const int8_t *qh[4], *kr[16];
 	int32_t cl[16];
 	float dl[16], out[16];
-	size_t h, r, i, c;
+	size_t r, i, c;
 	__mmask64 m;
 	int hh, rr;
 
 	for (hh = 0; hh < HB; hh++) {
-		h = (size_t)hh < nh ? (size_t)hh : nh - 1;
-		qh[hh] = q + h * ldq;
+		qh[hh] = q + (size_t)hh * ldq;
 		for (c = 0, cl[hh * RB] = 0; c < n; c++)
 			cl[hh * RB] += 128 * qh[hh][c];
 		for (rr = 0; rr < RB; rr++) {
 			cl[hh * RB + rr] = cl[hh * RB];
-			dl[hh * RB + rr] = qs[h];
+			dl[hh * RB + rr] = qs[hh];
 		}
 	}
 	corr = _mm512_loadu_si512(cl);
@@ -371,13 +369,9 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 		_mm512_storeu_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(
 		    _mm512_sub_epi32(reduce16(acc), corr)), mul));
 		c = rows - r < (size_t)RB ? rows - r : (size_t)RB;
-		for (hh = 0; hh < HB && (size_t)hh < nh; hh++)
-			if (c == (size_t)RB)	/* a constant size: inlined */
-				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
-				    (size_t)RB * sizeof(float));
-			else
-				memcpy(y + (size_t)hh * ldy + r, out + hh * RB,
-				    c * sizeof(float));
+		for (hh = 0; hh < HB; hh++)
+			put4(y + (size_t)hh * ldy + r, out + hh * RB, c,
+			    (size_t)RB);
 	}
 }
 
@@ -385,20 +379,7 @@ void
 bn_avx512_scores_i8(const int8_t *k, size_t rb, const int8_t *q, size_t ldq,
     const float *qs, size_t nh, float *y, size_t ldy, size_t n, size_t rows)
 {
-	size_t h, hb;
-
-	for (h = 0; h < nh && rows > 0; h += hb) {
-		hb = nh - h >= 4 ? 4 : nh - h >= 2 ? 2 : 1;
-		if (hb == 4)
-			scores_i8_hb(4, k, rb, q + h * ldq, ldq, qs + h, hb,
-			    y + h * ldy, ldy, n, rows);
-		else if (hb == 2)
-			scores_i8_hb(2, k, rb, q + h * ldq, ldq, qs + h, hb,
-			    y + h * ldy, ldy, n, rows);
-		else
-			scores_i8_hb(1, k, rb, q + h * ldq, ldq, qs + h, hb,
-			    y + h * ldy, ldy, n, rows);
-	}
+	SCORES_I8_HEADS(scores_i8_hb, k, rb, q, ldq, qs, nh, y, ldy, n, rows);
 }
 
 /*
@@ -469,12 +450,8 @@ bn_avx512_matmul_i8(const int8_t *w, size_t rb, const int8_t *x, size_t ldx,
 			    reduce16(acc), corr));
 			c = rows - r < 4 ? rows - r : 4;
 			for (tt = 0; tt < (int)tb; tt++)
-				if (c == 4)	/* a constant size: inlined */
-					memcpy(y + (t0 + (size_t)tt) * ldy + r,
-					    out + tt * 4, 4 * sizeof(int32_t));
-				else
-					memcpy(y + (t0 + (size_t)tt) * ldy + r,
-					    out + tt * 4, c * sizeof(int32_t));
+				put4(y + (t0 + (size_t)tt) * ldy + r, out +
+				    tt * 4, c, 4);
 		}
 	}
 }

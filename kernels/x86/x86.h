@@ -346,6 +346,37 @@ void bn_avx512_t3_t2(const uint8_t *w, size_t row_bytes, uint8_t *out,
 void bn_avx512_matvec_q4(const uint8_t *w, size_t row_bytes,
     const uint16_t *s, size_t s_stride, const int8_t *x, float *y,
     size_t n, size_t rows);
+/* c 4-byte values from src to dst: c == full, the usual case, a
+ * constant size once inlined rather than a call of libc's memcpy */
+AI void
+put4(void *dst, const void *src, size_t c, size_t full)
+{
+	if (c == full)
+		memcpy(dst, src, full * 4);
+	else
+		memcpy(dst, src, c * 4);
+}
+
+/* scores_i8 over nh heads in tiles of 4, then 2, then 1 heads:
+ * tile(HB, k, rb, q, ldq, qs, y, ldy, n, rows) with HB a constant */
+#define SCORES_I8_HEADS(tile, k, rb, q, ldq, qs, nh, y, ldy, n, rows)	\
+do {									\
+	size_t h_, hb_;							\
+									\
+	for (h_ = 0; h_ < (nh) && (rows) > 0; h_ += hb_) {		\
+		hb_ = (nh) - h_ >= 4 ? 4 : (nh) - h_ >= 2 ? 2 : 1;	\
+		if (hb_ == 4)						\
+			tile(4, k, rb, (q) + h_ * (ldq), ldq, (qs) + h_,	\
+			    (y) + h_ * (ldy), ldy, n, rows);		\
+		else if (hb_ == 2)					\
+			tile(2, k, rb, (q) + h_ * (ldq), ldq, (qs) + h_,	\
+			    (y) + h_ * (ldy), ldy, n, rows);		\
+		else							\
+			tile(1, k, rb, (q) + h_ * (ldq), ldq, (qs) + h_,	\
+			    (y) + h_ * (ldy), ldy, n, rows);		\
+	}								\
+} while (0)
+
 void bn_avx512_scores_i8(const int8_t *k, size_t rb, const int8_t *q,
     size_t ldq, const float *qs, size_t nh, float *y, size_t ldy, size_t n,
     size_t rows);
