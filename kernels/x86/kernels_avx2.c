@@ -168,7 +168,11 @@ t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 			UNROLL
 			for (t = 0; t < TB; t++)
 				p[r][t] = _mm256_setzero_si256();
-		for (; b < g; b++)
+		for (; b < g; b++) {
+			UNROLL
+			for (r = 0; r < RB; r++)
+				_mm_prefetch((const char *)(w + (r + RB) * rb +
+				    32 * b), _MM_HINT_T0);
 			UNROLL
 			for (r = 0; r < RB; r++)
 				UNROLL
@@ -189,6 +193,7 @@ t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 						KEEP(p[r][t]);
 					}
 				}
+		}
 		UNROLL
 		for (r = 0; r < RB; r++)
 			UNROLL

@@ -126,6 +126,10 @@ t2tile(const uint8_t *w, size_t rb, const int8_t *x, size_t ldx,
 	for (b = 0; b < nb; b++) {
 		UNROLL
 		for (r = 0; r < RB; r++)
+			_mm_prefetch((const char *)(w + (r + RB) * rb + 32 * b),
+			    _MM_HINT_T0);
+		UNROLL
+		for (r = 0; r < RB; r++)
 			c[r] = t2codes(w + r * rb + 32 * b, shl, m3);
 		UNROLL
 		for (t = 0; t < TB; t++) {

@@ -554,6 +554,9 @@ main(int argc, char *argv[])
 		bench_lut(2560, 6912);
 	}
 #endif
+	/* a batch of 4 sequences (bnserve's step), the weights from
+	 * memory: its time against one token's (6912x32 above) */
+	bench_t2(6912 * 32, 2560, 4, have);
 	bench_t2(6912, 2560, 64, have);
 	/* the 2B-4T projections at bench/run-vs-llamacpp's prompt length */
 	bench_t2(2560, 2560, 128, have);
