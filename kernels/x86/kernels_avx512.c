@@ -439,6 +439,10 @@ bn_avx512_matmul_i8(const int8_t *w, size_t rb, const int8_t *x, size_t ldx,
 					xv[tt] = _mm512_maskz_loadu_epi8(m,
 					    xs[tt] + i);
 				UNROLL
+				for (rr = 0; rr < 4; rr++)
+					_mm_prefetch((const char *)(wr[rr] +
+					    4 * rb + i), _MM_HINT_T0);
+				UNROLL
 				for (rr = 0; rr < 4; rr++) {
 					wv = _mm512_xor_si512(
 					    _mm512_maskz_loadu_epi8(m, wr[rr] +
