@@ -70,6 +70,13 @@ struct bn_kernels {
 	    const int8_t *x, size_t ldx, int32_t *y, size_t ldy, size_t n,
 	    size_t rows, size_t T);
 
+	/* The step after an integer product (BitNet's dequantization):
+	 * y[r] = div ? (float)isum[r] / (as * scale[r]) :
+	 * (float)isum[r] * scale[r] / as, r in [0, n), each operation
+	 * rounded to f32 as written (a true division, not a reciprocal). */
+	void (*isum_f32)(const int32_t *isum, const float *scale, float as,
+	    int div, float *y, size_t n);
+
 	/* Attention's scores over a q8 KV cache, the query in int8 too
 	 * (as llama.cpp's flash attention quantizes Q for a q8_0 cache):
 	 * nh query heads, head h's codes at q + h * ldq and its factor

@@ -924,13 +924,8 @@ lin_task(void *ctx, int i, int n)
 		    r1 - r0, j->T);
 	/* BitNet's post-quant step: isum / (as * ws), in f32 */
 	for (t = 0; t < j->T; t++)
-		for (r = r0; r < r1; r++) {
-			float v = (float)j->isum[t * l->rows + r];
-
-			j->y[t * l->rows + r] = l->div ?
-			    v / (j->as[t] * l->scale[r]) :
-			    v * l->scale[r] / j->as[t];
-		}
+		bn_k->isum_f32(j->isum + t * l->rows + r0, l->scale + r0,
+		    j->as[t], l->div, j->y + t * l->rows + r0, r1 - r0);
 }
 
 /* Ternary weights (t2 or t3k): their int8 activations are the same. */

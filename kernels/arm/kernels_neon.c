@@ -473,6 +473,24 @@ rmsnorm_neon(float *y, const float *x, int wdtype, const void *w, size_t n,
 	}
 }
 
+/* 4 rows a step (the divisions are most of it); the rest as ref */
+static void
+isum_f32_neon(const int32_t *isum, const float *scale, float as, int div,
+    float *y, size_t n)
+{
+	const float32x4_t a = vdupq_n_f32(as);
+	float32x4_t v, s;
+	size_t r;
+
+	for (r = 0; r + 4 <= n; r += 4) {
+		v = vcvtq_f32_s32(vld1q_s32(isum + r));
+		s = vld1q_f32(scale + r);
+		vst1q_f32(y + r, div ? vdivq_f32(v, vmulq_f32(a, s)) :
+		    vdivq_f32(vmulq_f32(v, s), a));
+	}
+	bn_kernels_ref.isum_f32(isum + r, scale + r, as, div, y + r, n - r);
+}
+
 static void
 axpy_f32_neon(float *y, float a, const float *x, size_t n)
 {
@@ -640,6 +658,7 @@ const struct bn_kernels bn_kernels_neon = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
+	.isum_f32 = isum_f32_neon,
 	.axpy_rows = axpy_rows_neon,
 	.axpy_rows_h = axpy_rows_h_neon,
 	.softmax = bn_softmax_ref,
@@ -665,6 +684,7 @@ const struct bn_kernels bn_kernels_neon_dotprod = {
 	.rmsnorm = rmsnorm_neon,
 	.dot_f32 = dot_f32_neon,
 	.axpy_f32 = axpy_f32_neon,
+	.isum_f32 = isum_f32_neon,
 	.axpy_rows = axpy_rows_neon,
 	.axpy_rows_h = axpy_rows_h_neon,
 	.softmax = bn_softmax_ref,

@@ -150,6 +150,19 @@ rmsnorm_ref(float *y, const float *x, int wdtype, const void *w, size_t n,
 }
 
 static void
+isum_f32_ref(const int32_t *isum, const float *scale, float as, int div,
+    float *y, size_t n)
+{
+	size_t r;
+
+	for (r = 0; r < n; r++) {
+		float v = (float)isum[r];
+
+		y[r] = div ? v / (as * scale[r]) : v * scale[r] / as;
+	}
+}
+
+static void
 axpy_f32_ref(float *y, float a, const float *x, size_t n)
 {
 	size_t i;
@@ -343,6 +356,7 @@ const struct bn_kernels bn_kernels_ref = {
 	.rmsnorm = rmsnorm_ref,
 	.dot_f32 = dot_f32_ref,
 	.axpy_f32 = axpy_f32_ref,
+	.isum_f32 = isum_f32_ref,
 	.axpy_rows = axpy_rows_ref,
 	.axpy_rows_h = axpy_rows_h_ref,
 	.softmax = bn_softmax_ref,

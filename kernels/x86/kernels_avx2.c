@@ -590,6 +590,26 @@ rmsnorm_avx2(float *y, const float *x, int wdtype, const void *w, size_t n,
 	}
 }
 
+/* 8 rows a step (the divisions are most of it); the rest as ref */
+static void
+isum_f32_avx2(const int32_t *isum, const float *scale, float as, int div,
+    float *y, size_t n)
+{
+	const __m256 a = _mm256_set1_ps(as);
+	__m256 v, s;
+	size_t r;
+
+	for (r = 0; r + 8 <= n; r += 8) {
+		v = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)
+		    (isum + r)));
+		s = _mm256_loadu_ps(scale + r);
+		_mm256_storeu_ps(y + r, div ? _mm256_div_ps(v,
+		    _mm256_mul_ps(a, s)) : _mm256_div_ps(_mm256_mul_ps(v, s),
+		    a));
+	}
+	bn_kernels_ref.isum_f32(isum + r, scale + r, as, div, y + r, n - r);
+}
+
 static void
 axpy_f32_avx2(float *y, float a, const float *x, size_t n)
 {
@@ -1006,6 +1026,7 @@ const struct bn_kernels bn_kernels_avx2 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
+	.isum_f32 = isum_f32_avx2,
 	.axpy_rows = axpy_rows_avx2,
 	.axpy_rows_h = axpy_rows_h_avx2,
 	.softmax = softmax_avx2,
@@ -1033,6 +1054,7 @@ const struct bn_kernels bn_kernels_avx512 = {
 	.rmsnorm = rmsnorm_avx2,
 	.dot_f32 = dot_f32_avx2,
 	.axpy_f32 = axpy_f32_avx2,
+	.isum_f32 = isum_f32_avx2,
 	.axpy_rows = bn_avx512_axpy_rows,
 	.axpy_rows_h = bn_avx512_axpy_rows_h,
 	.softmax = softmax_avx2,

@@ -543,6 +543,29 @@ cmp_vec(size_t n, int big, int off)
 	R->axpy_f32(y1, 0.37f, a, n);
 	K->axpy_f32(y2, 0.37f, a, n);
 	ok &= same_f(y1, y2, n);
+	for (j = 0; j < 2; j++) {	/* a product's int32 sums to f32 */
+		int32_t *is = (int32_t *)(void *)w;
+		size_t i;
+
+		for (i = 0; i < n; i++) {
+			is[i] = (int32_t)(rnd() << 8 ^ rnd());
+			b[i] = fabsf(b[i]) + 1e-30f;	/* row scales > 0 */
+		}
+		if (n > 2) {
+			is[0] = INT32_MAX;
+			is[1] = INT32_MIN;
+			is[2] = 0;
+		}
+		R->isum_f32(is, b, big ? 3e-7f : 12.5f, j, y1, n);
+		K->isum_f32(is, b, big ? 3e-7f : 12.5f, j, y2, n);
+		ok &= same_f(y1, y2, n);
+		for (i = 0; i < n; i++) {	/* ref is the expression */
+			float v = (float)is[i], e = j ? v / ((big ? 3e-7f :
+			    12.5f) * b[i]) : v * b[i] / (big ? 3e-7f : 12.5f);
+
+			ok &= memcmp(&e, y1 + i, 4) == 0;
+		}
+	}
 	for (j = 0; j < 3; j++) {	/* norm weights are float */
 		fill_w(dt[j], w + off, n, 0);
 		R->rmsnorm(y1, a, dt[j], w + off, n, 1e-6f);
