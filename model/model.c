@@ -1303,7 +1303,6 @@ tok_phase(const struct tokjob *j, size_t t0, size_t t1)
 	const struct bn_layer *L = &j->m->layer[j->l];
 	struct bn_state *s = j->s;
 	size_t H = (size_t)c->hidden, F = (size_t)c->ffn, t, i;
-	size_t qd = (size_t)c->heads * (size_t)c->head_dim;
 	float eps = c->norm_eps;
 
 	for (t = t0; t < t1; t++)
@@ -1311,7 +1310,7 @@ tok_phase(const struct tokjob *j, size_t t0, size_t t1)
 		case PH_ATTN_IN:
 			norm_row(s->xn, s->x, &L->attn_norm, t, eps);
 			if (int8_in(&L->q) || int8_in(&L->k) || int8_in(&L->v))
-				quant_row(s, s->xn, H, t);
+				quant_row(s, s->xn, L->q.n, t);
 			break;
 		case PH_ROPE:
 			kv_store(j, t);
@@ -1321,14 +1320,14 @@ tok_phase(const struct tokjob *j, size_t t0, size_t t1)
 				norm_row(s->att, s->att, &L->attn_sub_norm, t,
 				    eps);
 			if (int8_in(&L->o))
-				quant_row(s, s->att, qd, t);
+				quant_row(s, s->att, L->o.n, t);
 			break;
 		case PH_FFN_IN:
 			for (i = t * H; i < (t + 1) * H; i++)
 				s->x[i] += s->xn[i];
 			norm_row(s->xn, s->x, &L->ffn_norm, t, eps);
 			if (int8_in(&L->gate) || int8_in(&L->up))
-				quant_row(s, s->xn, H, t);
+				quant_row(s, s->xn, L->gate.n, t);
 			break;
 		case PH_DOWN_IN:
 			for (i = t * F; i < (t + 1) * F; i++) {
@@ -1344,7 +1343,7 @@ tok_phase(const struct tokjob *j, size_t t0, size_t t1)
 			if (c->arch == BN_ARCH_BITNET)
 				norm_row(s->g, s->g, &L->ffn_sub_norm, t, eps);
 			if (int8_in(&L->down))
-				quant_row(s, s->g, F, t);
+				quant_row(s, s->g, L->down.n, t);
 			break;
 		default:	/* PH_RESID */
 			for (i = t * H; i < (t + 1) * H; i++)
