@@ -956,6 +956,14 @@ linear(struct bn_state *s, const struct bn_linear *l, const float *x,
 	bn_pool_run(s->pool, lin_task, &j);
 }
 
+/* row t of rows of w->n values */
+static void
+norm_row(float *y, const float *x, const struct bn_vec *w, size_t t,
+    float eps)
+{
+	bn_k->rmsnorm(y + t * w->n, x + t * w->n, w->dtype, w->w, w->n, eps);
+}
+
 static void
 rmsnorm_rows(const struct bn_state *s, float *y, const float *x,
     const struct bn_vec *w, size_t T)
@@ -963,8 +971,7 @@ rmsnorm_rows(const struct bn_state *s, float *y, const float *x,
 	size_t t;
 
 	for (t = 0; t < T; t++)
-		bn_k->rmsnorm(y + t * w->n, x + t * w->n, w->dtype, w->w, w->n,
-		    s->m->c.norm_eps);
+		norm_row(y, x, w, t, s->m->c.norm_eps);
 }
 
 /* y[t] += b for T rows of b->n values (qwen2's q, k and v biases). */
@@ -1243,14 +1250,6 @@ struct tokjob {
 	int l, phase;
 	size_t T;
 };
-
-/* row t of T rows of w->n values, as rmsnorm_rows */
-static void
-norm_row(float *y, const float *x, const struct bn_vec *w, size_t t,
-    float eps)
-{
-	bn_k->rmsnorm(y + t * w->n, x + t * w->n, w->dtype, w->w, w->n, eps);
-}
 
 static int
 int8_in(const struct bn_linear *l)	/* reads its input as int8 rows */
