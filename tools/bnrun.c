@@ -38,7 +38,7 @@ enum { HEAD_AUTO, HEAD_Q8, HEAD_Q4, HEAD_KEEP };
 
 enum { OPT_ALLOW_NONFINITE = 256, OPT_BENCH, OPT_BOS, OPT_CHAT_TEMPLATE,
     OPT_CHAT_TEMPLATE_FILE, OPT_CTX, OPT_DEPTH, OPT_HEAD, OPT_JSON, OPT_KL_BASE,
-    OPT_KV_TYPE, OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PERPLEXITY, OPT_PP,
+    OPT_KV_TYPE, OPT_LOGITS, OPT_MAX_KLD, OPT_NO_BOS, OPT_PARALLEL, OPT_PERPLEXITY, OPT_PP,
     OPT_PRINT_PROMPT, OPT_SEED, OPT_STOP, OPT_SYSTEM, OPT_TEMP, OPT_TERNARY,
     OPT_TG,
     OPT_TOKENIZE, OPT_TOP_K, OPT_TOP_P };
@@ -62,6 +62,8 @@ struct opts {
 	int threads;
 	int pp, tg;
 	int depth;		/* --bench --depth; -1: none */
+	int parallel;		/* --bench --parallel: sequences a step (0:
+				 * not given, then 1) */
 	int kvtype;		/* --kv-type: BN_KV_F32, _F16, _Q8 */
 	unsigned layout;	/* --ternary: BN_MODEL_T2, _T3 or 0 */
 	int headq;		/* the head was made int8 or 4-bit */
@@ -101,6 +103,7 @@ static const struct option longopts[] = {
 	{ "model",	required_argument,	NULL,	'm' },
 	{ "n-predict",	required_argument,	NULL,	'n' },
 	{ "no-bos",	no_argument,		NULL,	OPT_NO_BOS },
+	{ "parallel",	required_argument,	NULL,	OPT_PARALLEL },
 	{ "perplexity",	required_argument,	NULL,	OPT_PERPLEXITY },
 	{ "pp",		required_argument,	NULL,	OPT_PP },
 	{ "print-prompt", no_argument,	NULL,	OPT_PRINT_PROMPT },
@@ -130,8 +133,8 @@ usage(FILE *fp, int status)
 	    "       %s -m model --perplexity file [--ctx n] [-t threads] "
 	    "[--kl-base model [--max-kld x]] [--json] [--logits file] "
 	    "[--allow-nonfinite]\n"
-	    "       %s -m model --bench [--pp n] [--tg n] [--depth n] [--json] "
-	    "[-t threads] [--allow-nonfinite]\n"
+	    "       %s -m model --bench [--pp n] [--tg n] [--depth n] "
+	    "[--parallel n] [--json] [-t threads] [--allow-nonfinite]\n"
 	    "       %s -m model --tokenize\n"
 	    "       %s -m model --chat [--system text] [--stop string] "
 	    "[--chat-template name | --chat-template-file file] [-n n] "
@@ -172,6 +175,10 @@ usage(FILE *fp, int status)
 		    "(float32 little-endian)\n"
 		    "      --max-kld X      --kl-base: exit 1 when the mean "
 		    "KLD is above X\n"
+		    "      --parallel N     --bench: generate N sequences "
+		    "at once, a forward\n"
+		    "                       pass a step over all of them "
+		    "(as bnserve does)\n"
 		    "      --perplexity FILE  mean NLL and perplexity of "
 		    "FILE\n"
 		    "      --pp N, --tg N   --bench prompt and generation "
@@ -256,6 +263,9 @@ parse_args(int argc, char *argv[], struct opts *o)
 		case OPT_DEPTH:
 			o->depth = uarg("--depth", optarg, 0, 1u << 20);
 			break;
+		case OPT_PARALLEL:
+			o->parallel = uarg("--parallel", optarg, 1, 256);
+			break;
 		case OPT_HEAD:
 			if (strcmp(optarg, "auto") == 0)
 				o->head = HEAD_AUTO;
@@ -334,6 +344,12 @@ parse_args(int argc, char *argv[], struct opts *o)
 		bn_warnx("--depth needs --bench");
 		usage(stderr, EX_USAGE);
 	}
+	if (o->parallel > 0 && !o->bench) {
+		bn_warnx("--parallel needs --bench");
+		usage(stderr, EX_USAGE);
+	}
+	if (o->parallel == 0)
+		o->parallel = 1;
 	if ((o->kl_base != NULL || o->logits != NULL) && o->ppl == NULL) {
 		bn_warnx("--kl-base and --logits need --perplexity");
 		usage(stderr, EX_USAGE);
@@ -969,6 +985,77 @@ fill(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
 	}
 }
 
+/* --parallel: n tokens into the cache of the sequence q, through s's
+ * batches (bn_forward_batch, each token of q), untimed */
+static void
+fill_seq(const struct bn_model *m, struct bn_state *s, struct bn_state *q,
+    const int32_t *tok, int batch, int n)
+{
+	struct bn_state **seq = malloc((size_t)batch * sizeof *seq);
+	int i, k;
+
+	if (seq == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	for (i = 0; i < batch; i++)
+		seq[i] = q;
+	for (i = 0; i < n; i += k) {
+		k = n - i < batch ? n - i : batch;
+		if (bn_forward_batch(m, s, seq, tok, k, NULL, NULL) != BN_OK)
+			bn_errx(EX_SOFTWARE, "forward pass failed");
+	}
+	free(seq);
+}
+
+/*
+ * --parallel P: the generation test for P sequences at once, each with
+ * its own cache (filled to the depth), one forward pass a step over the
+ * P of them, as bnserve runs P requests; returns the tokens of all P a
+ * second, best of reps.
+ */
+static double
+bench_parallel(const struct opts *o, const struct bn_model *m,
+    struct bn_state *s, const int32_t *tok, int d, int reps)
+{
+	int P = o->parallel, i, j, r;
+	struct bn_state **seq = calloc((size_t)P, sizeof *seq);
+	int32_t *cur = malloc((size_t)P * sizeof *cur);
+	float *logits = malloc((size_t)P * (size_t)m->c.vocab *
+	    sizeof *logits);
+	struct bn_err e;
+	double t0, tg, best = 0;
+	int st;
+
+	if (seq == NULL || cur == NULL || logits == NULL)
+		bn_errx(EX_OSERR, "out of memory");
+	for (j = 0; j < P; j++) {
+		if ((st = bn_state_new_kv(&seq[j], m, o->ctx, 1, 1, o->kvtype,
+		    &e)) != BN_OK)
+			bn_errx(bn_exit_code(st), "%s", e.msg);
+		fill_seq(m, s, seq[j], tok, o->pp, d);
+	}
+	for (r = 0; r < reps; r++) {
+		for (j = 0; j < P; j++)
+			bn_state_rewind(seq[j], d);
+		t0 = now();
+		for (i = 0; i < o->tg; i++) {
+			for (j = 0; j < P; j++)
+				cur[j] = tok[(i + 3 * j) % o->pp];
+			if (bn_forward_batch(m, s, seq, cur, P, NULL, logits) !=
+			    BN_OK)
+				bn_errx(EX_SOFTWARE, "forward pass failed");
+		}
+		tg = (double)P * o->tg / (now() - t0);
+		if (tg > best)
+			best = tg;
+	}
+	for (j = 0; j < P; j++)
+		bn_state_free(seq[j]);
+	free(seq);
+	free(cur);
+	free(logits);
+	return best;
+}
+
 static void
 bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 {
@@ -977,8 +1064,9 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 	double t0, tp, tg;
 	int i, j, reps = 3, d = o->depth > 0 ? o->depth : 0;
 	double best_pp = 0, best_tg = 0, bw;
-	unsigned long long wbytes = 0, wtok, kv;
-	char cpu[256], at[32] = "", test[64], kvname[16] = "";
+	unsigned long long wbytes = 0, wstep, wtok, kv;
+	char cpu[256], at[32] = "", test[64], kvname[16] = "", xp[16] = "";
+	char share[64] = "";
 	size_t k;
 
 	if (tok == NULL || logits == NULL)
@@ -994,6 +1082,10 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		if (bn_forward(m, s, tok, o->pp, logits, 0) != BN_OK)
 			bn_errx(EX_SOFTWARE, "forward pass failed");
 		tp = o->pp / (now() - t0);
+		if (tp > best_pp)
+			best_pp = tp;
+		if (o->parallel > 1)
+			continue;	/* below, with P caches */
 		bn_state_rewind(s, d);
 		t0 = now();
 		for (i = 0; i < o->tg; i++) {
@@ -1003,17 +1095,21 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 				bn_errx(EX_SOFTWARE, "forward pass failed");
 		}
 		tg = o->tg / (now() - t0);
-		if (tp > best_pp)
-			best_pp = tp;
 		if (tg > best_tg)
 			best_tg = tg;
 	}
+	if (o->parallel > 1)
+		best_tg = bench_parallel(o, m, s, tok, d, reps);
 	for (k = 0; k < m->map.ntensors; k++)
 		wbytes += m->map.tensors[k].t.raw_len;
-	wtok = weight_bytes(o, m);
+	/* P sequences share a step's weights: a token reads 1/P of them */
+	wstep = weight_bytes(o, m);
+	wtok = wstep / (unsigned)o->parallel;
 	kv = kv_bytes(o, m, d);
 	bw = bn_membw(BW_MIB, o->threads, BW_REPS);
 	cpu_model(cpu, sizeof cpu);
+	if (o->parallel > 1)
+		snprintf(xp, sizeof xp, " x%d", o->parallel);
 	if (o->depth >= 0)
 		snprintf(at, sizeof at, " @ d%d", o->depth);
 	if (o->json) {
@@ -1023,19 +1119,21 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		    bn_k->name, o->pp, best_pp, o->tg, best_tg);
 		if (o->depth >= 0)
 			printf(",\"depth\":%d", o->depth);
+		if (o->parallel > 1)
+			printf(",\"parallel\":%d", o->parallel);
 		if (o->kvtype != BN_KV_F32)
 			printf(",\"kv_type\":\"%s\"",
 			    bn_kv_type_name(o->kvtype));
 		printf(",\"weight_bytes\":%llu,\"kv_bytes\":%llu,"
 		    "\"bytes_per_token\":%llu,\"membw_gbs\":%.3f,"
-		    "\"bw_share\":%.4f,\"cpu\":", wtok, kv, wtok + kv,
+		    "\"bw_share\":%.4f,\"cpu\":", wstep, kv, wtok + kv,
 		    bw / 1e9, bw > 0 ? (wtok + kv) * best_tg / bw : 0);
 		bn_json_fput_str(stdout, cpu);
 		printf("}\n");
 	} else {
 		printf("| %-24s | %10s | %7s | %7s | %8s | %10s |\n", "model",
 		    "size", "kernels", "threads", "test", "t/s");
-		if (o->depth < 0) {
+		if (o->depth < 0 && o->parallel == 1) {
 			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %5s%-3d | "
 			    "%10.2f |\n", o->model, wbytes / 1048576.0,
 			    bn_k->name, o->threads, "pp", o->pp, best_pp);
@@ -1047,7 +1145,8 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %8s | "
 			    "%10.2f |\n", o->model, wbytes / 1048576.0,
 			    bn_k->name, o->threads, test, best_pp);
-			snprintf(test, sizeof test, "tg%d%s", o->tg, at);
+			snprintf(test, sizeof test, "tg%d%s%s", o->tg, xp,
+			    at);
 			printf("| %-24.24s | %7.2f MiB | %7s | %7d | %8s | "
 			    "%10.2f |\n", o->model, wbytes / 1048576.0,
 			    bn_k->name, o->threads, test, best_tg);
@@ -1055,14 +1154,18 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		if (o->kvtype != BN_KV_F32)
 			snprintf(kvname, sizeof kvname, " (%s)",
 			    bn_kv_type_name(o->kvtype));
-		printf("bytes/token: %llu weights + %llu KV cache%s = %llu "
-		    "(tg%d%s)\n", wtok, kv, kvname, wtok + kv, o->tg, at);
+		if (o->parallel > 1)
+			snprintf(share, sizeof share, " / %d sequences",
+			    o->parallel);
+		printf("bytes/token: %llu weights%s + %llu KV cache%s = %llu "
+		    "(tg%d%s%s)\n", wstep, share, kv, kvname, wtok + kv, o->tg,
+		    xp, at);
 		if (bw > 0)
 			printf("memory read: %.2f GB/s with %d thread%s (%d "
-			    "MiB, best of %d); tg%d%s reads %.2f GB/s, %.1f%% "
-			    "of it\n", bw / 1e9, o->threads,
+			    "MiB, best of %d); tg%d%s%s reads %.2f GB/s, "
+			    "%.1f%% of it\n", bw / 1e9, o->threads,
 			    o->threads == 1 ? "" : "s", BW_MIB, BW_REPS,
-			    o->tg, at, (wtok + kv) * best_tg / 1e9,
+			    o->tg, xp, at, (wtok + kv) * best_tg / 1e9,
 			    100 * (wtok + kv) * best_tg / bw);
 		else
 			printf("memory read: not measured (out of memory)\n");
@@ -1480,6 +1583,8 @@ main(int argc, char *argv[])
 	batch = o.ppl != NULL ? o.ctx : o.bench ? o.pp : 64;
 	if (o.pp > batch || !o.bench)
 		o.pp = batch;
+	if (o.bench && o.parallel > batch)
+		batch = o.parallel;
 	if ((st = bn_state_new_kv(&s, &m, o.ctx, batch, o.threads, o.kvtype,
 	    &e)) != 0)
 		bn_errx(bn_exit_code(st), "%s", e.msg);

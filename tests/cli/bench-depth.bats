@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# bnrun(1) --bench --depth: the tests after N tokens in the KV cache, and
+# bnrun(1) --bench --depth: the tests after N tokens in the KV cache;
+# --parallel: generation for N sequences a step, as bnserve batches; and
 # the physical limit: bytes read per generated token, the measured memory
 # bandwidth and the share of it that generation reaches.  No timing is
 # asserted: only the forms of the lines and the byte counts.
@@ -140,4 +141,53 @@ json() {
 	    -v m="$(json membw_gbs)" -v s="$(json bw_share)" \
 	    'BEGIN { r = b * t / (m * 1e9); d = r - s; if (d < 0) d = -d
 	    exit !(m > 0 && d <= 0.0001 + r * 0.001) }'
+}
+
+@test "--parallel: parsed, only with --bench, a count from 1 to 256" {
+	run -64 --separate-stderr bnrun -m "$S/tiny.bnt" -p a --parallel 2
+	[ "${stderr_lines[0]}" = "bnrun: --parallel needs --bench" ]
+	run -64 --separate-stderr bnrun -m "$S/tiny.bnt" -p a --parallel 1
+	[ "${stderr_lines[0]}" = "bnrun: --parallel needs --bench" ]
+	for n in 0 257 x -1; do
+		run -64 --separate-stderr bnrun -m "$S/tiny.bnt" --bench \
+		    --parallel "$n"
+		[ "${stderr_lines[0]}" = "bnrun: --parallel: invalid count '$n'" ]
+	done
+	run -0 bnrun --help
+	[[ $output == *"--parallel N     --bench: generate N sequences at once"* ]]
+	# the depth and the generation must fit each sequence's context
+	run -64 --separate-stderr bnrun -m "$S/init.bnt" --bench --pp 8 \
+	    --tg 16 --depth 500 --parallel 3 -t 1
+	[ "$stderr" = "bnrun: --depth 500 + --tg 16 is over the context of 512" ]
+}
+
+@test "--parallel N: the tg line says xN; a token reads 1/N of the weights and its own KV" {
+	run -0 bnrun -m "$S/init.bnt" --bench --pp 8 --tg 4 --depth 100 \
+	    --head keep -t 1 --json
+	w=$(json weight_bytes)
+	kv=$(json kv_bytes)
+	[ "$kv" = $((2 * 2 * 100 * 2 * 16 * 4)) ]
+	[[ $output != *'"parallel"'* ]]
+	for t in 1 2; do
+		run -0 bnrun -m "$S/init.bnt" --bench --pp 8 --tg 4 \
+		    --depth 100 --head keep -t $t --json --parallel 3
+		[[ $output == *',"depth":100,"parallel":3,"weight_bytes":'* ]]
+		[ "$(json weight_bytes)" = "$w" ]
+		[ "$(json kv_bytes)" = "$kv" ]
+		[ "$(json bytes_per_token)" = $((w / 3 + kv)) ]
+		awk -v t="$(json tg_tps)" 'BEGIN { exit !(t > 0) }'
+	done
+	run -0 bnrun -m "$S/init.bnt" --bench --pp 8 --tg 4 --depth 100 \
+	    --head keep -t 2 --parallel 3
+	[ "${#lines[@]}" -eq 6 ]
+	[[ ${lines[1]} =~ \|\ pp8\ @\ d100\ \|\ +[0-9.]+\ \|$ ]]
+	[[ ${lines[2]} =~ \|\ tg4\ x3\ @\ d100\ \|\ +[0-9.]+\ \|$ ]]
+	[ "${lines[3]}" = "bytes/token: $w weights / 3 sequences + $kv KV cache = $((w / 3 + kv)) (tg4 x3 @ d100)" ]
+	[[ ${lines[4]} == *"; tg4 x3 @ d100 reads "*" GB/s, "*"% of it" ]]
+	# without --depth; and --parallel 1 is the one-sequence test
+	run -0 bnrun -m "$S/tiny.bnt" --bench --pp 8 --tg 4 -t 1 --parallel 8
+	[[ ${lines[2]} =~ \|\ +tg4\ x8\ \|\ +[0-9.]+\ \|$ ]]
+	[[ ${lines[3]} == "bytes/token: "*" weights / 8 sequences + 0 KV cache = "*" (tg4 x8)" ]]
+	run -0 bnrun -m "$S/tiny.bnt" --bench --pp 8 --tg 4 -t 1 --parallel 1
+	[[ ${lines[2]} =~ \|\ +tg4\ \ \ \|\ +[0-9.]+\ \|$ ]]
 }
