@@ -817,8 +817,13 @@ softmax_avx2(float *x, size_t n, float scale, const float *pre,
  * int32 (exact).  HB heads x RB rows a step (HB * RB = 8), one
  * accumulator a pair, reduced together (lane hh * RB + rr); the tail of
  * n % 16 elements in scalars.  Rows past the end are the last one
- * again, not stored.
+ * again, not stored.  The key rows SC_PF rows on are prefetched (a q8
+ * cache's keys come from memory at depth: 2B-4T shape at depth 2048, one
+ * thread, 5.2-6.9 -> 3.9-4.4 ms a token; widening the query once a call
+ * instead of a step gained nothing).
  */
+#define SC_PF 16
+
 AI __m256i
 reduce8(const __m256i *v)
 {
@@ -856,6 +861,11 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 		for (j = 0; j < 8; j++)
 			acc[j] = _mm256_setzero_si256();
 		for (i = 0; i < e; i += 16) {
+			if (i % 64 == 0)	/* SC_PF rows on */
+				UNROLL
+				for (rr = 0; rr < RB; rr++)
+					_mm_prefetch((const char *)(kr[rr] +
+					    SC_PF * rb + i), _MM_HINT_T0);
 			UNROLL
 			for (hh = 0; hh < HB; hh++)
 				qv[hh] = _mm256_cvtepi8_epi16(_mm_loadu_si128(

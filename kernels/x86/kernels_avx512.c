@@ -358,8 +358,8 @@ scores_i8_hb(int HB, const int8_t *k, size_t rb, const int8_t *q,
 			m = n - i >= 64 ? ~(__mmask64)0 :
 			    ((__mmask64)1 << (n - i)) - 1;
 			UNROLL
-			for (rr = 0; rr < RB; rr++)	/* two steps on */
-				_mm_prefetch((const char *)(kr[rr] + 2 *
+			for (rr = 0; rr < RB; rr++)	/* 4 steps on */
+				_mm_prefetch((const char *)(kr[rr] + 4 *
 				    (size_t)RB * rb + i), _MM_HINT_T0);
 			UNROLL
 			for (hh = 0; hh < HB; hh++)
