@@ -4,8 +4,11 @@
  * spin on it for a while, then sleep on a condition variable.  The
  * caller runs index 0, then waits (spin, then sleep) until the pending
  * count reaches 0.  Sleeping is announced through a counter that both
- * sides check after their own store (sequentially consistent), so no
- * wakeup is lost; the sleep itself is under the mutex. */
+ * sides check after their own store, a full fence between the store and
+ * the load (Dekker's handshake: seq_cst atomics alone order them in C11,
+ * but qemu-aarch64 on an x86 host lets the load pass an stlr's store: a
+ * lost wakeup hung t_train in 4 of 30 runs there), so no wakeup is lost;
+ * the sleep itself is under the mutex. */
 #ifdef __linux__
 #define _GNU_SOURCE	/* sched_getaffinity, CPU_COUNT */
 #include <sched.h>
@@ -67,6 +70,7 @@ worker_main(void *arg)
 		if (g == seen) {
 			pthread_mutex_lock(&p->mu);
 			atomic_fetch_add(&p->sleepers, 1);
+			atomic_thread_fence(memory_order_seq_cst);
 			while ((g = atomic_load(&p->gen)) == seen)
 				pthread_cond_wait(&p->wake, &p->mu);
 			atomic_fetch_sub(&p->sleepers, 1);
@@ -76,9 +80,10 @@ worker_main(void *arg)
 		if (atomic_load_explicit(&p->stop, memory_order_acquire))
 			break;
 		p->fn(p->ctx, me->i, p->n);
-		/* seq_cst, then check for a sleeping caller */
+		/* seq_cst and a fence, then check for a sleeping caller */
 		if (atomic_fetch_sub(&p->pending, 1) == 1 &&
-		    atomic_load(&p->waiting)) {
+		    (atomic_thread_fence(memory_order_seq_cst),
+		    atomic_load(&p->waiting))) {
 			pthread_mutex_lock(&p->mu);
 			pthread_cond_signal(&p->done);
 			pthread_mutex_unlock(&p->mu);
@@ -91,8 +96,9 @@ worker_main(void *arg)
 static void
 publish(struct bn_pool *p)
 {
-	atomic_fetch_add(&p->gen, 1);		/* seq_cst, then... */
-	if (atomic_load(&p->sleepers) > 0) {	/* ...check for sleepers */
+	atomic_fetch_add(&p->gen, 1);		/* seq_cst, a fence, */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&p->sleepers) > 0) {	/* then check for sleepers */
 		pthread_mutex_lock(&p->mu);
 		pthread_cond_broadcast(&p->wake);
 		pthread_mutex_unlock(&p->mu);
@@ -174,7 +180,8 @@ bn_pool_run(struct bn_pool *p, void (*fn)(void *ctx, int i, int n),
 		cpu_relax();
 	}
 	pthread_mutex_lock(&p->mu);
-	atomic_store(&p->waiting, 1);		/* seq_cst, then check */
+	atomic_store(&p->waiting, 1);		/* seq_cst, a fence, */
+	atomic_thread_fence(memory_order_seq_cst);	/* then check */
 	while (atomic_load(&p->pending) != 0)
 		pthread_cond_wait(&p->done, &p->mu);
 	atomic_store(&p->waiting, 0);
