@@ -6,9 +6,10 @@
  * count reaches 0.  Sleeping is announced through a counter that both
  * sides check after their own store, a full fence between the store and
  * the load (Dekker's handshake: seq_cst atomics alone order them in C11,
- * but qemu-aarch64 on an x86 host lets the load pass an stlr's store: a
- * lost wakeup hung t_train in 4 of 30 runs there), so no wakeup is lost;
- * the sleep itself is under the mutex. */
+ * but under qemu-aarch64 on an x86 host, which seems to let an ldar pass
+ * an earlier stlr's store, a wakeup was lost: t_train hung in 4 of 30
+ * runs there, none in 40 with the fences), so no wakeup is lost; the
+ * sleep itself is under the mutex. */
 #ifdef __linux__
 #define _GNU_SOURCE	/* sched_getaffinity, CPU_COUNT */
 #include <sched.h>

@@ -42,10 +42,10 @@ ok() {
 # unit CPU TEST: a unit test; its own closing line is added to ours.
 # Natively each takes seconds (5 to 12 s here under qemu).  t_train, with
 # its pool of 3 threads, hung under qemu 7.2 in 4 of 30 runs, twice in a
-# row in one CI run: the pool's sleep handshakes lost a wakeup there (an
-# stlr's store passed by a later ldar), fixed by kernels/pool.c's fences
-# (0 hangs in 40 runs after).  A run with no end after 120 s is still
-# said, then the test is run once more and that run counts.
+# row in one CI run: the pool's sleep handshakes lost a wakeup there
+# (kernels/pool.c says how), and its fences ended it (0 hangs in 40
+# runs after).  A run with no end after 120 s is still said, then the
+# test is run once more and that run counts.
 unit() {
 	echo "== $2 (-cpu $1)"
 	qt 120 "$1" "$BUILD/tests/$2" >"$log" 2>&1
