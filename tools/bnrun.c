@@ -970,24 +970,10 @@ cpu_model(char *buf, size_t size)
 	fclose(fp);
 }
 
-/* The depth fill: n tokens into the cache, a batch at a time, untimed. */
+/* The depth fill: n tokens into the cache of the sequence q (s itself,
+ * or one of --parallel's), s's batches at a time, untimed */
 static void
-fill(const struct bn_model *m, struct bn_state *s, const int32_t *tok,
-    int batch, int n)
-{
-	int i, k;
-
-	for (i = 0; i < n; i += k) {
-		k = n - i < batch ? n - i : batch;
-		if (bn_forward(m, s, tok, k, NULL, 0) != BN_OK)
-			bn_errx(EX_SOFTWARE, "forward pass failed");
-	}
-}
-
-/* --parallel: n tokens into the cache of the sequence q, through s's
- * batches (bn_forward_batch, each token of q), untimed */
-static void
-fill_seq(const struct bn_model *m, struct bn_state *s, struct bn_state *q,
+fill(const struct bn_model *m, struct bn_state *s, struct bn_state *q,
     const int32_t *tok, int batch, int n)
 {
 	struct bn_state **seq = malloc((size_t)batch * sizeof *seq);
@@ -1030,7 +1016,7 @@ bench_parallel(const struct opts *o, const struct bn_model *m,
 		if ((st = bn_state_new_kv(&seq[j], m, o->ctx, 1, 1, o->kvtype,
 		    &e)) != BN_OK)
 			bn_errx(bn_exit_code(st), "%s", e.msg);
-		fill_seq(m, s, seq[j], tok, o->pp, d);
+		fill(m, s, seq[j], tok, o->pp, d);
 	}
 	for (r = 0; r < reps; r++) {
 		for (j = 0; j < P; j++)
@@ -1074,7 +1060,7 @@ bench(const struct opts *o, const struct bn_model *m, struct bn_state *s)
 		tok[i] = (int32_t)((i * 7919) % m->c.vocab);
 	/* the cache up to the depth is filled once: each test rewinds to it */
 	bn_state_reset(s);
-	fill(m, s, tok, o->pp, d);
+	fill(m, s, s, tok, o->pp, d);
 	for (j = 0; j < reps; j++) {
 		bn_state_rewind(s, d);
 		t0 = now();
